@@ -1,0 +1,46 @@
+# SecureSign for Go. `make test` is the one test command (README, .ci/run).
+# It installs nothing: `make deps` says (and, as root, does) the apt install.
+
+GO        ?= go
+PKGS      ?= ./...
+FUZZTIME  ?= 5s
+# Packages whose code runs concurrently; they are also tested under -race.
+RACE_PKGS ?= ./signer/... ./callback/... ./deeplink/... ./pki/... ./adapters/gateway/...
+
+DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf openssl ghostscript chromium postgresql time
+
+.PHONY: run test check-tools vet staticcheck unit race fuzz bench deps build
+
+run:
+	$(GO) run ./adapters/cmd/securesign gateway --dev
+
+build:
+	$(GO) build -o bin/securesign ./adapters/cmd/securesign
+
+test: check-tools vet staticcheck unit race fuzz
+
+check-tools:
+	@bash .ci/check-tools.sh
+
+vet:
+	$(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) tool staticcheck $(PKGS)
+
+unit:
+	$(GO) test -count=1 -timeout 25m $(PKGS)
+
+race:
+	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+
+# Runs every fuzz target briefly, from its committed seed corpus in testdata/fuzz.
+fuzz:
+	@bash .ci/fuzz.sh $(FUZZTIME)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
+	else echo "run as root: apt-get install $(DEB_PACKAGES)"; fi

@@ -1,0 +1,3 @@
+// Package internal holds helpers shared by several SecureSign packages. Its
+// subpackages are not part of the public API.
+package internal
