@@ -6,4 +6,39 @@
 // the signature. Signatures are appended as incremental updates, so earlier
 // signatures and form fields stay intact. Validation reports integrity,
 // coverage, changes after signing, chain, revocation and an ETSI indication.
+//
+// # Signing
+//
+// [SignFile] and the streaming [Sign] read the input once through an
+// io.ReaderAt: it is copied to the output and hashed in the same pass, and
+// the new revision (signature dictionary, widget, the form with all its
+// existing fields, the catalog, a cross-reference table or stream matching
+// the input's) is built in memory and appended. Memory does not grow with
+// the document. The CMS is SubFilter ETSI.CAdES.detached with the
+// content-type, message-digest and ESS signing-certificate-v2 signed
+// attributes; the signing time is the dictionary's /M. /Contents is sized
+// from the real key, chain and (from B-T on) room for a timestamp token, so
+// a document is never signed twice.
+//
+// Levels: B-T adds a signature timestamp from [SignOptions.Timestamper]
+// ([pki.TSAClient] fits); B-LT appends a DSS with certificates, OCSP
+// responses and CRLs for the signer's and the TSA's chains from
+// [SignOptions.Revocation] ([pki.RevocationChecker] fits); B-LTA adds a
+// document timestamp. [Extend] raises an already signed PDF to B-LT or
+// B-LTA. Encrypted documents are refused with [ErrEncrypted], unreadable
+// structure with [ErrMalformed].
+//
+// # Two-phase signing
+//
+// [Prepare] (or [PrepareFile]) writes the prepared document, with an empty
+// signature, and returns a [PreparedSignature]: Digest is the hash of the
+// DER signed attributes, which is what the token signs (the deep link's
+// hashBase64); MarshalBinary gives a small versioned state (offsets, signed
+// attributes, certificates; no document bytes) to keep until the signature
+// comes back, in this process or another. [Finish] (or [FinishFile])
+// verifies the signature against the certificate ([ErrSignatureMismatch],
+// nothing written), fetches the timestamp and validation data, and then
+// patches the prepared file in place and appends the B-LT/B-LTA revisions.
+// [PrepareBatch] and [FinishBatch] do the same for many documents of one
+// signer; FinishBatch checks every signature before touching any file.
 package pdf

@@ -33,9 +33,24 @@ func NewSoftware(key crypto.Signer, cert *x509.Certificate, chain []*x509.Certif
 
 func (s *software) Public() crypto.PublicKey { return s.key.Public() }
 
+// Sign signs digest and verifies the signature against the certificate
+// before returning it, so a faulty key or hardware never leaks a bad
+// signature (an RSA-CRT fault can even reveal the key).
 func (s *software) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	return s.key.Sign(rand, digest, opts)
+	if opts == nil {
+		return nil, fmt.Errorf("%w: nil SignerOpts", ErrUnsupportedAlgorithm)
+	}
+	sig, err := s.key.Sign(rand, digest, opts)
+	if err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	if err := verifyOpts(s.cert.PublicKey, digest, sig, opts); err != nil {
+		return nil, err
+	}
+	return sig, nil
 }
+
+func (s *software) verifiesSignatures() bool { return true }
 
 func (s *software) Certificate() *x509.Certificate { return s.cert }
 

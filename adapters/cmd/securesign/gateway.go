@@ -2,10 +2,180 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/securesign/securesign/adapters/gateway"
 )
 
+// gatewayFlags are the server's settings: every flag also has an
+// environment variable (flags win). adapters/gateway/README.md has the table.
+type gatewayFlags struct {
+	dev, newKey, jsonOut             bool
+	listen, data, publicURL          string
+	tlsCert, tlsKey, masterKeyFile   string
+	revocation, logLevel, caName     string
+	proxies, trust                   multiFlag
+	maxBody                          int64
+	rateRPM, otpAttempts, maxBatch   int
+	sessionTTL, tokenTTL, shutdownTO time.Duration
+}
+
+func envOr(e *env, name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(e *env, name string, def int) int {
+	if v, err := strconv.Atoi(e.getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envDur(e *env, name string, def time.Duration) time.Duration {
+	if v, err := time.ParseDuration(e.getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envList(e *env, name string) multiFlag {
+	var out multiFlag
+	for _, v := range strings.Split(e.getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// storeFlags registers the flags that select the database.
+func storeFlags(fs *flag.FlagSet, e *env, data *string) {
+	fs.StringVar(data, "data", envOr(e, "SECURESIGN_DATA", "securesign-data"), "data directory: SQLite database, PDFs, dev files (env SECURESIGN_DATA)")
+}
+
 func runGateway(ctx context.Context, e *env, args []string) int {
-	fmt.Fprintln(e.stderr, "securesign gateway: not implemented yet")
-	return 1
+	if len(args) > 0 && args[0] == "admin" {
+		return runGatewayAdmin(ctx, e, args[1:])
+	}
+	var f gatewayFlags
+	fs := newFlagSet(e, "gateway", "gateway [--dev] [--data DIR] [--listen HOST:PORT] [flags]\n       securesign gateway admin <subcommand> [flags]\n\nThe PostgreSQL DSN and the master key come from the environment only:\nSECURESIGN_POSTGRES_DSN, SECURESIGN_MASTER_KEY (hex or base64), or --master-key-file.\n\nflags:")
+	fs.BoolVar(&f.dev, "dev", false, "development mode: test tenant and key, loopback origins, OTP outbox file, dev master key")
+	fs.BoolVar(&f.newKey, "new-key", false, "dev mode: print a new test API key even when the dev tenant exists")
+	fs.StringVar(&f.listen, "listen", envOr(e, "SECURESIGN_LISTEN", "127.0.0.1:8080"), "address to listen on; port 0 picks a free port (env SECURESIGN_LISTEN)")
+	storeFlags(fs, e, &f.data)
+	fs.StringVar(&f.publicURL, "public-url", e.getenv("SECURESIGN_PUBLIC_URL"), "base URL apps and browsers reach the gateway at; default http://LISTEN-ADDRESS (env SECURESIGN_PUBLIC_URL)")
+	fs.StringVar(&f.tlsCert, "tls-cert", e.getenv("SECURESIGN_TLS_CERT"), "TLS certificate chain PEM file (env SECURESIGN_TLS_CERT)")
+	fs.StringVar(&f.tlsKey, "tls-key", e.getenv("SECURESIGN_TLS_KEY"), "TLS private key PEM file (env SECURESIGN_TLS_KEY)")
+	fs.StringVar(&f.masterKeyFile, "master-key-file", e.getenv("SECURESIGN_MASTER_KEY_FILE"), "file holding the master key, hex or base64 (env SECURESIGN_MASTER_KEY_FILE)")
+	fs.StringVar(&f.revocation, "revocation", envOr(e, "SECURESIGN_REVOCATION", "soft"), "OCSP/CRL policy for returned certificates: soft, hard or off (env SECURESIGN_REVOCATION)")
+	fs.StringVar(&f.logLevel, "log-level", envOr(e, "SECURESIGN_LOG_LEVEL", "info"), "debug, info, warn or error (env SECURESIGN_LOG_LEVEL)")
+	fs.StringVar(&f.caName, "ca-name", e.getenv("SECURESIGN_CA_NAME"), "common name of the CA created on first start (env SECURESIGN_CA_NAME)")
+	f.proxies, f.trust = envList(e, "SECURESIGN_TRUSTED_PROXIES"), envList(e, "SECURESIGN_TRUST")
+	fs.Var(&f.proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed; repeatable (env SECURESIGN_TRUSTED_PROXIES, comma-separated)")
+	fs.Var(&f.trust, "trust", "PEM trust anchors for returned certificates (e.g. CCA India roots); repeatable (env SECURESIGN_TRUST)")
+	fs.Int64Var(&f.maxBody, "max-body", int64(envInt(e, "SECURESIGN_MAX_BODY", 50<<20)), "largest PDF accepted, bytes (env SECURESIGN_MAX_BODY)")
+	fs.IntVar(&f.rateRPM, "rate-limit", envInt(e, "SECURESIGN_RATE_LIMIT_RPM", 6000), "requests per minute per API key (env SECURESIGN_RATE_LIMIT_RPM)")
+	fs.IntVar(&f.otpAttempts, "otp-attempts", envInt(e, "SECURESIGN_OTP_ATTEMPTS", 5), "wrong OTP entries before the OTP locks (env SECURESIGN_OTP_ATTEMPTS)")
+	fs.IntVar(&f.maxBatch, "max-batch", envInt(e, "SECURESIGN_MAX_BATCH", 50), "hashes or PDFs per batch, at most 50 (env SECURESIGN_MAX_BATCH)")
+	fs.DurationVar(&f.sessionTTL, "session-ttl", envDur(e, "SECURESIGN_SESSION_TTL", 10*time.Minute), "deep-link lifetime, at most 15m (env SECURESIGN_SESSION_TTL)")
+	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
+	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "securesign gateway: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fail(e, "gateway", fmt.Errorf("--log-level: %w", err))
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	master, err := masterKey(e, f.masterKeyFile)
+	if err != nil {
+		return fail(e, "gateway", err)
+	}
+	if master == nil && !f.dev {
+		return fail(e, "gateway", errors.New("a master key is required outside --dev: set SECURESIGN_MASTER_KEY or --master-key-file"))
+	}
+	cfg := gateway.Config{
+		Listen: f.listen, PublicURL: f.publicURL, DataDir: f.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN"), Dev: f.dev,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, MasterKey: master,
+		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
+		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fail(e, "gateway", err)
+	}
+	defer ln.Close()
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	host := addr.IP.String()
+	if addr.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	local := scheme + "://" + net.JoinHostPort(host, strconv.Itoa(addr.Port))
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = local
+		if !f.dev {
+			log.Warn("no --public-url: links and certificates will point to the listen address", "url", local)
+		}
+	}
+	srv, err := gateway.New(ctx, cfg)
+	if err != nil {
+		return fail(e, "gateway", err)
+	}
+	defer srv.Close()
+	if f.dev {
+		fmt.Fprintf(e.stdout, "securesign gateway: development mode, data in %s\n", f.data)
+		key, err := gateway.EnsureDevTenant(ctx, srv.Store(), time.Now(), f.newKey)
+		if err != nil {
+			return fail(e, "gateway", err)
+		}
+		if key != "" {
+			fmt.Fprintf(e.stdout, "api key: %s\n", key)
+		} else {
+			fmt.Fprintf(e.stdout, "dev tenant %q exists: its API key was shown when it was created (run with --new-key for another)\n", gateway.DevTenantID)
+		}
+		fmt.Fprintf(e.stdout, "OTP outbox: %s\n", filepath.Join(f.data, "dev-otp-outbox.jsonl"))
+	}
+	fmt.Fprintf(e.stdout, "listening on %s\n", local)
+	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
+		return fail(e, "gateway", err)
+	}
+	fmt.Fprintln(e.stdout, "stopped")
+	return 0
+}
+
+// masterKey reads the master key from SECURESIGN_MASTER_KEY or a file; nil
+// when neither is given.
+func masterKey(e *env, file string) ([]byte, error) {
+	if v := e.getenv("SECURESIGN_MASTER_KEY"); v != "" {
+		return gateway.ParseMasterKey(v)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		return gateway.ParseMasterKey(string(b))
+	}
+	return nil, nil
 }

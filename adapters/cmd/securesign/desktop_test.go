@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/softhsmtest"
+	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/signer"
+)
+
+// verifyingPortal runs callback.Verifier behind /cb, as a real portal does.
+type verifyingPortal struct {
+	*httptest.Server
+	store    *callback.MemoryStore
+	mu       sync.Mutex
+	outcomes []*callback.Outcome
+}
+
+func newVerifyingPortal(t *testing.T, roots ...*testpki.Hierarchy) *verifyingPortal {
+	p := &verifyingPortal{store: callback.NewMemoryStore()}
+	pool := desktopTestPool(roots...)
+	v := &callback.Verifier{Store: p.store, Roots: pool}
+	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, err := v.Verify(r.Context(), r.PostFormValue("ss_result"))
+		if err != nil {
+			http.Error(w, err.Error(), 500)
+			return
+		}
+		p.mu.Lock()
+		p.outcomes = append(p.outcomes, out)
+		p.mu.Unlock()
+		if out.Kind == callback.Rejected {
+			http.Error(w, out.Detail, http.StatusUnprocessableEntity)
+		}
+	}))
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *verifyingPortal) last(t *testing.T) *callback.Outcome {
+	t.Helper()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.outcomes) == 0 {
+		t.Fatal("the portal received nothing")
+	}
+	return p.outcomes[len(p.outcomes)-1]
+}
+
+func (p *verifyingPortal) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.outcomes)
+}
+
+// issue registers a pending sign request and returns its link.
+func (p *verifyingPortal) issue(t *testing.T, key *deeplink.SigningKey) string {
+	t.Helper()
+	d := sha256.Sum256([]byte("document " + time.Now().String()))
+	idb := make([]byte, 8)
+	rand.Read(idb)
+	req := &deeplink.Request{Action: deeplink.ActionSign, RequestID: "cli-" + hex.EncodeToString(idb),
+		Hashes: [][]byte{d[:]}, HashAlgo: crypto.SHA256, CallbackURL: p.URL + "/cb", Origin: p.URL,
+		Expires: time.Now().Add(10 * time.Minute), Doc: "agreement.pdf"}
+	link, err := deeplink.Build(req, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.store.Add(&callback.Pending{RequestID: req.RequestID, Action: req.Action, Hashes: req.Hashes,
+		HashAlgo: req.HashAlgo, Origin: req.Origin, ExpiresAt: req.Expires}); err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
+	tok := softhsmtest.New(t)
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	tok.Import(t, "Rajesh Kumar", leaf.Key, leaf.Cert)
+	tok.ImportCert(t, "Sub-CA", h.Intermediate.Cert, []byte{0xca})
+
+	portal := newVerifyingPortal(t, h)
+	key, err := deeplink.NewSigningKey("portal-1", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	jwks, _ := json.Marshal(deeplink.KeySet{Keys: []deeplink.PublicKey{key.Public()}})
+	jwksPath := filepath.Join(dir, "keys.json")
+	os.WriteFile(jwksPath, jwks, 0o600)
+	serial := signer.FormatSerial(leaf.Cert.SerialNumber)
+
+	run1 := func(pin, link string, extra ...string) (int, string) {
+		var out, errb bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string {
+			if k == "TEST_PIN" {
+				return pin
+			}
+			return os.Getenv(k)
+		}}
+		args := append([]string{"desktop", "open", link, "--yes", "--pin-env", "TEST_PIN", "--cert-serial", serial,
+			"--module", tok.Module, "--config", filepath.Join(dir, "none.json"), "--trust-jwks", jwksPath, "--json"}, extra...)
+		code := run(context.Background(), e, args)
+		return code, out.String() + errb.String()
+	}
+
+	t.Run("signs and the portal accepts", func(t *testing.T) {
+		code, out := run1(tok.PIN, portal.issue(t, key), "--allow-origin", portal.URL)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if o := portal.last(t); o.Kind != callback.Accepted || !o.Success() {
+			t.Fatalf("portal outcome %v %s: %s", o.Kind, o.Code, o.Detail)
+		}
+		if strings.Contains(out, tok.PIN) {
+			t.Error("the PIN appears in the output")
+		}
+	})
+	t.Run("wrong PIN is reported once, not retried", func(t *testing.T) {
+		n := portal.count()
+		code, out := run1("999999", portal.issue(t, key), "--allow-origin", portal.URL)
+		if code == 0 {
+			t.Fatalf("exit 0 with a wrong PIN: %s", out)
+		}
+		if portal.count() != n+1 {
+			t.Fatalf("portal got %d results, want 1", portal.count()-n)
+		}
+		if o := portal.last(t); o.Success() || o.Code != callback.CodePINInvalid {
+			t.Fatalf("outcome %v %s", o.Kind, o.Code)
+		}
+	})
+	t.Run("origin not allowed: nothing sent", func(t *testing.T) {
+		n := portal.count()
+		code, out := run1(tok.PIN, portal.issue(t, key))
+		if code == 0 || !strings.Contains(out, "allowlist") {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if portal.count() != n {
+			t.Fatal("something was sent to a portal off the allowlist")
+		}
+	})
+	t.Run("unsigned link refused when signed links are required", func(t *testing.T) {
+		n := portal.count()
+		code, out := run1(tok.PIN, portal.issue(t, nil), "--allow-origin", portal.URL, "--require-signed")
+		if code == 0 {
+			t.Fatalf("exit 0: %s", out)
+		}
+		if portal.count() != n+1 || portal.last(t).Code != callback.CodeLinkInvalid {
+			t.Fatalf("want one SS_LINK_INVALID failure, got %d results", portal.count()-n)
+		}
+	})
+	t.Run("signature by an untrusted key", func(t *testing.T) {
+		other, _ := deeplink.NewSigningKey("portal-1", rand.Reader) // same kid, other key
+		code, out := run1(tok.PIN, portal.issue(t, other), "--allow-origin", portal.URL, "--no-fetch-keys")
+		if code == 0 {
+			t.Fatalf("exit 0: %s", out)
+		}
+		if portal.last(t).Code != callback.CodeLinkInvalid {
+			t.Fatalf("code %s", portal.last(t).Code)
+		}
+	})
+}
+
+func TestDesktopOpenUsage(t *testing.T) {
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
+	if code := run(context.Background(), e, []string{"desktop", "open", "-h"}); code != 0 {
+		t.Errorf("-h exit %d", code)
+	}
+	if code := run(context.Background(), e, []string{"desktop", "open"}); code != 2 {
+		t.Errorf("no link: exit %d", code)
+	}
+	if code := run(context.Background(), e, []string{"desktop", "open", "securesign://sign?x", "--yes", "--config", filepath.Join(t.TempDir(), "x.json")}); code != 1 {
+		t.Errorf("--yes without PIN: exit %d", code)
+	}
+}
+
+func TestDesktopInstallCLI(t *testing.T) {
+	home := t.TempDir()
+	var out, errb bytes.Buffer
+	e := &env{stdout: &out, stderr: &errb, getenv: func(k string) string {
+		if k == "HOME" {
+			return home
+		}
+		return ""
+	}}
+	if code := run(context.Background(), e, []string{"desktop", "install", "--exe", "/usr/bin/securesign"}); code != 0 {
+		t.Fatalf("install exit %d: %s", code, errb.String())
+	}
+	b, err := os.ReadFile(filepath.Join(home, ".local/share/applications/securesign.desktop"))
+	if err != nil || !strings.Contains(string(b), "Exec=/usr/bin/securesign desktop open %u") {
+		t.Fatalf("desktop entry: %v\n%s", err, b)
+	}
+	if code := run(context.Background(), e, []string{"desktop", "uninstall"}); code != 0 {
+		t.Fatalf("uninstall exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), e, []string{"desktop", "install", "--macos-plist"}); code != 0 || !strings.Contains(out.String(), "CFBundleURLSchemes") {
+		t.Fatalf("--macos-plist: %d %s", code, out.String())
+	}
+}
+
+func desktopTestPool(hs ...*testpki.Hierarchy) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, h := range hs {
+		p.AddCert(h.Root.Cert)
+	}
+	return p
+}

@@ -1,0 +1,331 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/securesign/securesign/adapters/gateway"
+)
+
+// runGatewayAdmin administers a gateway's database directly (tenants, API
+// keys, allowed origins, link keys, audit chain). It works on the same
+// --data directory or SECURESIGN_POSTGRES_DSN as the server, which may be
+// running.
+func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
+	type sub struct {
+		summary string
+		run     func(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error
+		flags   func(fs *flag.FlagSet, o *adminOpts)
+	}
+	tenantFlag := func(fs *flag.FlagSet, o *adminOpts) { fs.StringVar(&o.tenant, "tenant", "", "tenant id") }
+	subs := map[string]sub{
+		"tenant-create": {"create a tenant and its first API key", adminTenantCreate, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.name, "name", "", "tenant display name")
+			fs.BoolVar(&o.live, "live", false, "make an ss_live_ key (default ss_test_)")
+			fs.Var(&o.origins, "origin", "allowed origin, scheme://host[:port] or scheme://host:*; repeatable")
+		}},
+		"tenant-list":    {"list tenants", adminTenantList, nil},
+		"tenant-disable": {"disable a tenant (its keys stop working)", adminTenantDisable(true), tenantFlag},
+		"tenant-enable":  {"enable a disabled tenant", adminTenantDisable(false), tenantFlag},
+		"key-create": {"create an API key (printed once)", adminKeyCreate, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.name, "name", "", "key name")
+			fs.BoolVar(&o.live, "live", false, "make an ss_live_ key (default ss_test_)")
+		}},
+		"key-list": {"list a tenant's API keys (ids, never secrets)", adminKeyList, tenantFlag},
+		"key-revoke": {"revoke an API key", adminKeyRevoke, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.id, "id", "", "key id (the 16 hex digits after ss_test_/ss_live_)")
+		}},
+		"origin-add":      {"allow an origin for a tenant", adminOrigin("add"), originFlags(tenantFlag)},
+		"origin-remove":   {"remove an allowed origin", adminOrigin("remove"), originFlags(tenantFlag)},
+		"origin-list":     {"list a tenant's allowed origins", adminOrigin("list"), tenantFlag},
+		"link-key-rotate": {"create a new link-signing key and make it active", adminRotate, nil},
+		"audit-verify":    {"verify a tenant's audit hash chain", adminAuditVerify, tenantFlag},
+	}
+	summaries := map[string]string{}
+	runs := map[string]func([]string) int{}
+	for name, sc := range subs {
+		summaries[name] = sc.summary
+		runs[name] = func(args []string) int {
+			var o adminOpts
+			fs := newFlagSet(e, "gateway admin "+name, "gateway admin "+name+" [flags]\n\nThe database is --data DIR (SQLite) or SECURESIGN_POSTGRES_DSN.\n\nflags:")
+			storeFlags(fs, e, &o.data)
+			fs.BoolVar(&o.json, "json", false, "print JSON")
+			if sc.flags != nil {
+				sc.flags(fs, &o)
+			}
+			if code, ok := parseFlags(fs, args); !ok {
+				return code
+			}
+			o.e = e
+			cfg := gateway.Config{DataDir: o.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN")}
+			if cfg.PostgresDSN == "" {
+				if _, err := os.Stat(filepath.Join(o.data, "gateway.db")); err != nil {
+					return fail(e, "gateway admin", fmt.Errorf("no gateway database in %s (start the gateway once, or set --data)", o.data))
+				}
+			}
+			st, err := gateway.OpenStore(ctx, cfg)
+			if err != nil {
+				return fail(e, "gateway admin", err)
+			}
+			defer st.Close()
+			if err := sc.run(ctx, st, fs, &o); err != nil {
+				return fail(e, "gateway admin "+name, err)
+			}
+			return 0
+		}
+	}
+	return subcommand(e, "gateway admin", args, runs, summaries)
+}
+
+type adminOpts struct {
+	e                  *env
+	data, tenant, name string
+	id, origin         string
+	live, json         bool
+	origins            multiFlag
+}
+
+func originFlags(base func(*flag.FlagSet, *adminOpts)) func(*flag.FlagSet, *adminOpts) {
+	return func(fs *flag.FlagSet, o *adminOpts) {
+		base(fs, o)
+		fs.StringVar(&o.origin, "origin", "", "origin, scheme://host[:port] or scheme://host:*")
+	}
+}
+
+func needTenant(o *adminOpts) error {
+	if o.tenant == "" {
+		return errors.New("--tenant is required")
+	}
+	return nil
+}
+
+func adminAudit(ctx context.Context, st gateway.Store, tenant, action, detail string) error {
+	return st.AppendAudit(ctx, &gateway.AuditEntry{TenantID: tenant, At: time.Now(), Actor: "admin", Action: action, Detail: detail})
+}
+
+func adminTenantCreate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	var origins []string
+	for _, raw := range o.origins {
+		n, err := gateway.NormalizeOrigin(raw)
+		if err != nil {
+			return err
+		}
+		origins = append(origins, n)
+	}
+	name := o.name
+	if name == "" {
+		name = o.tenant
+	}
+	now := time.Now()
+	if err := st.CreateTenant(ctx, &gateway.Tenant{ID: o.tenant, Name: name, CreatedAt: now}); err != nil {
+		return err
+	}
+	for _, or := range origins {
+		if err := st.AddOrigin(ctx, o.tenant, or); err != nil {
+			return err
+		}
+	}
+	key, k, err := gateway.NewAPIKey(ctx, st, o.tenant, "initial", o.live, now)
+	if err != nil {
+		return err
+	}
+	if err := adminAudit(ctx, st, o.tenant, "tenant.create", "key "+k.ID); err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(o.e.stdout, map[string]any{"tenantId": o.tenant, "apiKey": key, "keyId": k.ID, "origins": origins})
+	}
+	fmt.Fprintf(o.e.stdout, "tenant: %s\napi key: %s\n", o.tenant, key)
+	return nil
+}
+
+func adminTenantList(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	ts, err := st.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		out := []map[string]any{}
+		for _, t := range ts {
+			out = append(out, map[string]any{"tenantId": t.ID, "name": t.Name, "disabled": t.Disabled, "createdAt": t.CreatedAt})
+		}
+		return printJSON(o.e.stdout, out)
+	}
+	for _, t := range ts {
+		state := "active"
+		if t.Disabled {
+			state = "disabled"
+		}
+		fmt.Fprintf(o.e.stdout, "%s\t%s\t%s\n", t.ID, state, t.Name)
+	}
+	return nil
+}
+
+func adminTenantDisable(disabled bool) func(context.Context, gateway.Store, *flag.FlagSet, *adminOpts) error {
+	return func(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+		if err := needTenant(o); err != nil {
+			return err
+		}
+		if err := st.SetTenantDisabled(ctx, o.tenant, disabled); err != nil {
+			return err
+		}
+		action := "tenant.enable"
+		if disabled {
+			action = "tenant.disable"
+		}
+		return adminAudit(ctx, st, o.tenant, action, "")
+	}
+}
+
+func adminKeyCreate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	key, k, err := gateway.NewAPIKey(ctx, st, o.tenant, o.name, o.live, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := adminAudit(ctx, st, o.tenant, "apikey.create", "key "+k.ID); err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(o.e.stdout, map[string]any{"tenantId": o.tenant, "apiKey": key, "keyId": k.ID})
+	}
+	fmt.Fprintf(o.e.stdout, "api key: %s\n", key)
+	return nil
+}
+
+func adminKeyList(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	keys, err := st.APIKeys(ctx, o.tenant)
+	if err != nil {
+		return err
+	}
+	out := []map[string]any{}
+	for _, k := range keys {
+		m := map[string]any{"keyId": k.ID, "name": k.Name, "live": k.Live, "createdAt": k.CreatedAt, "revoked": !k.RevokedAt.IsZero()}
+		out = append(out, m)
+		if !o.json {
+			state := "active"
+			if !k.RevokedAt.IsZero() {
+				state = "revoked"
+			}
+			fmt.Fprintf(o.e.stdout, "%s\t%s\t%s\n", k.ID, state, k.Name)
+		}
+	}
+	if o.json {
+		return printJSON(o.e.stdout, out)
+	}
+	return nil
+}
+
+func adminKeyRevoke(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	if o.id == "" {
+		return errors.New("--id is required")
+	}
+	if err := st.RevokeAPIKey(ctx, o.tenant, o.id, time.Now()); err != nil {
+		return fmt.Errorf("key %s of tenant %s: %w", o.id, o.tenant, err)
+	}
+	return adminAudit(ctx, st, o.tenant, "apikey.revoke", "key "+o.id)
+}
+
+func adminOrigin(op string) func(context.Context, gateway.Store, *flag.FlagSet, *adminOpts) error {
+	return func(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+		if err := needTenant(o); err != nil {
+			return err
+		}
+		if _, err := st.Tenant(ctx, o.tenant); err != nil {
+			return fmt.Errorf("tenant %s: %w", o.tenant, err)
+		}
+		if op == "list" {
+			list, err := st.Origins(ctx, o.tenant)
+			if err != nil {
+				return err
+			}
+			if o.json {
+				if list == nil {
+					list = []string{}
+				}
+				return printJSON(o.e.stdout, list)
+			}
+			for _, x := range list {
+				fmt.Fprintln(o.e.stdout, x)
+			}
+			return nil
+		}
+		n, err := gateway.NormalizeOrigin(o.origin)
+		if err != nil {
+			return err
+		}
+		if op == "add" {
+			err = st.AddOrigin(ctx, o.tenant, n)
+		} else {
+			err = st.RemoveOrigin(ctx, o.tenant, n)
+		}
+		if err != nil {
+			return err
+		}
+		return adminAudit(ctx, st, o.tenant, "origin."+op, n)
+	}
+}
+
+func adminRotate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	master, err := masterKey(o.e, o.e.getenv("SECURESIGN_MASTER_KEY_FILE"))
+	if err == nil && master == nil {
+		// Dev mode keeps its master key in the data directory.
+		master, err = masterKey(o.e, filepath.Join(o.data, "master.key"))
+		if errors.Is(err, os.ErrNotExist) {
+			err = errors.New("no master key: set SECURESIGN_MASTER_KEY or SECURESIGN_MASTER_KEY_FILE")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	kid, err := gateway.RotateLinkKey(ctx, st, master, time.Now())
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return printJSON(o.e.stdout, map[string]string{"kid": kid})
+	}
+	fmt.Fprintf(o.e.stdout, "active link key: %s (restart the gateways to sign with it; earlier keys stay published)\n", kid)
+	return nil
+}
+
+func adminAuditVerify(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	n, err := st.VerifyAudit(ctx, o.tenant)
+	if o.json {
+		out := map[string]any{"tenantId": o.tenant, "entries": n, "valid": err == nil}
+		if err != nil {
+			out["error"] = err.Error()
+		}
+		if perr := printJSON(o.e.stdout, out); perr != nil {
+			return perr
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.e.stdout, "audit chain of %s: %d entries, valid\n", o.tenant, n)
+	return nil
+}

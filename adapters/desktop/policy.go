@@ -1,0 +1,114 @@
+package desktop
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Policy is what the Desktop Software accepts. It is read from
+// <user config dir>/securesign/desktop.json (see [DefaultConfigPath]) and
+// extended by command-line flags.
+//
+//	{
+//	  "allowedOrigins": ["https://portal.example.in"],
+//	  "trustedKeyFiles": ["/etc/securesign/portal-keys.json"],
+//	  "requireSignedLinks": true,
+//	  "fetchKeys": true,
+//	  "modules": ["/usr/lib/WatchData/ProxKey/lib/libwdpkcs_SignatureP11.so"]
+//	}
+type Policy struct {
+	// AllowedOrigins are the portal origins (scheme://host[:port]) whose
+	// links are handled at all; a link from any other origin is refused
+	// with SS_DOMAIN_NOT_ALLOWED and nothing is sent to it.
+	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	// TrustedKeyFiles are JWKS files (the format of
+	// /.well-known/securesign-keys.json) with link-signing keys.
+	TrustedKeyFiles []string `json:"trustedKeyFiles,omitempty"`
+	// RequireSignedLinks refuses unsigned (legacy) links even from allowed
+	// origins.
+	RequireSignedLinks bool `json:"requireSignedLinks,omitempty"`
+	// FetchKeys, when true or absent, fetches an allowed origin's
+	// /.well-known/securesign-keys.json to verify a signed link whose kid
+	// no trusted key file has.
+	FetchKeys *bool `json:"fetchKeys,omitempty"`
+	// Modules are PKCS#11 module paths to try besides the known ones of
+	// this OS (signer.FindModules).
+	Modules []string `json:"modules,omitempty"`
+}
+
+// DefaultConfigPath returns <os.UserConfigDir>/securesign/desktop.json.
+func DefaultConfigPath() (string, error) {
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", fmt.Errorf("desktop: no config directory: %w", err)
+	}
+	return filepath.Join(d, "securesign", "desktop.json"), nil
+}
+
+// LoadPolicy reads a policy file. A missing file is an empty policy (every
+// link refused until origins are allowed); unknown fields are errors, so a
+// typo does not silently weaken the policy.
+func LoadPolicy(path string) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &Policy{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("desktop: reading policy: %w", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("desktop: policy %s: %w", path, err)
+	}
+	for _, o := range p.AllowedOrigins {
+		if _, err := CanonicalOrigin(o); err != nil {
+			return nil, fmt.Errorf("desktop: policy %s: %w", path, err)
+		}
+	}
+	return &p, nil
+}
+
+// Allows reports whether origin is on the allowlist.
+func (p *Policy) Allows(origin string) bool {
+	o, err := CanonicalOrigin(origin)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(p.AllowedOrigins, func(a string) bool {
+		ca, err := CanonicalOrigin(a)
+		return err == nil && ca == o
+	})
+}
+
+func (p *Policy) fetchKeys() bool { return p.FetchKeys == nil || *p.FetchKeys }
+
+// CanonicalOrigin returns s as scheme://host[:port]: lower case, no default
+// port, no path. Only http and https origins exist for portals.
+func CanonicalOrigin(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("desktop: %q is not an origin (scheme://host[:port])", s)
+	}
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Hostname())
+	port := u.Port()
+	if (scheme == "https" && port == "443") || (scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host, nil
+}

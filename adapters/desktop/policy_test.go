@@ -1,0 +1,48 @@
+package desktop
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCanonicalOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Portal.Example.in":     "https://portal.example.in",
+		"https://portal.example.in:443": "https://portal.example.in",
+		"http://127.0.0.1:8090/":        "http://127.0.0.1:8090",
+		"http://[::1]:80":               "http://[::1]",
+		"ftp://x":                       "",
+		"https://x/path":                "",
+		"https://user@x":                "",
+		"portal.example.in":             "",
+	} {
+		got, err := CanonicalOrigin(in)
+		if (err != nil) != (want == "") || got != want {
+			t.Errorf("CanonicalOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	dir := t.TempDir()
+	p, err := LoadPolicy(filepath.Join(dir, "missing.json"))
+	if err != nil || len(p.AllowedOrigins) != 0 {
+		t.Fatalf("missing file: %+v, %v", p, err)
+	}
+	good := filepath.Join(dir, "desktop.json")
+	os.WriteFile(good, []byte(`{"allowedOrigins":["https://Portal.example.in:443"],"requireSignedLinks":true,"fetchKeys":false}`), 0o600)
+	p, err = LoadPolicy(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Allows("https://portal.example.in") || p.Allows("https://evil.example") || p.fetchKeys() || !p.RequireSignedLinks {
+		t.Errorf("policy read wrong: %+v", p)
+	}
+	for _, bad := range []string{`{"allowedOrigin":["https://x"]}`, `{"allowedOrigins":["x"]}`, `{`} {
+		os.WriteFile(good, []byte(bad), 0o600)
+		if _, err := LoadPolicy(good); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

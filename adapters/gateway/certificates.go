@@ -1,0 +1,245 @@
+package gateway
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/pki"
+	"github.com/securesign/securesign/signer"
+)
+
+type issueReq struct {
+	UserID  string `json:"userId" validate:"required,max=64"`
+	OTPID   string `json:"otpId" validate:"required,max=64"`
+	OTP     string `json:"otp" validate:"required,max=12"`
+	Profile string `json:"profile" validate:"omitempty,max=64"`
+	CSRPem  string `json:"csrPem" validate:"required_without=KeyAlgo,excluded_with=KeyAlgo,max=32768"`
+	KeyAlgo string `json:"keyAlgo" validate:"omitempty,oneof=RSA-2048 RSA-3072 ECDSA-P256"`
+}
+
+func pemOf(certs ...*x509.Certificate) string {
+	var b strings.Builder
+	for _, c := range certs {
+		b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+	}
+	return b.String()
+}
+
+// caError maps the CA's errors to API errors.
+func caError(err error) error {
+	switch {
+	case errors.Is(err, pki.ErrBadCSR), errors.Is(err, pki.ErrWeakKey), errors.Is(err, pki.ErrBadSubject):
+		return unprocessable(err, "%v", err)
+	case errors.Is(err, pki.ErrUnknownProfile):
+		return badRequest("%v", err)
+	case errors.Is(err, pki.ErrAlreadyRevoked):
+		return apiErr(http.StatusConflict, CodeConflict, "certificate already revoked")
+	case errors.Is(err, pki.ErrNotFound):
+		return notFoundErr("certificate")
+	}
+	return err
+}
+
+func (s *Server) issueCertificate(c echo.Context) error {
+	var req issueReq
+	body, err := s.bind(c, &req)
+	if err != nil {
+		return err
+	}
+	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
+		ctx := c.Request().Context()
+		p := who(c)
+		u, err := s.store.User(ctx, p.TenantID, req.UserID)
+		if err != nil {
+			if errors.Is(err, ErrNotFound) {
+				return 0, nil, notFoundErr("user")
+			}
+			return 0, nil, err
+		}
+		if _, err := s.ca.Profile(req.Profile); err != nil {
+			return 0, nil, caError(err)
+		}
+		// Check the CSR before spending the OTP on it.
+		if req.CSRPem != "" {
+			if _, err := pki.ParseCSR([]byte(req.CSRPem)); err != nil {
+				return 0, nil, caError(err)
+			}
+		}
+		if err := s.checkOTP(c, u.ID, req.OTPID, req.OTP, "issue"); err != nil {
+			return 0, nil, err
+		}
+		subject := pki.Subject{CommonName: u.Name, Email: u.Email, Organization: u.Subject.Organization, Locality: u.Subject.Locality,
+			State: u.Subject.State, PostalCode: u.Subject.PostalCode, Country: u.Subject.Country}
+		var cert *x509.Certificate
+		rec := &Certificate{TenantID: p.TenantID, UserID: u.ID, Source: "issued", Profile: req.Profile, CreatedAt: s.cfg.Now()}
+		if req.CSRPem != "" {
+			cert, err = s.ca.IssueCSR(ctx, []byte(req.CSRPem), subject, req.Profile)
+			rec.KeyLocation = "client"
+		} else {
+			kt, perr := pki.ParseKeyType(req.KeyAlgo)
+			if perr != nil {
+				return 0, nil, badRequest("%v", perr)
+			}
+			var keyID string
+			cert, keyID, err = s.ca.IssueKeyGen(ctx, kt, subject, req.Profile)
+			rec.KeyLocation, rec.KeyKind, rec.KeyBlob = "server", "software", []byte(keyID)
+		}
+		if err != nil {
+			s.metrics.outcome("issue", "failed")
+			return 0, nil, caError(err)
+		}
+		sum := sha256.Sum256(cert.Raw)
+		rec.ID, rec.SerialHex, rec.SHA256Hex, rec.DER = newID("crt_"), cert.SerialNumber.Text(16), hex.EncodeToString(sum[:]), cert.Raw
+		rec.Chain = [][]byte{s.ca.Certificate().Raw}
+		rec.NotBefore, rec.NotAfter = cert.NotBefore, cert.NotAfter
+		if err := s.store.CreateCertificate(ctx, rec); err != nil {
+			return 0, nil, err
+		}
+		s.audit(ctx, &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "certificate.issue", CertSerial: rec.SerialHex,
+			Detail: u.ID + " key=" + rec.KeyLocation})
+		s.metrics.outcome("issue", "issued")
+		return http.StatusCreated, s.certAnswer(rec, cert), nil
+	})
+}
+
+func (s *Server) certAnswer(rec *Certificate, cert *x509.Certificate) map[string]any {
+	status := "active"
+	if !rec.RevokedAt.IsZero() {
+		status = "revoked"
+	} else if s.cfg.Now().After(rec.NotAfter) {
+		status = "expired"
+	}
+	chain, _ := parseDERs(rec.Chain)
+	out := map[string]any{
+		"success": true, "certificateId": rec.ID, "userId": rec.UserID, "serialNumber": rec.SerialHex, "sha256": rec.SHA256Hex,
+		"certificatePem": pemOf(cert), "chainPem": pemOf(chain...), "subject": cert.Subject.String(), "issuer": cert.Issuer.String(),
+		"notBefore": rec.NotBefore.UTC().Format(time.RFC3339), "notAfter": rec.NotAfter.UTC().Format(time.RFC3339),
+		"keyLocation": rec.KeyLocation, "source": rec.Source, "status": status,
+	}
+	if !rec.RevokedAt.IsZero() {
+		out["revokedAt"] = rec.RevokedAt.UTC().Format(time.RFC3339)
+	}
+	return out
+}
+
+// certByRef finds a tenant's certificate by id (crt_…) or hex serial.
+func (s *Server) certByRef(c echo.Context, ref string) (*Certificate, *x509.Certificate, error) {
+	ctx := c.Request().Context()
+	p := who(c)
+	var rec *Certificate
+	var err error
+	if strings.HasPrefix(ref, "crt_") {
+		rec, err = s.store.Certificate(ctx, p.TenantID, ref)
+	} else {
+		n, perr := signer.ParseSerial(ref)
+		if perr != nil {
+			return nil, nil, notFoundErr("certificate")
+		}
+		rec, err = s.store.CertificateBySerial(ctx, p.TenantID, n.Text(16))
+	}
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, notFoundErr("certificate")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, cert, nil
+}
+
+func (s *Server) listCertificates(c echo.Context) error {
+	recs, err := s.store.Certificates(c.Request().Context(), who(c).TenantID, c.QueryParam("userId"))
+	if err != nil {
+		return err
+	}
+	out := make([]map[string]any, 0, len(recs))
+	for _, r := range recs {
+		cert, err := x509.ParseCertificate(r.DER)
+		if err != nil {
+			return err
+		}
+		out = append(out, s.certAnswer(r, cert))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"success": true, "certificates": out})
+}
+
+func (s *Server) getCertificate(c echo.Context) error {
+	rec, cert, err := s.certByRef(c, c.Param("serial"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.certAnswer(rec, cert))
+}
+
+type revokeReq struct {
+	Reason string `json:"reason" validate:"omitempty,max=40"`
+}
+
+func (s *Server) revokeCertificate(c echo.Context) error {
+	var req revokeReq
+	if c.Request().ContentLength != 0 {
+		if _, err := s.bind(c, &req); err != nil {
+			return err
+		}
+	}
+	rec, cert, err := s.certByRef(c, c.Param("serial"))
+	if err != nil {
+		return err
+	}
+	if !rec.RevokedAt.IsZero() {
+		return apiErr(http.StatusConflict, CodeConflict, "certificate already revoked")
+	}
+	reason := 0
+	if req.Reason != "" {
+		if reason, err = pki.ParseReason(req.Reason); err != nil {
+			return badRequest("%v", err)
+		}
+	}
+	ctx := c.Request().Context()
+	if rec.Source == "issued" {
+		if err := s.ca.Revoke(ctx, cert.SerialNumber, reason); err != nil && !errors.Is(err, pki.ErrAlreadyRevoked) {
+			return caError(err)
+		}
+	}
+	if err := s.store.RevokeCertificate(ctx, rec.TenantID, rec.ID, s.cfg.Now()); err != nil {
+		return err
+	}
+	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "certificate.revoke", CertSerial: rec.SerialHex, Detail: req.Reason})
+	rec.RevokedAt = s.cfg.Now()
+	return c.JSON(http.StatusOK, s.certAnswer(rec, cert))
+}
+
+// serverSigner loads the private key of a server-held credential after
+// the checks every use needs: the tenant's, server-held, not revoked, valid.
+func (s *Server) serverSigner(c echo.Context, certificateID string) (*Certificate, signer.Signer, error) {
+	rec, cert, err := s.certByRef(c, certificateID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.KeyLocation != "server" {
+		return nil, nil, unprocessable(nil, "certificate %s has no server-held key", rec.ID)
+	}
+	now := s.cfg.Now()
+	if !rec.RevokedAt.IsZero() {
+		return nil, nil, unprocessable(nil, "certificate %s is revoked", rec.ID)
+	}
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return nil, nil, unprocessable(nil, "certificate %s is outside its validity", rec.ID)
+	}
+	sg, err := s.ca.LoadSigner(c.Request().Context(), new(big.Int).Set(cert.SerialNumber))
+	if err != nil {
+		return nil, nil, err
+	}
+	return rec, sg, nil
+}

@@ -1,0 +1,125 @@
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config is the gateway's configuration. Every field has a flag and an
+// environment variable (see README.md); zero values take the defaults of
+// [Config.withDefaults].
+type Config struct {
+	// Listen is the TCP address to serve on ("127.0.0.1:8080"; port 0 picks one).
+	Listen string
+	// PublicURL is the gateway's base URL as browsers and signing apps
+	// reach it ("https://sign.example.in"). Empty: derived from the listener
+	// (http://HOST:PORT), which suits development only.
+	PublicURL string
+	// DataDir holds the SQLite database, prepared and signed PDFs, the
+	// master key file (dev) and the dev OTP outbox.
+	DataDir string
+	// PostgresDSN selects PostgreSQL instead of SQLite.
+	PostgresDSN string
+	// Dev enables development mode: test tenant, loopback origins, OTP
+	// outbox file. Never in production.
+	Dev bool
+	// TLSCertFile and TLSKeyFile serve HTTPS directly.
+	TLSCertFile, TLSKeyFile string
+	// TrustedProxies are CIDRs whose X-Forwarded-For/-Proto are believed.
+	TrustedProxies []string
+	// TrustFiles are PEM trust anchors for certificates signing apps return
+	// (the gateway's own CA is always trusted).
+	TrustFiles []string
+	// MasterKey (at least 16 bytes) encrypts server-held keys and the link
+	// keys at rest. Dev mode creates <data>/master.key when empty.
+	MasterKey []byte
+	// Revocation is the OCSP/CRL policy for certificates that signing apps
+	// return and that validation calls check: "soft" (default: unknown
+	// passes), "hard" (unknown fails) or "off".
+	Revocation string
+	// CAName is the common name of the CA created on first start.
+	CAName string
+
+	MaxBodyBytes    int64         // largest PDF accepted, default 50 MiB
+	MaxJSONBytes    int64         // largest body of other calls, default 1 MiB
+	MaxBatch        int           // hashes or PDFs per batch, default 50
+	MaxOpenSessions int           // pending sessions per tenant, default 10000
+	SessionTTL      time.Duration // link lifetime, default 10 min (at most 15)
+	TokenTTL        time.Duration // access token lifetime, default 15 min
+	OTPTTL          time.Duration // default 10 min
+	OTPMaxAttempts  int           // default 5
+	SADTTL          time.Duration // CSC authorization lifetime, default 5 min
+	RateLimitRPM    int           // requests per minute per API key, default 6000
+	ShutdownTimeout time.Duration // default 20 s
+
+	// Logger receives JSON logs; nil means slog to stderr.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OTPSender delivers codes; nil means the dev outbox in dev mode and
+	// an error otherwise.
+	OTPSender OTPSender
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "securesign-data"
+	}
+	if c.CAName == "" {
+		c.CAName = "SecureSign Gateway CA"
+		if c.Dev {
+			c.CAName = "SecureSign Dev CA"
+		}
+	}
+	def64 := func(p *int64, v int64) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defInt := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	defDur := func(p *time.Duration, v time.Duration) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	def64(&c.MaxBodyBytes, 50<<20)
+	def64(&c.MaxJSONBytes, 1<<20)
+	defInt(&c.MaxBatch, 50)
+	defInt(&c.MaxOpenSessions, 10000)
+	defDur(&c.SessionTTL, 10*time.Minute)
+	defDur(&c.TokenTTL, 15*time.Minute)
+	defDur(&c.OTPTTL, 10*time.Minute)
+	defInt(&c.OTPMaxAttempts, 5)
+	defDur(&c.SADTTL, 5*time.Minute)
+	defInt(&c.RateLimitRPM, 6000)
+	defDur(&c.ShutdownTimeout, 20*time.Second)
+	if c.SessionTTL > 15*time.Minute {
+		return c, errors.New("gateway: session TTL above the protocol's 15 minutes")
+	}
+	if c.MaxBatch > 50 {
+		return c, fmt.Errorf("gateway: batch limit %d above the protocol's 50", c.MaxBatch)
+	}
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		return c, errors.New("gateway: TLS needs both a certificate and a key file")
+	}
+	switch c.Revocation {
+	case "":
+		c.Revocation = "soft"
+	case "soft", "hard", "off":
+	default:
+		return c, fmt.Errorf("gateway: revocation policy %q is not soft, hard or off", c.Revocation)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c, nil
+}

@@ -1,0 +1,72 @@
+package gateway
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"runtime"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx"
+	_ "modernc.org/sqlite"             // driver "sqlite"
+)
+
+// OpenSQLite opens (creating if needed) the SQLite database at path, in WAL
+// mode with a busy timeout, and applies the migrations. Writes go through a
+// single connection, so concurrent writers queue in Go instead of spinning
+// on SQLite's lock; reads use a pool.
+func OpenSQLite(ctx context.Context, path string) (Store, error) {
+	params := url.Values{}
+	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)"} {
+		params.Add("_pragma", p)
+	}
+	params.Set("_txlock", "immediate")
+	dsn := "file:" + path + "?" + params.Encode()
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: open sqlite %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	s := &sqlStore{w: w, r: w, closers: []func() error{w.Close}}
+	if err := s.migrate(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
+	r, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(max(2, runtime.GOMAXPROCS(0)))
+	s.r = r
+	s.closers = append([]func() error{r.Close}, s.closers...)
+	if err := s.Ping(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("gateway: sqlite %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// OpenPostgres connects to PostgreSQL (a pgx DSN or URL; a search_path
+// parameter selects the schema) and applies the migrations. Several gateway
+// processes may share one database.
+func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: open postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("gateway: postgres: %w", err)
+	}
+	s := &sqlStore{w: db, r: db, postgres: true, closers: []func() error{db.Close}}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}

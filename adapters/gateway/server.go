@@ -1,0 +1,466 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/go-playground/validator/v10"
+	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/pki"
+)
+
+// Server is the gateway: the HTTP API of PROTOCOL.md section 3.
+type Server struct {
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	echo     *echo.Echo
+	ca       *pki.CA
+	keys     *pki.SoftwareKeyStore
+	links    *linkKeys
+	limiter  *rateLimiter
+	metrics  *metrics
+	validate *validator.Validate
+	otp      OTPSender
+	roots    *x509.CertPool
+	anchors  []*x509.Certificate
+	baseURL  string
+	ownStore bool
+
+	tsa          *pki.TSAClient
+	revocation   *pki.RevocationChecker // callback and validation checks; nil when off
+	ltRevocation *pki.RevocationChecker // B-LT data, always on
+}
+
+// New opens the store the configuration names (PostgreSQL or SQLite in
+// DataDir), loads or creates the CA and link keys, and returns the server.
+// PublicURL must be set (the CLI derives it from the listener).
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	s, err := NewWithStore(ctx, cfg, st)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s.ownStore = true
+	return s, nil
+}
+
+// NewWithStore returns a server on an open store (which it does not close).
+func NewWithStore(ctx context.Context, cfg Config, st Store) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.PublicURL == "" {
+		return nil, errors.New("gateway: PublicURL is required")
+	}
+	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
+	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "files"), 0o700); err != nil {
+		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	if len(cfg.MasterKey) == 0 {
+		if !cfg.Dev {
+			return nil, errors.New("gateway: a master key is required outside dev mode (SECURESIGN_MASTER_KEY or --master-key-file)")
+		}
+		if cfg.MasterKey, err = devMasterKey(cfg.DataDir); err != nil {
+			return nil, fmt.Errorf("gateway: dev master key: %w", err)
+		}
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	s := &Server{cfg: cfg, store: st, log: log, limiter: newRateLimiter(cfg.RateLimitRPM), baseURL: cfg.PublicURL}
+	s.ca, s.keys, err = openCA(ctx, st, cfg, cfg.PublicURL+"/pki")
+	if err != nil {
+		return nil, err
+	}
+	if s.links, err = loadLinkKeys(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
+		return nil, err
+	}
+	s.roots = x509.NewCertPool()
+	s.roots.AddCert(s.ca.Root())
+	if len(cfg.TrustFiles) > 0 {
+		_, anchors, err := pki.LoadTrustAnchors(cfg.TrustFiles...)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: trust anchors: %w", err)
+		}
+		for _, a := range anchors {
+			s.roots.AddCert(a)
+		}
+		s.anchors = anchors
+	}
+	s.setupPKIClients()
+	s.otp = cfg.OTPSender
+	if s.otp == nil && cfg.Dev {
+		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
+	}
+	s.validate = validator.New(validator.WithRequiredStructEnabled())
+	s.validate.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		return name
+	})
+	s.metrics = newMetrics()
+	s.echo = s.routes()
+	return s, nil
+}
+
+// Store returns the server's store.
+func (s *Server) Store() Store { return s.store }
+
+// CA returns the server's certificate authority.
+func (s *Server) CA() *pki.CA { return s.ca }
+
+// Handler returns the HTTP handler of the whole API.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Close releases the store if New opened it.
+func (s *Server) Close() error {
+	if s.ownStore {
+		return s.store.Close()
+	}
+	return nil
+}
+
+// Serve answers on ln until ctx is cancelled, then stops accepting, lets
+// in-flight requests finish (up to ShutdownTimeout) and returns.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCertFile != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		if err != nil {
+			return fmt.Errorf("gateway: TLS: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	<-errc
+	return err
+}
+
+func (s *Server) routes() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.JSONSerializer = jsonSerializer{}
+	if len(s.cfg.TrustedProxies) > 0 {
+		var opts []echo.TrustOption
+		for _, cidr := range s.cfg.TrustedProxies {
+			if _, n, err := net.ParseCIDR(cidr); err == nil {
+				opts = append(opts, echo.TrustIPRange(n))
+			}
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	e.Use(s.observe, s.recoverer)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/.well-known/securesign-keys.json", s.wellKnownKeys)
+	pkiH := http.StripPrefix("/pki", s.ca.Handler())
+	e.Any("/pki/*", echo.WrapHandler(pkiH))
+
+	e.GET("/v1/callback", s.callbackGET)
+	e.POST("/v1/callback", s.callbackPOST)
+
+	v1 := e.Group("/v1", s.requireAuth)
+	v1.POST("/auth/token", s.authToken)
+	v1.POST("/auth/validate", s.authValidate)
+	v1.POST("/auth/session", s.signHash)
+	v1.POST("/sign/hash", s.signHash)
+	v1.POST("/sign/pdf", s.signPDF)
+	v1.POST("/sign/batch", s.signBatch)
+	v1.POST("/register", s.register)
+	v1.GET("/sessions/:id", s.sessionStatus)
+	v1.GET("/sessions/:id/qr.png", s.sessionQR)
+	v1.POST("/verify/pdf", s.verifyPDF)
+	v1.POST("/verify/hash", s.verifyHash)
+	v1.POST("/certificates/validate", s.validateCertificate)
+	v1.POST("/users", s.createUser)
+	v1.POST("/users/:id/otp", s.createOTP)
+	v1.POST("/certificates/issue", s.issueCertificate)
+	v1.GET("/certificates", s.listCertificates)
+	v1.GET("/certificates/:serial", s.getCertificate)
+	v1.POST("/certificates/:serial/revoke", s.revokeCertificate)
+	v1.GET("/audit/logs", s.auditLogs)
+
+	csc := e.Group("/csc/v2", s.cscErrors)
+	csc.POST("/info", s.cscInfo)
+	csc.GET("/info", s.cscInfo)
+	cscAuth := csc.Group("", s.requireAuth)
+	cscAuth.POST("/credentials/list", s.cscList)
+	cscAuth.POST("/credentials/info", s.cscCredInfo)
+	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
+	cscAuth.POST("/signatures/signHash", s.cscSignHash)
+	return e
+}
+
+// errorHandler answers every error as the protocol's JSON error.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		s.log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "err", err.Error())
+	}
+	if c.Get("csc") != nil {
+		cscError(c, ae)
+		return
+	}
+	if c.Request().Method == http.MethodHead {
+		c.NoContent(ae.Status) //nolint:errcheck
+		return
+	}
+	c.JSON(ae.Status, errorBody{Success: false, Error: ae.Code, Message: ae.Msg}) //nolint:errcheck
+}
+
+// observe logs each request (no headers, no bodies, no query: nothing
+// secret) and records metrics.
+func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		route := c.Path()
+		if route == "" {
+			route = "unmatched"
+		}
+		status := c.Response().Status
+		d := time.Since(start)
+		s.metrics.observe(c.Request().Method, route, status, d)
+		attrs := []any{"method", c.Request().Method, "route", route, "status", status, "ms", float64(d.Microseconds()) / 1000, "ip", c.RealIP()}
+		if p := who(c); p != nil {
+			attrs = append(attrs, "tenant", p.TenantID, "key", p.KeyID)
+		}
+		if rid, ok := c.Get("requestId").(string); ok {
+			attrs = append(attrs, "requestId", rid)
+		}
+		s.log.Info("request", attrs...)
+		return nil
+	}
+}
+
+func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) (err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				err = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error", Err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		return next(c)
+	}
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		return &apiError{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Msg: "store unreachable", Err: err}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready"})
+}
+
+func (s *Server) wellKnownKeys(c echo.Context) error {
+	c.Response().Header().Set("Cache-Control", "max-age=300")
+	return c.JSON(http.StatusOK, s.links.set)
+}
+
+// readBody reads a JSON body of at most limit bytes.
+func readBody(c echo.Context, limit int64) ([]byte, error) {
+	r := http.MaxBytesReader(c.Response(), c.Request().Body, limit)
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// decodeStrict decodes JSON refusing unknown fields and trailing data, then
+// runs the struct's validate tags.
+func (s *Server) decodeStrict(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return badRequest("malformed JSON at byte %d", se.Offset)
+		case errors.As(err, &te):
+			return badRequest("field %q must be %s", te.Field, te.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
+		case errors.Is(err, io.EOF):
+			return badRequest("empty body")
+		}
+		return badRequest("malformed JSON: %v", err)
+	}
+	if dec.More() {
+		return badRequest("trailing data after the JSON object")
+	}
+	if err := s.validate.Struct(v); err != nil {
+		var ve validator.ValidationErrors
+		if errors.As(err, &ve) && len(ve) > 0 {
+			f := ve[0]
+			name := f.Namespace()
+			if i := strings.Index(name, "."); i >= 0 {
+				name = name[i+1:]
+			}
+			if f.Param() != "" {
+				return badRequest("field %q fails %s=%s", name, f.Tag(), f.Param())
+			}
+			return badRequest("field %q fails %s", name, f.Tag())
+		}
+		return badRequest("invalid request: %v", err)
+	}
+	return nil
+}
+
+// bind reads and decodes a small JSON body.
+func (s *Server) bind(c echo.Context, v any) ([]byte, error) {
+	body, err := readBody(c, s.cfg.MaxJSONBytes)
+	if err != nil {
+		return nil, err
+	}
+	return body, s.decodeStrict(body, v)
+}
+
+// idempotent runs fn once per Idempotency-Key and request body: a repeat
+// gets the stored answer, the same key with another body a 422. Only
+// successful answers are stored; a failed call releases the key.
+func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, any, error)) error {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		status, v, err := fn()
+		if err != nil {
+			return err
+		}
+		return c.JSON(status, v)
+	}
+	if len(key) > 200 {
+		return badRequest("Idempotency-Key longer than 200 characters")
+	}
+	p := who(c)
+	ctx := c.Request().Context()
+	h := sha256.New()
+	h.Write([]byte(c.Request().Method + " " + c.Path() + "\n"))
+	h.Write(bodyHash[:])
+	var full [32]byte
+	copy(full[:], h.Sum(nil))
+	rec, err := s.store.ReserveIdempotency(ctx, p.TenantID, key, full, s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	if rec != nil {
+		if rec.BodyHash != full {
+			return apiErr(http.StatusUnprocessableEntity, CodeIdempotencyMismatch, "Idempotency-Key was used with another request")
+		}
+		if !rec.Done {
+			return apiErr(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key is still running")
+		}
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+		return c.JSONBlob(rec.Status, rec.Body)
+	}
+	status, v, err := fn()
+	if err != nil {
+		if rerr := s.store.ReleaseIdempotency(context.WithoutCancel(ctx), p.TenantID, key); rerr != nil {
+			s.log.Error("idempotency release", "err", rerr.Error())
+		}
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+	if err := s.store.FinishIdempotency(context.WithoutCancel(ctx), p.TenantID, key, status, body); err != nil {
+		return err
+	}
+	return c.JSONBlob(status, body)
+}
+
+// audit appends an event; failures are logged (the action already happened).
+func (s *Server) audit(ctx context.Context, e *AuditEntry) {
+	if e.At.IsZero() {
+		e.At = s.cfg.Now()
+	}
+	if err := s.store.AppendAudit(context.WithoutCancel(ctx), e); err != nil {
+		s.log.Error("audit append failed", "action", e.Action, "err", err.Error())
+	}
+}
+
+func actor(c echo.Context) string {
+	if p := who(c); p != nil {
+		return "key:" + p.KeyID
+	}
+	return "public"
+}
+
+// jsonSerializer writes JSON without HTML escaping, so deep links read as
+// they are ("&", not "\u0026").
+type jsonSerializer struct{ echo.DefaultJSONSerializer }
+
+func (jsonSerializer) Serialize(c echo.Context, v any, indent string) error {
+	enc := json.NewEncoder(c.Response())
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc.Encode(v)
+}

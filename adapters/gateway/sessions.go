@@ -1,0 +1,662 @@
+package gateway
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"math/big"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/signer"
+)
+
+// sessionState is the kind-specific part of a session, stored as JSON.
+type sessionState struct {
+	DeepLink       string    `json:"deepLink"`
+	RegisteredCert []byte    `json:"registeredCert,omitempty"`
+	Platform       string    `json:"platform,omitempty"`
+	PDFs           []pdfPart `json:"pdfs,omitempty"`
+}
+
+// sessionOutput is what the gateway made after completion.
+type sessionOutput struct {
+	SignedPDFs []string `json:"signedPdfs,omitempty"` // file names under <data>/files
+	Error      string   `json:"error,omitempty"`
+	Registered string   `json:"registered,omitempty"` // certificate id
+}
+
+var hashAlgos = map[string]crypto.Hash{"SHA256": crypto.SHA256, "SHA384": crypto.SHA384, "SHA512": crypto.SHA512}
+
+func hashName(h crypto.Hash) string {
+	for n, v := range hashAlgos {
+		if v == h {
+			return n
+		}
+	}
+	return ""
+}
+
+func newRequestID() string {
+	b := make([]byte, 16)
+	rand.Read(b) //nolint:errcheck
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// sessionSpec is what a create call asks for, before the link exists.
+type sessionSpec struct {
+	Kind, Action  string
+	Hashes        [][]byte
+	HashAlgo      string
+	CallbackURL   string
+	ReturnURL     string
+	CertSerial    string
+	Doc           string
+	Platform      string
+	UserID        string
+	Registered    *Certificate
+	PDFs          []pdfPart
+	RequestID     string // preset by PDF calls, which name their files after it
+	ExpectedCerts bool
+}
+
+// checkURLs resolves the callback (default: the gateway's own) and checks
+// callback and return URLs against the tenant's allowlist.
+func (s *Server) checkURLs(ctx context.Context, tenantID string, spec *sessionSpec) (origin string, err error) {
+	own := s.baseURL + "/v1/callback"
+	if spec.CallbackURL == "" {
+		spec.CallbackURL = own
+	}
+	if _, err := deeplink.ValidateCallbackURL(spec.CallbackURL); err != nil {
+		return "", badRequest("callbackUrl: %v", err)
+	}
+	origin, err = deeplink.OriginOf(spec.CallbackURL)
+	if err != nil {
+		return "", badRequest("callbackUrl: %v", err)
+	}
+	allowed, err := s.tenantOrigins(ctx, tenantID)
+	if err != nil {
+		return "", err
+	}
+	if spec.CallbackURL != own && !originAllowed(allowed, origin) {
+		return "", apiErr(http.StatusForbidden, CodeDomainNotAllowed, "callbackUrl origin %s is not on the tenant's allowed origins", origin)
+	}
+	if spec.ReturnURL != "" {
+		u, err := url.Parse(spec.ReturnURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+			return "", badRequest("returnUrl must be an absolute http(s) URL")
+		}
+		ro := u.Scheme + "://" + strings.ToLower(u.Host)
+		ownOrigin, _ := deeplink.OriginOf(own)
+		if ro != ownOrigin && !originAllowed(allowed, ro) {
+			return "", apiErr(http.StatusForbidden, CodeDomainNotAllowed, "returnUrl origin %s is not on the tenant's allowed origins", ro)
+		}
+	}
+	return origin, nil
+}
+
+// createSession stores a pending session and returns its deep link.
+func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, error) {
+	ctx := c.Request().Context()
+	p := who(c)
+	now := s.cfg.Now()
+	n, err := s.store.CountPendingSessions(ctx, p.TenantID, now)
+	if err != nil {
+		return nil, err
+	}
+	if n >= s.cfg.MaxOpenSessions {
+		return nil, apiErr(http.StatusTooManyRequests, CodeTooManySessions, "the tenant has %d open sessions, the limit", n)
+	}
+	origin, err := s.checkURLs(ctx, p.TenantID, spec)
+	if err != nil {
+		return nil, err
+	}
+	if spec.HashAlgo == "" {
+		spec.HashAlgo = "SHA256"
+	}
+	if spec.RequestID == "" {
+		spec.RequestID = newRequestID()
+	}
+	sess := &Session{
+		RequestID: spec.RequestID, TenantID: p.TenantID, Kind: spec.Kind, Action: spec.Action,
+		Hashes: spec.Hashes, HashAlgo: spec.HashAlgo, Origin: origin, CertSerial: spec.CertSerial, UserID: spec.UserID,
+		CallbackURL: spec.CallbackURL, ReturnURL: spec.ReturnURL, Doc: spec.Doc,
+		ExpiresAt: now.Add(s.cfg.SessionTTL).Truncate(time.Second), CreatedAt: now, Status: StatusPending,
+	}
+	req := &deeplink.Request{
+		Action: deeplink.Action(spec.Action), RequestID: sess.RequestID, CallbackURL: spec.CallbackURL,
+		Origin: origin, Expires: sess.ExpiresAt, Doc: spec.Doc, CertSerial: spec.CertSerial,
+	}
+	if spec.Action == string(deeplink.ActionRegister) {
+		sess.Challenge = make([]byte, deeplink.ChallengeSize)
+		rand.Read(sess.Challenge) //nolint:errcheck
+		req.Challenge = sess.Challenge
+		sess.Hashes = [][]byte{}
+	} else {
+		req.Hashes, req.HashAlgo = spec.Hashes, hashAlgos[spec.HashAlgo]
+	}
+	st := sessionState{Platform: spec.Platform, PDFs: spec.PDFs}
+	if spec.Registered != nil {
+		st.RegisteredCert = spec.Registered.DER
+		if sum, err := hex.DecodeString(spec.Registered.SHA256Hex); err == nil {
+			sess.CertSHA256 = sum
+		}
+	}
+	link, err := deeplink.Build(req, s.links.active)
+	if err != nil {
+		return nil, unprocessable(err, "cannot build the deep link: %v", err)
+	}
+	st.DeepLink = link
+	sess.State = jsonBytes(st)
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	docHash := ""
+	if len(sess.Hashes) > 0 {
+		docHash = hex.EncodeToString(sess.Hashes[0])
+	}
+	s.audit(ctx, &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "session.create", Origin: origin, RequestID: sess.RequestID,
+		CertSerial: sess.CertSerial, DocHash: docHash, Detail: fmt.Sprintf("%s, %d hash(es)", spec.Kind, len(sess.Hashes))})
+	s.metrics.outcome("session", "created")
+	c.Set("requestId", sess.RequestID)
+	return sess, nil
+}
+
+func (s *Server) sessionAnswer(sess *Session) map[string]any {
+	var st sessionState
+	json.Unmarshal(sess.State, &st) //nolint:errcheck
+	return map[string]any{
+		"success": true, "requestId": sess.RequestID, "sessionId": sess.RequestID, "deepLink": st.DeepLink,
+		"expiresAt": sess.ExpiresAt.UTC().Format(time.RFC3339),
+		"qrUrl":     s.baseURL + "/v1/sessions/" + sess.RequestID + "/qr.png",
+		"statusUrl": s.baseURL + "/v1/sessions/" + sess.RequestID,
+	}
+}
+
+type signHashReq struct {
+	HashBase64   string   `json:"hashBase64" validate:"required_without=Hashes,omitempty,base64"`
+	Hashes       []string `json:"hashes" validate:"omitempty,min=1,max=50,dive,base64"`
+	HashAlgo     string   `json:"hashAlgo" validate:"omitempty,oneof=SHA256 SHA384 SHA512"`
+	CallbackURL  string   `json:"callbackUrl" validate:"omitempty,max=1000"`
+	ReturnURL    string   `json:"returnUrl" validate:"omitempty,max=1000"`
+	CertSerial   string   `json:"certSerial" validate:"omitempty,max=64"`
+	Platform     string   `json:"platform" validate:"omitempty,max=40"`
+	Doc          string   `json:"doc" validate:"omitempty,max=200"`
+	DocumentType string   `json:"documentType" validate:"omitempty,oneof=hash"`
+}
+
+// normalizeSerial checks a hex serial and writes it canonically.
+func normalizeSerial(s string) (string, error) {
+	n, err := signer.ParseSerial(s)
+	if err != nil {
+		return "", badRequest("certSerial: %v", err)
+	}
+	return n.Text(16), nil
+}
+
+func (s *Server) signHash(c echo.Context) error {
+	var req signHashReq
+	body, err := s.bind(c, &req)
+	if err != nil {
+		return err
+	}
+	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
+		list := req.Hashes
+		if req.HashBase64 != "" {
+			if len(list) > 0 {
+				return 0, nil, badRequest("give hashBase64 or hashes, not both")
+			}
+			list = []string{req.HashBase64}
+		}
+		if len(list) > s.cfg.MaxBatch {
+			return 0, nil, badRequest("at most %d hashes", s.cfg.MaxBatch)
+		}
+		algo := req.HashAlgo
+		if algo == "" {
+			algo = "SHA256"
+		}
+		hashes := make([][]byte, len(list))
+		for i, h := range list {
+			b, _ := base64.StdEncoding.DecodeString(h)
+			if len(b) != hashAlgos[algo].Size() {
+				return 0, nil, badRequest("hash %d has %d bytes, %s needs %d", i+1, len(b), algo, hashAlgos[algo].Size())
+			}
+			hashes[i] = b
+		}
+		spec := &sessionSpec{Kind: "hash", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
+			ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
+		if len(hashes) > 1 {
+			spec.Kind = "batch"
+		}
+		if req.CertSerial != "" {
+			serial, err := normalizeSerial(req.CertSerial)
+			if err != nil {
+				return 0, nil, err
+			}
+			spec.CertSerial = serial
+			if cert, err := s.store.CertificateBySerial(c.Request().Context(), who(c).TenantID, serial); err == nil {
+				spec.Registered, spec.UserID = cert, cert.UserID
+			}
+		}
+		sess, err := s.createSession(c, spec)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, s.sessionAnswer(sess), nil
+	})
+}
+
+type registerReq struct {
+	UserID      string `json:"userId" validate:"omitempty,max=64"`
+	CallbackURL string `json:"callbackUrl" validate:"omitempty,max=1000"`
+	ReturnURL   string `json:"returnUrl" validate:"omitempty,max=1000"`
+	Platform    string `json:"platform" validate:"omitempty,max=40"`
+	Doc         string `json:"doc" validate:"omitempty,max=200"`
+}
+
+func (s *Server) register(c echo.Context) error {
+	var req registerReq
+	body, err := s.bind(c, &req)
+	if err != nil {
+		return err
+	}
+	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
+		if req.UserID != "" {
+			if _, err := s.store.User(c.Request().Context(), who(c).TenantID, req.UserID); err != nil {
+				if errors.Is(err, ErrNotFound) {
+					return 0, nil, notFoundErr("user")
+				}
+				return 0, nil, err
+			}
+		}
+		sess, err := s.createSession(c, &sessionSpec{Kind: "register", Action: "register", CallbackURL: req.CallbackURL,
+			ReturnURL: req.ReturnURL, UserID: req.UserID, Platform: req.Platform, Doc: req.Doc})
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusCreated, s.sessionAnswer(sess), nil
+	})
+}
+
+// sessionFor returns the tenant's session or a 404.
+func (s *Server) sessionFor(c echo.Context) (*Session, error) {
+	sess, err := s.store.Session(c.Request().Context(), who(c).TenantID, c.Param("id"))
+	if errors.Is(err, ErrNotFound) {
+		return nil, notFoundErr("session")
+	}
+	c.Set("requestId", c.Param("id"))
+	return sess, err
+}
+
+func (s *Server) status(sess *Session) string {
+	if sess.Status == StatusPending && !s.cfg.Now().Before(sess.ExpiresAt) {
+		return StatusExpired
+	}
+	return sess.Status
+}
+
+func (s *Server) sessionStatus(c echo.Context) error {
+	sess, err := s.sessionFor(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if sess.Completion != nil {
+		if sess, err = s.afterCompletion(ctx, sess); err != nil {
+			return err
+		}
+	}
+	out := map[string]any{"success": true, "requestId": sess.RequestID, "status": s.status(sess), "kind": sess.Kind,
+		"expiresAt": sess.ExpiresAt.UTC().Format(time.RFC3339)}
+	if cp := sess.Completion; cp != nil {
+		if cp.Success {
+			sigs := make([]string, len(cp.Signatures))
+			for i, sg := range cp.Signatures {
+				sigs[i] = base64.StdEncoding.EncodeToString(sg)
+			}
+			out["signaturesBase64"] = sigs
+			out["certificateBase64"] = base64.StdEncoding.EncodeToString(cp.Certificate)
+			var chain []string
+			for _, d := range cp.Chain {
+				chain = append(chain, base64.StdEncoding.EncodeToString(d))
+			}
+			out["chainBase64"] = chain
+			out["completedAt"] = cp.CompletedAt.UTC().Format(time.RFC3339)
+		} else {
+			out["error"], out["message"] = cp.Code, cp.Message
+		}
+	}
+	var o sessionOutput
+	json.Unmarshal(sess.Output, &o) //nolint:errcheck
+	if o.Error != "" {
+		out["status"], out["error"], out["message"] = StatusFailed, callback.CodeInternal, o.Error
+	}
+	if o.Registered != "" {
+		out["certificateId"] = o.Registered
+	}
+	if len(o.SignedPDFs) > 0 && c.QueryParam("pdf") != "0" {
+		pdfs := make([]string, 0, len(o.SignedPDFs))
+		for _, name := range o.SignedPDFs {
+			b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "files", name))
+			if err != nil {
+				return err
+			}
+			pdfs = append(pdfs, base64.StdEncoding.EncodeToString(b))
+		}
+		out["signedPdfBase64"] = pdfs[0]
+		if len(pdfs) > 1 {
+			out["signedPdfsBase64"] = pdfs
+		}
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) sessionQR(c echo.Context) error {
+	sess, err := s.sessionFor(c)
+	if err != nil {
+		return err
+	}
+	var st sessionState
+	if err := json.Unmarshal(sess.State, &st); err != nil {
+		return err
+	}
+	png, err := deeplink.QRPNG(st.DeepLink)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "image/png", png)
+}
+
+// ---- callback ----
+
+// callbackStore is callback.Store over the gateway's sessions.
+type callbackStore struct{ st Store }
+
+func parseDERs(ders [][]byte) ([]*x509.Certificate, error) {
+	out := make([]*x509.Certificate, 0, len(ders))
+	for _, d := range ders {
+		c, err := x509.ParseCertificate(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func toCallbackCompletion(c *Completion) (*callback.Completion, error) {
+	if c == nil {
+		return nil, nil
+	}
+	out := &callback.Completion{ResultHash: c.ResultHash, Success: c.Success, Code: callback.Code(c.Code), Message: c.Message,
+		Signatures: c.Signatures, CompletedAt: c.CompletedAt}
+	var err error
+	if len(c.Certificate) > 0 {
+		if out.Certificate, err = x509.ParseCertificate(c.Certificate); err != nil {
+			return nil, err
+		}
+	}
+	if out.Chain, err = parseDERs(c.Chain); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (cs callbackStore) Pending(ctx context.Context, requestID string) (*callback.Pending, *callback.Completion, error) {
+	sess, err := cs.st.SessionByID(ctx, requestID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p := &callback.Pending{RequestID: sess.RequestID, TenantID: sess.TenantID, Action: deeplink.Action(sess.Action),
+		Hashes: sess.Hashes, HashAlgo: hashAlgos[sess.HashAlgo], Origin: sess.Origin, Challenge: sess.Challenge,
+		CertSHA256: sess.CertSHA256, ExpiresAt: sess.ExpiresAt}
+	if sess.Action == string(deeplink.ActionRegister) {
+		p.HashAlgo = 0
+	}
+	if sess.CertSerial != "" {
+		p.CertSerial, _ = new(big.Int).SetString(sess.CertSerial, 16)
+	}
+	var st sessionState
+	if err := json.Unmarshal(sess.State, &st); err != nil {
+		return nil, nil, fmt.Errorf("gateway: session state: %w", err)
+	}
+	if len(st.RegisteredCert) > 0 {
+		if p.RegisteredCert, err = x509.ParseCertificate(st.RegisteredCert); err != nil {
+			return nil, nil, err
+		}
+	}
+	c, err := toCallbackCompletion(sess.Completion)
+	return p, c, err
+}
+
+func (cs callbackStore) Complete(ctx context.Context, requestID string, c *callback.Completion) (*callback.Completion, bool, error) {
+	mc := &Completion{ResultHash: c.ResultHash, Success: c.Success, Code: string(c.Code), Message: c.Message, Signatures: c.Signatures, CompletedAt: c.CompletedAt}
+	if c.Certificate != nil {
+		mc.Certificate = c.Certificate.Raw
+	}
+	for _, x := range c.Chain {
+		mc.Chain = append(mc.Chain, x.Raw)
+	}
+	stored, won, err := cs.st.CompleteSession(ctx, requestID, mc)
+	if errors.Is(err, ErrNotFound) {
+		return nil, false, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	out, err := toCallbackCompletion(stored)
+	return out, won, err
+}
+
+func (s *Server) verifier() *callback.Verifier {
+	return &callback.Verifier{Store: callbackStore{s.store}, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now}
+}
+
+// handleResult verifies an ss_result and runs what follows a completion.
+func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome, *Session, error) {
+	ctx := c.Request().Context()
+	if encoded == "" {
+		return nil, nil, badRequest("ss_result is missing")
+	}
+	o, err := s.verifier().Verify(ctx, encoded)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.RequestID != "" {
+		c.Set("requestId", o.RequestID)
+	}
+	s.metrics.outcome("callback", string(o.Kind))
+	var sess *Session
+	if o.Pending != nil {
+		entry := &AuditEntry{TenantID: o.Pending.TenantID, Actor: "callback", Action: "session.result", Origin: o.Pending.Origin,
+			RequestID: o.RequestID, Outcome: string(o.Kind), Detail: o.Detail}
+		if o.Code != "" {
+			entry.Detail = string(o.Code) + ": " + o.Detail
+		}
+		if o.Completion != nil && o.Completion.Certificate != nil {
+			entry.CertSerial = o.Completion.Certificate.SerialNumber.Text(16)
+		}
+		s.audit(ctx, entry)
+		if o.Kind == callback.Accepted || o.Kind == callback.Duplicate {
+			if sess, err = s.store.SessionByID(ctx, o.RequestID); err != nil {
+				return nil, nil, err
+			}
+			if sess, err = s.afterCompletion(ctx, sess); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	return o, sess, nil
+}
+
+// afterCompletion does, once, what a completed session needs: finish its
+// PDFs, store a registered certificate. It is idempotent and runs again
+// after a crash (on a duplicate result or a status query).
+func (s *Server) afterCompletion(ctx context.Context, sess *Session) (*Session, error) {
+	if sess.Completion == nil || !sess.Completion.Success || len(sess.Output) > 0 {
+		return sess, nil
+	}
+	var out sessionOutput
+	var err error
+	switch sess.Kind {
+	case "register":
+		out.Registered, err = s.storeRegistered(ctx, sess)
+	case "pdf":
+		out.SignedPDFs, err = s.finishPDFs(ctx, sess)
+	default:
+		return sess, nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		s.log.Error("completing session failed", "requestId", sess.RequestID, "err", err.Error())
+		out = sessionOutput{Error: err.Error()}
+		s.metrics.outcome(sess.Kind, "finish_failed")
+	}
+	sess.Output = jsonBytes(out)
+	if err := s.store.SetSessionOutput(context.WithoutCancel(ctx), sess.RequestID, sess.Output); err != nil {
+		return nil, err
+	}
+	return sess, nil
+}
+
+func (s *Server) storeRegistered(ctx context.Context, sess *Session) (string, error) {
+	der := sess.Completion.Certificate
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	rec := &Certificate{ID: "crt_" + hex.EncodeToString(sum[:12]), TenantID: sess.TenantID, UserID: sess.UserID,
+		SerialHex: cert.SerialNumber.Text(16), SHA256Hex: hex.EncodeToString(sum[:]), DER: der, Chain: sess.Completion.Chain,
+		Source: "registered", KeyLocation: "token", NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, CreatedAt: s.cfg.Now()}
+	if err := s.store.CreateCertificate(ctx, rec); err != nil && !errors.Is(err, ErrExists) {
+		return "", err
+	}
+	s.audit(ctx, &AuditEntry{TenantID: sess.TenantID, Actor: "callback", Action: "certificate.register", RequestID: sess.RequestID, CertSerial: rec.SerialHex})
+	return rec.ID, nil
+}
+
+func callbackParam(c echo.Context) (string, error) {
+	if c.Request().Method == http.MethodGet {
+		return c.QueryParam("ss_result"), nil
+	}
+	r := c.Request()
+	r.Body = http.MaxBytesReader(c.Response(), r.Body, callback.MaxEncodedSize+1024)
+	ct := r.Header.Get("Content-Type")
+	if strings.HasPrefix(ct, "application/json") {
+		var body struct {
+			Result string `json:"ss_result"`
+		}
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&body); err != nil {
+			return "", badRequest("malformed JSON body")
+		}
+		return body.Result, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", err
+		}
+		return "", badRequest("malformed form body: %v", err)
+	}
+	return r.PostForm.Get("ss_result"), nil
+}
+
+// outcomeError maps a non-accepted outcome to the API's error.
+func outcomeError(o *callback.Outcome) *apiError {
+	switch o.Kind {
+	case callback.Conflict:
+		return apiErr(http.StatusConflict, CodeConflict, "%s", o.Detail)
+	case callback.Rejected:
+		if errors.Is(o.Err, callback.ErrUnknownRequest) {
+			return apiErr(http.StatusNotFound, CodeNotFound, "unknown requestId")
+		}
+		code := string(o.Code)
+		if code == "" {
+			code = CodeUnprocessable
+		}
+		return apiErr(http.StatusUnprocessableEntity, code, "%s", o.Detail)
+	}
+	return nil
+}
+
+func (s *Server) callbackPOST(c echo.Context) error {
+	enc, err := callbackParam(c)
+	if err != nil {
+		return err
+	}
+	o, sess, err := s.handleResult(c, enc)
+	if err != nil {
+		return err
+	}
+	if ae := outcomeError(o); ae != nil {
+		return ae
+	}
+	status := StatusFailed
+	if o.Success() {
+		status = StatusSigned
+	}
+	out := map[string]any{"success": true, "requestId": o.RequestID, "status": status, "outcome": string(o.Kind)}
+	if sess != nil {
+		out["status"] = s.status(sess)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+var resultPage = template.Must(template.New("r").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>SecureSign</title>
+<meta name="viewport" content="width=device-width,initial-scale=1"></head>
+<body style="font-family:sans-serif;max-width:32em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p>
+<p style="color:#666">Request {{.RequestID}}. You can close this window.</p></body></html>`))
+
+func (s *Server) callbackGET(c echo.Context) error {
+	enc, _ := callbackParam(c)
+	o, sess, err := s.handleResult(c, enc)
+	title, text, status := "Signed", "The document was signed.", http.StatusOK
+	rid := ""
+	if err != nil {
+		ae := toAPIError(err)
+		title, text, status = "Not accepted", ae.Msg, ae.Status
+	} else {
+		rid = o.RequestID
+		if ae := outcomeError(o); ae != nil {
+			title, text, status = "Not accepted", ae.Code+": "+ae.Msg, ae.Status
+		} else if !o.Success() {
+			title, text = "Not signed", string(o.Code)+": "+o.Completion.Message
+		}
+		if sess != nil && sess.ReturnURL != "" && (o.Kind == callback.Accepted || o.Kind == callback.Duplicate) {
+			u, err := url.Parse(sess.ReturnURL)
+			if err == nil {
+				q := u.Query()
+				q.Set("requestId", sess.RequestID)
+				q.Set("status", s.status(sess))
+				u.RawQuery = q.Encode()
+				return c.Redirect(http.StatusSeeOther, u.String())
+			}
+		}
+	}
+	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+	c.Response().WriteHeader(status)
+	return resultPage.Execute(c.Response(), map[string]string{"Title": title, "Text": text, "RequestID": rid})
+}

@@ -1,0 +1,904 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+//go:embed migrations
+var migrationsFS embed.FS
+
+// sqlStore implements Store on database/sql for SQLite and PostgreSQL. The
+// SQL is written once with "?" placeholders; PostgreSQL's are rewritten.
+type sqlStore struct {
+	w        *sql.DB // writes (SQLite: one connection, so writers never wait on locks)
+	r        *sql.DB // reads (may equal w)
+	postgres bool
+	closers  []func() error
+}
+
+// q rewrites "?" placeholders to "$n" for PostgreSQL.
+func (s *sqlStore) q(query string) string {
+	if !s.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return s.w.ExecContext(ctx, s.q(query), args...)
+}
+
+func (s *sqlStore) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.r.QueryRowContext(ctx, s.q(query), args...)
+}
+
+func (s *sqlStore) isUnique(err error) bool {
+	if err == nil {
+		return false
+	}
+	m := err.Error()
+	return strings.Contains(m, "UNIQUE constraint failed") || strings.Contains(m, "SQLSTATE 23505") ||
+		strings.Contains(m, "duplicate key value")
+}
+
+// migrate applies the embedded migrations not yet recorded.
+func (s *sqlStore) migrate(ctx context.Context) error {
+	dir := "migrations/sqlite"
+	if s.postgres {
+		dir = "migrations/postgres"
+	}
+	entries, err := fs.ReadDir(migrationsFS, dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if s.postgres {
+		// Two gateways starting at once must not both migrate.
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(727272)"); err != nil {
+			return fmt.Errorf("gateway: migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock(727272)") //nolint:errcheck
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"); err != nil {
+		return fmt.Errorf("gateway: migrations table: %w", err)
+	}
+	for _, e := range entries {
+		v, err := strconv.Atoi(strings.SplitN(e.Name(), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("gateway: migration %s: bad name", e.Name())
+		}
+		var n int
+		if err := conn.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM schema_migrations WHERE version = ?"), v).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			continue
+		}
+		body, err := migrationsFS.ReadFile(dir + "/" + e.Name())
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		for _, stmt := range strings.Split(string(body), ";\n") {
+			if strings.TrimSpace(stripComments(stmt)) == "" {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, stmt); err != nil {
+				tx.Rollback() //nolint:errcheck
+				return fmt.Errorf("gateway: migration %s: %w", e.Name(), err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)"), v, time.Now().UnixNano()); err != nil {
+			tx.Rollback() //nolint:errcheck
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func stripComments(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func (s *sqlStore) Ping(ctx context.Context) error {
+	var one int
+	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+}
+
+func (s *sqlStore) Close() error {
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// nanos converts a time to the stored form; the zero time is 0.
+func nanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
+
+func to32(b []byte) (h [32]byte) {
+	copy(h[:], b)
+	return h
+}
+
+func jsonBytes(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // only our own plain types are marshalled
+	}
+	return b
+}
+
+// ---- tenants ----
+
+func (s *sqlStore) CreateTenant(ctx context.Context, t *Tenant) error {
+	_, err := s.exec(ctx, "INSERT INTO tenants (id, name, disabled, created_at) VALUES (?, ?, ?, ?)",
+		t.ID, t.Name, b2i(t.Disabled), nanos(t.CreatedAt))
+	if s.isUnique(err) {
+		return fmt.Errorf("tenant %q: %w", t.ID, ErrExists)
+	}
+	return err
+}
+
+func scanTenant(sc interface{ Scan(...any) error }) (*Tenant, error) {
+	var t Tenant
+	var dis int
+	var created int64
+	if err := sc.Scan(&t.ID, &t.Name, &dis, &created); err != nil {
+		return nil, notFound(err)
+	}
+	t.Disabled = dis != 0
+	t.CreatedAt = fromNanos(created)
+	return &t, nil
+}
+
+func (s *sqlStore) Tenant(ctx context.Context, id string) (*Tenant, error) {
+	return scanTenant(s.row(ctx, "SELECT id, name, disabled, created_at FROM tenants WHERE id = ?", id))
+}
+
+func (s *sqlStore) Tenants(ctx context.Context) ([]*Tenant, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT id, name, disabled, created_at FROM tenants ORDER BY created_at, id")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) SetTenantDisabled(ctx context.Context, id string, disabled bool) error {
+	return s.mustAffect(s.exec(ctx, "UPDATE tenants SET disabled = ? WHERE id = ?", b2i(disabled), id))
+}
+
+func (s *sqlStore) mustAffect(res sql.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// ---- API keys and tokens ----
+
+func (s *sqlStore) CreateAPIKey(ctx context.Context, k *APIKey) error {
+	_, err := s.exec(ctx, "INSERT INTO api_keys (id, tenant_id, name, hash, live, created_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		k.ID, k.TenantID, k.Name, k.Hash[:], b2i(k.Live), nanos(k.CreatedAt), nanos(k.RevokedAt))
+	if s.isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+const apiKeyCols = "id, tenant_id, name, hash, live, created_at, revoked_at"
+
+func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
+	var k APIKey
+	var h []byte
+	var live int
+	var c, r int64
+	if err := sc.Scan(&k.ID, &k.TenantID, &k.Name, &h, &live, &c, &r); err != nil {
+		return nil, notFound(err)
+	}
+	k.Hash, k.Live, k.CreatedAt, k.RevokedAt = to32(h), live != 0, fromNanos(c), fromNanos(r)
+	return &k, nil
+}
+
+func (s *sqlStore) APIKey(ctx context.Context, id string) (*APIKey, error) {
+	return scanAPIKey(s.row(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = ?", id))
+}
+
+func (s *sqlStore) APIKeys(ctx context.Context, tenantID string) ([]*APIKey, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+apiKeyCols+" FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id"), tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error {
+	return s.mustAffect(s.exec(ctx, "UPDATE api_keys SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0", nanos(at), tenantID, id))
+}
+
+func (s *sqlStore) CreateAccessToken(ctx context.Context, t *AccessToken) error {
+	_, err := s.exec(ctx, "INSERT INTO access_tokens (id, tenant_id, api_key_id, hash, expires_at) VALUES (?, ?, ?, ?, ?)",
+		t.ID, t.TenantID, t.APIKeyID, t.Hash[:], nanos(t.ExpiresAt))
+	return err
+}
+
+func (s *sqlStore) AccessToken(ctx context.Context, id string) (*AccessToken, error) {
+	var t AccessToken
+	var h []byte
+	var exp int64
+	err := s.row(ctx, "SELECT id, tenant_id, api_key_id, hash, expires_at FROM access_tokens WHERE id = ?", id).
+		Scan(&t.ID, &t.TenantID, &t.APIKeyID, &h, &exp)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	t.Hash, t.ExpiresAt = to32(h), fromNanos(exp)
+	return &t, nil
+}
+
+// ---- origins ----
+
+func (s *sqlStore) AddOrigin(ctx context.Context, tenantID, origin string) error {
+	_, err := s.exec(ctx, "INSERT INTO origins (tenant_id, origin) VALUES (?, ?) ON CONFLICT DO NOTHING", tenantID, origin)
+	return err
+}
+
+func (s *sqlStore) RemoveOrigin(ctx context.Context, tenantID, origin string) error {
+	return s.mustAffect(s.exec(ctx, "DELETE FROM origins WHERE tenant_id = ? AND origin = ?", tenantID, origin))
+}
+
+func (s *sqlStore) Origins(ctx context.Context, tenantID string) ([]string, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT origin FROM origins WHERE tenant_id = ? ORDER BY origin"), tenantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ---- users and OTPs ----
+
+func (s *sqlStore) CreateUser(ctx context.Context, u *User) error {
+	_, err := s.exec(ctx, "INSERT INTO users (id, tenant_id, external_id, name, email, phone, subject, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+		u.ID, u.TenantID, u.ExternalID, u.Name, u.Email, u.Phone, jsonBytes(u.Subject), nanos(u.CreatedAt))
+	if s.isUnique(err) {
+		return fmt.Errorf("user with externalId %q: %w", u.ExternalID, ErrExists)
+	}
+	return err
+}
+
+func (s *sqlStore) User(ctx context.Context, tenantID, id string) (*User, error) {
+	var u User
+	var c int64
+	var subj []byte
+	err := s.row(ctx, "SELECT id, tenant_id, external_id, name, email, phone, subject, created_at FROM users WHERE tenant_id = ? AND id = ?", tenantID, id).
+		Scan(&u.ID, &u.TenantID, &u.ExternalID, &u.Name, &u.Email, &u.Phone, &subj, &c)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if len(subj) > 0 {
+		if err := json.Unmarshal(subj, &u.Subject); err != nil {
+			return nil, fmt.Errorf("gateway: stored user subject: %w", err)
+		}
+	}
+	u.CreatedAt = fromNanos(c)
+	return &u, nil
+}
+
+func (s *sqlStore) CreateOTP(ctx context.Context, o *OTP) error {
+	_, err := s.exec(ctx, "INSERT INTO otps (id, tenant_id, user_id, purpose, salt, hash, attempts, expires_at, used_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		o.ID, o.TenantID, o.UserID, o.Purpose, o.Salt, o.Hash[:], o.Attempts, nanos(o.ExpiresAt), nanos(o.UsedAt), nanos(o.CreatedAt))
+	return err
+}
+
+// OTPHash is the stored form of a one-time code.
+func OTPHash(salt []byte, code string) [32]byte {
+	h := sha256.New()
+	h.Write(salt)
+	h.Write([]byte{0})
+	h.Write([]byte(code))
+	return to32(h.Sum(nil))
+}
+
+func (s *sqlStore) UseOTP(ctx context.Context, tenantID, userID, otpID, purpose, code string, now time.Time, maxAttempts int) error {
+	var salt, h []byte
+	var attempts int
+	var exp, used int64
+	err := s.row(ctx, "SELECT salt, hash, attempts, expires_at, used_at FROM otps WHERE tenant_id = ? AND user_id = ? AND id = ? AND purpose = ?",
+		tenantID, userID, otpID, purpose).Scan(&salt, &h, &attempts, &exp, &used)
+	if err != nil {
+		return notFound(err)
+	}
+	switch {
+	case used != 0:
+		return ErrOTPUsed
+	case attempts >= maxAttempts:
+		return ErrOTPLocked
+	case !now.Before(fromNanos(exp)):
+		return ErrOTPExpired
+	}
+	want := OTPHash(salt, code)
+	if subtle.ConstantTimeCompare(want[:], h) != 1 {
+		// Count the attempt atomically; a concurrent guess cannot skip it.
+		res, err := s.exec(ctx, "UPDATE otps SET attempts = attempts + 1 WHERE id = ? AND used_at = 0 AND attempts < ?", otpID, maxAttempts)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrOTPLocked
+		}
+		if attempts+1 >= maxAttempts {
+			return ErrOTPLocked
+		}
+		return ErrOTPInvalid
+	}
+	res, err := s.exec(ctx, "UPDATE otps SET used_at = ? WHERE id = ? AND used_at = 0 AND attempts < ?", nanos(now), otpID, maxAttempts)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrOTPUsed
+	}
+	return nil
+}
+
+// ---- sessions ----
+
+type completionJSON struct {
+	ResultHash  []byte   `json:"resultHash"`
+	Success     bool     `json:"success"`
+	Code        string   `json:"code,omitempty"`
+	Message     string   `json:"message,omitempty"`
+	Signatures  [][]byte `json:"signatures,omitempty"`
+	SignAlgo    string   `json:"signAlgo,omitempty"`
+	Certificate []byte   `json:"certificate,omitempty"`
+	Chain       [][]byte `json:"chain,omitempty"`
+	CompletedAt int64    `json:"completedAt"`
+}
+
+func encodeCompletion(c *Completion) []byte {
+	return jsonBytes(completionJSON{c.ResultHash[:], c.Success, c.Code, c.Message, c.Signatures, c.SignAlgo, c.Certificate, c.Chain, nanos(c.CompletedAt)})
+}
+
+func decodeCompletion(b []byte) (*Completion, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var j completionJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, fmt.Errorf("gateway: stored completion: %w", err)
+	}
+	return &Completion{to32(j.ResultHash), j.Success, j.Code, j.Message, j.Signatures, j.SignAlgo, j.Certificate, j.Chain, fromNanos(j.CompletedAt)}, nil
+}
+
+func (s *sqlStore) CreateSession(ctx context.Context, x *Session) error {
+	if x.Status == "" {
+		x.Status = StatusPending
+	}
+	_, err := s.exec(ctx, `INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
+		user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		x.RequestID, x.TenantID, x.Kind, x.Action, jsonBytes(x.Hashes), x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
+		x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
+	if s.isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+const sessionCols = `request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
+	user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion`
+
+func scanSession(sc interface{ Scan(...any) error }) (*Session, error) {
+	var x Session
+	var hashes, comp []byte
+	var exp, created int64
+	if err := sc.Scan(&x.RequestID, &x.TenantID, &x.Kind, &x.Action, &hashes, &x.HashAlgo, &x.Origin, &x.Challenge, &x.CertSerial, &x.CertSHA256,
+		&x.UserID, &x.CallbackURL, &x.ReturnURL, &x.Doc, &x.State, &x.Output, &exp, &created, &x.Status, &comp); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal(hashes, &x.Hashes); err != nil {
+		return nil, fmt.Errorf("gateway: stored hashes: %w", err)
+	}
+	x.ExpiresAt, x.CreatedAt = fromNanos(exp), fromNanos(created)
+	c, err := decodeCompletion(comp)
+	if err != nil {
+		return nil, err
+	}
+	x.Completion = c
+	return &x, nil
+}
+
+func (s *sqlStore) Session(ctx context.Context, tenantID, requestID string) (*Session, error) {
+	return scanSession(s.row(ctx, "SELECT "+sessionCols+" FROM sessions WHERE tenant_id = ? AND request_id = ?", tenantID, requestID))
+}
+
+func (s *sqlStore) SessionByID(ctx context.Context, requestID string) (*Session, error) {
+	return scanSession(s.row(ctx, "SELECT "+sessionCols+" FROM sessions WHERE request_id = ?", requestID))
+}
+
+func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Completion) (*Completion, bool, error) {
+	status := StatusFailed
+	if c.Success {
+		status = StatusSigned
+	}
+	// The compare and set: only a pending session takes a completion.
+	res, err := s.exec(ctx, "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND status = 'pending'",
+		status, encodeCompletion(c), requestID)
+	if err != nil {
+		return nil, false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, false, err
+	}
+	// Read the winner from the writer so a replica lag can never hide it.
+	var comp []byte
+	if err := s.w.QueryRowContext(ctx, s.q("SELECT completion FROM sessions WHERE request_id = ?"), requestID).Scan(&comp); err != nil {
+		return nil, false, notFound(err)
+	}
+	stored, err := decodeCompletion(comp)
+	if err != nil {
+		return nil, false, err
+	}
+	return stored, n == 1, nil
+}
+
+func (s *sqlStore) SetSessionOutput(ctx context.Context, requestID string, output []byte) error {
+	return s.mustAffect(s.exec(ctx, "UPDATE sessions SET output = ? WHERE request_id = ?", output, requestID))
+}
+
+func (s *sqlStore) CountPendingSessions(ctx context.Context, tenantID string, now time.Time) (int, error) {
+	var n int
+	err := s.row(ctx, "SELECT COUNT(*) FROM sessions WHERE tenant_id = ? AND status = 'pending' AND expires_at > ?", tenantID, nanos(now)).Scan(&n)
+	return n, err
+}
+
+// ---- certificates ----
+
+func (s *sqlStore) CreateCertificate(ctx context.Context, c *Certificate) error {
+	_, err := s.exec(ctx, `INSERT INTO certificates (id, tenant_id, user_id, serial_hex, sha256_hex, der, chain, source, key_location, key_kind, key_blob,
+		profile, not_before, not_after, revoked_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.ID, c.TenantID, c.UserID, c.SerialHex, c.SHA256Hex, c.DER, jsonBytes(c.Chain), c.Source, c.KeyLocation, c.KeyKind, c.KeyBlob,
+		c.Profile, nanos(c.NotBefore), nanos(c.NotAfter), nanos(c.RevokedAt), nanos(c.CreatedAt))
+	if s.isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+const certCols = "id, tenant_id, user_id, serial_hex, sha256_hex, der, chain, source, key_location, key_kind, key_blob, profile, not_before, not_after, revoked_at, created_at"
+
+func scanCert(sc interface{ Scan(...any) error }) (*Certificate, error) {
+	var c Certificate
+	var chain []byte
+	var nb, na, rv, cr int64
+	if err := sc.Scan(&c.ID, &c.TenantID, &c.UserID, &c.SerialHex, &c.SHA256Hex, &c.DER, &chain, &c.Source, &c.KeyLocation, &c.KeyKind, &c.KeyBlob,
+		&c.Profile, &nb, &na, &rv, &cr); err != nil {
+		return nil, notFound(err)
+	}
+	if len(chain) > 0 {
+		if err := json.Unmarshal(chain, &c.Chain); err != nil {
+			return nil, fmt.Errorf("gateway: stored chain: %w", err)
+		}
+	}
+	c.NotBefore, c.NotAfter, c.RevokedAt, c.CreatedAt = fromNanos(nb), fromNanos(na), fromNanos(rv), fromNanos(cr)
+	return &c, nil
+}
+
+func (s *sqlStore) Certificate(ctx context.Context, tenantID, id string) (*Certificate, error) {
+	return scanCert(s.row(ctx, "SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND id = ?", tenantID, id))
+}
+
+func (s *sqlStore) CertificateBySerial(ctx context.Context, tenantID, serialHex string) (*Certificate, error) {
+	// Newest first: a registered certificate may repeat an issued one.
+	return scanCert(s.row(ctx, "SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at DESC LIMIT 1", tenantID, serialHex))
+}
+
+func (s *sqlStore) Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error) {
+	query, args := "SELECT "+certCols+" FROM certificates WHERE tenant_id = ?", []any{tenantID}
+	if userID != "" {
+		query += " AND user_id = ?"
+		args = append(args, userID)
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(query+" ORDER BY created_at, id"), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Certificate
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) RevokeCertificate(ctx context.Context, tenantID, id string, at time.Time) error {
+	err := s.mustAffect(s.exec(ctx, "UPDATE certificates SET revoked_at = ? WHERE tenant_id = ? AND id = ? AND revoked_at = 0", nanos(at), tenantID, id))
+	if errors.Is(err, ErrNotFound) {
+		if _, err2 := s.Certificate(ctx, tenantID, id); err2 == nil {
+			return nil // already revoked: idempotent
+		}
+	}
+	return err
+}
+
+// ---- idempotency ----
+
+func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error) {
+	res, err := s.exec(ctx, "INSERT INTO idempotency (tenant_id, idem_key, body_hash, done, status, body, created_at) VALUES (?, ?, ?, 0, 0, NULL, ?) ON CONFLICT DO NOTHING",
+		tenantID, key, bodyHash[:], nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil, nil
+	}
+	var r IdempotencyRecord
+	var h []byte
+	var done int
+	if err := s.w.QueryRowContext(ctx, s.q("SELECT body_hash, done, status, body FROM idempotency WHERE tenant_id = ? AND idem_key = ?"), tenantID, key).
+		Scan(&h, &done, &r.Status, &r.Body); err != nil {
+		return nil, notFound(err)
+	}
+	r.BodyHash, r.Done = to32(h), done != 0
+	return &r, nil
+}
+
+func (s *sqlStore) FinishIdempotency(ctx context.Context, tenantID, key string, status int, body []byte) error {
+	return s.mustAffect(s.exec(ctx, "UPDATE idempotency SET done = 1, status = ?, body = ? WHERE tenant_id = ? AND idem_key = ?", status, body, tenantID, key))
+}
+
+func (s *sqlStore) ReleaseIdempotency(ctx context.Context, tenantID, key string) error {
+	_, err := s.exec(ctx, "DELETE FROM idempotency WHERE tenant_id = ? AND idem_key = ? AND done = 0", tenantID, key)
+	return err
+}
+
+// ---- audit ----
+
+// auditHash is SHA-256(prev_hash || canonical JSON of the entry without
+// its hashes). The canonical form is the struct's JSON with fixed field
+// order and the time in UTC nanoseconds.
+func auditHash(e *AuditEntry, prev []byte) []byte {
+	c := struct {
+		TenantID   string `json:"tenantId"`
+		Seq        int64  `json:"seq"`
+		At         int64  `json:"at"`
+		Actor      string `json:"actor"`
+		Action     string `json:"action"`
+		Origin     string `json:"origin"`
+		RequestID  string `json:"requestId"`
+		CertSerial string `json:"certSerial"`
+		DocHash    string `json:"docHash"`
+		Outcome    string `json:"outcome"`
+		Detail     string `json:"detail"`
+	}{e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail}
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(jsonBytes(c))
+	return h.Sum(nil)
+}
+
+func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = fromNanos(nanos(e.At))
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if _, err := tx.ExecContext(ctx, s.q("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT DO NOTHING"), e.TenantID, make([]byte, 32)); err != nil {
+		return err
+	}
+	// The UPDATE takes the row lock (PostgreSQL) so concurrent appends to
+	// one tenant's chain serialize; SQLite has one writer anyway.
+	var prev []byte
+	if err := tx.QueryRowContext(ctx, s.q("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = ? RETURNING seq, hash"), e.TenantID).Scan(&e.Seq, &prev); err != nil {
+		return err
+	}
+	e.PrevHash = prev
+	e.Hash = auditHash(e, prev)
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE audit_heads SET hash = ? WHERE tenant_id = ?"), e.Hash, e.TenantID); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+const auditCols = "tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash"
+
+func scanAudit(sc interface{ Scan(...any) error }) (*AuditEntry, error) {
+	var e AuditEntry
+	var at int64
+	if err := sc.Scan(&e.TenantID, &e.Seq, &at, &e.Actor, &e.Action, &e.Origin, &e.RequestID, &e.CertSerial, &e.DocHash, &e.Outcome, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+		return nil, err
+	}
+	e.At = fromNanos(at)
+	return &e, nil
+}
+
+func (s *sqlStore) AuditLogs(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) {
+	query, args := "SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ?", []any{f.TenantID}
+	if !f.From.IsZero() {
+		query += " AND at >= ?"
+		args = append(args, nanos(f.From))
+	}
+	if !f.To.IsZero() {
+		query += " AND at <= ?"
+		args = append(args, nanos(f.To))
+	}
+	if f.RequestID != "" {
+		query += " AND request_id = ?"
+		args = append(args, f.RequestID)
+	}
+	if f.Limit <= 0 || f.Limit > 10000 {
+		f.Limit = 1000
+	}
+	query += " ORDER BY seq LIMIT " + strconv.Itoa(f.Limit)
+	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*AuditEntry{}
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) VerifyAudit(ctx context.Context, tenantID string) (int, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ? ORDER BY seq"), tenantID)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	prev := make([]byte, 32)
+	n := 0
+	for rows.Next() {
+		e, err := scanAudit(rows)
+		if err != nil {
+			return n, err
+		}
+		n++
+		if e.Seq != int64(n) {
+			return n, fmt.Errorf("%w: entry %d missing (found %d)", ErrAuditBroken, n, e.Seq)
+		}
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(auditHash(e, prev), e.Hash) {
+			return n, fmt.Errorf("%w: entry %d does not match its hash", ErrAuditBroken, e.Seq)
+		}
+		prev = e.Hash
+	}
+	if err := rows.Err(); err != nil {
+		return n, err
+	}
+	var seq int64
+	var head []byte
+	err = s.row(ctx, "SELECT seq, hash FROM audit_heads WHERE tenant_id = ?", tenantID).Scan(&seq, &head)
+	if err == nil && (seq != int64(n) || !bytes.Equal(head, prev)) {
+		return n, fmt.Errorf("%w: head is entry %d but the log ends at %d (entries removed?)", ErrAuditBroken, seq, n)
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return n, err
+	}
+	if errors.Is(err, sql.ErrNoRows) && n > 0 {
+		return n, fmt.Errorf("%w: no head", ErrAuditBroken)
+	}
+	return n, nil
+}
+
+// ---- link keys ----
+
+func (s *sqlStore) CreateLinkKey(ctx context.Context, k *LinkKey) error {
+	_, err := s.exec(ctx, "INSERT INTO link_keys (kid, public_key, private_key, active, created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?)",
+		k.KID, k.Public, k.Private, b2i(k.Active), nanos(k.CreatedAt), nanos(k.RetiredAt))
+	if s.isUnique(err) {
+		return ErrExists
+	}
+	return err
+}
+
+func (s *sqlStore) LinkKeys(ctx context.Context) ([]*LinkKey, error) {
+	rows, err := s.r.QueryContext(ctx, "SELECT kid, public_key, private_key, active, created_at, retired_at FROM link_keys ORDER BY created_at, kid")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*LinkKey
+	for rows.Next() {
+		var k LinkKey
+		var act int
+		var c, r int64
+		if err := rows.Scan(&k.KID, &k.Public, &k.Private, &act, &c, &r); err != nil {
+			return nil, err
+		}
+		k.Active, k.CreatedAt, k.RetiredAt = act != 0, fromNanos(c), fromNanos(r)
+		out = append(out, &k)
+	}
+	return out, rows.Err()
+}
+
+func (s *sqlStore) ActivateLinkKey(ctx context.Context, kid string, at time.Time) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, s.q("UPDATE link_keys SET active = 1, retired_at = 0 WHERE kid = ?"), kid)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE link_keys SET active = 0 WHERE kid <> ?"), kid); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// ---- CSC SADs ----
+
+func (s *sqlStore) CreateSAD(ctx context.Context, x *SAD) error {
+	_, err := s.exec(ctx, "INSERT INTO sads (id, tenant_id, credential_id, hashes, expires_at, used_at) VALUES (?, ?, ?, ?, ?, 0)",
+		x.ID, x.TenantID, x.CredentialID, jsonBytes(x.Hashes), nanos(x.ExpiresAt))
+	return err
+}
+
+func (s *sqlStore) UseSAD(ctx context.Context, tenantID, id string, now time.Time) (*SAD, error) {
+	res, err := s.exec(ctx, "UPDATE sads SET used_at = ? WHERE tenant_id = ? AND id = ? AND used_at = 0 AND expires_at > ?", nanos(now), tenantID, id, nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrSADInvalid
+	}
+	var x SAD
+	var hashes []byte
+	var exp, used int64
+	if err := s.w.QueryRowContext(ctx, s.q("SELECT id, tenant_id, credential_id, hashes, expires_at, used_at FROM sads WHERE id = ?"), id).
+		Scan(&x.ID, &x.TenantID, &x.CredentialID, &hashes, &exp, &used); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(hashes, &x.Hashes); err != nil {
+		return nil, err
+	}
+	x.ExpiresAt, x.UsedAt = fromNanos(exp), fromNanos(used)
+	return &x, nil
+}
+
+// ---- settings ----
+
+func (s *sqlStore) Setting(ctx context.Context, name string) ([]byte, error) {
+	var v []byte
+	if err := s.row(ctx, "SELECT value FROM settings WHERE name = ?", name).Scan(&v); err != nil {
+		return nil, notFound(err)
+	}
+	return v, nil
+}
+
+func (s *sqlStore) PutSetting(ctx context.Context, name string, value []byte, onlyIfAbsent bool) ([]byte, error) {
+	if onlyIfAbsent {
+		if _, err := s.exec(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT DO NOTHING", name, value); err != nil {
+			return nil, err
+		}
+		var v []byte
+		err := s.w.QueryRowContext(ctx, s.q("SELECT value FROM settings WHERE name = ?"), name).Scan(&v)
+		return v, err
+	}
+	_, err := s.exec(ctx, "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value)
+	return value, err
+}

@@ -1,0 +1,297 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is everything the gateway keeps: tenants and their credentials,
+// users, one-time codes, signing sessions, certificates, idempotency records,
+// the audit log and the link-signing keys. [OpenSQLite] and [OpenPostgres]
+// implement it on the same SQL; one test suite holds both.
+//
+// Methods scoped by tenant answer [ErrNotFound] for another tenant's ids.
+// Secrets (API keys, tokens, OTPs, SADs) are only ever stored as hashes.
+type Store interface {
+	// Ping reports whether the database answers (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+
+	CreateTenant(ctx context.Context, t *Tenant) error
+	Tenant(ctx context.Context, id string) (*Tenant, error)
+	Tenants(ctx context.Context) ([]*Tenant, error)
+	SetTenantDisabled(ctx context.Context, id string, disabled bool) error
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKey returns the key with the public id; the caller compares the
+	// secret's hash in constant time.
+	APIKey(ctx context.Context, id string) (*APIKey, error)
+	APIKeys(ctx context.Context, tenantID string) ([]*APIKey, error)
+	RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error
+
+	CreateAccessToken(ctx context.Context, t *AccessToken) error
+	AccessToken(ctx context.Context, id string) (*AccessToken, error)
+
+	AddOrigin(ctx context.Context, tenantID, origin string) error
+	RemoveOrigin(ctx context.Context, tenantID, origin string) error
+	Origins(ctx context.Context, tenantID string) ([]string, error)
+
+	CreateUser(ctx context.Context, u *User) error
+	User(ctx context.Context, tenantID, id string) (*User, error)
+
+	CreateOTP(ctx context.Context, o *OTP) error
+	// UseOTP checks code against the OTP otpID of userID for purpose and, if
+	// it matches, marks it used (single use, atomically). A wrong code counts
+	// an attempt; after maxAttempts the OTP is locked. Errors: ErrNotFound,
+	// ErrOTPInvalid, ErrOTPLocked, ErrOTPExpired, ErrOTPUsed.
+	UseOTP(ctx context.Context, tenantID, userID, otpID, purpose, code string, now time.Time, maxAttempts int) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	// Session returns a tenant's session.
+	Session(ctx context.Context, tenantID, requestID string) (*Session, error)
+	// SessionByID returns a session whatever its tenant (the public callback).
+	SessionByID(ctx context.Context, requestID string) (*Session, error)
+	// CompleteSession stores c if the session is still pending (compare and
+	// set). It returns the completion now stored and whether c won.
+	CompleteSession(ctx context.Context, requestID string, c *Completion) (stored *Completion, won bool, err error)
+	// SetSessionOutput records what the gateway produced after completion
+	// (the signed PDF's file names).
+	SetSessionOutput(ctx context.Context, requestID string, output []byte) error
+	CountPendingSessions(ctx context.Context, tenantID string, now time.Time) (int, error)
+
+	CreateCertificate(ctx context.Context, c *Certificate) error
+	Certificate(ctx context.Context, tenantID, id string) (*Certificate, error)
+	CertificateBySerial(ctx context.Context, tenantID, serialHex string) (*Certificate, error)
+	Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error)
+	RevokeCertificate(ctx context.Context, tenantID, id string, at time.Time) error
+
+	// ReserveIdempotency claims (tenant, key) for a request whose body hashes
+	// to bodyHash. It returns nil if the caller now owns the key, or the
+	// existing record (Done false while the first request still runs).
+	ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error)
+	FinishIdempotency(ctx context.Context, tenantID, key string, status int, body []byte) error
+	ReleaseIdempotency(ctx context.Context, tenantID, key string) error
+
+	// AppendAudit appends e to its tenant's hash chain, filling Seq,
+	// PrevHash and Hash.
+	AppendAudit(ctx context.Context, e *AuditEntry) error
+	AuditLogs(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// VerifyAudit walks a tenant's chain and returns the number of entries,
+	// or an error naming the first entry that does not match.
+	VerifyAudit(ctx context.Context, tenantID string) (int, error)
+
+	CreateLinkKey(ctx context.Context, k *LinkKey) error
+	LinkKeys(ctx context.Context) ([]*LinkKey, error)
+	// ActivateLinkKey makes kid the one key that signs links; the others
+	// stay published for verification until retired.
+	ActivateLinkKey(ctx context.Context, kid string, at time.Time) error
+
+	CreateSAD(ctx context.Context, s *SAD) error
+	// UseSAD consumes a SAD once (compare and set).
+	UseSAD(ctx context.Context, tenantID, id string, now time.Time) (*SAD, error)
+
+	// Setting and PutSetting keep small named values (the CA's state).
+	// PutSetting with onlyIfAbsent keeps an existing value and returns it.
+	Setting(ctx context.Context, name string) ([]byte, error)
+	PutSetting(ctx context.Context, name string, value []byte, onlyIfAbsent bool) ([]byte, error)
+}
+
+// Errors of the store.
+var (
+	ErrNotFound    = errors.New("gateway: not found")
+	ErrExists      = errors.New("gateway: already exists")
+	ErrOTPInvalid  = errors.New("gateway: wrong one-time code")
+	ErrOTPLocked   = errors.New("gateway: one-time code locked after too many attempts")
+	ErrOTPExpired  = errors.New("gateway: one-time code expired")
+	ErrOTPUsed     = errors.New("gateway: one-time code already used")
+	ErrSADInvalid  = errors.New("gateway: signature activation data unknown, used or expired")
+	ErrAuditBroken = errors.New("gateway: audit chain broken")
+)
+
+// Tenant is an integrator (a portal) with its own keys, origins and data.
+type Tenant struct {
+	ID        string
+	Name      string
+	Disabled  bool
+	CreatedAt time.Time
+}
+
+// APIKey is a tenant's secret key. Only the SHA-256 of the full key is kept.
+type APIKey struct {
+	ID        string // public part of the key, e.g. "k3f9…"
+	TenantID  string
+	Name      string
+	Hash      [32]byte
+	Live      bool // ss_live_ (true) or ss_test_ key
+	CreatedAt time.Time
+	RevokedAt time.Time // zero: active
+}
+
+// AccessToken is a short-lived bearer token obtained with an API key.
+type AccessToken struct {
+	ID        string
+	TenantID  string
+	APIKeyID  string
+	Hash      [32]byte
+	ExpiresAt time.Time
+}
+
+// User is a tenant's end user (a signer).
+type User struct {
+	ID         string
+	TenantID   string
+	ExternalID string
+	Name       string
+	Email      string
+	Phone      string
+	// Subject holds further certificate subject fields as verified at
+	// onboarding (state, postal code, locality, organization, country).
+	Subject   UserSubject
+	CreatedAt time.Time
+}
+
+// UserSubject is the part of a certificate subject that comes from the
+// user record besides name and e-mail.
+type UserSubject struct {
+	Organization string `json:"o,omitempty"`
+	Locality     string `json:"l,omitempty"`
+	State        string `json:"st,omitempty"`
+	PostalCode   string `json:"postalCode,omitempty"`
+	Country      string `json:"c,omitempty"`
+}
+
+// OTP is a one-time code for one purpose ("issue", "sign"); only its salted
+// hash is kept.
+type OTP struct {
+	ID        string
+	TenantID  string
+	UserID    string
+	Purpose   string
+	Salt      []byte
+	Hash      [32]byte
+	Attempts  int
+	ExpiresAt time.Time
+	UsedAt    time.Time
+	CreatedAt time.Time
+}
+
+// Session statuses.
+const (
+	StatusPending = "pending"
+	StatusSigned  = "signed"
+	StatusFailed  = "failed"
+	StatusExpired = "expired"
+)
+
+// Session is a request sent to a signing app through a deep link.
+type Session struct {
+	RequestID   string
+	TenantID    string
+	Kind        string // "hash", "pdf", "batch", "register"
+	Action      string // "sign", "register"
+	Hashes      [][]byte
+	HashAlgo    string // "SHA256", "SHA384", "SHA512"
+	Origin      string
+	Challenge   []byte
+	CertSerial  string // lowercase hex, "" if none
+	CertSHA256  []byte
+	UserID      string
+	CallbackURL string
+	ReturnURL   string
+	Doc         string
+	State       []byte // kind-specific state (PDF prepared signatures)
+	Output      []byte // set after completion (signed files)
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	Status      string // StatusPending, StatusSigned, StatusFailed
+	Completion  *Completion
+}
+
+// Completion is the outcome of a session.
+type Completion struct {
+	ResultHash  [32]byte
+	Success     bool
+	Code        string
+	Message     string
+	Signatures  [][]byte
+	SignAlgo    string
+	Certificate []byte // DER
+	Chain       [][]byte
+	CompletedAt time.Time
+}
+
+// Certificate is a certificate the gateway issued or a user registered.
+type Certificate struct {
+	ID          string
+	TenantID    string
+	UserID      string
+	SerialHex   string // lowercase, no leading zeros
+	SHA256Hex   string
+	DER         []byte
+	Chain       [][]byte // intermediates, leaf excluded
+	Source      string   // "issued", "registered"
+	KeyLocation string   // "client", "server", "token"
+	KeyKind     string   // "software" (KeyBlob encrypted PKCS#8), "pkcs11", ""
+	KeyBlob     []byte
+	Profile     string
+	NotBefore   time.Time
+	NotAfter    time.Time
+	RevokedAt   time.Time
+	CreatedAt   time.Time
+}
+
+// IdempotencyRecord is the remembered answer to a create or sign call.
+type IdempotencyRecord struct {
+	BodyHash [32]byte
+	Done     bool
+	Status   int
+	Body     []byte
+}
+
+// AuditEntry is one event of a tenant's append-only, hash-chained log.
+type AuditEntry struct {
+	TenantID   string    `json:"tenantId"`
+	Seq        int64     `json:"seq"`
+	At         time.Time `json:"at"`
+	Actor      string    `json:"actor"` // API key id, "callback", "admin"
+	Action     string    `json:"action"`
+	Origin     string    `json:"origin,omitempty"`
+	RequestID  string    `json:"requestId,omitempty"`
+	CertSerial string    `json:"certSerial,omitempty"`
+	DocHash    string    `json:"docHash,omitempty"`
+	Outcome    string    `json:"outcome,omitempty"`
+	Detail     string    `json:"detail,omitempty"`
+	PrevHash   []byte    `json:"prevHash"`
+	Hash       []byte    `json:"hash"`
+}
+
+// AuditFilter selects audit entries; zero fields match everything.
+type AuditFilter struct {
+	TenantID  string
+	From, To  time.Time
+	RequestID string
+	Limit     int // default 1000
+}
+
+// LinkKey is an Ed25519 key that signs deep links. Private is the seed,
+// encrypted at rest.
+type LinkKey struct {
+	KID       string
+	Public    []byte
+	Private   []byte
+	Active    bool
+	CreatedAt time.Time
+	RetiredAt time.Time
+}
+
+// SAD is CSC signature activation data: one authorization to sign listed
+// hashes with one credential.
+type SAD struct {
+	ID           string
+	TenantID     string
+	CredentialID string
+	Hashes       [][]byte
+	ExpiresAt    time.Time
+	UsedAt       time.Time
+}

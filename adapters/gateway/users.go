@@ -1,0 +1,210 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+)
+
+// OTPSender delivers a one-time code to a user (SMS, e-mail). The code must
+// never be logged.
+type OTPSender interface {
+	SendOTP(ctx context.Context, u *User, otpID, code, purpose string) error
+}
+
+// OutboxSender is the dev-mode sender: it appends each code as one JSON
+// line {"userId","otpId","code","purpose","at"} to a file.
+type OutboxSender struct {
+	Path string
+	mu   sync.Mutex
+}
+
+// SendOTP implements OTPSender.
+func (o *OutboxSender) SendOTP(ctx context.Context, u *User, otpID, code, purpose string) error {
+	line, err := json.Marshal(map[string]string{"userId": u.ID, "otpId": otpID, "code": code, "purpose": purpose, "at": time.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	f, err := os.OpenFile(o.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func (s *Server) authToken(c echo.Context) error {
+	if _, id, ok := splitCredential(credentialOf(c.Request())); !ok || id == "" || isToken(credentialOf(c.Request())) {
+		return apiErr(http.StatusUnauthorized, CodeUnauthorized, "an access token is obtained with an API key, not another token")
+	}
+	if c.Request().ContentLength > 0 {
+		var req struct{}
+		if _, err := s.bind(c, &req); err != nil {
+			return err
+		}
+	}
+	p := who(c)
+	secret, id, h := newCredential(PrefixToken)
+	exp := s.cfg.Now().Add(s.cfg.TokenTTL)
+	if err := s.store.CreateAccessToken(c.Request().Context(), &AccessToken{ID: id, TenantID: p.TenantID, APIKeyID: p.KeyID, Hash: h, ExpiresAt: exp}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"access_token": secret, "token_type": "Bearer", "expires_in": int(s.cfg.TokenTTL.Seconds())})
+}
+
+func isToken(cred string) bool { p, _, _ := splitCredential(cred); return p == PrefixToken }
+
+type validateReq struct {
+	Origin   string `json:"origin" validate:"required,max=300"`
+	Platform string `json:"platform" validate:"omitempty,max=40"`
+}
+
+func (s *Server) authValidate(c echo.Context) error {
+	var req validateReq
+	if _, err := s.bind(c, &req); err != nil {
+		return err
+	}
+	p := who(c)
+	origins, err := s.tenantOrigins(c.Request().Context(), p.TenantID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{
+		"success": true, "tenantId": p.TenantID, "allowed": originAllowed(origins, req.Origin),
+		"rateLimit": map[string]int{"rpm": s.cfg.RateLimitRPM},
+	})
+}
+
+// tenantOrigins is the tenant's allowlist; dev mode adds the loopback hosts.
+func (s *Server) tenantOrigins(ctx context.Context, tenantID string) ([]string, error) {
+	o, err := s.store.Origins(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if s.cfg.Dev {
+		o = append(o, "http://localhost:*", "http://127.0.0.1:*")
+	}
+	return o, nil
+}
+
+type createUserReq struct {
+	ExternalID string `json:"externalId" validate:"required,max=128,printascii"`
+	Name       string `json:"name" validate:"required,max=200"`
+	Email      string `json:"email" validate:"omitempty,email,max=254"`
+	Phone      string `json:"phone" validate:"omitempty,e164"`
+	// Subject fields for certificates; the default profile
+	// (individual-signing) needs state and postalCode.
+	Organization string `json:"organization" validate:"omitempty,max=64"`
+	Locality     string `json:"locality" validate:"omitempty,max=128"`
+	State        string `json:"state" validate:"omitempty,max=128"`
+	PostalCode   string `json:"postalCode" validate:"omitempty,max=16,alphanum"`
+	Country      string `json:"country" validate:"omitempty,len=2,alpha"`
+}
+
+func (s *Server) createUser(c echo.Context) error {
+	var req createUserReq
+	body, err := s.bind(c, &req)
+	if err != nil {
+		return err
+	}
+	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
+		p := who(c)
+		u := &User{ID: newID("usr_"), TenantID: p.TenantID, ExternalID: req.ExternalID, Name: req.Name, Email: req.Email, Phone: req.Phone, CreatedAt: s.cfg.Now(),
+			Subject: UserSubject{Organization: req.Organization, Locality: req.Locality, State: req.State, PostalCode: req.PostalCode, Country: req.Country}}
+		if err := s.store.CreateUser(c.Request().Context(), u); err != nil {
+			if errors.Is(err, ErrExists) {
+				return 0, nil, apiErr(http.StatusConflict, CodeConflict, "a user with this externalId exists")
+			}
+			return 0, nil, err
+		}
+		s.audit(c.Request().Context(), &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "user.create", Detail: u.ID})
+		return http.StatusCreated, map[string]any{"success": true, "userId": u.ID, "externalId": u.ExternalID, "name": u.Name}, nil
+	})
+}
+
+type createOTPReq struct {
+	Purpose string `json:"purpose" validate:"required,oneof=issue sign"`
+}
+
+func (s *Server) createOTP(c echo.Context) error {
+	var req createOTPReq
+	if _, err := s.bind(c, &req); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	p := who(c)
+	u, err := s.store.User(ctx, p.TenantID, c.Param("id"))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return notFoundErr("user")
+		}
+		return err
+	}
+	if s.otp == nil {
+		return apiErr(http.StatusServiceUnavailable, CodeUnavailable, "no OTP sender configured")
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(1000000))
+	if err != nil {
+		return err
+	}
+	code := fmt.Sprintf("%06d", n.Int64())
+	salt := make([]byte, 16)
+	rand.Read(salt) //nolint:errcheck
+	now := s.cfg.Now()
+	o := &OTP{ID: newID("otp_"), TenantID: p.TenantID, UserID: u.ID, Purpose: req.Purpose, Salt: salt, Hash: OTPHash(salt, code), ExpiresAt: now.Add(s.cfg.OTPTTL), CreatedAt: now}
+	if err := s.store.CreateOTP(ctx, o); err != nil {
+		return err
+	}
+	if err := s.otp.SendOTP(ctx, u, o.ID, code, req.Purpose); err != nil {
+		return fmt.Errorf("sending OTP: %w", err)
+	}
+	s.audit(ctx, &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "otp.send", Detail: u.ID + " " + req.Purpose})
+	return c.JSON(http.StatusCreated, map[string]any{"success": true, "otpId": o.ID, "expiresAt": o.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+// checkOTP consumes the user's OTP for purpose, or returns the API error.
+func (s *Server) checkOTP(c echo.Context, userID, otpID, code, purpose string) error {
+	p := who(c)
+	err := s.store.UseOTP(c.Request().Context(), p.TenantID, userID, otpID, purpose, code, s.cfg.Now(), s.cfg.OTPMaxAttempts)
+	if err != nil {
+		s.audit(c.Request().Context(), &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "otp.check", Outcome: "rejected", Detail: userID + " " + purpose + ": " + toAPIError(err).Code})
+		if errors.Is(err, ErrNotFound) {
+			return notFoundErr("OTP")
+		}
+	}
+	return err
+}
+
+func (s *Server) auditLogs(c echo.Context) error {
+	p := who(c)
+	f := AuditFilter{TenantID: p.TenantID, RequestID: c.QueryParam("requestId")}
+	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := c.QueryParam(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return badRequest("%s must be an RFC 3339 time", name)
+			}
+			*dst = t
+		}
+	}
+	entries, err := s.store.AuditLogs(c.Request().Context(), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"success": true, "entries": entries})
+}

@@ -1,0 +1,417 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/chromedp"
+
+	"github.com/securesign/securesign/adapters/desktop"
+	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/softhsmtest"
+	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpki"
+)
+
+// minimalPDF is a one-page PDF with a classic xref table.
+func minimalPDF(text string) []byte {
+	var b bytes.Buffer
+	var offs []int
+	obj := func(s string) {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
+	}
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	obj("<< /Type /Catalog /Pages 2 0 R >>")
+	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
+	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>")
+	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+	stream := "BT /F1 18 Tf 72 770 Td (" + text + ") Tj ET"
+	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
+	return b.Bytes()
+}
+
+// e2e is the whole cast: a SoftHSM token with a DSC-like certificate, the
+// example portal, the Desktop Software's page server and one Chromium.
+type e2e struct {
+	t       *testing.T
+	portal  *httptest.Server
+	origin  string
+	ui      *desktop.UI
+	opened  chan string
+	browser context.Context
+	tok     *softhsmtest.Token
+	h       *testpki.Hierarchy
+	shots   string
+}
+
+func chromium(t *testing.T) string {
+	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	testenv.Missing(t, "Chromium", "apt-get install chromium")
+	return ""
+}
+
+func newE2E(t *testing.T) *e2e {
+	exe := chromium(t)
+	tok := softhsmtest.New(t)
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	tok.Import(t, "Rajesh Kumar", leaf.Key, leaf.Cert)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	origin := "http://" + ln.Addr().String()
+	key, err := deeplink.NewSigningKey("portal-e2e", rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(h.Root.Cert)
+	p := NewPortal(origin, key, roots)
+	p.SetIntermediates([]*x509.Certificate{h.Intermediate.Cert})
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: p.Handler()}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	opened := make(chan string, 1)
+	app := &desktop.App{
+		Policy:   desktop.Policy{AllowedOrigins: []string{origin}}, // keys fetched from the portal's JWKS
+		Keystore: &desktop.PKCS11Keystore{Modules: []string{tok.Module}},
+		OpenBrowser: func(_ context.Context, u string) error {
+			opened <- u
+			return nil
+		},
+	}
+	ui, err := app.NewUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ui.Serve(ctx)
+
+	actx, acancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 1300),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true), chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true))
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	return &e2e{t: t, portal: srv, origin: origin, ui: ui, opened: opened, browser: bctx, tok: tok, h: h,
+		shots: os.Getenv("SECURESIGN_SCREENSHOTS")}
+}
+
+// css selects by CSS selector (a plain string would be a DOM text search).
+func css(sel string) chromedp.QueryOption {
+	return chromedp.ByFunc(func(ctx context.Context, t *chromedp.Target, n *chromedp.Node) ([]cdp.NodeID, error) {
+		res, err := cdp.Call(ctx, t, dom.QuerySelectorAll, dom.QuerySelectorAllParams{NodeID: n.NodeID, Selector: sel})
+		return res.NodeIDs, err
+	})
+}
+
+func (e *e2e) do(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		tctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer c()
+		text, _ := chromedp.Run(tctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+		e.t.Fatalf("%s: %v; page text:\n%s", what, err, text)
+	}
+}
+
+// waitJS evaluates expr until it is true; it survives the portal page's
+// reloads, which a chromedp Poll does not.
+func (e *e2e) waitJS(ctx context.Context, what, expr string) {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ok, err := chromedp.Run(cctx, chromedp.Evaluate[bool](expr))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		time.Sleep(150 * time.Millisecond)
+	}
+	html, _ := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
+	e.t.Fatalf("timed out waiting for %s; page text:\n%s", what, html)
+}
+
+func (e *e2e) eval(ctx context.Context, expr string) string {
+	e.t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		e.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return s
+}
+
+// clickDeepLink clicks the portal's securesign:// button as a user would
+// and captures the navigation it starts: a capturing click listener records
+// the URL the browser is about to open and stops the browser from handing
+// it to the OS (there is no scheme handler inside the test).
+func (e *e2e) clickDeepLink(ctx context.Context, sel string) string {
+	e.t.Helper()
+	e.eval(ctx, `(() => { window.__ssLink = ''; document.addEventListener('click', ev => {
+		const a = ev.target.closest('a[href^="securesign:"]'); if (!a) return;
+		window.__ssLink = a.href; ev.preventDefault(); }, {capture: true, once: true}); return 'ok'; })()`)
+	e.do(ctx, "click "+sel, chromedp.Click("", css(sel)))
+	link := e.eval(ctx, `window.__ssLink`)
+	href := e.eval(ctx, `document.querySelector('`+sel+`').getAttribute('href')`)
+	if !strings.HasPrefix(link, "securesign://") || link != href {
+		e.t.Fatalf("captured %q, href %q", link, href)
+	}
+	return link
+}
+
+// openDesktop hands link to the Desktop Software, as "securesign desktop
+// open LINK" does, and opens its page in a new tab of the same browser.
+func (e *e2e) openDesktop(ctx context.Context, link string) (context.Context, context.CancelFunc) {
+	e.t.Helper()
+	if _, err := e.ui.Open(ctx, link); err != nil {
+		e.t.Fatalf("desktop open: %v", err)
+	}
+	page := <-e.opened
+	tab, cancel := e.newTab()
+	e.do(tab, "open the desktop page", chromedp.Navigate(page), chromedp.WaitVisible("", css("main")))
+	return tab, cancel
+}
+
+// newTab opens a tab. The first action on a chromedp context allocates
+// its tab and binds the tab's life to that context, so it must run on the
+// context itself, not on one with a timeout.
+func (e *e2e) newTab() (context.Context, context.CancelFunc) {
+	tab, cancel := chromedp.NewContext(e.browser)
+	if err := chromedp.Do(tab); err != nil {
+		e.t.Fatalf("new tab: %v", err)
+	}
+	return tab, cancel
+}
+
+func (e *e2e) screenshot(ctx context.Context, name string) {
+	if e.shots == "" {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(cctx, chromedp.FullScreenshot(90))
+	if err != nil {
+		e.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	os.MkdirAll(e.shots, 0o755)
+	if err := os.WriteFile(filepath.Join(e.shots, name), png, 0o644); err != nil {
+		e.t.Error(err)
+	}
+}
+
+// upload puts a PDF into the portal from its start page.
+func (e *e2e) upload(ctx context.Context, name string) {
+	e.t.Helper()
+	path := filepath.Join(e.t.TempDir(), name)
+	if err := os.WriteFile(path, minimalPDF("Loan agreement "+name), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	e.do(ctx, "upload", chromedp.Navigate(e.origin+"/"), chromedp.WaitVisible("", css("#pdf")),
+		chromedp.SetUploadFiles("", []string{path}, css("#pdf")), chromedp.Click("", css("#upload")),
+		chromedp.WaitVisible("", css("#status")))
+}
+
+func (e *e2e) portalStatus(ctx context.Context) string {
+	return e.eval(ctx, `document.querySelector('#status') ? document.querySelector('#status').dataset.status : ''`)
+}
+
+// signOnDesktop types pin and presses Sign on the desktop page.
+func (e *e2e) signOnDesktop(tab context.Context, pin string) {
+	e.t.Helper()
+	e.do(tab, "type the PIN and sign", chromedp.Click("", css("input[name=cert]:checked")),
+		chromedp.SendKeys("", pin, css("#pin")), chromedp.Click("", css("#sign")), chromedp.WaitVisible("", css("main")))
+}
+
+func TestBrowserEndToEnd(t *testing.T) {
+	e := newE2E(t)
+	pdfsig := testenv.LookPath(t, "pdfsig", "poppler-utils")
+	certutil := testenv.LookPath(t, "certutil", "libnss3-tools")
+	portal, cancel := e.newTab()
+	defer cancel()
+
+	t.Run("register, wrong PIN, sign, download, pdfsig", func(t *testing.T) {
+		e.t = t
+		e.upload(portal, "agreement.pdf")
+		if s := e.portalStatus(portal); s != "uploaded" {
+			t.Fatalf("portal status %q", s)
+		}
+		// Step 1: register the DSC.
+		link := e.clickDeepLink(portal, "#register-link")
+		if !strings.HasPrefix(link, "securesign://register?") {
+			t.Fatalf("register link %q", link)
+		}
+		tab, closeTab := e.openDesktop(portal, link)
+		origin := e.eval(tab, `document.querySelector('#origin').textContent`)
+		verified := e.eval(tab, `document.querySelector('#link-status').dataset.verified`)
+		if origin != e.origin || verified != "true" {
+			t.Fatalf("desktop page shows origin %q verified %q", origin, verified)
+		}
+		e.signOnDesktop(tab, e.tok.PIN)
+		e.waitJS(tab, "registration done", `document.querySelector('#outcome')?.dataset.state === 'signed'`)
+		closeTab()
+
+		// Step 2: the portal turns to the sign step by itself (polling).
+		e.waitJS(portal, "sign button", `!!document.querySelector('#sign-link')`)
+		e.screenshot(portal, "portal-pending.png")
+		link = e.clickDeepLink(portal, "#sign-link")
+		tab, closeTab = e.openDesktop(portal, link)
+		defer closeTab()
+		doc := e.eval(tab, `document.querySelector('#doc').textContent`)
+		if doc != "agreement.pdf" {
+			t.Errorf("desktop page shows document %q", doc)
+		}
+		e.screenshot(tab, "desktop-request.png")
+
+		// A wrong PIN: the page says how many tries are left; the portal stays pending.
+		e.signOnDesktop(tab, "000000")
+		msg := e.eval(tab, `document.querySelector('#error') ? document.querySelector('#error').textContent : ''`)
+		if !strings.Contains(msg, "Wrong PIN") || !strings.Contains(msg, "ries") {
+			t.Fatalf("after a wrong PIN the page says %q", msg)
+		}
+		e.screenshot(tab, "desktop-wrong-pin.png")
+		time.Sleep(1500 * time.Millisecond) // one polling round of the portal page
+		if s := e.portalStatus(portal); s != "pending" {
+			t.Fatalf("portal status after a wrong PIN: %q, want pending", s)
+		}
+
+		// The right PIN.
+		e.signOnDesktop(tab, e.tok.PIN)
+		e.waitJS(tab, "desktop outcome", `document.querySelector('#outcome')?.dataset.state === 'signed'`)
+		e.screenshot(tab, "desktop-signed.png")
+		e.waitJS(portal, "portal shows Signed", `document.querySelector('#status')?.dataset.status === 'signed' && document.querySelector('#status').textContent.startsWith('Signed')`)
+		if v := e.eval(portal, `document.querySelector('#report-valid').textContent`); v != "valid" {
+			t.Errorf("validation report on the page: %q", v)
+		}
+		e.screenshot(portal, "portal-signed.png")
+
+		// Download the signed PDF and let poppler judge it.
+		href := e.eval(portal, `document.querySelector('#download').href`)
+		resp, err := http.Get(href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signed, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.HasPrefix(signed, []byte("%PDF-")) {
+			t.Fatalf("download: %d, %d bytes", resp.StatusCode, len(signed))
+		}
+		dir := t.TempDir()
+		pdfPath := filepath.Join(dir, "signed.pdf")
+		os.WriteFile(pdfPath, signed, 0o600)
+		rootPath := filepath.Join(dir, "root.pem")
+		os.WriteFile(rootPath, testpki.PEM(e.h.Root.Cert), 0o600)
+		nss := filepath.Join(dir, "nss")
+		os.MkdirAll(nss, 0o700)
+		for _, args := range [][]string{
+			{"-N", "-d", "sql:" + nss, "--empty-password"},
+			{"-A", "-d", "sql:" + nss, "-n", "root", "-t", "C,C,C", "-i", rootPath},
+		} {
+			if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+				t.Fatalf("certutil %v: %v\n%s", args, err, out)
+			}
+		}
+		out, err := exec.Command(pdfsig, "-nssdir", "sql:"+nss, pdfPath).CombinedOutput()
+		if err != nil {
+			t.Fatalf("pdfsig: %v\n%s", err, out)
+		}
+		for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Rajesh Kumar"} {
+			if !bytes.Contains(out, []byte(want)) {
+				t.Errorf("pdfsig output lacks %q:\n%s", want, out)
+			}
+		}
+		// The report JSON is served too.
+		resp, err = http.Get(e.origin + strings.TrimSuffix(strings.TrimPrefix(href, e.origin), "signed.pdf") + "report.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Valid bool `json:"valid"`
+		}
+		json.NewDecoder(resp.Body).Decode(&rep)
+		resp.Body.Close()
+		if !rep.Valid {
+			t.Error("validation report says not valid")
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		e.t = t
+		e.upload(portal, "second.pdf")
+		link := e.clickDeepLink(portal, "#register-link")
+		tab, closeTab := e.openDesktop(portal, link)
+		defer closeTab()
+		e.do(tab, "cancel", chromedp.Click("", css("#cancel")), chromedp.WaitVisible("", css("#outcome")))
+		if st := e.eval(tab, `document.querySelector('#outcome').dataset.state`); st != "cancelled" {
+			t.Fatalf("desktop outcome %q", st)
+		}
+		e.waitJS(portal, "portal shows cancelled", `document.querySelector('#status')?.dataset.status === 'cancelled'`)
+	})
+
+	t.Run("local server refuses other origins in the browser", func(t *testing.T) {
+		e.t = t
+		e.upload(portal, "third.pdf")
+		link := e.clickDeepLink(portal, "#register-link")
+		tab, closeTab := e.openDesktop(portal, link)
+		defer closeTab()
+		page := e.eval(tab, `location.href`)
+		// From the portal's origin (any foreign page), a cross-origin form
+		// POST to the desktop page with a guessed CSRF token is refused...
+		status := e.eval(portal, fmt.Sprintf(`fetch(%q, {method: 'POST', mode: 'no-cors', body: new URLSearchParams({csrf: 'x', pin: '1234'})}).then(r => 'sent:' + r.type).catch(e => 'error:' + e)`, page+"sign"))
+		_ = status
+		// ...and a foreign page cannot read the desktop page (no CORS).
+		read := e.eval(portal, fmt.Sprintf(`fetch(%q).then(r => r.text()).then(() => 'read').catch(() => 'blocked')`, page))
+		if read != "blocked" {
+			t.Errorf("a foreign origin read the desktop page: %q", read)
+		}
+		// The desktop request is still open (the POST changed nothing).
+		if got := e.eval(tab, `document.querySelector('#outcome') ? 'finished' : 'open'`); got != "open" {
+			t.Errorf("desktop request %s after a cross-origin POST", got)
+		}
+		e.do(tab, "reload", chromedp.Reload(), chromedp.WaitVisible("", css("#pin")))
+		e.do(tab, "cancel", chromedp.Click("", css("#cancel")), chromedp.WaitVisible("", css("#outcome")))
+	})
+}

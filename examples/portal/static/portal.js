@@ -1,0 +1,14 @@
+// Live status: poll the document's status and reload the page when it
+// changes (a new step, a result). No framework, no external assets.
+(function () {
+  var id = document.body.dataset.doc;
+  if (!id) return;
+  var shown = document.body.dataset.status;
+  function poll() {
+    fetch('/doc/' + id + '/status', {cache: 'no-store'}).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.status !== shown) { location.reload(); return; }
+      setTimeout(poll, 1000);
+    }).catch(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 1000);
+})();

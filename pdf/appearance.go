@@ -1,0 +1,253 @@
+package pdf
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/x509"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Appearance makes a signature visible: a box on a page with a text block
+// (signer name, date, reason, location, certificate serial) and an
+// optional logo on its left.
+type Appearance struct {
+	// Page is the 1-based page number; 0 means the first page.
+	Page int
+	// X, Y, Width, Height place the box, in points from the page's
+	// lower-left corner.
+	X, Y, Width, Height float64
+	// Text replaces the default text block; lines are separated by "\n".
+	Text string
+	// Image is an optional JPEG or PNG logo.
+	Image []byte
+}
+
+func (a *Appearance) check() error {
+	if a.Page < 0 {
+		return fmt.Errorf("%w: page %d", ErrOptions, a.Page)
+	}
+	if !(a.Width > 0 && a.Height > 0) || a.Width > 14400 || a.Height > 14400 {
+		return fmt.Errorf("%w: appearance rectangle %gx%g", ErrOptions, a.Width, a.Height)
+	}
+	if len(a.Image) > 0 {
+		if _, _, err := image.DecodeConfig(bytes.NewReader(a.Image)); err != nil {
+			return fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+		}
+	}
+	return nil
+}
+
+// appearanceLines is the default text block, as Indian DSC users expect.
+func appearanceLines(o *SignOptions, cert *x509.Certificate, now time.Time) []string {
+	if o.Appearance.Text != "" {
+		return strings.Split(o.Appearance.Text, "\n")
+	}
+	name := ""
+	if cert != nil {
+		name = cert.Subject.CommonName
+	}
+	lines := []string{
+		"Digitally signed by " + name,
+		"Date: " + now.Format("2006.01.02 15:04:05 -07:00"),
+	}
+	if o.Reason != "" {
+		lines = append(lines, "Reason: "+o.Reason)
+	}
+	if o.Location != "" {
+		lines = append(lines, "Location: "+o.Location)
+	}
+	if cert != nil {
+		lines = append(lines, "Serial: "+strings.ToUpper(cert.SerialNumber.Text(16)))
+	}
+	return lines
+}
+
+func num(f float64) pdfReal {
+	return pdfReal(strconv.FormatFloat(f, 'f', -1, 64))
+}
+
+// winAnsi converts s to a PDF literal string body in WinAnsiEncoding
+// (Latin-1 subset), escaping delimiters; other characters become '?'.
+func winAnsi(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '(' || r == ')' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r >= 0xa0 && r <= 0xff:
+			fmt.Fprintf(&b, "\\%03o", r)
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// writeAppearance writes the appearance stream (and font and image) and
+// returns the widget's /Rect and the appearance reference.
+func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now time.Time) (pdfArray, pdfRef, error) {
+	a := o.Appearance
+	w, h := a.Width, a.Height
+	rect := pdfArray{num(a.X), num(a.Y), num(a.X + w), num(a.Y + h)}
+
+	fontNum := rb.alloc()
+	font := newDict()
+	font.Set("Type", pdfName("Font"))
+	font.Set("Subtype", pdfName("Type1"))
+	font.Set("BaseFont", pdfName("Helvetica"))
+	font.Set("Encoding", pdfName("WinAnsiEncoding"))
+	rb.object(fontNum, font)
+
+	res := newDict()
+	fonts := newDict()
+	fonts.Set("F1", pdfRef{fontNum, 0})
+	res.Set("Font", fonts)
+
+	var content bytes.Buffer
+	textX := 4.0
+	if len(a.Image) > 0 {
+		imgRef, iw, ih, err := writeImage(rb, a.Image)
+		if err != nil {
+			return nil, pdfRef{}, err
+		}
+		xo := newDict()
+		xo.Set("Img", imgRef)
+		res.Set("XObject", xo)
+		// Fit the logo in a square on the left, keeping its aspect.
+		box := h - 4
+		if box > w/3 {
+			box = w / 3
+		}
+		sw, sh := box, box*float64(ih)/float64(iw)
+		if sh > box {
+			sw, sh = box*float64(iw)/float64(ih), box
+		}
+		fmt.Fprintf(&content, "q %s 0 0 %s 2 %s cm /Img Do Q\n", fmtF(sw), fmtF(sh), fmtF((h-sh)/2))
+		textX = box + 6
+	}
+	lines := appearanceLines(o, cert, now)
+	maxLen := 1
+	for _, l := range lines {
+		if n := len([]rune(l)); n > maxLen {
+			maxLen = n
+		}
+	}
+	// Helvetica averages about 0.52 em per character in such text.
+	fs := (h - 4) / (float64(len(lines)) * 1.2)
+	if f := (w - textX - 2) / (0.52 * float64(maxLen)); f < fs {
+		fs = f
+	}
+	if fs > 12 {
+		fs = 12
+	}
+	if fs < 1 {
+		fs = 1
+	}
+	lead := fs * 1.2
+	y := h - 2 - fs
+	fmt.Fprintf(&content, "BT 0 g /F1 %s Tf %s TL %s %s Td\n", fmtF(fs), fmtF(lead), fmtF(textX), fmtF(y))
+	for i, l := range lines {
+		if i > 0 {
+			content.WriteString("T* ")
+		}
+		fmt.Fprintf(&content, "(%s) Tj\n", winAnsi(l))
+	}
+	content.WriteString("ET\n")
+
+	apNum := rb.alloc()
+	ap := newDict()
+	ap.Set("Type", pdfName("XObject"))
+	ap.Set("Subtype", pdfName("Form"))
+	ap.Set("BBox", pdfArray{int64(0), int64(0), num(w), num(h)})
+	ap.Set("Resources", res)
+	rb.stream(apNum, ap, content.Bytes())
+	return rect, pdfRef{apNum, 0}, nil
+}
+
+func fmtF(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
+
+// writeImage embeds a JPEG as is (DCTDecode) or a PNG as Flate RGB with
+// an alpha soft mask.
+func writeImage(rb *revBuilder, data []byte) (pdfRef, int, int, error) {
+	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	if err != nil {
+		return pdfRef{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+	}
+	d := newDict()
+	d.Set("Type", pdfName("XObject"))
+	d.Set("Subtype", pdfName("Image"))
+	d.Set("Width", int64(cfg.Width))
+	d.Set("Height", int64(cfg.Height))
+	d.Set("BitsPerComponent", int64(8))
+	n := rb.alloc()
+	if format == "jpeg" {
+		cs := pdfName("DeviceRGB")
+		switch cfg.ColorModel {
+		case color.GrayModel:
+			cs = "DeviceGray"
+		case color.CMYKModel:
+			cs = "DeviceCMYK"
+			d.Set("Decode", pdfArray{int64(1), int64(0), int64(1), int64(0), int64(1), int64(0), int64(1), int64(0)})
+		}
+		d.Set("ColorSpace", cs)
+		d.Set("Filter", pdfName("DCTDecode"))
+		rb.stream(n, d, data)
+		return pdfRef{n, 0}, cfg.Width, cfg.Height, nil
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return pdfRef{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+	}
+	b := img.Bounds()
+	rgb := make([]byte, 0, b.Dx()*b.Dy()*3)
+	alpha := make([]byte, 0, b.Dx()*b.Dy())
+	opaque := true
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			c := color.NRGBAModel.Convert(img.At(x, y)).(color.NRGBA)
+			rgb = append(rgb, c.R, c.G, c.B)
+			alpha = append(alpha, c.A)
+			if c.A != 0xff {
+				opaque = false
+			}
+		}
+	}
+	if !opaque {
+		sm := newDict()
+		sm.Set("Type", pdfName("XObject"))
+		sm.Set("Subtype", pdfName("Image"))
+		sm.Set("Width", int64(cfg.Width))
+		sm.Set("Height", int64(cfg.Height))
+		sm.Set("BitsPerComponent", int64(8))
+		sm.Set("ColorSpace", pdfName("DeviceGray"))
+		sm.Set("Filter", pdfName("FlateDecode"))
+		smn := rb.alloc()
+		rb.stream(smn, sm, deflate(alpha))
+		d.Set("SMask", pdfRef{smn, 0})
+	}
+	d.Set("ColorSpace", pdfName("DeviceRGB"))
+	d.Set("Filter", pdfName("FlateDecode"))
+	rb.stream(n, d, deflate(rgb))
+	return pdfRef{n, 0}, cfg.Width, cfg.Height, nil
+}
+
+func deflate(b []byte) []byte {
+	var out bytes.Buffer
+	zw := zlib.NewWriter(&out)
+	zw.Write(b)
+	zw.Close()
+	return out.Bytes()
+}
+
+// Register the image decoders DecodeConfig needs.
+var _ = jpeg.Decode

@@ -1,0 +1,800 @@
+package pdf
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
+)
+
+// What changed after a signature, found by comparing the signed revision
+// with the last one object by object. Every change must be explained by an
+// allowed kind (new signatures, document timestamps, DSS, form filling,
+// annotations); anything else is "other" and never valid. This is what
+// defeats incremental-saving and shadow attacks.
+
+type modKind int
+
+const (
+	kNone modKind = iota
+	kSig
+	kDSS
+	kForm
+	kAnnot
+	kOther
+)
+
+func (k modKind) String() string {
+	return [...]string{ModNone, ModSignatures, ModDSS, ModFormFilling, ModAnnotations, ModOther}[k]
+}
+
+type change struct {
+	kind   modKind
+	docTS  bool // a document timestamp (allowed even by DocMDP P=1)
+	detail string
+}
+
+type changeSet struct {
+	changes []change
+}
+
+func (cs *changeSet) add(k modKind, format string, args ...any) {
+	cs.changes = append(cs.changes, change{kind: k, detail: fmt.Sprintf(format, args...)})
+}
+
+func (cs *changeSet) worst() modKind {
+	w := kNone
+	for _, c := range cs.changes {
+		if c.kind > w {
+			w = c.kind
+		}
+	}
+	return w
+}
+
+// docInfo is what the validator learns about the form and the pages of a
+// revision.
+type docInfo struct {
+	catalog   uint32 // object number of the catalog (0 if direct, which is malformed)
+	acroform  uint32
+	dss       uint32
+	info      uint32
+	metadata  uint32
+	fields    map[uint32]*fieldInfo // field and widget dictionaries by object number
+	apStreams map[uint32]uint32     // appearance stream -> widget that uses it
+	dssObjs   map[uint32]bool       // objects inside the DSS (VRI, certificate, OCSP, CRL streams)
+}
+
+type fieldInfo struct {
+	name   string
+	isSig  bool
+	signed bool // a signature field with /V
+	widget bool
+	sigRef syntax.Ref
+}
+
+// analyseChanges compares revision k with the last revision.
+func (v *verifier) analyseChanges(k int) (*changeSet, error) {
+	cs := &changeSet{}
+	f := v.f
+	last := len(f.Revisions) - 1
+	if err := v.checkTrailingBytes(cs); err != nil {
+		return nil, err
+	}
+	if k == last {
+		return cs, nil
+	}
+	for j := k + 1; j <= last; j++ {
+		if err := v.checkUnlistedData(cs, j); err != nil {
+			return nil, err
+		}
+	}
+	// object numbers touched after k
+	touched := map[uint32]bool{}
+	for j := k + 1; j <= last; j++ {
+		for n := range f.Revisions[j].Entries() {
+			if n != 0 {
+				touched[n] = true
+			}
+		}
+	}
+	nums := make([]uint32, 0, len(touched))
+	for n := range touched {
+		nums = append(nums, n)
+	}
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+
+	oldInfo, err := v.docInfo(k)
+	if err != nil {
+		return nil, err
+	}
+	newInfo, err := v.docInfo(last)
+	if err != nil {
+		return nil, err
+	}
+	refsK := v.refs[k] // objects the signed revision refers to (computed lazily)
+	if oldInfo.catalog != newInfo.catalog {
+		// a new catalog object: compare the two catalogs key by key
+		oc, err := f.ResolveDict(k, syntax.Ref{Num: oldInfo.catalog})
+		if err != nil {
+			return nil, err
+		}
+		nc, err := f.ResolveDict(last, syntax.Ref{Num: newInfo.catalog})
+		if err != nil {
+			return nil, err
+		}
+		if nc == nil {
+			cs.add(kOther, "the document catalog was replaced by something else")
+		} else {
+			v.catalogDiff(cs, newInfo.catalog, oc, nc, oldInfo, newInfo)
+		}
+	}
+	for _, n := range nums {
+		if err := v.ctx.Err(); err != nil {
+			return nil, err
+		}
+		oe, oldExists := f.Entry(k, n)
+		oldExists = oldExists && oe.Type != syntax.Free
+		oldV, err := f.Lookup(k, n)
+		if err != nil {
+			return nil, err
+		}
+		newV, err := f.Lookup(last, n)
+		if err != nil {
+			return nil, err
+		}
+		if oldExists {
+			same, err := v.sameObject(oldV, newV)
+			if err != nil {
+				return nil, err
+			}
+			if same {
+				continue
+			}
+		}
+		if !oldExists {
+			if refsK == nil {
+				if refsK, err = v.referenced(k); err != nil {
+					return nil, err
+				}
+				v.refs[k] = refsK
+			}
+			if refsK[n] && newV != nil {
+				cs.add(kOther, "object %d was referenced by the signed revision but only defined afterwards (its meaning changed)", n)
+				continue
+			}
+			if n != newInfo.catalog {
+				v.classifyNew(cs, n, newV, newInfo)
+			}
+			continue
+		}
+		if newV == nil {
+			cs.add(kOther, "object %d was deleted after signing", n)
+			continue
+		}
+		v.classifyChanged(cs, n, oldV, newV, oldInfo, newInfo)
+	}
+	return cs, nil
+}
+
+// sameObject compares two versions of an object; streams compare by content.
+func (v *verifier) sameObject(a, b syntax.Object) (bool, error) {
+	sa, ok1 := a.(*syntax.Stream)
+	sb, ok2 := b.(*syntax.Stream)
+	if !ok1 || !ok2 {
+		return syntax.Equal(a, b), nil
+	}
+	if sa.Offset == sb.Offset && sa.Length == sb.Length {
+		return syntax.Equal(sa.Dict, sb.Dict), nil
+	}
+	if sa.Length != sb.Length || !syntax.Equal(sa.Dict, sb.Dict) || sa.Offset < 0 || sb.Offset < 0 {
+		return false, nil
+	}
+	// same dictionary and length at another place: compare the bytes
+	const chunk = 32 << 10
+	ba, bb := make([]byte, chunk), make([]byte, chunk)
+	for off := int64(0); off < sa.Length; off += chunk {
+		n := int64(chunk)
+		if off+n > sa.Length {
+			n = sa.Length - off
+		}
+		if _, err := v.r.ReadAt(ba[:n], sa.Offset+off); err != nil && err != io.EOF {
+			return false, err
+		}
+		if _, err := v.r.ReadAt(bb[:n], sb.Offset+off); err != nil && err != io.EOF {
+			return false, err
+		}
+		if string(ba[:n]) != string(bb[:n]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// checkTrailingBytes flags data after the last %%EOF: objects appended
+// without an xref section, which repairing viewers may show.
+func (v *verifier) checkTrailingBytes(cs *changeSet) error {
+	f := v.f
+	end := f.Revisions[len(f.Revisions)-1].End
+	if end >= v.size {
+		return nil
+	}
+	n := v.size - end
+	if n > 1<<20 {
+		cs.add(kOther, "%d bytes after the last %%%%EOF are not part of any revision", n)
+		return nil
+	}
+	buf := make([]byte, n)
+	if _, err := v.r.ReadAt(buf, end); err != nil && err != io.EOF {
+		return err
+	}
+	if ok, i := syntax.OnlySpaceOrComments(buf); !ok {
+		cs.add(kOther, "data after the last %%%%EOF (offset %d) is not part of any revision: an update without xref section", end+int64(i))
+	}
+	return nil
+}
+
+// checkUnlistedData flags bytes of revision j that are neither listed
+// objects, xref sections nor whitespace/comments: objects hidden from the
+// xref that a repairing viewer might still use.
+func (v *verifier) checkUnlistedData(cs *changeSet, j int) error {
+	f := v.f
+	rv := f.Revisions[j]
+	type span struct{ a, b int64 }
+	var spans []span
+	for _, s := range rv.Sections {
+		spans = append(spans, span{s.Offset, s.EOF})
+	}
+	for n, e := range rv.Entries() {
+		if e.Type != syntax.InUse || e.Offset < rv.Start || e.Offset >= rv.End {
+			continue
+		}
+		end, err := f.ObjectEnd(j, e.Offset)
+		if err != nil {
+			cs.add(kOther, "object %d of revision %d is unreadable: %v", n, j+1, err)
+			continue
+		}
+		spans = append(spans, span{e.Offset, end})
+	}
+	sort.Slice(spans, func(a, b int) bool { return spans[a].a < spans[b].a })
+	pos := rv.Start
+	check := func(a, b int64) error {
+		if b <= a {
+			return nil
+		}
+		if b-a > 1<<20 {
+			cs.add(kOther, "%d unlisted bytes at offset %d in revision %d", b-a, a, j+1)
+			return nil
+		}
+		buf := make([]byte, b-a)
+		if _, err := v.r.ReadAt(buf, a); err != nil && err != io.EOF {
+			return err
+		}
+		if ok, i := syntax.OnlySpaceOrComments(buf); !ok {
+			cs.add(kOther, "data at offset %d in revision %d is not reachable through the xref (hidden object?)", a+int64(i), j+1)
+		}
+		return nil
+	}
+	for _, s := range spans {
+		if s.a > pos {
+			if err := check(pos, s.a); err != nil {
+				return err
+			}
+		}
+		if s.b > pos {
+			pos = s.b
+		}
+	}
+	return check(pos, rv.EOFMark)
+}
+
+// referenced returns every object number referred to by any object (or the
+// trailer) of revision k.
+func (v *verifier) referenced(k int) (map[uint32]bool, error) {
+	f := v.f
+	out := map[uint32]bool{}
+	var refs []syntax.Ref
+	refs = syntax.Refs(refs, f.Revisions[k].Trailer)
+	nums, err := f.ObjectNumbers(k)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range nums {
+		o, err := f.Lookup(k, n)
+		if err != nil {
+			return nil, err
+		}
+		refs = syntax.Refs(refs[:0], o)
+		for _, r := range refs {
+			out[r.Num] = true
+		}
+	}
+	for _, r := range syntax.Refs(nil, f.Revisions[k].Trailer) {
+		out[r.Num] = true
+	}
+	return out, nil
+}
+
+func dictOf(o syntax.Object) syntax.Dict {
+	switch x := o.(type) {
+	case syntax.Dict:
+		return x
+	case *syntax.Stream:
+		return x.Dict
+	}
+	return nil
+}
+
+var annotSubtypes = map[syntax.Name]bool{
+	"Text": true, "Link": true, "FreeText": true, "Line": true, "Square": true, "Circle": true,
+	"Polygon": true, "PolyLine": true, "Highlight": true, "Underline": true, "Squiggly": true,
+	"StrikeOut": true, "Stamp": true, "Caret": true, "Ink": true, "Popup": true, "FileAttachment": true,
+	"Sound": true, "Movie": true, "Widget": true, "Screen": true, "PrinterMark": true, "TrapNet": true,
+	"Watermark": true, "3D": true, "Redact": true, "Projection": true, "RichMedia": true,
+}
+
+func isAnnot(d syntax.Dict) bool {
+	if t, _ := d.Name("Type"); t == "Annot" {
+		return true
+	}
+	st, ok := d.Name("Subtype")
+	return ok && annotSubtypes[st] && d["Rect"] != nil
+}
+
+// classifyNew classifies an object that did not exist in the signed
+// revision and that the signed revision did not refer to. Such an object
+// can only matter through a changed object, which is classified itself; so
+// objects of unknown kind (fonts, XObjects, streams) are neutral here.
+func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *docInfo) {
+	d := dictOf(o)
+	if d == nil {
+		return
+	}
+	t, _ := d.Name("Type")
+	switch {
+	case t == "Sig":
+		cs.add(kSig, "signature dictionary %d added", n)
+	case t == "DocTimeStamp":
+		cs.changes = append(cs.changes, change{kind: kSig, docTS: true, detail: fmt.Sprintf("document timestamp %d added", n)})
+	case n == info.dss || t == "DSS":
+		cs.add(kDSS, "DSS %d added", n)
+	case info.fields[n] != nil && info.fields[n].isSig:
+		cs.add(kSig, "signature field %d added", n)
+	case isAnnot(d):
+		if st, _ := d.Name("Subtype"); st == "Widget" {
+			if fi := info.fields[n]; fi != nil && fi.isSig {
+				cs.add(kSig, "signature widget %d added", n)
+				return
+			}
+		}
+		cs.add(kAnnot, "annotation %d added", n)
+	case d["FT"] != nil:
+		cs.add(kAnnot, "form field %d added", n)
+	}
+}
+
+// classifyChanged classifies a change to an object of the signed revision.
+func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Object, oldInfo, newInfo *docInfo) {
+	od, nd := dictOf(oldV), dictOf(newV)
+	_, oldIsStream := oldV.(*syntax.Stream)
+	ot, _ := od.Name("Type")
+	switch {
+	case n == oldInfo.catalog && n == newInfo.catalog:
+		v.catalogDiff(cs, n, od, nd, oldInfo, newInfo)
+	case n == oldInfo.catalog:
+		// the old catalog is no longer the root; the two roots were
+		// compared key by key already
+	case n == oldInfo.info || n == oldInfo.metadata:
+		// document information and XMP metadata are not rendered
+	case n == oldInfo.dss || ot == "DSS" || oldInfo.dssObjs[n]:
+		cs.add(kDSS, "DSS %d updated", n)
+	case n == oldInfo.acroform && n == newInfo.acroform:
+		v.acroformDiff(cs, n, od, nd, oldInfo, newInfo)
+	case ot == "Sig" || ot == "DocTimeStamp":
+		cs.add(kOther, "signature dictionary %d was changed after signing", n)
+	case oldInfo.fields[n] != nil:
+		v.fieldDiff(cs, n, od, nd, oldInfo.fields[n])
+	case oldInfo.apStreams[n] != 0 && oldIsStream:
+		w := oldInfo.apStreams[n]
+		if fi := oldInfo.fields[w]; fi != nil && fi.isSig && fi.signed {
+			cs.add(kOther, "appearance stream %d of signed signature field %d was replaced", n, w)
+		} else {
+			cs.add(kForm, "appearance stream %d of form field %d was replaced", n, w)
+		}
+	case ot == "Page" && nd != nil:
+		v.pageDiff(cs, n, od, nd, newInfo)
+	case isAnnotsArray(oldV, newV, v, len(v.f.Revisions)-1):
+		v.annotsDiff(cs, fmt.Sprintf("annotation array %d", n), oldV.(syntax.Array), newV.(syntax.Array), newInfo)
+	case od != nil && isAnnot(od):
+		cs.add(kAnnot, "annotation %d was changed", n)
+	default:
+		cs.add(kOther, "object %d (%s) was changed after signing", n, describe(oldV))
+	}
+}
+
+func describe(o syntax.Object) string {
+	switch x := o.(type) {
+	case *syntax.Stream:
+		if st, ok := x.Dict.Name("Subtype"); ok {
+			return "stream /" + string(st)
+		}
+		if t, ok := x.Dict.Name("Type"); ok {
+			return "stream /" + string(t)
+		}
+		return "content or data stream"
+	case syntax.Dict:
+		if t, ok := x.Name("Type"); ok {
+			return "/" + string(t)
+		}
+		if _, ok := x["BaseFont"]; ok {
+			return "font"
+		}
+		return "dictionary"
+	case syntax.Array:
+		return "array"
+	}
+	return fmt.Sprintf("%T", o)
+}
+
+func (v *verifier) catalogDiff(cs *changeSet, n uint32, od, nd syntax.Dict, oldInfo, newInfo *docInfo) {
+	if nd == nil {
+		cs.add(kOther, "catalog %d replaced by a non-dictionary", n)
+		return
+	}
+	for _, k := range diffKeys(od, nd) {
+		switch k {
+		case "DSS":
+			cs.add(kDSS, "catalog: /DSS set")
+		case "Extensions":
+			cs.add(kDSS, "catalog: /Extensions updated")
+		case "AcroForm":
+			oa, _ := v.f.ResolveDict(v.sigRevIdx, od["AcroForm"])
+			na, _ := v.f.ResolveDict(len(v.f.Revisions)-1, nd["AcroForm"])
+			v.acroformDiff(cs, n, oa, na, oldInfo, newInfo)
+		case "Metadata":
+			// XMP metadata is not rendered
+		default:
+			cs.add(kOther, "catalog: /%s changed after signing", k)
+		}
+	}
+}
+
+func diffKeys(a, b syntax.Dict) []syntax.Name {
+	var out []syntax.Name
+	seen := map[syntax.Name]bool{}
+	for k, va := range a {
+		seen[k] = true
+		if !syntax.Equal(va, b[k]) {
+			out = append(out, k)
+		}
+	}
+	for k := range b {
+		if !seen[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, oldInfo, newInfo *docInfo) {
+	if nd == nil {
+		cs.add(kOther, "the form (AcroForm) was removed")
+		return
+	}
+	for _, k := range diffKeys(od, nd) {
+		switch k {
+		case "Fields":
+			oldF, _ := v.f.Resolve(v.sigRevIdx, od["Fields"])
+			newF, _ := v.f.Resolve(len(v.f.Revisions)-1, nd["Fields"])
+			oa, _ := oldF.(syntax.Array)
+			na, _ := newF.(syntax.Array)
+			have := map[syntax.Ref]bool{}
+			for _, e := range na {
+				if r, ok := e.(syntax.Ref); ok {
+					have[r] = true
+				}
+			}
+			for _, e := range oa {
+				if r, ok := e.(syntax.Ref); ok && !have[r] {
+					cs.add(kOther, "form field %d was removed after signing", r.Num)
+				}
+			}
+			old := map[syntax.Ref]bool{}
+			for _, e := range oa {
+				if r, ok := e.(syntax.Ref); ok {
+					old[r] = true
+				}
+			}
+			for _, e := range na {
+				r, ok := e.(syntax.Ref)
+				if !ok {
+					cs.add(kOther, "form: a direct field object was added")
+					continue
+				}
+				if old[r] {
+					continue
+				}
+				if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig {
+					cs.add(kSig, "signature field %d added to the form", r.Num)
+				} else {
+					cs.add(kAnnot, "form field %d added to the form", r.Num)
+				}
+			}
+		case "SigFlags":
+			cs.add(kSig, "form: /SigFlags set")
+		case "DR", "DA", "NeedAppearances":
+			cs.add(kForm, "form: /%s changed", k)
+		default:
+			cs.add(kOther, "form: /%s changed after signing", k)
+		}
+	}
+}
+
+func (v *verifier) fieldDiff(cs *changeSet, n uint32, od, nd syntax.Dict, fi *fieldInfo) {
+	if nd == nil {
+		cs.add(kOther, "form field %d replaced by a non-dictionary", n)
+		return
+	}
+	for _, k := range diffKeys(od, nd) {
+		switch k {
+		case "V", "AP", "AS", "Lock", "SV":
+			switch {
+			case fi.isSig && !fi.signed:
+				cs.add(kSig, "signature field %q (%d) signed", fi.name, n)
+			case fi.isSig:
+				cs.add(kOther, "signed signature field %q (%d): /%s changed after signing", fi.name, n, k)
+			case k == "Lock" || k == "SV":
+				cs.add(kOther, "form field %q (%d): /%s changed", fi.name, n, k)
+			default:
+				cs.add(kForm, "form field %q (%d): /%s changed", fi.name, n, k)
+			}
+		case "Kids":
+			cs.add(kOther, "form field %q (%d): widgets changed", fi.name, n)
+		case "P":
+			if fi.isSig && !fi.signed {
+				cs.add(kSig, "signature field %q (%d): page set", fi.name, n)
+			} else {
+				cs.add(kOther, "form field %q (%d): /P changed", fi.name, n)
+			}
+		default:
+			cs.add(kOther, "form field %q (%d): /%s changed after signing", fi.name, n, k)
+		}
+	}
+}
+
+func (v *verifier) pageDiff(cs *changeSet, n uint32, od, nd syntax.Dict, newInfo *docInfo) {
+	for _, k := range diffKeys(od, nd) {
+		if k != "Annots" {
+			cs.add(kOther, "page %d: /%s changed after signing", n, k)
+			continue
+		}
+		last := len(v.f.Revisions) - 1
+		oa, _ := v.f.Resolve(v.sigRevIdx, od["Annots"])
+		na, _ := v.f.Resolve(last, nd["Annots"])
+		oarr, _ := oa.(syntax.Array)
+		narr, ok := na.(syntax.Array)
+		if !ok && na != nil {
+			cs.add(kOther, "page %d: /Annots is not an array", n)
+			continue
+		}
+		v.annotsDiff(cs, fmt.Sprintf("page %d", n), oarr, narr, newInfo)
+	}
+}
+
+func isAnnotsArray(oldV, newV syntax.Object, v *verifier, last int) bool {
+	oa, ok1 := oldV.(syntax.Array)
+	_, ok2 := newV.(syntax.Array)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for _, e := range oa {
+		r, ok := e.(syntax.Ref)
+		if !ok {
+			return false
+		}
+		d, err := v.f.ResolveDict(v.sigRevIdx, r)
+		if err != nil || d == nil || !isAnnot(d) {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *verifier) annotsDiff(cs *changeSet, where string, oa, na syntax.Array, newInfo *docInfo) {
+	have := map[syntax.Ref]bool{}
+	for _, e := range na {
+		if r, ok := e.(syntax.Ref); ok {
+			have[r] = true
+		}
+	}
+	old := map[syntax.Ref]bool{}
+	for _, e := range oa {
+		r, ok := e.(syntax.Ref)
+		if !ok {
+			continue
+		}
+		old[r] = true
+		if !have[r] {
+			if fi := v.sigRevInfo.fields[r.Num]; fi != nil {
+				cs.add(kOther, "%s: widget %d of form field %q removed", where, r.Num, fi.name)
+			} else {
+				cs.add(kAnnot, "%s: annotation %d removed", where, r.Num)
+			}
+		}
+	}
+	last := len(v.f.Revisions) - 1
+	for _, e := range na {
+		r, ok := e.(syntax.Ref)
+		if !ok {
+			cs.add(kAnnot, "%s: direct annotation added", where)
+			continue
+		}
+		if old[r] {
+			continue
+		}
+		if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig {
+			cs.add(kSig, "%s: signature widget %d added", where, r.Num)
+			continue
+		}
+		d, _ := v.f.ResolveDict(last, r)
+		if d != nil && !isAnnot(d) {
+			cs.add(kOther, "%s: non-annotation object %d added to /Annots", where, r.Num)
+			continue
+		}
+		cs.add(kAnnot, "%s: annotation %d added", where, r.Num)
+	}
+}
+
+// docInfo walks the catalog and form of revision rev.
+func (v *verifier) docInfo(rev int) (*docInfo, error) {
+	if di := v.infos[rev]; di != nil {
+		return di, nil
+	}
+	f := v.f
+	tr := f.Revisions[rev].Trailer
+	di := &docInfo{fields: map[uint32]*fieldInfo{}, apStreams: map[uint32]uint32{}, dssObjs: map[uint32]bool{}}
+	if r, ok := tr["Info"].(syntax.Ref); ok {
+		di.info = r.Num
+	}
+	rootRef, ok := tr["Root"].(syntax.Ref)
+	if !ok {
+		return nil, fmt.Errorf("%w: trailer /Root is not a reference", ErrMalformed)
+	}
+	di.catalog = rootRef.Num
+	cat, err := f.ResolveDict(rev, rootRef)
+	if err != nil {
+		return nil, err
+	}
+	if cat == nil {
+		return nil, fmt.Errorf("%w: no catalog", ErrMalformed)
+	}
+	if r, ok := cat["DSS"].(syntax.Ref); ok {
+		di.dss = r.Num
+	}
+	if dss, err := f.ResolveDict(rev, cat["DSS"]); err == nil && dss != nil {
+		for _, key := range []syntax.Name{"Certs", "OCSPs", "CRLs", "VRI"} {
+			o := dss[key]
+			if r, ok := o.(syntax.Ref); ok {
+				di.dssObjs[r.Num] = true
+			}
+			o, _ = f.Resolve(rev, o)
+			for _, r := range syntax.Refs(nil, o) {
+				di.dssObjs[r.Num] = true
+			}
+			if key == "VRI" { // one level down: each VRI dictionary's arrays
+				if vd, ok := o.(syntax.Dict); ok {
+					for _, e := range vd {
+						if sub, _ := f.Resolve(rev, e); sub != nil {
+							for _, r := range syntax.Refs(nil, sub) {
+								di.dssObjs[r.Num] = true
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if r, ok := cat["Metadata"].(syntax.Ref); ok {
+		di.metadata = r.Num
+	}
+	if r, ok := cat["AcroForm"].(syntax.Ref); ok {
+		di.acroform = r.Num
+	}
+	af, err := f.ResolveDict(rev, cat["AcroForm"])
+	if err != nil {
+		return nil, err
+	}
+	if af != nil {
+		fields, err := f.Resolve(rev, af["Fields"])
+		if err != nil {
+			return nil, err
+		}
+		arr, _ := fields.(syntax.Array)
+		visited := map[uint32]bool{}
+		for _, e := range arr {
+			if err := v.walkField(rev, di, e, "", false, visited, 0); err != nil {
+				return nil, err
+			}
+		}
+	}
+	v.infos[rev] = di
+	return di, nil
+}
+
+func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent string, parentSig bool, visited map[uint32]bool, depth int) error {
+	r, ok := o.(syntax.Ref)
+	if !ok {
+		return nil // direct field dictionaries cannot be signed or tracked
+	}
+	if visited[r.Num] {
+		return nil // a cycle or a shared kid: already seen
+	}
+	visited[r.Num] = true
+	if depth > 64 || len(visited) > v.f.Limits().MaxObjects {
+		return &syntax.LimitError{Limit: "MaxDepth", Max: 64}
+	}
+	d, err := v.f.ResolveDict(rev, r)
+	if err != nil || d == nil {
+		return err
+	}
+	name := parent
+	if t, ok := d["T"].(syntax.String); ok {
+		if name != "" {
+			name += "."
+		}
+		name += string(t.Bytes)
+	}
+	isSig := parentSig
+	if ft, ok := d.Name("FT"); ok {
+		isSig = ft == "Sig"
+	}
+	fi := &fieldInfo{name: name, isSig: isSig}
+	if sv, ok := d["V"].(syntax.Ref); ok && isSig {
+		fi.signed = true
+		fi.sigRef = sv
+	}
+	if st, _ := d.Name("Subtype"); st == "Widget" {
+		fi.widget = true
+	}
+	di.fields[r.Num] = fi
+	// appearance streams of this widget
+	if ap, err := v.f.ResolveDict(rev, d["AP"]); err == nil && ap != nil {
+		for _, key := range []syntax.Name{"N", "R", "D"} {
+			switch x := ap[key].(type) {
+			case syntax.Ref:
+				di.apStreams[x.Num] = r.Num
+			case syntax.Dict:
+				for _, s := range x {
+					if sr, ok := s.(syntax.Ref); ok {
+						di.apStreams[sr.Num] = r.Num
+					}
+				}
+			}
+			if sr, ok := ap[key].(syntax.Ref); ok {
+				if sub, err := v.f.Resolve(rev, sr); err == nil {
+					if sd, ok := sub.(syntax.Dict); ok { // state dictionary behind a reference
+						for _, s := range sd {
+							if x, ok := s.(syntax.Ref); ok {
+								di.apStreams[x.Num] = r.Num
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	kids, err := v.f.Resolve(rev, d["Kids"])
+	if err != nil {
+		return err
+	}
+	if ka, ok := kids.(syntax.Array); ok {
+		for _, k := range ka {
+			if err := v.walkField(rev, di, k, name, isSig, visited, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

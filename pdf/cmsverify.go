@@ -1,0 +1,516 @@
+package pdf
+
+// A CMS (RFC 5652) SignedData verifier written for validation only: it shares
+// no code with the signing side, so a bug there cannot hide itself here.
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	_ "crypto/sha1" // SHA-1 digests of old signatures are recognised (and reported weak)
+	_ "crypto/sha256"
+	_ "crypto/sha512"
+)
+
+var (
+	vOidSignedData        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	vOidData              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	vOidTSTInfo           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	vOidAttrContentType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	vOidAttrMessageDigest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	vOidAttrSigningTime   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 5}
+	vOidAttrSigningCertV1 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	vOidAttrSigningCertV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	vOidAttrTimestamp     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 14}
+	vOidAttrAdbeRevInfo   = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 8}
+
+	vOidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
+	vOidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
+	vOidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
+	vOidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+
+	vOidRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 1}
+	vOidRSASHA1   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 5}
+	vOidRSASHA256 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	vOidRSASHA384 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 12}
+	vOidRSASHA512 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 13}
+	vOidRSAPSS    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 10}
+	vOidMGF1      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 8}
+	vOidEC        = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+	vOidECSHA1    = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}
+	vOidECSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	vOidECSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+	vOidECSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	vOidEd25519   = asn1.ObjectIdentifier{1, 3, 101, 112}
+)
+
+// CMS verification failures; the validator maps them to ETSI sub-indications.
+var (
+	vErrCMSFormat       = errors.New("CMS structure is malformed")
+	vErrDigestMismatch  = errors.New("the document digest does not match the signed messageDigest")
+	vErrSigCrypto       = errors.New("the signature value does not verify with the signer's key")
+	vErrNoSignerCert    = errors.New("the signer's certificate is not in the signature")
+	vErrUnsupportedAlgo = errors.New("unsupported algorithm")
+	vErrSigningCertAttr = errors.New("the signing-certificate attribute does not match the signer's certificate")
+)
+
+func vHashByOID(oid asn1.ObjectIdentifier) crypto.Hash {
+	switch {
+	case oid.Equal(vOidSHA1):
+		return crypto.SHA1
+	case oid.Equal(vOidSHA256):
+		return crypto.SHA256
+	case oid.Equal(vOidSHA384):
+		return crypto.SHA384
+	case oid.Equal(vOidSHA512):
+		return crypto.SHA512
+	}
+	return 0
+}
+
+type vCmsSignerInfo struct {
+	Version            int
+	SID                asn1.RawValue
+	DigestAlgorithm    pkix.AlgorithmIdentifier
+	SignedAttrs        asn1.RawValue `asn1:"optional,tag:0"`
+	SignatureAlgorithm pkix.AlgorithmIdentifier
+	Signature          []byte
+	UnsignedAttrs      asn1.RawValue `asn1:"optional,tag:1"`
+}
+
+type vCmsAttribute struct {
+	Type   asn1.ObjectIdentifier
+	Values asn1.RawValue `asn1:"set"`
+}
+
+type vIssuerAndSerial struct {
+	Issuer asn1.RawValue
+	Serial *big.Int
+}
+
+// vSignedData is a parsed CMS SignedData with one signer.
+type vSignedData struct {
+	raw          []byte
+	eContentType asn1.ObjectIdentifier
+	eContent     []byte // nil when detached
+	certs        []*x509.Certificate
+	si           vCmsSignerInfo
+	signedAttrs  []vCmsAttribute
+	unsigned     []vCmsAttribute
+	hash         crypto.Hash
+}
+
+// vCmsResult is what a successful (or partly successful) check found.
+type vCmsResult struct {
+	signer      *x509.Certificate
+	certs       []*x509.Certificate
+	hash        crypto.Hash
+	signingTime time.Time // the signingTime attribute, zero if absent
+	essV2       bool      // a signing-certificate(-v2) attribute was present and matched
+	sigValue    []byte
+	tsToken     []byte // unsigned signature-time-stamp token, if any
+	adbeOCSP    [][]byte
+	adbeCRLs    [][]byte
+}
+
+// vParseSignedData parses a DER ContentInfo holding SignedData. Trailing
+// bytes are allowed only if they are zero (the /Contents padding).
+func vParseSignedData(der []byte) (*vSignedData, error) {
+	var ci struct {
+		ContentType asn1.ObjectIdentifier
+		Content     asn1.RawValue `asn1:"explicit,tag:0"`
+	}
+	rest, err := asn1.Unmarshal(der, &ci)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", vErrCMSFormat, err)
+	}
+	for _, b := range rest {
+		if b != 0 {
+			return nil, fmt.Errorf("%w: data after the CMS structure", vErrCMSFormat)
+		}
+	}
+	if !ci.ContentType.Equal(vOidSignedData) {
+		return nil, fmt.Errorf("%w: content type %v is not SignedData", vErrCMSFormat, ci.ContentType)
+	}
+	var sd struct {
+		Version          int
+		DigestAlgorithms asn1.RawValue `asn1:"set"`
+		EncapContentInfo struct {
+			EContentType asn1.ObjectIdentifier
+			EContent     asn1.RawValue `asn1:"optional,explicit,tag:0"`
+		}
+		Certificates asn1.RawValue    `asn1:"optional,tag:0"`
+		CRLs         asn1.RawValue    `asn1:"optional,tag:1"`
+		SignerInfos  []vCmsSignerInfo `asn1:"set"`
+	}
+	rest, err = asn1.Unmarshal(ci.Content.Bytes, &sd)
+	if err != nil {
+		return nil, fmt.Errorf("%w: SignedData: %v", vErrCMSFormat, err)
+	}
+	if len(rest) > 0 {
+		return nil, fmt.Errorf("%w: data after SignedData", vErrCMSFormat)
+	}
+	if len(sd.SignerInfos) != 1 {
+		return nil, fmt.Errorf("%w: %d signers (exactly one expected)", vErrCMSFormat, len(sd.SignerInfos))
+	}
+	out := &vSignedData{raw: der, eContentType: sd.EncapContentInfo.EContentType, si: sd.SignerInfos[0]}
+	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
+		var oct []byte
+		if _, err := asn1.Unmarshal(sd.EncapContentInfo.EContent.Bytes, &oct); err != nil {
+			return nil, fmt.Errorf("%w: eContent: %v", vErrCMSFormat, err)
+		}
+		out.eContent = oct
+	}
+	if len(sd.Certificates.Bytes) > 0 {
+		b := sd.Certificates.Bytes
+		for len(b) > 0 {
+			var rv asn1.RawValue
+			r, err := asn1.Unmarshal(b, &rv)
+			if err != nil {
+				return nil, fmt.Errorf("%w: certificates: %v", vErrCMSFormat, err)
+			}
+			b = r
+			if rv.Class != asn1.ClassUniversal || rv.Tag != asn1.TagSequence {
+				continue // attribute certificates and others are ignored
+			}
+			c, err := x509.ParseCertificate(rv.FullBytes)
+			if err != nil {
+				return nil, fmt.Errorf("%w: certificate: %v", vErrCMSFormat, err)
+			}
+			out.certs = append(out.certs, c)
+			if len(out.certs) > 64 {
+				return nil, fmt.Errorf("%w: too many certificates", vErrCMSFormat)
+			}
+		}
+	}
+	out.hash = vHashByOID(out.si.DigestAlgorithm.Algorithm)
+	if out.hash == 0 {
+		return nil, fmt.Errorf("%w: digest algorithm %v", vErrUnsupportedAlgo, out.si.DigestAlgorithm.Algorithm)
+	}
+	if len(out.si.SignedAttrs.FullBytes) > 0 {
+		if out.signedAttrs, err = vParseAttrs(out.si.SignedAttrs.Bytes); err != nil {
+			return nil, err
+		}
+	}
+	if len(out.si.UnsignedAttrs.FullBytes) > 0 {
+		if out.unsigned, err = vParseAttrs(out.si.UnsignedAttrs.Bytes); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
+	var out []vCmsAttribute
+	seen := map[string]bool{}
+	for len(b) > 0 {
+		var a vCmsAttribute
+		r, err := asn1.Unmarshal(b, &a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: attribute: %v", vErrCMSFormat, err)
+		}
+		b = r
+		if seen[a.Type.String()] {
+			return nil, fmt.Errorf("%w: attribute %v appears twice", vErrCMSFormat, a.Type)
+		}
+		seen[a.Type.String()] = true
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// vAttr returns the single value of attribute oid, or nil.
+func vAttr(attrs []vCmsAttribute, oid asn1.ObjectIdentifier) ([]byte, error) {
+	for _, a := range attrs {
+		if a.Type.Equal(oid) {
+			var v asn1.RawValue
+			rest, err := asn1.Unmarshal(a.Values.Bytes, &v)
+			if err != nil || len(rest) > 0 {
+				return nil, fmt.Errorf("%w: attribute %v must have exactly one value", vErrCMSFormat, oid)
+			}
+			return v.FullBytes, nil
+		}
+	}
+	return nil, nil
+}
+
+// findSigner returns the certificate named by the signer identifier.
+func (sd *vSignedData) findSigner() (*x509.Certificate, error) {
+	sid := sd.si.SID
+	switch {
+	case sid.Class == asn1.ClassUniversal && sid.Tag == asn1.TagSequence:
+		var ias vIssuerAndSerial
+		if _, err := asn1.Unmarshal(sid.FullBytes, &ias); err != nil {
+			return nil, fmt.Errorf("%w: signer identifier: %v", vErrCMSFormat, err)
+		}
+		for _, c := range sd.certs {
+			if c.SerialNumber.Cmp(ias.Serial) == 0 && bytes.Equal(c.RawIssuer, ias.Issuer.FullBytes) {
+				return c, nil
+			}
+		}
+	case sid.Class == asn1.ClassContextSpecific && sid.Tag == 0:
+		for _, c := range sd.certs {
+			if len(c.SubjectKeyId) > 0 && bytes.Equal(c.SubjectKeyId, sid.Bytes) {
+				return c, nil
+			}
+		}
+	default:
+		return nil, fmt.Errorf("%w: signer identifier", vErrCMSFormat)
+	}
+	return nil, vErrNoSignerCert
+}
+
+// verify checks the signer: digest is the hash (with sd.hash) of the signed
+// content, computed by the caller (streamed from the document for detached
+// signatures). It returns what it found even on error where possible.
+func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
+	res := &vCmsResult{certs: sd.certs, hash: sd.hash, sigValue: sd.si.Signature}
+	for _, a := range sd.unsigned {
+		if a.Type.Equal(vOidAttrTimestamp) {
+			v, err := vAttr(sd.unsigned, vOidAttrTimestamp)
+			if err != nil {
+				return res, err
+			}
+			res.tsToken = v
+		}
+	}
+	cert, err := sd.findSigner()
+	if err != nil {
+		return res, err
+	}
+	res.signer = cert
+	signed := digest // what the signature covers when there are no attributes
+	var signedHash []byte
+	if sd.signedAttrs != nil {
+		md, err := vAttr(sd.signedAttrs, vOidAttrMessageDigest)
+		if err != nil {
+			return res, err
+		}
+		if md == nil {
+			return res, fmt.Errorf("%w: no messageDigest attribute", vErrCMSFormat)
+		}
+		var mdv []byte
+		if _, err := asn1.Unmarshal(md, &mdv); err != nil {
+			return res, fmt.Errorf("%w: messageDigest: %v", vErrCMSFormat, err)
+		}
+		ct, err := vAttr(sd.signedAttrs, vOidAttrContentType)
+		if err != nil {
+			return res, err
+		}
+		var ctv asn1.ObjectIdentifier
+		if ct == nil {
+			return res, fmt.Errorf("%w: no contentType attribute", vErrCMSFormat)
+		}
+		if _, err := asn1.Unmarshal(ct, &ctv); err != nil || !ctv.Equal(sd.eContentType) {
+			return res, fmt.Errorf("%w: contentType attribute does not match the content", vErrCMSFormat)
+		}
+		if st, _ := vAttr(sd.signedAttrs, vOidAttrSigningTime); st != nil {
+			var t time.Time
+			if _, err := asn1.Unmarshal(st, &t); err == nil {
+				res.signingTime = t
+			}
+		}
+		if rv, _ := vAttr(sd.signedAttrs, vOidAttrAdbeRevInfo); rv != nil {
+			res.adbeOCSP, res.adbeCRLs = vParseAdbeRevInfo(rv)
+		}
+		if !bytes.Equal(mdv, digest) {
+			return res, vErrDigestMismatch
+		}
+		// the signature covers the DER SET OF attributes (tag 0x31, not [0])
+		der := append([]byte(nil), sd.si.SignedAttrs.FullBytes...)
+		der[0] = 0x31
+		h := sd.hash.New()
+		h.Write(der)
+		signedHash = h.Sum(nil)
+		signed = signedHash
+		if err := vCheckSigningCertAttr(sd.signedAttrs, cert); err != nil {
+			return res, err
+		} else if a, _ := vAttr(sd.signedAttrs, vOidAttrSigningCertV2); a != nil {
+			res.essV2 = true
+		} else if a, _ := vAttr(sd.signedAttrs, vOidAttrSigningCertV1); a != nil {
+			res.essV2 = true
+		}
+	}
+	if err := vVerifySignature(cert.PublicKey, sd.si.SignatureAlgorithm, sd.hash, signed, sd.si.Signature); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error {
+	if v, err := vAttr(attrs, vOidAttrSigningCertV2); err != nil {
+		return err
+	} else if v != nil {
+		var sc struct {
+			Certs []asn1.RawValue
+			Rest  asn1.RawValue `asn1:"optional"`
+		}
+		if _, err := asn1.Unmarshal(v, &sc); err != nil || len(sc.Certs) == 0 {
+			return fmt.Errorf("%w: signing-certificate-v2 unparsable", vErrCMSFormat)
+		}
+		// ESSCertIDv2 ::= SEQUENCE { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }
+		b := sc.Certs[0].Bytes
+		h := crypto.SHA256
+		var first asn1.RawValue
+		rest, err := asn1.Unmarshal(b, &first)
+		if err != nil {
+			return fmt.Errorf("%w: ESSCertIDv2", vErrCMSFormat)
+		}
+		if first.Tag == asn1.TagSequence {
+			var ai pkix.AlgorithmIdentifier
+			if _, err := asn1.Unmarshal(first.FullBytes, &ai); err != nil {
+				return fmt.Errorf("%w: ESSCertIDv2 hash algorithm", vErrCMSFormat)
+			}
+			if h = vHashByOID(ai.Algorithm); h == 0 {
+				return fmt.Errorf("%w: ESSCertIDv2 hash %v", vErrUnsupportedAlgo, ai.Algorithm)
+			}
+			if _, err := asn1.Unmarshal(rest, &first); err != nil {
+				return fmt.Errorf("%w: ESSCertIDv2 certHash", vErrCMSFormat)
+			}
+		}
+		if first.Tag != asn1.TagOctetString {
+			return fmt.Errorf("%w: ESSCertIDv2 certHash", vErrCMSFormat)
+		}
+		hh := h.New()
+		hh.Write(cert.Raw)
+		if !bytes.Equal(hh.Sum(nil), first.Bytes) {
+			return vErrSigningCertAttr
+		}
+		return nil
+	}
+	if v, err := vAttr(attrs, vOidAttrSigningCertV1); err != nil {
+		return err
+	} else if v != nil {
+		var sc struct {
+			Certs []struct {
+				Hash []byte
+				Rest asn1.RawValue `asn1:"optional"`
+			}
+			Rest asn1.RawValue `asn1:"optional"`
+		}
+		if _, err := asn1.Unmarshal(v, &sc); err != nil || len(sc.Certs) == 0 {
+			return fmt.Errorf("%w: signing-certificate unparsable", vErrCMSFormat)
+		}
+		hh := crypto.SHA1.New()
+		hh.Write(cert.Raw)
+		if !bytes.Equal(hh.Sum(nil), sc.Certs[0].Hash) {
+			return vErrSigningCertAttr
+		}
+	}
+	return nil
+}
+
+// vVerifySignature checks sig over the hashed value with the key and
+// algorithm given.
+func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h crypto.Hash, hashed, sig []byte) error {
+	oid := alg.Algorithm
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		switch {
+		case oid.Equal(vOidRSAPSS):
+			saltLen, ph, err := vPssParams(alg)
+			if err != nil {
+				return err
+			}
+			if ph != h {
+				return fmt.Errorf("%w: RSA-PSS hash differs from the digest algorithm", vErrUnsupportedAlgo)
+			}
+			if err := rsa.VerifyPSS(k, h, hashed, sig, &rsa.PSSOptions{SaltLength: saltLen, Hash: h}); err != nil {
+				return vErrSigCrypto
+			}
+			return nil
+		case oid.Equal(vOidRSA), oid.Equal(vOidRSASHA1), oid.Equal(vOidRSASHA256), oid.Equal(vOidRSASHA384), oid.Equal(vOidRSASHA512):
+			if err := rsa.VerifyPKCS1v15(k, h, hashed, sig); err != nil {
+				return vErrSigCrypto
+			}
+			return nil
+		}
+	case *ecdsa.PublicKey:
+		switch {
+		case oid.Equal(vOidEC), oid.Equal(vOidECSHA1), oid.Equal(vOidECSHA256), oid.Equal(vOidECSHA384), oid.Equal(vOidECSHA512):
+			if !ecdsa.VerifyASN1(k, hashed, sig) {
+				return vErrSigCrypto
+			}
+			return nil
+		}
+	case ed25519.PublicKey:
+		return fmt.Errorf("%w: Ed25519 in CMS", vErrUnsupportedAlgo)
+	}
+	return fmt.Errorf("%w: signature algorithm %v for key %T", vErrUnsupportedAlgo, oid, pub)
+}
+
+func vPssParams(alg pkix.AlgorithmIdentifier) (int, crypto.Hash, error) {
+	var p struct {
+		Hash         pkix.AlgorithmIdentifier `asn1:"optional,explicit,tag:0"`
+		MGF          pkix.AlgorithmIdentifier `asn1:"optional,explicit,tag:1"`
+		SaltLength   int                      `asn1:"optional,explicit,tag:2,default:20"`
+		TrailerField int                      `asn1:"optional,explicit,tag:3,default:1"`
+	}
+	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
+		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters: %v", vErrCMSFormat, err)
+	}
+	h := crypto.SHA1
+	if len(p.Hash.Algorithm) > 0 {
+		h = vHashByOID(p.Hash.Algorithm)
+	}
+	if h == 0 || p.TrailerField != 1 || p.SaltLength < 0 {
+		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters", vErrUnsupportedAlgo)
+	}
+	if len(p.MGF.Algorithm) > 0 {
+		if !p.MGF.Algorithm.Equal(vOidMGF1) {
+			return 0, 0, fmt.Errorf("%w: RSA-PSS mask function", vErrUnsupportedAlgo)
+		}
+		var mh pkix.AlgorithmIdentifier
+		if _, err := asn1.Unmarshal(p.MGF.Parameters.FullBytes, &mh); err != nil || vHashByOID(mh.Algorithm) != h {
+			return 0, 0, fmt.Errorf("%w: RSA-PSS MGF1 hash differs", vErrUnsupportedAlgo)
+		}
+	}
+	return p.SaltLength, h, nil
+}
+
+// vParseAdbeRevInfo reads Adobe's RevocationInfoArchival attribute.
+func vParseAdbeRevInfo(der []byte) (ocsps, crls [][]byte) {
+	var ria struct {
+		CRL   asn1.RawValue `asn1:"optional,explicit,tag:0"`
+		OCSP  asn1.RawValue `asn1:"optional,explicit,tag:1"`
+		Other asn1.RawValue `asn1:"optional,explicit,tag:2"`
+	}
+	if _, err := asn1.Unmarshal(der, &ria); err != nil {
+		return nil, nil
+	}
+	each := func(seq []byte) [][]byte {
+		var out [][]byte
+		var outer asn1.RawValue
+		if _, err := asn1.Unmarshal(seq, &outer); err != nil {
+			return nil
+		}
+		b := outer.Bytes
+		for len(b) > 0 && len(out) < 64 {
+			var rv asn1.RawValue
+			r, err := asn1.Unmarshal(b, &rv)
+			if err != nil {
+				break
+			}
+			out = append(out, rv.FullBytes)
+			b = r
+		}
+		return out
+	}
+	if len(ria.CRL.Bytes) > 0 {
+		crls = each(ria.CRL.Bytes)
+	}
+	if len(ria.OCSP.Bytes) > 0 {
+		ocsps = each(ria.OCSP.Bytes)
+	}
+	return ocsps, crls
+}

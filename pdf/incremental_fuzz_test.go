@@ -1,0 +1,46 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"time"
+	"testing"
+
+	"github.com/securesign/securesign/pdf/internal/testpdf"
+)
+
+// FuzzOpenDocument feeds garbage to the reader the signer uses on its
+// input: it must return errors, never panic or loop.
+func FuzzOpenDocument(f *testing.F) {
+	f.Add(testpdf.Bytes(testpdf.Options{}))
+	f.Add(testpdf.Bytes(testpdf.Options{Pages: 2, Fields: 2}))
+	f.Add([]byte("%PDF-1.7\n1 0 obj<</Type/XRef/W[1 2 1]/Size 2/Length 3>>stream\nabc\nendstream endobj\nstartxref\n9\n%%EOF"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := openDocument(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			return
+		}
+		st, err := stateFromDocument(d)
+		if err != nil {
+			return
+		}
+		d.page(1)
+		signatureContents(st)
+		// Appending a signature revision must not panic either.
+		buildSignatureRevision(st, kindApproval, &SignOptions{Appearance: &Appearance{Width: 10, Height: 10}}, nil, 100, testNow())
+		var sink bytes.Buffer
+		copyAndHash(context.Background(), &sink, bytes.NewReader(data), int64(len(data)), nopHash{})
+		_ = io.Discard
+	})
+}
+
+type nopHash struct{}
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+func (nopHash) Sum(b []byte) []byte         { return b }
+func (nopHash) Reset()                      {}
+func (nopHash) Size() int                   { return 32 }
+func (nopHash) BlockSize() int              { return 64 }
+
+func testNow() time.Time { return time.Date(2026, 11, 22, 10, 30, 0, 0, time.FixedZone("IST", 19800)) }

@@ -1,0 +1,139 @@
+package pdf
+
+import (
+	"crypto/x509"
+	"errors"
+	"time"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
+	"github.com/securesign/securesign/pki"
+)
+
+// Report is the outcome of Verify. It marshals to the "Validation report"
+// JSON of the SecureSign protocol (PROTOCOL.md).
+type Report struct {
+	// Valid is true when there is at least one signature and every one is
+	// TOTAL_PASSED.
+	Valid      bool              `json:"valid"`
+	Signatures []SignatureReport `json:"signatures"`
+}
+
+// SignatureReport describes one signature or document timestamp.
+type SignatureReport struct {
+	Field  string             `json:"field"`
+	Signer CertificateSummary `json:"signer"`
+	// SigningTime is the time the signer claims (/M or the signingTime
+	// attribute), RFC 3339; it is not trusted for validation.
+	SigningTime string            `json:"signingTime"`
+	Timestamp   *TimestampSummary `json:"timestamp,omitempty"`
+	// Level is the PAdES baseline level reached ("B-B", "B-T", "B-LT",
+	// "B-LTA"); empty for a signature that is not PAdES (adbe.pkcs7.detached)
+	// or a document timestamp.
+	Level string `json:"level"`
+	// Integrity is "ok" or "failed" (ByteRange digest and CMS signature).
+	Integrity string `json:"integrity"`
+	// Coverage is "whole-file", "whole-revision" or "partial".
+	Coverage string `json:"coverage"`
+	// ModifiedAfter is the most serious kind of change made after this
+	// signature: "none", "signatures-and-timestamps", "dss",
+	// "form-filling", "annotations" or "other".
+	ModifiedAfter string `json:"modifiedAfter"`
+	// Chain is "trusted", "untrusted", "expired" or "invalid".
+	Chain string `json:"chain"`
+	// Revocation is "good", "revoked", "unknown" or "not-checked".
+	Revocation    string   `json:"revocation"`
+	Indication    string   `json:"indication"`
+	SubIndication string   `json:"subIndication"`
+	Messages      []string `json:"messages"`
+}
+
+// CertificateSummary names a certificate.
+type CertificateSummary struct {
+	Subject      string `json:"subject"`
+	Issuer       string `json:"issuer"`
+	SerialNumber string `json:"serialNumber"` // lowercase hex
+	SHA256       string `json:"sha256"`       // lowercase hex of the DER
+}
+
+// TimestampSummary is a verified RFC 3161 signature timestamp.
+type TimestampSummary struct {
+	Time string `json:"time"` // RFC 3339, UTC
+	TSA  string `json:"tsa"`  // the TSA certificate's subject
+}
+
+// ETSI EN 319 102-1 indications.
+const (
+	TotalPassed   = "TOTAL_PASSED"
+	Indeterminate = "INDETERMINATE"
+	TotalFailed   = "TOTAL_FAILED"
+)
+
+// ETSI EN 319 102-1 sub-indications used in reports.
+const (
+	SubFormatFailure            = "FORMAT_FAILURE"
+	SubHashFailure              = "HASH_FAILURE"
+	SubSigCryptoFailure         = "SIG_CRYPTO_FAILURE"
+	SubRevoked                  = "REVOKED"
+	SubRevokedNoPOE             = "REVOKED_NO_POE"
+	SubExpired                  = "EXPIRED"
+	SubNotYetValid              = "NOT_YET_VALID"
+	SubOutOfBoundsNoPOE         = "OUT_OF_BOUNDS_NO_POE"
+	SubNoCertificateChainFound  = "NO_CERTIFICATE_CHAIN_FOUND"
+	SubNoSigningCertificate     = "NO_SIGNING_CERTIFICATE_FOUND"
+	SubChainConstraintsFailure  = "CHAIN_CONSTRAINTS_FAILURE"
+	SubCryptoConstraintsFailure = "CRYPTO_CONSTRAINTS_FAILURE"
+	SubSigConstraintsFailure    = "SIG_CONSTRAINTS_FAILURE"
+	SubTryLater                 = "TRY_LATER"
+)
+
+// Modification kinds (SignatureReport.ModifiedAfter), least to most serious.
+const (
+	ModNone          = "none"
+	ModSignatures    = "signatures-and-timestamps"
+	ModDSS           = "dss"
+	ModFormFilling   = "form-filling"
+	ModAnnotations   = "annotations"
+	ModOther         = "other"
+	CoverageWhole    = "whole-file"
+	CoverageRevision = "whole-revision"
+	CoveragePartial  = "partial"
+)
+
+// Limits bounds the resources one verification may use; zero fields take
+// the defaults of DefaultLimits (about 2 s and well under 256 MiB).
+// Timeout bounds the whole Verify call, hashing included: raise it for
+// documents of several hundred megabytes.
+type Limits = syntax.Limits
+
+// DefaultLimits are the limits used for zero fields of Limits.
+var DefaultLimits = syntax.DefaultLimits
+
+// LimitError reports which limit a document exceeded (errors.As).
+type LimitError = syntax.LimitError
+
+// SyntaxError reports malformed input at a byte offset (errors.As). Verify
+// also wraps it with ErrMalformed.
+type SyntaxError = syntax.SyntaxError
+
+// ErrLimit is matched by errors.Is for every *LimitError.
+var ErrLimit = syntax.ErrLimit
+
+// VerifyOptions configures Verify.
+type VerifyOptions struct {
+	// Roots are the trust anchors for signer and TSA certificates. Nil
+	// means nothing is trusted (every chain is "untrusted").
+	Roots *x509.CertPool
+	// Intermediates help build chains, in addition to the certificates in
+	// the signatures and the DSS.
+	Intermediates []*x509.Certificate
+	// Revocation enables online OCSP/CRL checks; nil means embedded data
+	// (DSS, Adobe revocation attribute) only.
+	Revocation *pki.RevocationChecker
+	// Limits bounds the work done on hostile input.
+	Limits Limits
+	// Now returns the current time (validation time when there is no
+	// timestamp); nil means time.Now.
+	Now func() time.Time
+}
+
+var errNoRoots = errors.New("no trust anchors configured")

@@ -1,0 +1,728 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+	"unicode/utf16"
+
+	"github.com/securesign/securesign/pki"
+	"github.com/securesign/securesign/signer"
+)
+
+// Level is a PAdES baseline level (ETSI EN 319 142-1).
+type Level string
+
+// The PAdES baseline levels.
+const (
+	LevelBB   Level = "B-B"   // signature only
+	LevelBT   Level = "B-T"   // plus an RFC 3161 timestamp over the signature value
+	LevelBLT  Level = "B-LT"  // plus a DSS with certificates and revocation data
+	LevelBLTA Level = "B-LTA" // plus a document timestamp
+)
+
+func (l Level) rank() int {
+	switch l {
+	case "", LevelBB:
+		return 0
+	case LevelBT:
+		return 1
+	case LevelBLT:
+		return 2
+	case LevelBLTA:
+		return 3
+	}
+	return -1
+}
+
+// Timestamper gets RFC 3161 timestamp tokens; [pki.TSAClient] is one.
+type Timestamper interface {
+	Timestamp(ctx context.Context, hash crypto.Hash, digest []byte) ([]byte, error)
+}
+
+// RevocationSource answers revocation questions for B-LT data;
+// [pki.RevocationChecker] is one. The returned status must carry the raw
+// OCSP response or CRL it came from.
+type RevocationSource interface {
+	Check(ctx context.Context, cert, issuer *x509.Certificate) (*pki.RevocationStatus, error)
+}
+
+// SignOptions says how to sign. The zero value makes an invisible B-B
+// approval signature with SHA-256 and the key's default algorithm.
+type SignOptions struct {
+	Level                         Level // "" means B-B
+	Reason, Location, ContactInfo string
+	// Appearance makes the signature visible; nil means invisible.
+	Appearance *Appearance
+	// Timestamper is required for B-T and above.
+	Timestamper Timestamper
+	// Revocation is required for B-LT and above.
+	Revocation RevocationSource
+	// Certify makes a certification signature (DocMDP, P=2: form filling
+	// and further signatures allowed) instead of an approval signature.
+	Certify bool
+	// FieldName names the new signature field; "" picks "SignatureN".
+	FieldName string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Algorithm is the signature algorithm; "" means
+	// signer.DefaultAlgorithm of the certificate's key.
+	Algorithm signer.Algorithm
+	// Hash is the digest algorithm; 0 means SHA-256 (SHA-384 for P-384
+	// keys, SHA-512 for P-521).
+	Hash crypto.Hash
+	// ExtraCertificates go into the DSS at B-LT with the chain; put the
+	// root here so the intermediates' revocation data can be fetched
+	// (their issuer must be known).
+	ExtraCertificates []*x509.Certificate
+}
+
+var (
+	// ErrSignatureMismatch is returned by Finish when the signature does
+	// not verify against the prepared digest and certificate.
+	ErrSignatureMismatch = errors.New("pdf: signature does not match the prepared digest and certificate")
+	// ErrPlaceholderTooSmall means a signature or timestamp came out larger
+	// than the space reserved for it; nothing was written.
+	ErrPlaceholderTooSmall = errors.New("pdf: signature larger than the reserved /Contents space")
+	// ErrOptions is returned for inconsistent options (a level without the
+	// timestamper or revocation source it needs, a bad page, …).
+	ErrOptions = errors.New("pdf: invalid signing options")
+)
+
+// Space reserved in /Contents for a timestamp token. Tokens from common
+// TSAs, with their certificate chain, are 2-6 KiB.
+const timestampBudget = 16 << 10
+
+// contentsSlack is extra /Contents room beyond the computed upper bound.
+const contentsSlack = 512
+
+func (o *SignOptions) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *SignOptions) check() error {
+	r := o.Level.rank()
+	if r < 0 {
+		return fmt.Errorf("%w: unknown level %q", ErrOptions, o.Level)
+	}
+	if r >= 1 && o.Timestamper == nil {
+		return fmt.Errorf("%w: level %s needs a Timestamper", ErrOptions, o.Level)
+	}
+	if r >= 2 && o.Revocation == nil {
+		return fmt.Errorf("%w: level %s needs a RevocationSource", ErrOptions, o.Level)
+	}
+	if a := o.Appearance; a != nil {
+		if err := a.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chooseHash(pub crypto.PublicKey, h crypto.Hash) crypto.Hash {
+	if h != 0 {
+		return h
+	}
+	if k, ok := pub.(*ecdsa.PublicKey); ok {
+		switch k.Curve.Params().BitSize {
+		case 384:
+			return crypto.SHA384
+		case 521:
+			return crypto.SHA512
+		}
+	}
+	return crypto.SHA256
+}
+
+// pdfText encodes s as a PDF text string: bytes for ASCII, UTF-16BE with
+// a byte order mark otherwise.
+func pdfText(s string) pdfString {
+	ascii := true
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return pdfString(s)
+	}
+	out := []byte{0xfe, 0xff}
+	for _, u := range utf16.Encode([]rune(s)) {
+		out = append(out, byte(u>>8), byte(u))
+	}
+	return pdfString(out)
+}
+
+// pdfDate formats t as a PDF date, D:YYYYMMDDHHmmSS+HH'mm'.
+func pdfDate(t time.Time) pdfString {
+	s := t.Format("20060102150405")
+	_, off := t.Zone()
+	sign := byte('+')
+	if off < 0 {
+		sign, off = '-', -off
+	}
+	if off == 0 {
+		return pdfString("D:" + s + "Z")
+	}
+	return pdfString(fmt.Sprintf("D:%s%c%02d'%02d'", s, sign, off/3600, off%3600/60))
+}
+
+type sigKind int
+
+const (
+	kindApproval sigKind = iota
+	kindCertify
+	kindDocTimestamp
+)
+
+// sigRevision is an appended revision holding one signature field, with
+// the /Contents placeholder still empty.
+type sigRevision struct {
+	data       []byte // the appended bytes
+	base       int64  // file offset of data[0]
+	contentsAt int    // index in data of the '<' opening /Contents
+	hexLen     int    // hex digits between '<' and '>'
+}
+
+func (r *sigRevision) gapEnd() int { return r.contentsAt + r.hexLen + 2 }
+
+// byteRange is the /ByteRange of the revision's signature.
+func (r *sigRevision) byteRange() [4]int64 {
+	a := r.base + int64(r.contentsAt)
+	b := r.base + int64(r.gapEnd())
+	end := r.base + int64(len(r.data))
+	return [4]int64{0, a, b, end - b}
+}
+
+// fill writes the DER contents into the placeholder.
+func (r *sigRevision) fill(contents []byte) error {
+	if hex.EncodedLen(len(contents)) > r.hexLen {
+		return fmt.Errorf("%w: %d bytes, room for %d", ErrPlaceholderTooSmall, len(contents), r.hexLen/2)
+	}
+	gap := r.data[r.contentsAt+1 : r.contentsAt+1+r.hexLen]
+	n := hex.Encode(gap, contents)
+	for i := n; i < len(gap); i++ {
+		gap[i] = '0'
+	}
+	return nil
+}
+
+// hashInto feeds the signed parts of the revision (all but /Contents).
+func (r *sigRevision) hashInto(h hash.Hash) {
+	h.Write(r.data[:r.contentsAt])
+	h.Write(r.data[r.gapEnd():])
+}
+
+const byteRangePlaceholder = "[0 0000000000 0000000000 0000000000]"
+
+// buildSignatureRevision appends a signature field, its signature
+// dictionary with an empty /Contents of contentsBytes bytes, the updated
+// form (all existing fields kept) and, for visible signatures, the
+// appearance and the page's updated /Annots.
+func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x509.Certificate, contentsBytes int, now time.Time) (*sigRevision, error) {
+	rb := newRevBuilder(st)
+	sigNum, widgetNum := rb.alloc(), rb.alloc()
+	sigRef, widgetRef := pdfRef{sigNum, 0}, pdfRef{widgetNum, 0}
+
+	// The form: keep every existing field, add ours.
+	catalogChanged := false
+	afObj := st.catalog.Get("AcroForm")
+	var af *pdfDict
+	afRef, afIndirect := afObj.(pdfRef)
+	if afIndirect {
+		d, err := st.dict(afRef)
+		if err != nil {
+			return nil, err
+		}
+		if d == nil {
+			afIndirect = false
+			af = newDict()
+		} else {
+			af = d.clone()
+		}
+	} else if d, ok := afObj.(*pdfDict); ok {
+		af = d.clone()
+	} else {
+		af = newDict()
+	}
+	fv, err := st.resolve(af.Get("Fields"))
+	if err != nil {
+		return nil, err
+	}
+	oldFields, _ := fv.(pdfArray)
+	names := map[string]bool{}
+	for _, f := range oldFields {
+		fd, err := st.dict(f)
+		if err != nil || fd == nil {
+			continue
+		}
+		if t, ok := fd.Get("T").(pdfString); ok {
+			names[string(t)] = true
+		}
+	}
+	fieldName := o.FieldName
+	if kind == kindDocTimestamp || fieldName == "" {
+		prefix := "Signature"
+		if kind == kindDocTimestamp {
+			prefix = "DocTimeStamp"
+		}
+		for i := 1; ; i++ {
+			fieldName = fmt.Sprintf("%s%d", prefix, i)
+			if !names[string(pdfText(fieldName))] {
+				break
+			}
+		}
+	} else if names[string(pdfText(fieldName))] {
+		return nil, fmt.Errorf("%w: a field named %q already exists", ErrOptions, fieldName)
+	}
+	if kind != kindDocTimestamp {
+		if err := checkDocMDP(st, kind, oldFields); err != nil {
+			return nil, err
+		}
+	}
+	fields := append(append(pdfArray{}, oldFields...), widgetRef)
+	af.Set("Fields", fields)
+	af.Set("SigFlags", int64(3))
+	if afIndirect {
+		rb.objectRef(afRef, af)
+		st.override(afRef, af)
+	} else {
+		st.catalog.Set("AcroForm", af)
+		catalogChanged = true
+	}
+
+	// The signature dictionary.
+	sd := newDict()
+	if kind == kindDocTimestamp {
+		sd.Set("Type", pdfName("DocTimeStamp"))
+		sd.Set("Filter", pdfName("Adobe.PPKLite"))
+		sd.Set("SubFilter", pdfName("ETSI.RFC3161"))
+	} else {
+		sd.Set("Type", pdfName("Sig"))
+		sd.Set("Filter", pdfName("Adobe.PPKLite"))
+		sd.Set("SubFilter", pdfName("ETSI.CAdES.detached"))
+	}
+	sd.Set("ByteRange", rawPDF(byteRangePlaceholder))
+	sd.Set("Contents", rawPDF("<"+string(bytes.Repeat([]byte{'0'}, 2*contentsBytes))+">"))
+	if kind != kindDocTimestamp {
+		sd.Set("M", pdfDate(now))
+		if cert != nil && cert.Subject.CommonName != "" {
+			sd.Set("Name", pdfText(cert.Subject.CommonName))
+		}
+		if o.Reason != "" {
+			sd.Set("Reason", pdfText(o.Reason))
+		}
+		if o.Location != "" {
+			sd.Set("Location", pdfText(o.Location))
+		}
+		if o.ContactInfo != "" {
+			sd.Set("ContactInfo", pdfText(o.ContactInfo))
+		}
+	}
+	if kind == kindCertify {
+		tp := newDict()
+		tp.Set("Type", pdfName("TransformParams"))
+		tp.Set("P", int64(2))
+		tp.Set("V", pdfName("1.2"))
+		ref := newDict()
+		ref.Set("Type", pdfName("SigRef"))
+		ref.Set("TransformMethod", pdfName("DocMDP"))
+		ref.Set("TransformParams", tp)
+		sd.Set("Reference", pdfArray{ref})
+		perms := newDict()
+		if p, ok := st.catalog.Get("Perms").(*pdfDict); ok {
+			perms = p.clone()
+		}
+		perms.Set("DocMDP", sigRef)
+		st.catalog.Set("Perms", perms)
+		catalogChanged = true
+	}
+	sigStart := rb.buf.Len()
+	rb.object(sigNum, sd)
+
+	// The widget annotation, which is also the field.
+	pageNo := 1
+	visible := o.Appearance != nil && kind != kindDocTimestamp
+	if visible {
+		pageNo = o.Appearance.Page
+		if pageNo == 0 {
+			pageNo = 1
+		}
+	}
+	pageRef, pageDict, err := st.doc.page(pageNo)
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %v", ErrOptions, err)
+	}
+	if d, ok := st.objects[pageRef.Num]; ok {
+		pageDict = d
+	}
+	w := newDict()
+	w.Set("Type", pdfName("Annot"))
+	w.Set("Subtype", pdfName("Widget"))
+	w.Set("FT", pdfName("Sig"))
+	w.Set("T", pdfText(fieldName))
+	w.Set("V", sigRef)
+	w.Set("P", pageRef)
+	w.Set("F", int64(132)) // Print | Locked
+	if visible {
+		rect, apRef, err := writeAppearance(rb, o, cert, now)
+		if err != nil {
+			return nil, err
+		}
+		w.Set("Rect", rect)
+		ap := newDict()
+		ap.Set("N", apRef)
+		w.Set("AP", ap)
+	} else {
+		w.Set("Rect", pdfArray{int64(0), int64(0), int64(0), int64(0)})
+	}
+	rb.object(widgetNum, w)
+	if visible {
+		page := pageDict.clone()
+		av, err := st.resolve(page.Get("Annots"))
+		if err != nil {
+			return nil, err
+		}
+		annots, _ := av.(pdfArray)
+		page.Set("Annots", append(append(pdfArray{}, annots...), widgetRef))
+		rb.objectRef(pageRef, page)
+		st.override(pageRef, page)
+	}
+	if catalogChanged {
+		rb.objectRef(st.root, st.catalog)
+	}
+	base := rb.base
+	data := rb.finish()
+	rel := bytes.Index(data[sigStart:], []byte("/Contents <"))
+	br := bytes.Index(data[sigStart:], []byte(byteRangePlaceholder))
+	if rel < 0 || br < 0 {
+		return nil, errors.New("pdf: internal error: placeholder not found")
+	}
+	rev := &sigRevision{data: data, base: base, contentsAt: sigStart + rel + len("/Contents "), hexLen: 2 * contentsBytes}
+	r := rev.byteRange()
+	inner := fmt.Sprintf("%d %d %d", r[1], r[2], r[3])
+	if len(inner) > len(byteRangePlaceholder)-4 {
+		return nil, errors.New("pdf: file too large for the /ByteRange placeholder")
+	}
+	inner += string(bytes.Repeat([]byte{' '}, len(byteRangePlaceholder)-4-len(inner)))
+	copy(data[sigStart+br+3:], inner)
+	return rev, nil
+}
+
+// objectRef writes an object under an existing reference (keeping its
+// generation).
+func (rb *revBuilder) objectRef(ref pdfRef, o pdfObj) {
+	if ref.Gen == 0 {
+		rb.object(ref.Num, o)
+		return
+	}
+	rb.offsets[ref.Num] = rb.pos()
+	rb.gens()[ref.Num] = ref.Gen
+	fmt.Fprintf(&rb.buf, "%d %d obj\n", ref.Num, ref.Gen)
+	writeObj(&rb.buf, o)
+	rb.buf.WriteString("\nendobj\n")
+}
+
+// plan is a signature ready to be hashed: the revision with its empty
+// placeholder and the CMS parts except the signed attributes.
+type plan struct {
+	st    *tailState
+	rev   *sigRevision
+	parts cmsParts
+	level Level
+}
+
+func newPlan(src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions) (*plan, error) {
+	return newPlanSized(src, size, cert, chain, o, o.Level.rank() >= 1)
+}
+
+// newPlanSized is newPlan with the timestamp room decided by the caller.
+func newPlanSized(src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions, withTimestamp bool) (*plan, error) {
+	if cert == nil {
+		return nil, fmt.Errorf("%w: no signing certificate", ErrOptions)
+	}
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	doc, err := openDocument(src, size)
+	if err != nil {
+		return nil, err
+	}
+	st, err := stateFromDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	alg := o.Algorithm
+	if alg == "" {
+		alg = signer.DefaultAlgorithm(cert.PublicKey)
+	}
+	p := &plan{st: st, level: o.Level, parts: cmsParts{
+		Hash: chooseHash(cert.PublicKey, o.Hash), Algorithm: alg,
+		Certs: append([]*x509.Certificate{cert}, chain...),
+	}}
+	if p.level == "" {
+		p.level = LevelBB
+	}
+	// Size /Contents from the real key and chain: signed attributes of the
+	// final length (digest bytes are fixed size) and a maximal signature.
+	attrs, err := signedAttributes(p.parts.Hash, make([]byte, p.parts.Hash.Size()), cert)
+	if err != nil {
+		return nil, err
+	}
+	p.parts.SignedAttrs = attrs
+	tsBudget := 0
+	if withTimestamp {
+		tsBudget = timestampBudget
+	}
+	est, err := p.parts.estimateSize(tsBudget)
+	if err != nil {
+		return nil, err
+	}
+	p.parts.SignedAttrs = nil
+	kind := kindApproval
+	if o.Certify {
+		kind = kindCertify
+	}
+	p.rev, err = buildSignatureRevision(st, kind, o, cert, est+contentsSlack, o.now())
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// copyAndHash copies src to dst (if not nil) while hashing it, in one pass
+// with a fixed buffer.
+func copyAndHash(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, h hash.Hash) error {
+	buf := make([]byte, 1<<20)
+	var w io.Writer = h
+	if dst != nil {
+		w = io.MultiWriter(dst, h)
+	}
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := int64(len(buf))
+		if size-off < n {
+			n = size - off
+		}
+		m, err := src.ReadAt(buf[:n], off)
+		if int64(m) < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("pdf: reading input at %d: %w", off, err)
+		}
+		if _, err := w.Write(buf[:n]); err != nil {
+			return fmt.Errorf("pdf: writing output: %w", err)
+		}
+		off += n
+	}
+	return nil
+}
+
+// Sign signs the PDF in src (size bytes) with s and writes the signed
+// document to dst. The input is read once: it is copied to dst and hashed
+// in the same pass, and memory use does not depend on its size. The new
+// revisions are built in memory and written after the signature exists,
+// so dst may be any writer; on error dst holds an incomplete document.
+func Sign(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, s signer.Signer, opts SignOptions) error {
+	if s == nil {
+		return fmt.Errorf("%w: no signer", ErrOptions)
+	}
+	p, err := newPlan(src, size, s.Certificate(), s.Chain(), &opts)
+	if err != nil {
+		return err
+	}
+	h := p.parts.Hash.New()
+	if err := copyAndHash(ctx, dst, src, size, h); err != nil {
+		return err
+	}
+	inputState, err := marshalHash(h)
+	if err != nil {
+		return err
+	}
+	p.rev.hashInto(h)
+	attrs, err := signedAttributes(p.parts.Hash, h.Sum(nil), p.parts.Certs[0])
+	if err != nil {
+		return err
+	}
+	p.parts.SignedAttrs = attrs
+	ah := p.parts.Hash.New()
+	ah.Write(attrs)
+	sig, err := signer.SignDigest(ctx, s, p.parts.Algorithm, p.parts.Hash, ah.Sum(nil))
+	if err != nil {
+		return fmt.Errorf("pdf: signing: %w", err)
+	}
+	cms, err := p.parts.complete(ctx, sig, p.level, opts.Timestamper)
+	if err != nil {
+		return err
+	}
+	if err := p.rev.fill(cms); err != nil {
+		return err
+	}
+	if _, err := dst.Write(p.rev.data); err != nil {
+		return fmt.Errorf("pdf: writing output: %w", err)
+	}
+	if p.level.rank() < 2 {
+		return nil
+	}
+	// The whole-document hash for a document timestamp continues from the
+	// state after the input, so the input is never read again.
+	h2, err := unmarshalHash(p.parts.Hash, inputState)
+	if err != nil {
+		return err
+	}
+	h2.Write(p.rev.data)
+	return extendFromState(ctx, dst, p.st, h2, p.level, [][]byte{cms}, &opts)
+}
+
+// complete makes the final CMS for signature value sig: with level B-T and
+// above it asks ts for a token over the signature value and adds it as an
+// unsigned attribute.
+func (p *cmsParts) complete(ctx context.Context, sig []byte, level Level, ts Timestamper) ([]byte, error) {
+	var unsigned [][]byte
+	if level.rank() >= 1 {
+		if ts == nil {
+			return nil, fmt.Errorf("%w: level %s needs a Timestamper", ErrOptions, level)
+		}
+		h := p.Hash.New()
+		h.Write(sig)
+		tok, err := ts.Timestamp(ctx, p.Hash, h.Sum(nil))
+		if err != nil {
+			return nil, fmt.Errorf("pdf: signature timestamp: %w", err)
+		}
+		unsigned = append(unsigned, timestampAttribute(tok))
+	}
+	return p.build(sig, unsigned)
+}
+
+// SignFile signs the PDF at inPath into outPath. The output is written to
+// a temporary file next to outPath and renamed into place only when
+// complete, so outPath never holds a half-signed document. inPath and
+// outPath may be the same file.
+func SignFile(ctx context.Context, inPath, outPath string, s signer.Signer, opts SignOptions) error {
+	in, err := os.Open(inPath)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	return writeAtomically(outPath, func(f *os.File) error {
+		return Sign(ctx, f, in, fi.Size(), s, opts)
+	})
+}
+
+// writeAtomically runs write on a temporary file beside path and renames
+// it to path on success; on failure the temporary file is removed.
+func writeAtomically(path string, write func(*os.File) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err = write(tmp); err != nil {
+		return err
+	}
+	if err = tmp.Sync(); err != nil {
+		return err
+	}
+	if err = tmp.Close(); err != nil {
+		return err
+	}
+	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+func marshalHash(h hash.Hash) ([]byte, error) {
+	m, ok := h.(interface{ MarshalBinary() ([]byte, error) })
+	if !ok {
+		return nil, errors.New("pdf: hash state cannot be saved")
+	}
+	return m.MarshalBinary()
+}
+
+func unmarshalHash(hf crypto.Hash, state []byte) (hash.Hash, error) {
+	h := hf.New()
+	u, ok := h.(interface{ UnmarshalBinary([]byte) error })
+	if !ok {
+		return nil, errors.New("pdf: hash state cannot be restored")
+	}
+	if err := u.UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("pdf: hash state: %w", err)
+	}
+	return h, nil
+}
+
+// ErrCertified is returned when a certification signature forbids the
+// change: P=1 (no changes) forbids further signatures.
+var ErrCertified = errors.New("pdf: the document's certification signature does not allow signing")
+
+// checkDocMDP refuses to sign a document certified with P=1, and to
+// certify a document that already has signatures (certification must be
+// the first signature).
+func checkDocMDP(st *tailState, kind sigKind, fields pdfArray) error {
+	perms, _ := st.dict(st.catalog.Get("Perms"))
+	if perms != nil {
+		if sig, _ := st.dict(perms.Get("DocMDP")); sig != nil {
+			p := int64(2)
+			if refs, _ := st.resolve(sig.Get("Reference")); refs != nil {
+				if arr, ok := refs.(pdfArray); ok {
+					for _, r := range arr {
+						rd, _ := st.dict(r)
+						if rd == nil || rd.Get("TransformMethod") != pdfName("DocMDP") {
+							continue
+						}
+						if tp, _ := st.dict(rd.Get("TransformParams")); tp != nil {
+							if v, ok := tp.Get("P").(int64); ok {
+								p = v
+							}
+						}
+					}
+				}
+			}
+			if p == 1 {
+				return ErrCertified
+			}
+			if kind == kindCertify {
+				return fmt.Errorf("%w: the document is already certified", ErrOptions)
+			}
+		}
+	}
+	if kind == kindCertify {
+		for _, f := range fields {
+			fd, _ := st.dict(f)
+			if fd != nil && fd.Get("FT") == pdfName("Sig") && fd.Get("V") != nil {
+				return fmt.Errorf("%w: a certification signature must be the first signature", ErrOptions)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,761 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/digitorus/timestamp"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
+	"github.com/securesign/securesign/pki"
+)
+
+// VerifyFile verifies the signatures of the PDF at path; see Verify.
+func VerifyFile(ctx context.Context, path string, opts VerifyOptions) (*Report, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pdf: verify: %w", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("pdf: verify: %w", err)
+	}
+	return Verify(ctx, fh, st.Size(), opts)
+}
+
+type verifier struct {
+	ctx        context.Context
+	r          io.ReaderAt
+	size       int64
+	f          *syntax.File
+	opts       VerifyOptions
+	now        time.Time
+	infos      map[int]*docInfo
+	refs       map[int]map[uint32]bool
+	sigRevIdx  int
+	sigRevInfo *docInfo
+	dssCerts   []*x509.Certificate
+	dssOCSPs   [][]byte
+	dssCRLs    [][]byte
+	dssRev     int // first revision with a DSS, -1 if none
+}
+
+// sigEntry is a signature found in the form.
+type sigEntry struct {
+	field string
+	ref   syntax.Ref
+}
+
+// Verify validates every signature and document timestamp of the PDF read
+// from r. It reports on each (integrity, coverage, what changed after
+// signing, chain, revocation, timestamp, PAdES level, ETSI indication) and
+// never trusts the document to say what is allowed.
+//
+// An error means no report could be made: the file is not a PDF, its xref
+// chain is broken (ErrMalformed wrapping a *SyntaxError: Verify does not
+// repair damaged files, since a repair could choose what a signature seems
+// to cover), it is encrypted (ErrEncrypted), a Limits bound was hit (a
+// *LimitError, errors.Is(err, ErrLimit)), or ctx ended. A report with
+// Valid=false is not an error.
+func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
+	lim := opts.Limits.WithDefaults()
+	if lim.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
+		defer cancel()
+	}
+	f, err := syntax.Open(ctx, r, size, lim)
+	if err != nil {
+		return nil, wrapParseErr(err)
+	}
+	if f.Encrypted() {
+		return nil, fmt.Errorf("%w: encrypted documents are not validated (decrypt first, e.g. qpdf --decrypt)", ErrEncrypted)
+	}
+	v := &verifier{ctx: ctx, r: r, size: size, f: f, opts: opts, infos: map[int]*docInfo{}, refs: map[int]map[uint32]bool{}, dssRev: -1}
+	v.now = time.Now()
+	if opts.Now != nil {
+		v.now = opts.Now()
+	}
+	rep, err := v.run()
+	if err != nil {
+		return nil, wrapParseErr(err)
+	}
+	return rep, nil
+}
+
+func wrapParseErr(err error) error {
+	switch {
+	case errors.Is(err, syntax.ErrLimit):
+		return fmt.Errorf("pdf: verify: %w", err)
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return fmt.Errorf("pdf: verify: %w", err)
+	case errors.Is(err, syntax.ErrSyntax) || errors.Is(err, syntax.ErrCycle) || errors.Is(err, syntax.ErrUnsupported):
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return fmt.Errorf("pdf: verify: %w", err)
+}
+
+func (v *verifier) run() (*Report, error) {
+	last := len(v.f.Revisions) - 1
+	if err := v.loadDSS(); err != nil {
+		return nil, err
+	}
+	// signature fields of every revision, so a signature whose field was
+	// removed later is still reported (and its removal flagged)
+	var sigs []sigEntry
+	seen := map[syntax.Ref]bool{}
+	for rev := last; rev >= 0; rev-- {
+		di, err := v.docInfo(rev)
+		if err != nil {
+			if rev == last {
+				return nil, err
+			}
+			continue
+		}
+		var found []sigEntry
+		for _, fi := range di.fields {
+			if fi.signed && !seen[fi.sigRef] {
+				seen[fi.sigRef] = true
+				found = append(found, sigEntry{field: fi.name, ref: fi.sigRef})
+			}
+		}
+		sort.Slice(found, func(i, j int) bool { return found[i].ref.Num < found[j].ref.Num })
+		sigs = append(sigs, found...)
+	}
+	rep := &Report{Signatures: []SignatureReport{}}
+	type withEnd struct {
+		sr  SignatureReport
+		end int64
+	}
+	var all []withEnd
+	var certs []*certSig
+	for _, s := range sigs {
+		sr, end, cs := v.verifyOne(s)
+		all = append(all, withEnd{sr, end})
+		if cs != nil {
+			certs = append(certs, cs)
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].end < all[j].end })
+	for _, w := range all {
+		rep.Signatures = append(rep.Signatures, w.sr)
+	}
+	rep.Valid = len(rep.Signatures) > 0
+	for _, s := range rep.Signatures {
+		if s.Indication != TotalPassed {
+			rep.Valid = false
+		}
+	}
+	return rep, nil
+}
+
+// certSig marks a certification signature (unused beyond run for now).
+type certSig struct{}
+
+// outcome collects the verdict of one signature.
+type outcome struct {
+	// tampered: the signed bytes or the signature structure were altered,
+	// so what changed cannot be named more precisely than "other"
+	tampered bool
+	sr       *SignatureReport
+	ind      string
+	sub      string
+	rank     int
+}
+
+// fail records a failure; the most serious one decides the indication.
+func (o *outcome) fail(ind, sub, format string, args ...any) {
+	rank := 1
+	if ind == TotalFailed {
+		rank = 2
+	}
+	if rank > o.rank {
+		o.rank, o.ind, o.sub = rank, ind, sub
+	}
+	if sub == SubFormatFailure || sub == SubHashFailure {
+		o.tampered = true
+	}
+	o.sr.Messages = append(o.sr.Messages, fmt.Sprintf(format, args...))
+}
+
+func (o *outcome) note(format string, args ...any) {
+	o.sr.Messages = append(o.sr.Messages, fmt.Sprintf(format, args...))
+}
+
+// verifyOne checks one signature; it returns its report and the end of its
+// signed range (for ordering).
+func (v *verifier) verifyOne(s sigEntry) (SignatureReport, int64, *certSig) {
+	sr := SignatureReport{Field: s.field, Integrity: "failed", Coverage: CoveragePartial,
+		ModifiedAfter: ModNone, Chain: "untrusted", Revocation: "not-checked", Messages: []string{}}
+	o := &outcome{sr: &sr}
+	end := v.verifySig(s, o)
+	sr.Indication, sr.SubIndication = TotalPassed, ""
+	if o.rank > 0 {
+		sr.Indication, sr.SubIndication = o.ind, o.sub
+	}
+	if o.tampered {
+		sr.ModifiedAfter = ModOther
+	}
+	return sr, end, nil
+}
+
+func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
+	f := v.f
+	last := len(f.Revisions) - 1
+	sr := o.sr
+	sig, err := f.ResolveDict(last, s.ref)
+	if err != nil || sig == nil {
+		o.fail(TotalFailed, SubFormatFailure, "signature dictionary %v is unreadable: %v", s.ref, err)
+		return 0
+	}
+	typ, _ := sig.Name("Type")
+	subFilter, _ := sig.Name("SubFilter")
+	docTS := typ == "DocTimeStamp" || subFilter == "ETSI.RFC3161"
+	if m, ok := sig["M"].(syntax.String); ok {
+		if t, ok := parsePDFDate(string(m.Bytes)); ok {
+			sr.SigningTime = t.UTC().Format(time.RFC3339)
+		}
+	}
+	switch subFilter {
+	case "adbe.pkcs7.detached", "ETSI.CAdES.detached", "ETSI.RFC3161":
+	default:
+		o.fail(Indeterminate, SubFormatFailure, "signature format /SubFilter /%s is not supported (only adbe.pkcs7.detached, ETSI.CAdES.detached, ETSI.RFC3161)", subFilter)
+		return 0
+	}
+	// ByteRange: exactly [0 b c d] around the /Contents string
+	br, ok := sig["ByteRange"].(syntax.Array)
+	if !ok || len(br) != 4 {
+		o.fail(TotalFailed, SubFormatFailure, "/ByteRange is missing or not an array of four integers")
+		return 0
+	}
+	var rng [4]int64
+	for i, e := range br {
+		n, ok := e.(int64)
+		if !ok || n < 0 {
+			o.fail(TotalFailed, SubFormatFailure, "/ByteRange holds a value that is not a non-negative integer")
+			return 0
+		}
+		rng[i] = n
+	}
+	a, b, c, d := rng[0], rng[1], rng[2], rng[3]
+	if a != 0 {
+		o.fail(TotalFailed, SubFormatFailure, "/ByteRange does not start at the beginning of the file")
+		return 0
+	}
+	if b <= 0 || c <= b || d < 0 || c+d > v.size || c+d < c {
+		o.fail(TotalFailed, SubFormatFailure, "/ByteRange [%d %d %d %d] is out of bounds, overlapping or empty (file size %d)", a, b, c, d, v.size)
+		return 0
+	}
+	end := c + d
+	contents, ok := sig["Contents"].(syntax.String)
+	if !ok || len(contents.Bytes) == 0 {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is missing or not a string")
+		return end
+	}
+	cs, ce, err := f.ValueSpan(last, s.ref.Num, "Contents")
+	if err != nil {
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary must be a plain object with one /Contents: %v", err)
+		return end
+	}
+	if cs != b || ce != c {
+		o.fail(TotalFailed, SubFormatFailure, "the /ByteRange gap [%d, %d) is not exactly the /Contents string [%d, %d): the signed bytes are elsewhere (signature wrapping)", b, c, cs, ce)
+		return end
+	}
+	if !contents.Hex {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is not a hex string")
+		return end
+	}
+	// which revision does the signature cover?
+	k := -1
+	for i, rv := range f.Revisions {
+		if end >= rv.EOFMark && end <= rv.End {
+			k = i
+		}
+	}
+	if k < 0 {
+		o.fail(TotalFailed, SubFormatFailure, "the signed bytes end at %d, which is not the end of a revision: bytes outside the revision are not covered", end)
+		return end
+	}
+	if sigOff := f.ObjectOffset(k, s.ref.Num); sigOff < 0 || sigOff != f.ObjectOffset(last, s.ref.Num) || sigOff >= b {
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary is not the one inside the signed revision")
+		return end
+	}
+	if end == v.size {
+		sr.Coverage = CoverageWhole
+	} else {
+		sr.Coverage = CoverageRevision
+	}
+
+	// what changed after signing
+	v.sigRevIdx = k
+	v.sigRevInfo, err = v.docInfo(k)
+	if err != nil {
+		o.fail(TotalFailed, SubFormatFailure, "the signed revision is unreadable: %v", err)
+		return end
+	}
+	chg, err := v.analyseChanges(k)
+	if err != nil {
+		o.fail(Indeterminate, SubFormatFailure, "comparing revisions failed: %v", err)
+		return end
+	}
+	worst := chg.worst()
+	sr.ModifiedAfter = worst.String()
+	perm := v.docMDP(sig)
+	for _, ch := range chg.changes {
+		switch {
+		case ch.kind == kOther:
+			o.fail(TotalFailed, SubFormatFailure, "changed after signing: %s", ch.detail)
+		case perm == 1 && ch.kind != kDSS && !ch.docTS:
+			o.fail(Indeterminate, SubSigConstraintsFailure, "the certification signature allows no changes (DocMDP P=1), yet: %s", ch.detail)
+		case ch.kind == kForm && perm < 2:
+			o.fail(Indeterminate, SubSigConstraintsFailure, "form filled in after signing (%s): check the new values", ch.detail)
+		case ch.kind == kAnnot && perm < 3:
+			o.fail(Indeterminate, SubSigConstraintsFailure, "annotation changed after signing (%s): check it", ch.detail)
+		}
+	}
+
+	// integrity
+	var tsTime time.Time
+	var tsOK bool
+	var chainCert *x509.Certificate
+	var cmsCerts []*x509.Certificate
+	var adbeOCSP, adbeCRL [][]byte
+	essOK := false
+	if docTS {
+		res, err := v.verifyTimestampToken(contents.Bytes, func(h crypto.Hash) ([]byte, error) { return v.hashRanges(h, b, c, d) })
+		if res != nil {
+			chainCert, cmsCerts = res.signer, res.certs
+			if res.signer != nil {
+				sr.Signer = summarize(res.signer)
+			}
+		}
+		if err != nil {
+			v.cmsFail(o, err)
+			return end
+		}
+		tsTime, tsOK = res.genTime, true
+		sr.Timestamp = &TimestampSummary{Time: res.genTime.UTC().Format(time.RFC3339), TSA: res.signer.Subject.String()}
+		sr.Integrity = "ok"
+	} else {
+		sd, err := vParseSignedData(contents.Bytes)
+		if err != nil {
+			v.cmsFail(o, err)
+			return end
+		}
+		if sd.hash == crypto.SHA1 {
+			o.fail(Indeterminate, SubCryptoConstraintsFailure, "the signature uses SHA-1, which is no longer accepted")
+		}
+		digest, err := v.hashRanges(sd.hash, b, c, d)
+		if err != nil {
+			o.fail(Indeterminate, SubFormatFailure, "reading the signed bytes: %v", err)
+			return end
+		}
+		res, err := sd.verify(digest)
+		if res != nil && res.signer != nil {
+			sr.Signer = summarize(res.signer)
+		}
+		if err != nil {
+			v.cmsFail(o, err)
+			return end
+		}
+		sr.Integrity = "ok"
+		chainCert, cmsCerts = res.signer, res.certs
+		adbeOCSP, adbeCRL = res.adbeOCSP, res.adbeCRLs
+		essOK = res.essV2
+		if !res.signingTime.IsZero() && sr.SigningTime == "" {
+			sr.SigningTime = res.signingTime.UTC().Format(time.RFC3339)
+		}
+		if subFilter == "ETSI.CAdES.detached" && !res.signingTime.IsZero() {
+			o.note("the CMS signingTime attribute is present, which PAdES forbids (the time belongs in /M)")
+		}
+		if res.tsToken != nil {
+			ts, err := v.verifyTimestampToken(res.tsToken, func(h crypto.Hash) ([]byte, error) {
+				hh := h.New()
+				hh.Write(res.sigValue)
+				return hh.Sum(nil), nil
+			})
+			if err != nil {
+				o.fail(Indeterminate, SubSigConstraintsFailure, "the signature timestamp is invalid: %v", err)
+			} else {
+				sr.Timestamp = &TimestampSummary{Time: ts.genTime.UTC().Format(time.RFC3339), TSA: ts.signer.Subject.String()}
+				tsTime, tsOK = ts.genTime, true
+				if st := v.checkChain(ts.signer, ts.certs, ts.genTime, nil, nil, false); st.err != nil {
+					o.fail(Indeterminate, SubSigConstraintsFailure, "the timestamp authority's certificate is not trusted: %v", st.err)
+					tsOK = false
+				}
+			}
+		}
+	}
+
+	// chain at the timestamp time (or now)
+	at := v.now
+	if tsOK {
+		at = tsTime
+	}
+	if chainCert != nil {
+		ocsps := append(append([][]byte(nil), v.dssOCSPs...), adbeOCSP...)
+		crls := append(append([][]byte(nil), v.dssCRLs...), adbeCRL...)
+		st := v.checkChain(chainCert, cmsCerts, at, ocsps, crls, !docTS)
+		sr.Chain, sr.Revocation = st.chain, st.revocation
+		if st.err != nil {
+			v.chainFail(o, st, tsOK)
+		}
+	}
+
+	// PAdES level
+	if !docTS && subFilter == "ETSI.CAdES.detached" && sr.Integrity == "ok" {
+		if essOK {
+			sr.Level = "B-B"
+		} else {
+			o.note("no signing-certificate-v2 attribute: not PAdES B-B")
+		}
+		if sr.Level == "B-B" && tsOK {
+			sr.Level = "B-T"
+			if v.dssRev >= 0 && sr.Revocation == "good" {
+				sr.Level = "B-LT"
+				if v.hasDocTimestampAfter(v.dssRev) {
+					sr.Level = "B-LTA"
+				}
+			}
+		}
+	}
+	return end
+}
+
+type chainStatus struct {
+	chain, revocation string
+	err               error
+}
+
+func (v *verifier) checkChain(leaf *x509.Certificate, certs []*x509.Certificate, at time.Time, ocsps, crls [][]byte, requireKU bool) chainStatus {
+	st := chainStatus{chain: "untrusted", revocation: "not-checked"}
+	if v.opts.Roots == nil {
+		st.err = fmt.Errorf("%w: %w", pki.ErrUntrusted, errNoRoots)
+		return st
+	}
+	inter := append(append(append([]*x509.Certificate(nil), certs...), v.opts.Intermediates...), v.dssCerts...)
+	res, err := pki.VerifyChain(v.ctx, leaf, inter, pki.VerifyOptions{
+		Roots: v.opts.Roots, At: at, Revocation: v.opts.Revocation,
+		EmbeddedOCSP: ocsps, EmbeddedCRLs: crls, RequireSigningKeyUsage: requireKU,
+	})
+	switch {
+	case err == nil:
+		st.chain = "trusted"
+	case errors.Is(err, pki.ErrOutsideValidity):
+		st.chain = "expired"
+	case errors.Is(err, pki.ErrKeyUsage):
+		st.chain = "invalid"
+	case errors.Is(err, pki.ErrRevoked), errors.Is(err, pki.ErrRevocationUnknown):
+		st.chain = "trusted"
+	}
+	st.err = err
+	if res != nil && len(res.Revocation) > 0 {
+		st.revocation = "good"
+		for _, r := range res.Revocation {
+			switch {
+			case r == nil || r.State == pki.StateUnknown:
+				if st.revocation == "good" {
+					st.revocation = "unknown"
+				}
+			case r.State == pki.StateRevoked && (r.RevokedAt.IsZero() || !r.RevokedAt.After(at)):
+				st.revocation = "revoked"
+			}
+		}
+	}
+	return st
+}
+
+func (v *verifier) chainFail(o *outcome, st chainStatus, poe bool) {
+	err := st.err
+	switch {
+	case errors.Is(err, pki.ErrRevoked):
+		if poe {
+			o.fail(TotalFailed, SubRevoked, "the signer's certificate was revoked before the timestamp: %v", err)
+		} else {
+			o.fail(Indeterminate, SubRevokedNoPOE, "the signer's certificate is revoked and no timestamp proves the signature is older: %v", err)
+		}
+	case errors.Is(err, pki.ErrOutsideValidity):
+		if poe {
+			o.fail(TotalFailed, SubExpired, "the signer's certificate was not valid at the timestamp time: %v", err)
+		} else {
+			o.fail(Indeterminate, SubOutOfBoundsNoPOE, "the signer's certificate is not valid now and no timestamp proves when it signed: %v", err)
+		}
+	case errors.Is(err, pki.ErrKeyUsage):
+		o.fail(Indeterminate, SubChainConstraintsFailure, "%v", err)
+	case errors.Is(err, pki.ErrRevocationUnknown):
+		o.fail(Indeterminate, SubTryLater, "revocation status unknown: %v", err)
+	default:
+		o.fail(Indeterminate, SubNoCertificateChainFound, "no chain to a trusted root: %v", err)
+	}
+}
+
+func (v *verifier) cmsFail(o *outcome, err error) {
+	switch {
+	case errors.Is(err, vErrDigestMismatch):
+		o.fail(TotalFailed, SubHashFailure, "the signed bytes were changed: %v", err)
+	case errors.Is(err, vErrSigCrypto):
+		o.fail(TotalFailed, SubSigCryptoFailure, "%v", err)
+	case errors.Is(err, vErrNoSignerCert), errors.Is(err, vErrSigningCertAttr):
+		o.fail(Indeterminate, SubNoSigningCertificate, "%v", err)
+	case errors.Is(err, vErrUnsupportedAlgo):
+		o.fail(Indeterminate, SubCryptoConstraintsFailure, "%v", err)
+	default:
+		o.fail(TotalFailed, SubFormatFailure, "%v", err)
+	}
+}
+
+// hashRanges hashes [a, a+b) and [c, c+d) of the file (a is 0).
+func (v *verifier) hashRanges(h crypto.Hash, b, c, d int64) ([]byte, error) {
+	if !h.Available() {
+		return nil, fmt.Errorf("%w: hash %v", vErrUnsupportedAlgo, h)
+	}
+	hh := h.New()
+	buf := make([]byte, 1<<20)
+	for _, rg := range [][2]int64{{0, b}, {c, d}} {
+		sr := io.NewSectionReader(v.r, rg[0], rg[1])
+		for {
+			if err := v.ctx.Err(); err != nil {
+				return nil, err
+			}
+			n, err := sr.Read(buf)
+			hh.Write(buf[:n])
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	return hh.Sum(nil), nil
+}
+
+type tsResult struct {
+	signer  *x509.Certificate
+	certs   []*x509.Certificate
+	genTime time.Time
+}
+
+// verifyTimestampToken checks an RFC 3161 token: its CMS signature over the
+// TSTInfo, and that its message imprint is digestOf(imprint hash).
+func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash) ([]byte, error)) (*tsResult, error) {
+	sd, err := vParseSignedData(token)
+	if err != nil {
+		return nil, err
+	}
+	if !sd.eContentType.Equal(vOidTSTInfo) || sd.eContent == nil {
+		return nil, fmt.Errorf("%w: not a timestamp token (content is not TSTInfo)", vErrCMSFormat)
+	}
+	h := sd.hash.New()
+	h.Write(sd.eContent)
+	res, err := sd.verify(h.Sum(nil))
+	out := &tsResult{certs: sd.certs}
+	if res != nil {
+		out.signer = res.signer
+	}
+	if err != nil {
+		return out, fmt.Errorf("timestamp token: %w", err)
+	}
+	// digitorus/timestamp parses the TSTInfo (and checks the CMS again)
+	ts, err := timestamp.Parse(bytes.TrimRight(token, "\x00"))
+	if err != nil {
+		return out, fmt.Errorf("%w: timestamp token: %v", vErrCMSFormat, err)
+	}
+	want, err := digestOf(ts.HashAlgorithm)
+	if err != nil {
+		return out, err
+	}
+	if !bytes.Equal(want, ts.HashedMessage) {
+		return out, fmt.Errorf("%w: the timestamp's message imprint does not match", vErrDigestMismatch)
+	}
+	out.genTime = ts.Time
+	return out, nil
+}
+
+func summarize(c *x509.Certificate) CertificateSummary {
+	sum := sha256.Sum256(c.Raw)
+	return CertificateSummary{
+		Subject:      c.Subject.String(),
+		Issuer:       c.Issuer.String(),
+		SerialNumber: strings.ToLower(c.SerialNumber.Text(16)),
+		SHA256:       hex.EncodeToString(sum[:]),
+	}
+}
+
+// docMDP returns the DocMDP permission (1-3) in force for changes after
+// the signature sig, or 0 when no certification signature restricts them.
+func (v *verifier) docMDP(sig syntax.Dict) int {
+	f := v.f
+	last := len(f.Revisions) - 1
+	perm := 0
+	check := func(d syntax.Dict) {
+		refs, _ := f.Resolve(last, d["Reference"])
+		arr, _ := refs.(syntax.Array)
+		for _, e := range arr {
+			rd, _ := f.ResolveDict(last, e)
+			if rd == nil {
+				continue
+			}
+			if tm, _ := rd.Name("TransformMethod"); tm != "DocMDP" {
+				continue
+			}
+			p := int64(2)
+			if tp, _ := f.ResolveDict(last, rd["TransformParams"]); tp != nil {
+				if x, ok := tp.Int("P"); ok && x >= 1 && x <= 3 {
+					p = x
+				}
+			}
+			if perm == 0 || int(p) < perm {
+				perm = int(p)
+			}
+		}
+	}
+	// the catalog's /Perms /DocMDP names the certification signature
+	tr := f.Revisions[last].Trailer
+	if cat, _ := f.ResolveDict(last, tr["Root"]); cat != nil {
+		if perms, _ := f.ResolveDict(last, cat["Perms"]); perms != nil {
+			if cd, _ := f.ResolveDict(last, perms["DocMDP"]); cd != nil {
+				check(cd)
+			}
+		}
+	}
+	check(sig)
+	return perm
+}
+
+// loadDSS reads the DSS of the last revision (certificates, OCSP
+// responses, CRLs) and finds the first revision that has one.
+func (v *verifier) loadDSS() error {
+	f := v.f
+	last := len(f.Revisions) - 1
+	for rev := 0; rev <= last; rev++ {
+		cat, err := f.ResolveDict(rev, f.Revisions[rev].Trailer["Root"])
+		if err != nil {
+			if rev == last {
+				return err
+			}
+			continue
+		}
+		if cat != nil && cat["DSS"] != nil {
+			v.dssRev = rev
+			break
+		}
+	}
+	if v.dssRev < 0 {
+		return nil
+	}
+	cat, err := f.ResolveDict(last, f.Revisions[last].Trailer["Root"])
+	if err != nil || cat == nil {
+		return err
+	}
+	dss, err := f.ResolveDict(last, cat["DSS"])
+	if err != nil || dss == nil {
+		return err
+	}
+	read := func(key syntax.Name) ([][]byte, error) {
+		arr, err := f.Resolve(last, dss[key])
+		if err != nil {
+			return nil, err
+		}
+		a, _ := arr.(syntax.Array)
+		var out [][]byte
+		for _, e := range a {
+			o, err := f.Resolve(last, e)
+			if err != nil {
+				return nil, err
+			}
+			s, ok := o.(*syntax.Stream)
+			if !ok {
+				continue
+			}
+			data, err := f.Decode(s)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, data)
+			if len(out) > 10000 {
+				return nil, &syntax.LimitError{Limit: "DSS entries", Max: 10000}
+			}
+		}
+		return out, nil
+	}
+	certs, err := read("Certs")
+	if err != nil {
+		return err
+	}
+	for _, der := range certs {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			v.dssCerts = append(v.dssCerts, c)
+		}
+	}
+	if v.dssOCSPs, err = read("OCSPs"); err != nil {
+		return err
+	}
+	if v.dssCRLs, err = read("CRLs"); err != nil {
+		return err
+	}
+	return nil
+}
+
+// hasDocTimestampAfter reports whether a document timestamp signs a
+// revision at or after rev (B-LTA).
+func (v *verifier) hasDocTimestampAfter(rev int) bool {
+	f := v.f
+	last := len(f.Revisions) - 1
+	di, err := v.docInfo(last)
+	if err != nil {
+		return false
+	}
+	for _, fi := range di.fields {
+		if !fi.signed {
+			continue
+		}
+		d, _ := f.ResolveDict(last, fi.sigRef)
+		if d == nil {
+			continue
+		}
+		if sf, _ := d.Name("SubFilter"); sf != "ETSI.RFC3161" {
+			continue
+		}
+		br, _ := d["ByteRange"].(syntax.Array)
+		if len(br) != 4 {
+			continue
+		}
+		c, _ := br[2].(int64)
+		dd, _ := br[3].(int64)
+		if c+dd >= f.Revisions[rev].EOFMark {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePDFDate parses "D:YYYYMMDDHHmmSSOHH'mm'" (prefix and tail optional).
+func parsePDFDate(s string) (time.Time, bool) {
+	s = strings.TrimPrefix(s, "D:")
+	s = strings.ReplaceAll(s, "'", "")
+	layouts := []string{"20060102150405-0700", "20060102150405Z0700", "20060102150405Z", "20060102150405", "200601021504", "20060102"}
+	for _, l := range layouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	if len(s) > 14 {
+		if t, err := time.Parse("20060102150405", s[:14]); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

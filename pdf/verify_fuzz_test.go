@@ -1,0 +1,71 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func FuzzVerify(f *testing.F) {
+	signed := signWithPdfsign(f, baseDoc(), pdfsignOpts{})
+	f.Add(baseDoc())
+	f.Add(signed)
+	f.Add(appendUpdate(f, signed, vUpdate{objs: map[int]string{objContent: vStream("", evilContent)}}))
+	roots := getPKI(f).roots
+	f.Fuzz(func(t *testing.T, data []byte) {
+		lim := Limits{MaxStreamBytes: 1 << 20, MaxTotalBytes: 4 << 20, MaxXrefEntries: 1 << 16, Timeout: time.Second}
+		st := time.Now()
+		rep, err := Verify(context.Background(), bytes.NewReader(data), int64(len(data)), VerifyOptions{Roots: roots, Limits: lim})
+		if el := time.Since(st); el > 500*time.Millisecond {
+			os.WriteFile(filepath.Join(os.TempDir(), "slowverify.pdf"), data, 0o644)
+		}
+		if err != nil {
+			return
+		}
+		if rep.Valid && len(rep.Signatures) == 0 {
+			t.Fatal("valid without signatures")
+		}
+		for _, s := range rep.Signatures {
+			if rep.Valid && (s.Indication != TotalPassed || s.ModifiedAfter == ModOther || s.Coverage == CoveragePartial) {
+				t.Fatalf("inconsistent report: %+v", s)
+			}
+		}
+	})
+}
+
+// TestWriteFuzzSeeds writes the committed seed corpora of FuzzVerify (run
+// with SECURESIGN_WRITE_FUZZ_SEEDS=1 after changing the generators).
+func TestWriteFuzzSeeds(t *testing.T) {
+	if os.Getenv("SECURESIGN_WRITE_FUZZ_SEEDS") != "1" {
+		t.Skip("set SECURESIGN_WRITE_FUZZ_SEEDS=1 to rewrite testdata/fuzz/FuzzVerify")
+	}
+	signed := signWithPdfsign(t, baseDoc(), pdfsignOpts{})
+	seeds := [][]byte{
+		signed,
+		appendUpdate(t, signed, vUpdate{objs: map[int]string{objFont: "<< /Type /Font /Subtype /Type1 /BaseFont /Symbol >>"}}),
+		setByteRange(t, signed, "/ByteRange null"),
+		signed[:len(signed)/2],
+	}
+	for _, bc := range bombCases() {
+		if b := bc.build(); len(b) < 64<<10 {
+			seeds = append(seeds, b)
+		}
+	}
+	dir := filepath.Join("testdata", "fuzz", "FuzzVerify")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range seeds {
+		sum := sha256.Sum256(s)
+		body := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(s)))
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%x", sum[:8])), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,348 @@
+package pki
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/base64"
+	"errors"
+	"io"
+	"math/big"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/ocsp"
+
+	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/signer"
+)
+
+func TestIssueKeyGenAndLoadSigner(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCA(t)
+	for _, kt := range []KeyType{P256, RSA2048} {
+		t.Run(string(kt), func(t *testing.T) {
+			cert, id, err := tc.IssueKeyGen(ctx, kt, individual, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := tc.Lookup(ctx, cert.SerialNumber)
+			if err != nil || rec.KeyID != id {
+				t.Fatalf("record %+v, %v; want key id %s", rec, err, id)
+			}
+			s, err := tc.LoadSigner(ctx, cert.SerialNumber)
+			if err != nil {
+				t.Fatal(err)
+			}
+			digest := sha256.Sum256([]byte("document"))
+			sig, err := s.Sign(rand.Reader, digest[:], crypto.SHA256)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := signer.VerifyDigest(s.Certificate().PublicKey, signer.DefaultAlgorithm(s.Public()), crypto.SHA256, digest[:], sig); err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Chain()) != 2 {
+				t.Errorf("chain of %d, want issuing CA and root", len(s.Chain()))
+			}
+		})
+	}
+	// The key blobs are sealed: no PKCS#8 header in the store.
+	for id, b := range tc.Store().(*MemoryStore).keys {
+		if bytes.Contains(b, []byte{0x30, 0x82}) && bytes.Contains(b, []byte("PRIVATE")) {
+			t.Errorf("key %s looks unencrypted", id)
+		}
+	}
+	csrCert, _ := tc.IssueCSR(ctx, makeCSR(t, testpki.Key(t, testpki.P256, 0), "x"), individual, "")
+	if _, err := tc.LoadSigner(ctx, csrCert.SerialNumber); !errors.Is(err, ErrNotFound) {
+		t.Errorf("LoadSigner for a CSR certificate: %v, want ErrNotFound", err)
+	}
+	wrong, _ := NewSoftwareKeyStore(tc.Store(), bytes.Repeat([]byte{7}, 32))
+	for id := range tc.Store().(*MemoryStore).keys {
+		if _, err := wrong.Signer(ctx, id); !errors.Is(err, ErrKeyStoreLocked) {
+			t.Errorf("wrong master secret: %v, want ErrKeyStoreLocked", err)
+		}
+	}
+}
+
+func TestDirReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ca")
+	pass := []byte("s3cret")
+	ca, err := InitDir(ctx, dir, DirOptions{Passphrase: pass, BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, id, err := ca.IssueKeyGen(ctx, P256, individual, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocspCert, tsaCert := ca.OCSPSigner().Certificate(), ca.TSASigner().Certificate()
+	ca.Close()
+
+	if _, err := InitDir(ctx, dir, DirOptions{}); err == nil {
+		t.Fatal("InitDir over an existing CA succeeded")
+	}
+	if _, err := OpenDir(ctx, dir, DirOptions{}); !errors.Is(err, ErrKeyStoreLocked) {
+		t.Fatalf("OpenDir without passphrase: %v", err)
+	}
+	if _, err := OpenDir(ctx, dir, DirOptions{Passphrase: []byte("nope")}); !errors.Is(err, ErrKeyStoreLocked) {
+		t.Fatalf("OpenDir with a wrong passphrase: %v", err)
+	}
+	ca, err = OpenDir(ctx, dir, DirOptions{Passphrase: pass})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	if !ca.OCSPSigner().Certificate().Equal(ocspCert) || !ca.TSASigner().Certificate().Equal(tsaCert) {
+		t.Error("service certificates changed on reopen")
+	}
+	rec, err := ca.Lookup(ctx, cert.SerialNumber)
+	if err != nil || rec.KeyID != id {
+		t.Fatalf("Lookup after reopen: %+v %v", rec, err)
+	}
+	if _, err := ca.LoadSigner(ctx, cert.SerialNumber); err != nil {
+		t.Fatal(err)
+	}
+	if got := cert.OCSPServer; len(got) != 1 || got[0] != "http://127.0.0.1:1/ocsp" {
+		t.Errorf("OCSP URL %v", got)
+	}
+}
+
+// ocspRequestWithNonce builds a request for cert with a nonce extension.
+func ocspRequestWithNonce(t *testing.T, cert, issuer *x509.Certificate, nonce []byte) []byte {
+	t.Helper()
+	nh, kh, err := issuerHashes(issuer, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv, _ := asn1.Marshal(nonce)
+	der, err := asn1.Marshal(ocspRequestASN1{TBSRequest: ocspTBSRequest{
+		RequestList: []ocspSingleRequest{{Cert: ocspCertID{
+			HashAlgorithm: pkixAlg(ocspHashOIDs[crypto.SHA256]), NameHash: nh, IssuerKeyHash: kh, SerialNumber: cert.SerialNumber,
+		}}},
+		Extensions: extNonce(nv),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestOCSPResponder(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCA(t)
+	cert, _ := tc.IssueCSR(ctx, makeCSR(t, testpki.Key(t, testpki.P256, 0), "x"), individual, "")
+	foreign := testpki.NewHierarchy(t)
+	foreignLeaf := foreign.Issue(t, testpki.P256, testpki.Options{})
+	notIssued := *cert
+	notIssued.SerialNumber = big.NewInt(424242)
+
+	post := func(t *testing.T, der []byte) []byte {
+		resp, err := http.Post(tc.srv.URL+"/ocsp", "application/ocsp-request", bytes.NewReader(der))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); ct != "application/ocsp-response" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	get := func(t *testing.T, der []byte) []byte {
+		resp, err := http.Get(tc.srv.URL + "/ocsp/" + strings.ReplaceAll(base64.StdEncoding.EncodeToString(der), "+", "%2B"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return b
+	}
+	stdReq := func(c, issuer *x509.Certificate) []byte {
+		der, err := ocsp.CreateRequest(c, issuer, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return der
+	}
+	for _, tt := range []struct {
+		name   string
+		send   func(*testing.T, []byte) []byte
+		req    []byte
+		cert   *x509.Certificate
+		status int // ocsp.Good, Revoked, Unknown; -1: error response
+		errTo  error
+	}{
+		{"POST good", post, stdReq(cert, tc.Certificate()), cert, ocsp.Good, nil},
+		{"GET good", get, stdReq(cert, tc.Certificate()), cert, ocsp.Good, nil},
+		{"SHA-256 CertID with nonce", post, ocspRequestWithNonce(t, cert, tc.Certificate(), []byte("0123456789abcdef")), cert, ocsp.Good, nil},
+		{"not issued here", post, stdReq(&notIssued, tc.Certificate()), &notIssued, ocsp.Unknown, nil},
+		{"other CA", post, stdReq(foreignLeaf.Cert, foreign.Intermediate.Cert), nil, -1, ocsp.ResponseError{Status: ocsp.Unauthorized}},
+		{"garbage POST", post, []byte("garbage"), nil, -1, ocsp.ResponseError{Status: ocsp.Malformed}},
+		{"garbage GET", get, []byte("garbage"), nil, -1, ocsp.ResponseError{Status: ocsp.Malformed}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			body := tt.send(t, tt.req)
+			resp, err := ocsp.ParseResponseForCert(body, tt.cert, tc.Certificate())
+			if tt.status == -1 {
+				var re ocsp.ResponseError
+				if !errors.As(err, &re) || re != tt.errTo {
+					t.Fatalf("error %v, want %v", err, tt.errTo)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status != tt.status {
+				t.Errorf("status %d, want %d", resp.Status, tt.status)
+			}
+			if resp.Certificate == nil || !resp.Certificate.Equal(tc.OCSPSigner().Certificate()) {
+				t.Error("response not signed by the delegated responder")
+			}
+		})
+	}
+	t.Run("nonce echoed", func(t *testing.T) {
+		nonce := []byte("fedcba9876543210")
+		body := post(t, ocspRequestWithNonce(t, cert, tc.Certificate(), nonce))
+		var r ocspResponseASN1
+		var basic ocspBasicResponse
+		if _, err := asn1.Unmarshal(body, &r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := asn1.Unmarshal(r.Response.Response, &basic); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := asn1.Marshal(nonce)
+		exts := basic.TBSResponseData.Extensions
+		if len(exts) != 1 || !exts[0].Id.Equal(oidOCSPNonce) || !bytes.Equal(exts[0].Value, want) {
+			t.Errorf("response extensions %+v, want the nonce", exts)
+		}
+	})
+	t.Run("method", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPut, tc.srv.URL+"/ocsp", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Errorf("PUT: %s", resp.Status)
+		}
+	})
+}
+
+func TestHandlerEndpoints(t *testing.T) {
+	tc := newTestCA(t)
+	for _, tt := range []struct {
+		path, ctype string
+		check       func([]byte) error
+	}{
+		{"/ca.pem", "application/x-pem-file", func(b []byte) error {
+			certs, err := ParseCertificates(b)
+			if err == nil && (len(certs) != 2 || !certs[0].Equal(tc.Certificate()) || !certs[1].Equal(tc.Root())) {
+				err = errors.New("want issuing CA then root")
+			}
+			return err
+		}},
+		{"/ca.crt", "application/pkix-cert", func(b []byte) error { _, err := x509.ParseCertificate(b); return err }},
+		{"/crl", "application/pkix-crl", func(b []byte) error {
+			crl, err := x509.ParseRevocationList(b)
+			if err == nil {
+				err = crl.CheckSignatureFrom(tc.Certificate())
+			}
+			return err
+		}},
+	} {
+		resp, err := http.Get(tc.srv.URL + tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != tt.ctype {
+			t.Errorf("%s: %s %q", tt.path, resp.Status, resp.Header.Get("Content-Type"))
+		}
+		if err := tt.check(b); err != nil {
+			t.Errorf("%s: %v", tt.path, err)
+		}
+	}
+}
+
+func TestCRLNumbersIncrease(t *testing.T) {
+	ctx := context.Background()
+	tc := newTestCA(t)
+	var last *big.Int
+	for i := range 3 {
+		c, _ := tc.IssueCSR(ctx, makeCSR(t, testpki.Key(t, testpki.P256, 0), "x"), individual, "")
+		if err := tc.Revoke(ctx, c.SerialNumber, ReasonSuperseded); err != nil {
+			t.Fatal(err)
+		}
+		der, err := tc.CRL(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crl, _ := x509.ParseRevocationList(der)
+		if len(crl.RevokedCertificateEntries) != i+1 {
+			t.Errorf("CRL %d lists %d", i, len(crl.RevokedCertificateEntries))
+		}
+		if last != nil && crl.Number.Cmp(last) <= 0 {
+			t.Errorf("CRL number %v after %v", crl.Number, last)
+		}
+		if !crl.NextUpdate.After(crl.ThisUpdate) {
+			t.Error("no nextUpdate")
+		}
+		last = crl.Number
+	}
+}
+
+// TestConcurrentIssuance issues in parallel on SQLite: serials stay unique.
+func TestConcurrentIssuance(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHierarchy(ctx, HierarchyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := OpenSQLiteStore(ctx, filepath.Join(t.TempDir(), "ca.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	ca, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: []*x509.Certificate{h.Root}, Store: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := testpki.Key(t, testpki.P256, 0).Public()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	for range 8 {
+		wg.Go(func() {
+			for range 4 {
+				c, err := ca.Issue(ctx, pub, individual, "")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				if seen[c.SerialNumber.String()] {
+					t.Errorf("serial %x issued twice", c.SerialNumber)
+				}
+				seen[c.SerialNumber.String()] = true
+				mu.Unlock()
+				if c.SerialNumber.Sign() <= 0 || c.SerialNumber.BitLen() < 64 {
+					t.Errorf("serial %x: not positive or too short", c.SerialNumber)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}

@@ -1,0 +1,421 @@
+package pki
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/securesign/securesign/signer"
+)
+
+// A CA directory, as made by InitDir and opened by OpenDir:
+//
+//	ca.json      settings: base URL, key type, policy OIDs, KDF salt
+//	root.pem     root CA certificate
+//	ca.pem       issuing CA certificate
+//	ocsp.pem     delegated OCSP responder certificate
+//	tsa.pem      time-stamping unit certificate
+//	root.key, issuing.key, ocsp.key, tsa.key
+//	             private keys, mode 0600
+//	master.key   only without a passphrase: the key store's master secret
+//	ca.db        SQLite store: issued certificates, revocations, CRL
+//	             number, server-generated subject keys (always encrypted)
+//
+// With a passphrase (the CLI reads it from SECURESIGN_CA_PASS) the .key
+// files are PKCS#8 sealed with AES-256-GCM under a key derived by scrypt
+// from the passphrase and the salt in ca.json, and subject keys in ca.db are
+// sealed under the same derived secret.
+//
+// WITHOUT a passphrase the .key files are PLAIN PKCS#8 and master.key is
+// the plain master secret: anyone who can read the directory has the CA.
+// That is for development only.
+//
+// The root key sits next to the issuing key for convenience; a production
+// root is kept offline (NewHierarchy and New take any crypto.Signer, e.g. a
+// PKCS#11 key).
+
+// DirOptions configures InitDir and OpenDir.
+type DirOptions struct {
+	// Passphrase protects the keys; empty means plain key files (dev only).
+	Passphrase []byte
+	// KeyType of the CA keys (InitDir); "" means ecdsa-p256.
+	KeyType KeyType
+	// BaseURL where the CA's Handler is served, written into certificates.
+	// InitDir stores it; for OpenDir a non-empty value overrides it.
+	BaseURL string
+	// Name and Organization of the CA (InitDir); see HierarchyOptions.
+	Name, Organization string
+	// PolicyOID for the signing profiles (InitDir); nil means DevPolicyOID.
+	PolicyOID asn1.ObjectIdentifier
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+type dirConfig struct {
+	Version      int    `json:"version"`
+	BaseURL      string `json:"baseURL,omitempty"`
+	KeyType      string `json:"keyType"`
+	PolicyOID    string `json:"policyOID"`
+	TSAPolicyOID string `json:"tsaPolicyOID"`
+	Encrypted    bool   `json:"encrypted"`
+	KDFSalt      []byte `json:"kdfSalt,omitempty"`
+	Created      string `json:"created"`
+}
+
+const (
+	dirConfigFile = "ca.json"
+	dirStoreFile  = "ca.db"
+	keyPEMType    = "SECURESIGN ENCRYPTED PRIVATE KEY"
+)
+
+// InitDir creates a CA directory: a new root and issuing CA, an OCSP
+// responder and a TSA certificate, and an empty store. It refuses a
+// directory that is not empty. The returned CA is open (Close it).
+func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
+	if _, err := os.Stat(filepath.Join(dir, dirConfigFile)); err == nil {
+		return nil, fmt.Errorf("pki: %s already holds a CA", dir)
+	}
+	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+		return nil, fmt.Errorf("pki: %s is not empty; InitDir needs a new or empty directory", dir)
+	}
+	if o.KeyType == "" {
+		o.KeyType = P256
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.BaseURL != "" {
+		if _, err := checkHTTPURL(o.BaseURL); err != nil {
+			return nil, err
+		}
+	}
+	if o.PolicyOID == nil {
+		o.PolicyOID = DevPolicyOID
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	h, err := NewHierarchy(ctx, HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now})
+	if err != nil {
+		return nil, err
+	}
+	cfg := dirConfig{
+		Version: 1, BaseURL: strings.TrimRight(o.BaseURL, "/"), KeyType: string(o.KeyType),
+		PolicyOID: o.PolicyOID.String(), TSAPolicyOID: append(append(asn1.ObjectIdentifier{}, o.PolicyOID...), 100).String(),
+		Encrypted: len(o.Passphrase) > 0, Created: o.Now().UTC().Format(time.RFC3339),
+	}
+	master, err := dirMaster(dir, &cfg, o.Passphrase, true)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(master)
+	for _, f := range []struct {
+		name string
+		key  crypto.Signer
+		cert *x509.Certificate
+	}{{"root", h.RootKey, h.Root}, {"issuing", h.IssuingKey, nil}} {
+		if err := writeKeyFile(dir, f.name+".key", f.key, master, cfg.Encrypted); err != nil {
+			return nil, err
+		}
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "root.pem"), pemCerts(h.Root), 0o644); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, "ca.pem"), pemCerts(h.Issuing), 0o644); err != nil {
+		return nil, err
+	}
+	// The store and the service certificates come last; ca.json, written
+	// at the very end, marks the directory complete.
+	ca, err := openDirCA(ctx, dir, &cfg, master, o, h.Issuing, h.IssuingKey, h.Root)
+	if err != nil {
+		return nil, err
+	}
+	data, _ := json.MarshalIndent(cfg, "", "  ")
+	if err := writeFileAtomic(filepath.Join(dir, dirConfigFile), append(data, '\n'), 0o600); err != nil {
+		ca.Close()
+		return nil, err
+	}
+	return ca, nil
+}
+
+// OpenDir opens a CA directory made by InitDir. Errors wrap
+// ErrKeyStoreLocked when the passphrase is wrong or missing.
+func OpenDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
+	data, err := os.ReadFile(filepath.Join(dir, dirConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s is not a CA directory (run pki init): %w", dir, err)
+	}
+	var cfg dirConfig
+	if err := json.Unmarshal(data, &cfg); err != nil || cfg.Version != 1 {
+		return nil, fmt.Errorf("pki: %s: unreadable %s", dir, dirConfigFile)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if cfg.Encrypted && len(o.Passphrase) == 0 {
+		return nil, fmt.Errorf("%w: %s is encrypted and no passphrase was given", ErrKeyStoreLocked, dir)
+	}
+	master, err := dirMaster(dir, &cfg, o.Passphrase, false)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(master)
+	key, err := readKeyFile(dir, "issuing.key", master, cfg.Encrypted)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := readCertFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		return nil, err
+	}
+	root, err := readCertFile(filepath.Join(dir, "root.pem"))
+	if err != nil {
+		return nil, err
+	}
+	return openDirCA(ctx, dir, &cfg, master, o, cert, key, root)
+}
+
+func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o DirOptions, cert *x509.Certificate, key crypto.Signer, root *x509.Certificate) (*CA, error) {
+	store, err := OpenSQLiteStore(ctx, filepath.Join(dir, dirStoreFile))
+	if err != nil {
+		return nil, err
+	}
+	keys, err := NewSoftwareKeyStore(store, master)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	policy, err := parseOID(cfg.PolicyOID)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	tsaPolicy, err := parseOID(cfg.TSAPolicyOID)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	base := cfg.BaseURL
+	if o.BaseURL != "" {
+		base = o.BaseURL
+	}
+	c := Config{
+		Cert: cert, Key: key, Chain: []*x509.Certificate{root}, Store: store, Keys: keys,
+		BaseURL: base, PolicyOID: policy, TSAPolicyOID: tsaPolicy, Now: o.Now,
+	}
+	// A bootstrap CA issues (or renews) the service certificates.
+	boot := &CA{cfg: c, profiles: DefaultProfiles(policy), ski: cert.SubjectKeyId}
+	boot.cfg.BaseURL = strings.TrimRight(base, "/")
+	if len(boot.ski) == 0 {
+		boot.ski = keyID(cert.PublicKey)
+	}
+	for _, svc := range []struct {
+		name, profile, role string
+		dst                 *signer.Signer
+	}{{"ocsp", ProfileOCSP, "OCSP Responder", &c.OCSPSigner}, {"tsa", ProfileTSA, "Time Stamping Unit", &c.TSASigner}} {
+		s, err := boot.serviceSigner(ctx, dir, svc.name, svc.profile, svc.role, master, cfg.Encrypted, o.Now())
+		if err != nil {
+			store.Close()
+			return nil, fmt.Errorf("pki: %s certificate: %w", svc.name, err)
+		}
+		*svc.dst = s
+	}
+	ca, err := New(ctx, c)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	ca.closer = store.Close
+	return ca, nil
+}
+
+// serviceSigner loads the OCSP or TSA key and certificate, or makes new
+// ones when missing or within a week of expiry.
+func (ca *CA) serviceSigner(ctx context.Context, dir, name, profile, role string, master []byte, encrypted bool, now time.Time) (signer.Signer, error) {
+	key, kerr := readKeyFile(dir, name+".key", master, encrypted)
+	cert, cerr := readCertFile(filepath.Join(dir, name+".pem"))
+	if kerr == nil && cerr == nil && now.Add(7*24*time.Hour).Before(cert.NotAfter) {
+		return signer.NewSoftware(key, cert, ca.ChainCerts())
+	}
+	if kerr != nil && !errors.Is(kerr, os.ErrNotExist) {
+		return nil, kerr
+	}
+	key, err := GenerateKey(P256)
+	if err != nil {
+		return nil, err
+	}
+	p := ca.profiles[profile]
+	cn := ca.cfg.Cert.Subject.CommonName + " " + role
+	cert, err = ca.issue(ctx, p, key.Public(), Subject{CommonName: cn, Organization: first(ca.cfg.Cert.Subject.Organization), Country: first(ca.cfg.Cert.Subject.Country)}, "")
+	if err != nil {
+		return nil, err
+	}
+	if err := writeKeyFile(dir, name+".key", key, master, encrypted); err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, name+".pem"), pemCerts(cert), 0o644); err != nil {
+		return nil, err
+	}
+	return signer.NewSoftware(key, cert, ca.ChainCerts())
+}
+
+// Close releases what OpenDir or InitDir opened (the SQLite store); for a
+// CA made by New it does nothing.
+func (ca *CA) Close() error {
+	if ca.closer != nil {
+		return ca.closer()
+	}
+	return nil
+}
+
+// dirMaster returns the master secret: derived from the passphrase, or read
+// from (create: written to) master.key.
+func dirMaster(dir string, cfg *dirConfig, pass []byte, create bool) ([]byte, error) {
+	if cfg.Encrypted {
+		if create {
+			cfg.KDFSalt = make([]byte, 16)
+			if _, err := rand.Read(cfg.KDFSalt); err != nil {
+				return nil, err
+			}
+		}
+		return PassphraseKey(pass, cfg.KDFSalt)
+	}
+	p := filepath.Join(dir, "master.key")
+	if create {
+		m := make([]byte, 32)
+		if _, err := rand.Read(m); err != nil {
+			return nil, err
+		}
+		return m, writeFileAtomic(p, m, 0o600)
+	}
+	m, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKeyStoreLocked, err)
+	}
+	return m, nil
+}
+
+func writeKeyFile(dir, name string, key crypto.Signer, master []byte, encrypted bool) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return err
+	}
+	defer clear(der)
+	block := &pem.Block{Type: "PRIVATE KEY", Bytes: der}
+	if encrypted {
+		sealed, err := sealKey(master, name, der)
+		if err != nil {
+			return err
+		}
+		block = &pem.Block{Type: keyPEMType, Headers: map[string]string{"Format": "securesign-v1 (scrypt, HKDF-SHA256, AES-256-GCM, PKCS#8)"}, Bytes: sealed}
+	}
+	return writeFileAtomic(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600)
+}
+
+func readKeyFile(dir, name string, master []byte, encrypted bool) (crypto.Signer, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	b, _ := pem.Decode(data)
+	if b == nil {
+		return nil, fmt.Errorf("pki: %s: no PEM block", name)
+	}
+	der := b.Bytes
+	switch {
+	case b.Type == keyPEMType:
+		if der, err = openKey(master, name, b.Bytes); err != nil {
+			return nil, err
+		}
+		defer clear(der)
+	case encrypted:
+		return nil, fmt.Errorf("pki: %s is not encrypted but the directory should be", name)
+	}
+	return parsePKCS8Signer(der)
+}
+
+func readCertFile(path string) (*x509.Certificate, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := ParseCertificates(data)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", path, err)
+	}
+	return certs[0], nil
+}
+
+func pemCerts(certs ...*x509.Certificate) []byte {
+	var out []byte
+	for _, c := range certs {
+		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	return out
+}
+
+// writeFileAtomic writes data to a temporary file and renames it over path.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// parseOID parses dotted decimal.
+func parseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("pki: bad OID %q", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("pki: bad OID %q", s)
+		}
+		oid[i] = n
+	}
+	return oid, nil
+}
+
+// ParseOID parses a dotted-decimal object identifier such as "2.16.356.100.2".
+func ParseOID(s string) (asn1.ObjectIdentifier, error) { return parseOID(s) }
