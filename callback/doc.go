@@ -1,10 +1,41 @@
 // Package callback encodes, decodes, delivers and verifies ss_result, the
 // result a signing app returns to a portal (section 2 of the SecureSign
-// protocol).
+// protocol, PROTOCOL.md).
 //
-// The app side builds a result from a signer outcome and delivers it; the
-// portal side runs every check of the protocol with a [Verifier]: pending
-// request, single use, certificate, chain, revocation and signatures.
-// It is also the one place where errors from every package are mapped to
-// SS_* codes.
+// # Signing app
+//
+// [NewSuccess] builds a result from the signatures, certificate, chain and
+// algorithm; [NewFailure] builds one from an error, with its SS_* code from
+// [CodeOf] and pinTriesLeft from a *signer.PINError. [Deliver] POSTs it
+// (retries with exponential backoff on network errors and 5xx for two
+// minutes; 3xx and 4xx are final); [RedirectURL] makes the mobile GET URL
+// and refuses results over 8000 characters, which must be POSTed.
+//
+// # Portal
+//
+// A [Verifier] runs every check of PROTOCOL.md §2 on a delivered result:
+// size and encoding ([Decode] is strict: both base64 alphabets, padded or
+// not, valid UTF-8 JSON with no duplicated keys and exactly-matched names);
+// a pending requestId issued by this consumer (its [Store]) and not expired;
+// single use; and for a success: one signature per issued digest, a
+// certificate that parses, is within its validity, has digitalSignature or
+// nonRepudiation, matches certSerial/certSha256/the registered certificate,
+// chains to Roots (pki.VerifyChain, with revocation when Revocation is set),
+// and whose key verifies every signature over exactly the issued digest
+// (ECDSA raw r||s is accepted and normalised to DER). Register results are
+// checked over deeplink.RegisterDigest.
+//
+// The outcome is typed ([Outcome].Kind): Accepted (recorded), Duplicate (the
+// same result again, however encoded: the recorded outcome, nothing
+// changes), Conflict (a different result for a completed request, HTTP 409;
+// a cancel after a success is a Conflict too, and the success stands), or
+// Rejected (Code and Err say why; nothing changes). The first valid result
+// wins: [Store.Complete] is an atomic compare-and-set, so of two concurrent
+// deliveries exactly one is accepted; a recorded completion is never
+// replaced.
+//
+// # Error codes
+//
+// [CodeOf] is the one place where errors of every SecureSign package are
+// mapped to SS_* codes; its documentation lists the mapping.
 package callback

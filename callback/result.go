@@ -151,7 +151,7 @@ func Decode(s string) (*Result, error) {
 	if len(s) > MaxEncodedSize {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(s), MaxEncodedSize)
 	}
-	raw, err := decodeB64(strings.TrimSpace(s))
+	raw, err := decodeB64(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64", ErrMalformed)
 	}

@@ -17,9 +17,12 @@ import (
 func TestEncodeDecode(t *testing.T) {
 	two := 2
 	tests := []*Result{
-		{RequestID: "r1", Success: true, SignatureBase64: "AQID", SignedAt: "2026-06-22T10:30:00Z",
-			Certificate: &CertSummary{SubjectCN: "राजेश कुमार <&>", SerialNumber: "4a3b2c1d", ValidTo: "2027-01-01"},
-			V: 1, SignaturesBase64: []string{"AQID", "BAUG"}, SignAlgo: "ECDSA", CertificateBase64: "MIIB", ChainBase64: []string{"MIIC"}},
+		{
+			RequestID: "r1", Success: true, SignatureBase64: "AQID", SignedAt: "2026-06-22T10:30:00Z",
+			Certificate:      &CertSummary{SubjectCN: "राजेश कुमार <&>", SerialNumber: "4a3b2c1d", ValidTo: "2027-01-01"},
+			V:                1,
+			SignaturesBase64: []string{"AQID", "BAUG"}, SignAlgo: "ECDSA", CertificateBase64: "MIIB", ChainBase64: []string{"MIIC"},
+		},
 		{RequestID: "r2", Success: false, Error: CodePINInvalid, Message: "Wrong PIN", V: 1, PINTriesLeft: &two},
 	}
 	for _, r := range tests {

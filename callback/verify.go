@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/pki"
@@ -73,7 +75,8 @@ type Verifier struct {
 	Revocation *pki.RevocationChecker
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// MaxSize bounds the encoded result; zero means MaxEncodedSize.
+	// MaxSize bounds the encoded result; zero means MaxEncodedSize, which
+	// is also the most Decode accepts.
 	MaxSize int
 }
 
@@ -87,12 +90,12 @@ type Verifier struct {
 // certificate, however encoded) is a Duplicate, anything else a Conflict.
 // Replays are answered even after the request has expired.
 func (v *Verifier) Verify(ctx context.Context, encoded string) (*Outcome, error) {
-	max := v.MaxSize
-	if max <= 0 {
-		max = MaxEncodedSize
+	limit := v.MaxSize
+	if limit <= 0 {
+		limit = MaxEncodedSize
 	}
-	if len(encoded) > max {
-		return reject(&Outcome{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(encoded), max)), nil
+	if len(encoded) > limit {
+		return reject(&Outcome{}, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(encoded), limit)), nil
 	}
 	r, err := Decode(encoded)
 	if err != nil {
@@ -108,6 +111,9 @@ func (v *Verifier) Verify(ctx context.Context, encoded string) (*Outcome, error)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("callback: store: %w", err)
+	}
+	if p == nil {
+		return reject(o, fmt.Errorf("%w: %q", ErrUnknownRequest, r.RequestID)), nil
 	}
 	o.Pending = p
 	h, err := resultHash(r)
@@ -137,7 +143,7 @@ func (v *Verifier) Verify(ctx context.Context, encoded string) (*Outcome, error)
 		if !validCode(r.Error) {
 			return reject(o, fmt.Errorf("%w: error code %q", ErrMalformed, truncate(string(r.Error)))), nil
 		}
-		c = &Completion{Code: r.Error, Message: r.Message}
+		c = &Completion{Code: r.Error, Message: clip(r.Message, maxMessage)}
 	}
 	c.ResultHash, c.CompletedAt = h, now
 	stored, won, err := v.Store.Complete(ctx, r.RequestID, c)
@@ -189,6 +195,26 @@ func validCode(c Code) bool {
 		}
 	}
 	return true
+}
+
+// maxMessage bounds the failure message a completion keeps: it is display
+// text from an unauthenticated party.
+const maxMessage = 512
+
+// clip shortens s to at most n bytes, on a rune boundary, dropping control
+// characters.
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, s)
+	for len(s) > n {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
 }
 
 func truncate(s string) string {
@@ -328,4 +354,28 @@ func rawToDER(k *ecdsa.PublicKey, sig []byte) ([]byte, bool) {
 	}
 	der, err := asn1.Marshal(struct{ R, S *big.Int }{new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])})
 	return der, err == nil
+}
+
+// HTTPStatus is the status a callback endpoint answers a POSTed result
+// with, per PROTOCOL.md §3: 200 for Accepted and Duplicate (the app stops
+// retrying), 409 for Conflict, and for Rejected 413 (too large), 404
+// (unknown requestId), 400 (malformed) or 422 (well-formed but unusable:
+// expired, wrong certificate, bad signature). The app treats every 4xx as
+// final.
+func (o *Outcome) HTTPStatus() int {
+	switch o.Kind {
+	case Accepted, Duplicate:
+		return 200
+	case Conflict:
+		return 409
+	}
+	switch {
+	case errors.Is(o.Err, ErrTooLarge):
+		return 413
+	case errors.Is(o.Err, ErrUnknownRequest):
+		return 404
+	case errors.Is(o.Err, ErrMalformed), errors.Is(o.Err, ErrUnsupportedVersion):
+		return 400
+	}
+	return 422
 }

@@ -247,6 +247,28 @@ func TestVerifyRejects(t *testing.T) {
 			r.SignatureBase64, r.SignaturesBase64 = "", nil
 			return enc(t, r)
 		}, ErrSignatureCount, CodeInternal},
+		{"51 signatures", func(t *testing.T) string {
+			p := withPending(1, nil)
+			r := f.success(t, p, f.p256, signer.ECDSA)
+			for len(r.SignaturesBase64) < 51 {
+				r.SignaturesBase64 = append(r.SignaturesBase64, r.SignaturesBase64[0])
+			}
+			return enc(t, r)
+		}, ErrSignatureCount, CodeInternal},
+		{"chain of 11 certificates", func(t *testing.T) string {
+			p := withPending(1, nil)
+			r := f.success(t, p, f.rsa, signer.RSAPKCS1v15)
+			for len(r.ChainBase64) < 11 {
+				r.ChainBase64 = append(r.ChainBase64, r.ChainBase64[0])
+			}
+			return enc(t, r)
+		}, ErrCertificate, CodeInternal},
+		{"NUL in requestId", func(t *testing.T) string {
+			p := withPending(1, nil)
+			r := f.success(t, p, f.rsa, signer.RSAPKCS1v15)
+			r.RequestID += "\x00"
+			return enc(t, r)
+		}, ErrUnknownRequest, CodeInternal},
 		{"oversized payload", func(t *testing.T) string {
 			return strings.Repeat("A", MaxEncodedSize+4)
 		}, ErrTooLarge, CodeInternal},
@@ -423,6 +445,83 @@ func TestConcurrentDeliveries(t *testing.T) {
 		}
 		if won != 1 {
 			t.Errorf("round %d: %d winners, want exactly 1", round, won)
+		}
+	}
+}
+
+// brokenStore fails like a database that went away.
+type brokenStore struct {
+	Store
+	failPending, failComplete bool
+}
+
+var errDBDown = errors.New("database down")
+
+func (s brokenStore) Pending(ctx context.Context, id string) (*Pending, *Completion, error) {
+	if s.failPending {
+		return nil, nil, errDBDown
+	}
+	return s.Store.Pending(ctx, id)
+}
+
+func (s brokenStore) Complete(ctx context.Context, id string, c *Completion) (*Completion, bool, error) {
+	if s.failComplete {
+		return nil, false, errDBDown
+	}
+	return s.Store.Complete(ctx, id, c)
+}
+
+// TestVerifyStoreFailure: a store failure is an error (the portal answers
+// 5xx and the app retries), not a verdict on the result.
+func TestVerifyStoreFailure(t *testing.T) {
+	f := newFixture(t)
+	p := f.pending(t, 1, crypto.SHA256)
+	payload := enc(t, f.success(t, p, f.rsa, signer.RSAPKCS1v15))
+	for _, bs := range []brokenStore{{Store: f.store, failPending: true}, {Store: f.store, failComplete: true}} {
+		v := *f.v
+		v.Store = bs
+		if o, err := v.Verify(context.Background(), payload); !errors.Is(err, errDBDown) || o != nil {
+			t.Errorf("Verify: %v %v, want the store's error", o, err)
+		}
+	}
+	// After the store recovers, the same delivery is accepted.
+	if o, err := f.v.Verify(context.Background(), payload); err != nil || o.Kind != Accepted {
+		t.Errorf("after recovery: %v %v", o, err)
+	}
+}
+
+func TestFailureMessageClipped(t *testing.T) {
+	f := newFixture(t)
+	p := f.pending(t, 1, crypto.SHA256)
+	r := NewFailure(p.RequestID, ErrCancelled)
+	r.Message = "\x1b[31mred\x00" + strings.Repeat("क", 1000)
+	o, err := f.v.Verify(context.Background(), enc(t, r))
+	if err != nil || o.Kind != Accepted {
+		t.Fatalf("%v %v", o, err)
+	}
+	m := o.Completion.Message
+	if len(m) > maxMessage || strings.ContainsAny(m, "\x1b\x00") || !strings.HasPrefix(m, "[31mred") {
+		t.Errorf("stored message %q (%d bytes)", m[:20], len(m))
+	}
+}
+
+func TestHTTPStatus(t *testing.T) {
+	tests := []struct {
+		o    Outcome
+		want int
+	}{
+		{Outcome{Kind: Accepted}, 200},
+		{Outcome{Kind: Duplicate}, 200},
+		{Outcome{Kind: Conflict}, 409},
+		{Outcome{Kind: Rejected, Err: ErrTooLarge}, 413},
+		{Outcome{Kind: Rejected, Err: ErrUnknownRequest}, 404},
+		{Outcome{Kind: Rejected, Err: ErrMalformed}, 400},
+		{Outcome{Kind: Rejected, Err: ErrExpired}, 422},
+		{Outcome{Kind: Rejected, Err: signer.ErrSignatureInvalid}, 422},
+	}
+	for _, tc := range tests {
+		if got := tc.o.HTTPStatus(); got != tc.want {
+			t.Errorf("%s %v: %d, want %d", tc.o.Kind, tc.o.Err, got, tc.want)
 		}
 	}
 }

@@ -55,6 +55,12 @@ func TestHostileLinks(t *testing.T) {
 		{"non-canonical origin", set(ParamOrigin, "https://Portal.example.in"), ErrOrigin},
 		{"origin with path", set(ParamOrigin, "https://portal.example.in/"), ErrOrigin},
 		{"origin with default port", set(ParamOrigin, "https://portal.example.in:443"), ErrOrigin},
+		{"decimal IPv4", both("https://2130706433/cb", "https://2130706433"), ErrCallbackURL},
+		{"hex IPv4", both("https://0x7f.0.0.1/cb", "https://0x7f.0.0.1"), ErrCallbackURL},
+		{"short IPv4", both("http://127.1/cb", "http://127.1"), ErrCallbackURL},
+		{"IPv4-mapped IPv6", both("http://[::ffff:127.0.0.1]/cb", "http://[::ffff:127.0.0.1]"), ErrCallbackURL},
+		{"IPv6 zone", set(ParamCallbackURL, "https://[fe80::1%25eth0]/cb"), ErrCallbackURL},
+		{"dotted IPv4 over https", both("https://203.0.113.7:8443/cb", "https://203.0.113.7:8443"), nil},
 		{"port out of range", set(ParamCallbackURL, "https://portal.example.in:99999/cb"), ErrCallbackURL},
 
 		// Schemes.
@@ -89,6 +95,8 @@ func TestHostileLinks(t *testing.T) {
 		{"duplicate hashAlgo", base + "&hashAlgo=SHA256", ErrDuplicateParam},
 		{"duplicate doc", set(ParamDoc, "a") + "&doc=x", ErrDuplicateParam},
 		{"duplicate kid", base + "&kid=a&kid=b&sig=x", ErrDuplicateParam},
+		{"encoded name duplicates requestId", base + "&request%49d=other-request-1", ErrDuplicateParam},
+		{"encoded sig name", base + "&%73ig=" + base64.RawURLEncoding.EncodeToString(make([]byte, 64)), ErrKID},
 		{"repeated hashBase64 is a batch", base + "&hashBase64=" + escape(h), nil},
 		{"repeated unknown parameter", base + "&x=1&x=2", nil},
 

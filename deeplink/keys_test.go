@@ -222,7 +222,10 @@ func TestFetcherRefuses(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &Fetcher{Client: tc.srv.Client(), Timeout: 200 * time.Millisecond, MaxBytes: 32 << 10}
+			f := &Fetcher{Client: tc.srv.Client(), MaxBytes: 32 << 10}
+			if tc.name == "timeout" {
+				f.Timeout = 300 * time.Millisecond
+			}
 			_, err := f.Keys(ctx, tc.origin)
 			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
 				t.Errorf("Keys: %v, want %v", err, tc.want)
@@ -249,8 +252,21 @@ func TestQR(t *testing.T) {
 	if err != nil {
 		t.Fatalf("PNG does not decode: %v", err)
 	}
-	if b := img.Bounds(); b.Dx() < 100 || b.Dx() != b.Dy() {
-		t.Errorf("PNG is %v", b)
+	c, _ := qrCode(link)
+	b := img.Bounds()
+	scale := b.Dx() / (c.Size + 8)
+	if b.Dx() != b.Dy() || scale < 1 || b.Dx() != (c.Size+8)*scale {
+		t.Fatalf("PNG is %v for %d modules", b, c.Size)
+	}
+	// The PNG shows the code's modules, with a 4-module quiet zone.
+	for y := -4; y < c.Size+4; y++ {
+		for x := -4; x < c.Size+4; x++ {
+			r, _, _, _ := img.At((x+4)*scale+scale/2, (y+4)*scale+scale/2).RGBA()
+			dark := x >= 0 && y >= 0 && x < c.Size && y < c.Size && c.Black(x, y)
+			if (r < 0x8000) != dark {
+				t.Fatalf("PNG module (%d,%d) dark=%t, code says %t", x, y, r < 0x8000, dark)
+			}
+		}
 	}
 	s, err := QRSVG(link)
 	if err != nil {
@@ -263,25 +279,31 @@ func TestQR(t *testing.T) {
 	if err := xml.Unmarshal(s, &doc); err != nil || doc.XMLName.Local != "svg" {
 		t.Fatalf("SVG does not parse: %v (%s)", err, doc.XMLName.Local)
 	}
-	// The SVG draws exactly the dark modules of the code.
-	c, _ := qrCode(link)
-	dark, drawn := 0, 0
-	for y := 0; y < c.Size; y++ {
-		for x := 0; x < c.Size; x++ {
-			if c.Black(x, y) {
-				dark++
-			}
-		}
-	}
+	// The SVG draws exactly the dark modules of the code, offset by the
+	// 4-module quiet zone.
+	drawn := map[[2]int]bool{}
 	for _, m := range strings.Split(string(s), "M")[1:] {
 		var x, y, w int
 		if _, err := fmtSscanf(m, &x, &y, &w); err != nil {
 			t.Fatalf("path %q: %v", m, err)
 		}
-		drawn += w
+		for i := range w {
+			drawn[[2]int{x - 4 + i, y - 4}] = true
+		}
 	}
-	if dark != drawn {
-		t.Errorf("SVG draws %d modules, the code has %d dark ones", drawn, dark)
+	dark := 0
+	for y := 0; y < c.Size; y++ {
+		for x := 0; x < c.Size; x++ {
+			if c.Black(x, y) != drawn[[2]int{x, y}] {
+				t.Fatalf("SVG module (%d,%d) differs from the code", x, y)
+			}
+			if c.Black(x, y) {
+				dark++
+			}
+		}
+	}
+	if dark != len(drawn) {
+		t.Errorf("SVG draws %d modules, the code has %d dark ones", len(drawn), dark)
 	}
 	// The longest allowed link still fits.
 	long := "securesign://sign?" + strings.Repeat("a", MaxLinkLength-18)

@@ -27,7 +27,8 @@ const (
 	// MaxLinkLength is the longest link, in bytes.
 	MaxLinkLength = 2048
 	// MaxHashes is the largest batch of digests in one link. In practice
-	// MaxLinkLength allows about 30 SHA-256 digests.
+	// MaxLinkLength binds first: a signed link with a short callback URL
+	// holds 28 SHA-256 or 16 SHA-512 digests.
 	MaxHashes = 50
 	// MaxLifetime is how far ahead of its making a link's exp may be.
 	MaxLifetime = 15 * time.Minute

@@ -248,6 +248,10 @@ func checkURL(param string, sentinel error, raw string) (*url.URL, error) {
 		}
 	} else if !isHostName(host) {
 		return nil, errf(sentinel, param, "bad host %q (write IDNs as xn--)", host)
+	} else if numericTLD(host) && net.ParseIP(host) == nil {
+		// 2130706433, 0x7f.1, 127.1: IPv4 in forms browsers accept but
+		// nobody displays honestly.
+		return nil, errf(sentinel, param, "host %q: write an IPv4 address as a dotted quad", host)
 	}
 	if p := u.Port(); p != "" {
 		n, err := strconv.Atoi(p)
@@ -281,6 +285,18 @@ func isHostName(h string) bool {
 		}
 	}
 	return true
+}
+
+// numericTLD reports whether the last label of h is all digits.
+func numericTLD(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return last != ""
 }
 
 // originOf is the canonical origin of u: lower-case scheme and host, the

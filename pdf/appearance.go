@@ -142,9 +142,10 @@ func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now
 			maxLen = n
 		}
 	}
-	// Helvetica averages about 0.52 em per character in such text.
+	// Helvetica digits and capitals are about 0.56-0.72 em; 0.6 keeps such
+	// lines (the hex serial) inside the box.
 	fs := (h - 4) / (float64(len(lines)) * 1.2)
-	if f := (w - textX - 2) / (0.52 * float64(maxLen)); f < fs {
+	if f := (w - textX - 2) / (0.6 * float64(maxLen)); f < fs {
 		fs = f
 	}
 	if fs > 12 {

@@ -131,7 +131,7 @@ func bombCases() []bombCase {
 	return []bombCase{
 		{name: "deflate-bomb/xref-stream", check: isLimit("MaxStreamBytes"), build: func() []byte {
 			return bombPDF([]string{"1 0 obj\n<< /Type /Catalog >>\nendobj"}, func(offs []int, x int) string {
-				return binStream(2, fmt.Sprintf("/Type /XRef /Size 3 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode"), gibBomb()) +
+				return binStream(2, "/Type /XRef /Size 3 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode", gibBomb()) +
 					fmt.Sprintf("\nstartxref\n%d\n%%%%EOF\n", x)
 			})
 		}},
@@ -273,7 +273,7 @@ func bombCases() []bombCase {
 		{name: "wrong-xref-offset/startxref", check: isMalformed, build: func() []byte {
 			d := baseDoc()
 			i := bytes.LastIndex(d, []byte("startxref\n"))
-			return append(append(append([]byte(nil), d[:i]...), "startxref\n17\n%%EOF\n"...))
+			return append(append([]byte(nil), d[:i]...), "startxref\n17\n%%EOF\n"...)
 		}},
 		{name: "wrong-xref-offset/object", check: isMalformed, build: func() []byte {
 			return bombPDF([]string{"1 0 obj\n<< /Type /Catalog >>\nendobj"}, func(offs []int, x int) string {

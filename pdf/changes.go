@@ -524,7 +524,12 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 			}
 		case "SigFlags":
 			cs.add(kSig, "form: /SigFlags set")
-		case "DR", "DA", "NeedAppearances":
+		case "DR":
+			// default resources only serve appearance generation for new
+			// fields (signers add fonts here); existing appearance streams
+			// carry their own resources
+			cs.add(kSig, "form: default resources updated")
+		case "DA", "NeedAppearances":
 			cs.add(kForm, "form: /%s changed", k)
 		default:
 			cs.add(kOther, "form: /%s changed after signing", k)

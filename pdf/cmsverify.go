@@ -24,7 +24,6 @@ import (
 
 var (
 	vOidSignedData        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	vOidData              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
 	vOidTSTInfo           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
 	vOidAttrContentType   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
 	vOidAttrMessageDigest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
@@ -51,17 +50,16 @@ var (
 	vOidECSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	vOidECSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	vOidECSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	vOidEd25519   = asn1.ObjectIdentifier{1, 3, 101, 112}
 )
 
 // CMS verification failures; the validator maps them to ETSI sub-indications.
 var (
-	vErrCMSFormat       = errors.New("CMS structure is malformed")
-	vErrDigestMismatch  = errors.New("the document digest does not match the signed messageDigest")
-	vErrSigCrypto       = errors.New("the signature value does not verify with the signer's key")
-	vErrNoSignerCert    = errors.New("the signer's certificate is not in the signature")
-	vErrUnsupportedAlgo = errors.New("unsupported algorithm")
-	vErrSigningCertAttr = errors.New("the signing-certificate attribute does not match the signer's certificate")
+	errVCMSFormat       = errors.New("CMS structure is malformed")
+	errVDigestMismatch  = errors.New("the document digest does not match the signed messageDigest")
+	errVSigCrypto       = errors.New("the signature value does not verify with the signer's key")
+	errVNoSignerCert    = errors.New("the signer's certificate is not in the signature")
+	errVUnsupportedAlgo = errors.New("unsupported algorithm")
+	errVSigningCertAttr = errors.New("the signing-certificate attribute does not match the signer's certificate")
 )
 
 func vHashByOID(oid asn1.ObjectIdentifier) crypto.Hash {
@@ -132,15 +130,15 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 	}
 	rest, err := asn1.Unmarshal(der, &ci)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", vErrCMSFormat, err)
+		return nil, fmt.Errorf("%w: %v", errVCMSFormat, err)
 	}
 	for _, b := range rest {
 		if b != 0 {
-			return nil, fmt.Errorf("%w: data after the CMS structure", vErrCMSFormat)
+			return nil, fmt.Errorf("%w: data after the CMS structure", errVCMSFormat)
 		}
 	}
 	if !ci.ContentType.Equal(vOidSignedData) {
-		return nil, fmt.Errorf("%w: content type %v is not SignedData", vErrCMSFormat, ci.ContentType)
+		return nil, fmt.Errorf("%w: content type %v is not SignedData", errVCMSFormat, ci.ContentType)
 	}
 	var sd struct {
 		Version          int
@@ -155,19 +153,19 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 	}
 	rest, err = asn1.Unmarshal(ci.Content.Bytes, &sd)
 	if err != nil {
-		return nil, fmt.Errorf("%w: SignedData: %v", vErrCMSFormat, err)
+		return nil, fmt.Errorf("%w: SignedData: %v", errVCMSFormat, err)
 	}
 	if len(rest) > 0 {
-		return nil, fmt.Errorf("%w: data after SignedData", vErrCMSFormat)
+		return nil, fmt.Errorf("%w: data after SignedData", errVCMSFormat)
 	}
 	if len(sd.SignerInfos) != 1 {
-		return nil, fmt.Errorf("%w: %d signers (exactly one expected)", vErrCMSFormat, len(sd.SignerInfos))
+		return nil, fmt.Errorf("%w: %d signers (exactly one expected)", errVCMSFormat, len(sd.SignerInfos))
 	}
 	out := &vSignedData{raw: der, eContentType: sd.EncapContentInfo.EContentType, si: sd.SignerInfos[0]}
 	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
 		var oct []byte
 		if _, err := asn1.Unmarshal(sd.EncapContentInfo.EContent.Bytes, &oct); err != nil {
-			return nil, fmt.Errorf("%w: eContent: %v", vErrCMSFormat, err)
+			return nil, fmt.Errorf("%w: eContent: %v", errVCMSFormat, err)
 		}
 		out.eContent = oct
 	}
@@ -177,7 +175,7 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 			var rv asn1.RawValue
 			r, err := asn1.Unmarshal(b, &rv)
 			if err != nil {
-				return nil, fmt.Errorf("%w: certificates: %v", vErrCMSFormat, err)
+				return nil, fmt.Errorf("%w: certificates: %v", errVCMSFormat, err)
 			}
 			b = r
 			if rv.Class != asn1.ClassUniversal || rv.Tag != asn1.TagSequence {
@@ -185,17 +183,17 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 			}
 			c, err := x509.ParseCertificate(rv.FullBytes)
 			if err != nil {
-				return nil, fmt.Errorf("%w: certificate: %v", vErrCMSFormat, err)
+				return nil, fmt.Errorf("%w: certificate: %v", errVCMSFormat, err)
 			}
 			out.certs = append(out.certs, c)
 			if len(out.certs) > 64 {
-				return nil, fmt.Errorf("%w: too many certificates", vErrCMSFormat)
+				return nil, fmt.Errorf("%w: too many certificates", errVCMSFormat)
 			}
 		}
 	}
 	out.hash = vHashByOID(out.si.DigestAlgorithm.Algorithm)
 	if out.hash == 0 {
-		return nil, fmt.Errorf("%w: digest algorithm %v", vErrUnsupportedAlgo, out.si.DigestAlgorithm.Algorithm)
+		return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, out.si.DigestAlgorithm.Algorithm)
 	}
 	if len(out.si.SignedAttrs.FullBytes) > 0 {
 		if out.signedAttrs, err = vParseAttrs(out.si.SignedAttrs.Bytes); err != nil {
@@ -217,11 +215,11 @@ func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
 		var a vCmsAttribute
 		r, err := asn1.Unmarshal(b, &a)
 		if err != nil {
-			return nil, fmt.Errorf("%w: attribute: %v", vErrCMSFormat, err)
+			return nil, fmt.Errorf("%w: attribute: %v", errVCMSFormat, err)
 		}
 		b = r
 		if seen[a.Type.String()] {
-			return nil, fmt.Errorf("%w: attribute %v appears twice", vErrCMSFormat, a.Type)
+			return nil, fmt.Errorf("%w: attribute %v appears twice", errVCMSFormat, a.Type)
 		}
 		seen[a.Type.String()] = true
 		out = append(out, a)
@@ -236,7 +234,7 @@ func vAttr(attrs []vCmsAttribute, oid asn1.ObjectIdentifier) ([]byte, error) {
 			var v asn1.RawValue
 			rest, err := asn1.Unmarshal(a.Values.Bytes, &v)
 			if err != nil || len(rest) > 0 {
-				return nil, fmt.Errorf("%w: attribute %v must have exactly one value", vErrCMSFormat, oid)
+				return nil, fmt.Errorf("%w: attribute %v must have exactly one value", errVCMSFormat, oid)
 			}
 			return v.FullBytes, nil
 		}
@@ -251,7 +249,7 @@ func (sd *vSignedData) findSigner() (*x509.Certificate, error) {
 	case sid.Class == asn1.ClassUniversal && sid.Tag == asn1.TagSequence:
 		var ias vIssuerAndSerial
 		if _, err := asn1.Unmarshal(sid.FullBytes, &ias); err != nil {
-			return nil, fmt.Errorf("%w: signer identifier: %v", vErrCMSFormat, err)
+			return nil, fmt.Errorf("%w: signer identifier: %v", errVCMSFormat, err)
 		}
 		for _, c := range sd.certs {
 			if c.SerialNumber.Cmp(ias.Serial) == 0 && bytes.Equal(c.RawIssuer, ias.Issuer.FullBytes) {
@@ -265,9 +263,9 @@ func (sd *vSignedData) findSigner() (*x509.Certificate, error) {
 			}
 		}
 	default:
-		return nil, fmt.Errorf("%w: signer identifier", vErrCMSFormat)
+		return nil, fmt.Errorf("%w: signer identifier", errVCMSFormat)
 	}
-	return nil, vErrNoSignerCert
+	return nil, errVNoSignerCert
 }
 
 // verify checks the signer: digest is the hash (with sd.hash) of the signed
@@ -297,11 +295,11 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 			return res, err
 		}
 		if md == nil {
-			return res, fmt.Errorf("%w: no messageDigest attribute", vErrCMSFormat)
+			return res, fmt.Errorf("%w: no messageDigest attribute", errVCMSFormat)
 		}
 		var mdv []byte
 		if _, err := asn1.Unmarshal(md, &mdv); err != nil {
-			return res, fmt.Errorf("%w: messageDigest: %v", vErrCMSFormat, err)
+			return res, fmt.Errorf("%w: messageDigest: %v", errVCMSFormat, err)
 		}
 		ct, err := vAttr(sd.signedAttrs, vOidAttrContentType)
 		if err != nil {
@@ -309,10 +307,10 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 		}
 		var ctv asn1.ObjectIdentifier
 		if ct == nil {
-			return res, fmt.Errorf("%w: no contentType attribute", vErrCMSFormat)
+			return res, fmt.Errorf("%w: no contentType attribute", errVCMSFormat)
 		}
 		if _, err := asn1.Unmarshal(ct, &ctv); err != nil || !ctv.Equal(sd.eContentType) {
-			return res, fmt.Errorf("%w: contentType attribute does not match the content", vErrCMSFormat)
+			return res, fmt.Errorf("%w: contentType attribute does not match the content", errVCMSFormat)
 		}
 		if st, _ := vAttr(sd.signedAttrs, vOidAttrSigningTime); st != nil {
 			var t time.Time
@@ -324,7 +322,7 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 			res.adbeOCSP, res.adbeCRLs = vParseAdbeRevInfo(rv)
 		}
 		if !bytes.Equal(mdv, digest) {
-			return res, vErrDigestMismatch
+			return res, errVDigestMismatch
 		}
 		// the signature covers the DER SET OF attributes (tag 0x31, not [0])
 		der := append([]byte(nil), sd.si.SignedAttrs.FullBytes...)
@@ -356,7 +354,7 @@ func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error 
 			Rest  asn1.RawValue `asn1:"optional"`
 		}
 		if _, err := asn1.Unmarshal(v, &sc); err != nil || len(sc.Certs) == 0 {
-			return fmt.Errorf("%w: signing-certificate-v2 unparsable", vErrCMSFormat)
+			return fmt.Errorf("%w: signing-certificate-v2 unparsable", errVCMSFormat)
 		}
 		// ESSCertIDv2 ::= SEQUENCE { hashAlgorithm DEFAULT sha256, certHash, issuerSerial OPTIONAL }
 		b := sc.Certs[0].Bytes
@@ -364,27 +362,27 @@ func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error 
 		var first asn1.RawValue
 		rest, err := asn1.Unmarshal(b, &first)
 		if err != nil {
-			return fmt.Errorf("%w: ESSCertIDv2", vErrCMSFormat)
+			return fmt.Errorf("%w: ESSCertIDv2", errVCMSFormat)
 		}
 		if first.Tag == asn1.TagSequence {
 			var ai pkix.AlgorithmIdentifier
 			if _, err := asn1.Unmarshal(first.FullBytes, &ai); err != nil {
-				return fmt.Errorf("%w: ESSCertIDv2 hash algorithm", vErrCMSFormat)
+				return fmt.Errorf("%w: ESSCertIDv2 hash algorithm", errVCMSFormat)
 			}
 			if h = vHashByOID(ai.Algorithm); h == 0 {
-				return fmt.Errorf("%w: ESSCertIDv2 hash %v", vErrUnsupportedAlgo, ai.Algorithm)
+				return fmt.Errorf("%w: ESSCertIDv2 hash %v", errVUnsupportedAlgo, ai.Algorithm)
 			}
 			if _, err := asn1.Unmarshal(rest, &first); err != nil {
-				return fmt.Errorf("%w: ESSCertIDv2 certHash", vErrCMSFormat)
+				return fmt.Errorf("%w: ESSCertIDv2 certHash", errVCMSFormat)
 			}
 		}
 		if first.Tag != asn1.TagOctetString {
-			return fmt.Errorf("%w: ESSCertIDv2 certHash", vErrCMSFormat)
+			return fmt.Errorf("%w: ESSCertIDv2 certHash", errVCMSFormat)
 		}
 		hh := h.New()
 		hh.Write(cert.Raw)
 		if !bytes.Equal(hh.Sum(nil), first.Bytes) {
-			return vErrSigningCertAttr
+			return errVSigningCertAttr
 		}
 		return nil
 	}
@@ -399,12 +397,12 @@ func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error 
 			Rest asn1.RawValue `asn1:"optional"`
 		}
 		if _, err := asn1.Unmarshal(v, &sc); err != nil || len(sc.Certs) == 0 {
-			return fmt.Errorf("%w: signing-certificate unparsable", vErrCMSFormat)
+			return fmt.Errorf("%w: signing-certificate unparsable", errVCMSFormat)
 		}
 		hh := crypto.SHA1.New()
 		hh.Write(cert.Raw)
 		if !bytes.Equal(hh.Sum(nil), sc.Certs[0].Hash) {
-			return vErrSigningCertAttr
+			return errVSigningCertAttr
 		}
 	}
 	return nil
@@ -423,15 +421,15 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 				return err
 			}
 			if ph != h {
-				return fmt.Errorf("%w: RSA-PSS hash differs from the digest algorithm", vErrUnsupportedAlgo)
+				return fmt.Errorf("%w: RSA-PSS hash differs from the digest algorithm", errVUnsupportedAlgo)
 			}
 			if err := rsa.VerifyPSS(k, h, hashed, sig, &rsa.PSSOptions{SaltLength: saltLen, Hash: h}); err != nil {
-				return vErrSigCrypto
+				return errVSigCrypto
 			}
 			return nil
 		case oid.Equal(vOidRSA), oid.Equal(vOidRSASHA1), oid.Equal(vOidRSASHA256), oid.Equal(vOidRSASHA384), oid.Equal(vOidRSASHA512):
 			if err := rsa.VerifyPKCS1v15(k, h, hashed, sig); err != nil {
-				return vErrSigCrypto
+				return errVSigCrypto
 			}
 			return nil
 		}
@@ -439,14 +437,14 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 		switch {
 		case oid.Equal(vOidEC), oid.Equal(vOidECSHA1), oid.Equal(vOidECSHA256), oid.Equal(vOidECSHA384), oid.Equal(vOidECSHA512):
 			if !ecdsa.VerifyASN1(k, hashed, sig) {
-				return vErrSigCrypto
+				return errVSigCrypto
 			}
 			return nil
 		}
 	case ed25519.PublicKey:
-		return fmt.Errorf("%w: Ed25519 in CMS", vErrUnsupportedAlgo)
+		return fmt.Errorf("%w: Ed25519 in CMS", errVUnsupportedAlgo)
 	}
-	return fmt.Errorf("%w: signature algorithm %v for key %T", vErrUnsupportedAlgo, oid, pub)
+	return fmt.Errorf("%w: signature algorithm %v for key %T", errVUnsupportedAlgo, oid, pub)
 }
 
 func vPssParams(alg pkix.AlgorithmIdentifier) (int, crypto.Hash, error) {
@@ -457,22 +455,22 @@ func vPssParams(alg pkix.AlgorithmIdentifier) (int, crypto.Hash, error) {
 		TrailerField int                      `asn1:"optional,explicit,tag:3,default:1"`
 	}
 	if _, err := asn1.Unmarshal(alg.Parameters.FullBytes, &p); err != nil {
-		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters: %v", vErrCMSFormat, err)
+		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters: %v", errVCMSFormat, err)
 	}
 	h := crypto.SHA1
 	if len(p.Hash.Algorithm) > 0 {
 		h = vHashByOID(p.Hash.Algorithm)
 	}
 	if h == 0 || p.TrailerField != 1 || p.SaltLength < 0 {
-		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters", vErrUnsupportedAlgo)
+		return 0, 0, fmt.Errorf("%w: RSA-PSS parameters", errVUnsupportedAlgo)
 	}
 	if len(p.MGF.Algorithm) > 0 {
 		if !p.MGF.Algorithm.Equal(vOidMGF1) {
-			return 0, 0, fmt.Errorf("%w: RSA-PSS mask function", vErrUnsupportedAlgo)
+			return 0, 0, fmt.Errorf("%w: RSA-PSS mask function", errVUnsupportedAlgo)
 		}
 		var mh pkix.AlgorithmIdentifier
 		if _, err := asn1.Unmarshal(p.MGF.Parameters.FullBytes, &mh); err != nil || vHashByOID(mh.Algorithm) != h {
-			return 0, 0, fmt.Errorf("%w: RSA-PSS MGF1 hash differs", vErrUnsupportedAlgo)
+			return 0, 0, fmt.Errorf("%w: RSA-PSS MGF1 hash differs", errVUnsupportedAlgo)
 		}
 	}
 	return p.SaltLength, h, nil

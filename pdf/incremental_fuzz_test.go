@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/securesign/securesign/pdf/internal/testpdf"
 )

@@ -99,14 +99,47 @@ const (
 	CoveragePartial  = "partial"
 )
 
-// Limits bounds the resources one verification may use; zero fields take
-// the defaults of DefaultLimits (about 2 s and well under 256 MiB).
-// Timeout bounds the whole Verify call, hashing included: raise it for
-// documents of several hundred megabytes.
-type Limits = syntax.Limits
+// Limits bounds the resources one verification may use on hostile input.
+// Zero fields take the value of DefaultLimits; a *LimitError names the
+// field that was exceeded.
+type Limits struct {
+	MaxObjects      int   // in-use objects in one revision (1,000,000)
+	MaxXrefEntries  int   // xref entries over all sections (2,000,000)
+	MaxDepth        int   // nesting of arrays and dictionaries (256)
+	MaxObjectTokens int   // tokens in one object (1M)
+	MaxStreamBytes  int64 // decoded bytes of one stream (64 MiB)
+	MaxTotalBytes   int64 // decoded bytes of all streams together (192 MiB)
+	MaxRevisions    int   // xref sections in the /Prev chain (1000)
+	MaxRefChain     int   // references followed to reach one value (32)
+	MaxStringBytes  int   // one string, e.g. /Contents (16 MiB)
+	// Timeout bounds the whole Verify call, hashing included (2 s); raise
+	// it for documents of several hundred megabytes; negative means none.
+	Timeout time.Duration
+}
 
-// DefaultLimits are the limits used for zero fields of Limits.
-var DefaultLimits = syntax.DefaultLimits
+// DefaultLimits are the limits used for zero fields of Limits: about 2 s
+// and well under 256 MiB of memory for any input.
+var DefaultLimits = Limits{
+	MaxObjects:      syntax.DefaultLimits.MaxObjects,
+	MaxXrefEntries:  syntax.DefaultLimits.MaxXrefEntries,
+	MaxDepth:        syntax.DefaultLimits.MaxDepth,
+	MaxObjectTokens: syntax.DefaultLimits.MaxObjectTokens,
+	MaxStreamBytes:  syntax.DefaultLimits.MaxStreamBytes,
+	MaxTotalBytes:   syntax.DefaultLimits.MaxTotalBytes,
+	MaxRevisions:    syntax.DefaultLimits.MaxRevisions,
+	MaxRefChain:     syntax.DefaultLimits.MaxRefChain,
+	MaxStringBytes:  syntax.DefaultLimits.MaxStringBytes,
+	Timeout:         syntax.DefaultLimits.Timeout,
+}
+
+func (l Limits) syntax() syntax.Limits {
+	return syntax.Limits{
+		MaxObjects: l.MaxObjects, MaxXrefEntries: l.MaxXrefEntries, MaxDepth: l.MaxDepth,
+		MaxObjectTokens: l.MaxObjectTokens, MaxStreamBytes: l.MaxStreamBytes, MaxTotalBytes: l.MaxTotalBytes,
+		MaxRevisions: l.MaxRevisions, MaxRefChain: l.MaxRefChain, MaxStringBytes: l.MaxStringBytes,
+		Timeout: l.Timeout,
+	}.WithDefaults()
+}
 
 // LimitError reports which limit a document exceeded (errors.As).
 type LimitError = syntax.LimitError

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
@@ -508,17 +509,19 @@ func newPlanSized(src io.ReaderAt, size int64, cert *x509.Certificate, chain []*
 }
 
 // copyAndHash copies src to dst (if not nil) while hashing it, in one pass
-// with a fixed buffer.
+// over the input with a fixed set of buffers. Writing chunk k overlaps
+// hashing chunk k+1, so on two cores the copy costs little more than the
+// hash.
 func copyAndHash(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, h hash.Hash) error {
-	buf := make([]byte, 1<<20)
-	var w io.Writer = h
-	if dst != nil {
-		w = io.MultiWriter(dst, h)
-	}
-	for off := int64(0); off < size; {
-		if err := ctx.Err(); err != nil {
-			return err
+	const chunk, nbuf = 1 << 20, 4
+	if df, ok := dst.(*os.File); ok && size > 16*chunk {
+		if sf, ok := src.(*os.File); ok {
+			if handled, err := copyFileAndHash(ctx, df, sf, size, h); handled {
+				return err
+			}
 		}
+	}
+	read := func(buf []byte, off int64) (int, error) {
 		n := int64(len(buf))
 		if size-off < n {
 			n = size - off
@@ -528,11 +531,87 @@ func copyAndHash(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
+			return 0, fmt.Errorf("pdf: reading input at %d: %w", off, err)
+		}
+		return int(n), nil
+	}
+	if dst == nil {
+		return hashRange(ctx, src, size, h)
+	}
+	if size <= chunk {
+		buf := make([]byte, chunk)
+		for off := int64(0); off < size; {
+			n, err := read(buf, off)
+			if err != nil {
+				return err
+			}
+			h.Write(buf[:n])
+			if dst != nil {
+				if _, err := dst.Write(buf[:n]); err != nil {
+					return fmt.Errorf("pdf: writing output: %w", err)
+				}
+			}
+			off += int64(n)
+		}
+		return nil
+	}
+	free := make(chan []byte, nbuf)
+	for i := 0; i < nbuf; i++ {
+		free <- make([]byte, chunk)
+	}
+	full := make(chan []byte, nbuf)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var werr error
+		for b := range full {
+			if werr == nil {
+				if _, werr = dst.Write(b); werr != nil {
+					failed.Store(true)
+				}
+			}
+			free <- b[:cap(b)]
+		}
+		done <- werr
+	}()
+	var rerr error
+	for off := int64(0); off < size && !failed.Load(); {
+		if rerr = ctx.Err(); rerr != nil {
+			break
+		}
+		buf := <-free
+		n, err := read(buf, off)
+		if err != nil {
+			rerr = err
+			break
+		}
+		h.Write(buf[:n])
+		full <- buf[:n]
+		off += int64(n)
+	}
+	close(full)
+	if werr := <-done; werr != nil {
+		return fmt.Errorf("pdf: writing output: %w", werr)
+	}
+	return rerr
+}
+
+// hashRange hashes the first size bytes of src.
+func hashRange(ctx context.Context, src io.ReaderAt, size int64, h hash.Hash) error {
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < size; {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := min(int64(len(buf)), size-off)
+		m, err := src.ReadAt(buf[:n], off)
+		if int64(m) < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
 			return fmt.Errorf("pdf: reading input at %d: %w", off, err)
 		}
-		if _, err := w.Write(buf[:n]); err != nil {
-			return fmt.Errorf("pdf: writing output: %w", err)
-		}
+		h.Write(buf[:n])
 		off += n
 	}
 	return nil

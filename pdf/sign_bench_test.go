@@ -10,28 +10,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf/internal/testpdf"
 )
 
-var (
-	benchOnce sync.Once
-	benchDir  string
-)
-
-// benchInput generates the 1/10/100 MB inputs once per process.
+// benchInput generates a 1/10/100 MB input in b's temporary directory.
 func benchInput(b *testing.B, mb int) string {
-	benchOnce.Do(func() {
-		d, err := os.MkdirTemp("", "pdfsign-bench-")
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchDir = d
-	})
-	p := filepath.Join(benchDir, fmt.Sprintf("in-%dMB.pdf", mb))
+	p := filepath.Join(b.TempDir(), fmt.Sprintf("in-%dMB.pdf", mb))
 	if _, err := os.Stat(p); err != nil {
 		if err := testpdf.WriteFile(p, testpdf.Options{Pages: 2, PadBytes: int64(mb) << 20}); err != nil {
 			b.Fatal(err)

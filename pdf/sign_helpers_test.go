@@ -147,8 +147,9 @@ func (o *sgTestOCSP) Check(ctx context.Context, cert, issuer *x509.Certificate) 
 
 // sgValidators runs the external sgValidators on a signed PDF.
 type sgValidators struct {
-	nssDir string
-	root   string
+	nssDir   string
+	root     string
+	rootCert *x509.Certificate
 }
 
 func sgNewValidators(t testing.TB, w *sgTestWorld) *sgValidators {
@@ -166,7 +167,7 @@ func sgNewValidators(t testing.TB, w *sgTestWorld) *sgValidators {
 	os.Mkdir(nss, 0o700)
 	sgRun(t, "certutil", "-N", "-d", "sql:"+nss, "--empty-password")
 	sgRun(t, "certutil", "-A", "-d", "sql:"+nss, "-n", "root", "-t", "C,C,C", "-i", root)
-	return &sgValidators{nssDir: nss, root: root}
+	return &sgValidators{nssDir: nss, root: root, rootCert: w.h.Root.Cert}
 }
 
 func sgRun(t testing.TB, name string, args ...string) string {
@@ -208,6 +209,28 @@ func (v *sgValidators) check(t testing.TB, path string, wantSigs int) {
 		t.Errorf("pdfsig: the last signature does not cover the whole document\n%s", s)
 	}
 	v.cms(t, path, wantSigs)
+	v.ours(t, path, wantSigs)
+}
+
+// ours runs this package's own validation (the pdf-verify half) over the
+// output: every signature must come out TOTAL_PASSED.
+func (v *sgValidators) ours(t testing.TB, path string, wantSigs int) {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(v.rootCert)
+	rep, err := VerifyFile(context.Background(), path, VerifyOptions{Roots: pool})
+	if err != nil {
+		t.Errorf("VerifyFile: %v", err)
+		return
+	}
+	if len(rep.Signatures) != wantSigs {
+		t.Errorf("VerifyFile: %d signatures, want %d", len(rep.Signatures), wantSigs)
+	}
+	for _, s := range rep.Signatures {
+		if s.Indication != TotalPassed {
+			t.Errorf("VerifyFile: %s: %s/%s %v", s.Field, s.Indication, s.SubIndication, s.Messages)
+		}
+	}
 }
 
 var sgByteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -25,45 +24,47 @@ import (
 	"github.com/securesign/securesign/signer"
 )
 
-// Test inputs, generated once per process: our own writer, then qpdf and
-// Ghostscript transforms, and a real PDF from a Debian doc package.
-var (
-	sgInputsOnce sync.Once
-	sgInputsDir  string
-)
-
+// sgInput makes a test input in t's temporary directory: our own writer,
+// then qpdf and Ghostscript transforms, or a real PDF from a Debian doc
+// package.
 func sgInput(t testing.TB, name string) string {
 	t.Helper()
-	sgInputsOnce.Do(func() {
-		d, err := os.MkdirTemp("", "pdfsign-inputs-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sgInputsDir = d
-		testpdf.WriteFile(filepath.Join(d, "classic.pdf"), testpdf.Options{Pages: 3})
-		testpdf.WriteFile(filepath.Join(d, "forms.pdf"), testpdf.Options{Pages: 2, Fields: 3})
-	})
-	p := filepath.Join(sgInputsDir, name+".pdf")
-	if _, err := os.Stat(p); err == nil {
+	dir := t.TempDir()
+	p := filepath.Join(dir, name+".pdf")
+	switch name {
+	case "classic":
+		testpdf.WriteFile(p, testpdf.Options{Pages: 3})
+		return p
+	case "forms":
+		testpdf.WriteFile(p, testpdf.Options{Pages: 2, Fields: 3})
 		return p
 	}
-	classic := filepath.Join(sgInputsDir, "classic.pdf")
+	classic := filepath.Join(dir, "classic.pdf")
+	testpdf.WriteFile(classic, testpdf.Options{Pages: 3})
+	forms := filepath.Join(dir, "forms.pdf")
+	testpdf.WriteFile(forms, testpdf.Options{Pages: 2, Fields: 3})
 	switch name {
 	case "objstm":
 		testenv.LookPath(t, "qpdf", "qpdf")
-		sgRun(t, "qpdf", "--object-streams=generate", filepath.Join(sgInputsDir, "forms.pdf"), p)
+		sgRun(t, "qpdf", "--object-streams=generate", forms, p)
 	case "linearized":
 		testenv.LookPath(t, "qpdf", "qpdf")
 		sgRun(t, "qpdf", "--linearize", classic, p)
 	case "gs":
 		testenv.LookPath(t, "gs", "ghostscript")
-		ps := filepath.Join(sgInputsDir, "in.ps")
+		ps := filepath.Join(dir, "in.ps")
 		os.WriteFile(ps, []byte("%!PS\n/Helvetica findfont 14 scalefont setfont 72 720 moveto (Ghostscript input) show showpage\n"), 0o644)
 		sgRun(t, "gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pdfwrite", "-sOutputFile="+p, ps)
 	case "debian":
 		src := sgDebianPDF()
 		if src == "" {
-			t.Skip("no PDF under /usr/share/doc on this machine")
+			// No doc package installed (e.g. a slim CI image): another
+			// producer's output instead, Ghostscript's, several pages.
+			testenv.LookPath(t, "gs", "ghostscript")
+			ps := filepath.Join(dir, "in.ps")
+			os.WriteFile(ps, []byte("%!PS\n/Times-Roman findfont 12 scalefont setfont\n1 1 5 { 72 720 moveto (Real-world stand-in page) show showpage } for\n"), 0o644)
+			sgRun(t, "gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=pdfwrite", "-dCompatibilityLevel=1.4", "-sOutputFile="+p, ps)
+			return p
 		}
 		if strings.HasSuffix(src, ".gz") {
 			out, err := exec.Command("gzip", "-dc", src).Output()
@@ -261,7 +262,7 @@ func TestSoftHSM(t *testing.T) {
 	v := sgNewValidators(t, w)
 	tok := softhsmtest.New(t)
 	ctx := context.Background()
-	for _, kt := range []testpki.KeyType{testpki.RSA2048, testpki.P256} {
+	for _, kt := range []testpki.KeyType{testpki.RSA2048, testpki.RSA3072, testpki.P256} {
 		t.Run(string(kt), func(t *testing.T) {
 			l := w.h.Issue(t, kt, testpki.Options{Slot: 7, CommonName: "Token User " + string(kt)})
 			tok.Import(t, "key-"+string(kt), l.Key, l.Cert)

@@ -70,7 +70,7 @@ type sigEntry struct {
 // *LimitError, errors.Is(err, ErrLimit)), or ctx ended. A report with
 // Valid=false is not an error.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) (*Report, error) {
-	lim := opts.Limits.WithDefaults()
+	lim := opts.Limits.syntax()
 	if lim.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
@@ -140,13 +140,9 @@ func (v *verifier) run() (*Report, error) {
 		end int64
 	}
 	var all []withEnd
-	var certs []*certSig
 	for _, s := range sigs {
-		sr, end, cs := v.verifyOne(s)
+		sr, end := v.verifyOne(s)
 		all = append(all, withEnd{sr, end})
-		if cs != nil {
-			certs = append(certs, cs)
-		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].end < all[j].end })
 	for _, w := range all {
@@ -160,9 +156,6 @@ func (v *verifier) run() (*Report, error) {
 	}
 	return rep, nil
 }
-
-// certSig marks a certification signature (unused beyond run for now).
-type certSig struct{}
 
 // outcome collects the verdict of one signature.
 type outcome struct {
@@ -196,7 +189,7 @@ func (o *outcome) note(format string, args ...any) {
 
 // verifyOne checks one signature; it returns its report and the end of its
 // signed range (for ordering).
-func (v *verifier) verifyOne(s sigEntry) (SignatureReport, int64, *certSig) {
+func (v *verifier) verifyOne(s sigEntry) (SignatureReport, int64) {
 	sr := SignatureReport{Field: s.field, Integrity: "failed", Coverage: CoveragePartial,
 		ModifiedAfter: ModNone, Chain: "untrusted", Revocation: "not-checked", Messages: []string{}}
 	o := &outcome{sr: &sr}
@@ -208,7 +201,7 @@ func (v *verifier) verifyOne(s sigEntry) (SignatureReport, int64, *certSig) {
 	if o.tampered {
 		sr.ModifiedAfter = ModOther
 	}
-	return sr, end, nil
+	return sr, end
 }
 
 func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
@@ -503,13 +496,13 @@ func (v *verifier) chainFail(o *outcome, st chainStatus, poe bool) {
 
 func (v *verifier) cmsFail(o *outcome, err error) {
 	switch {
-	case errors.Is(err, vErrDigestMismatch):
+	case errors.Is(err, errVDigestMismatch):
 		o.fail(TotalFailed, SubHashFailure, "the signed bytes were changed: %v", err)
-	case errors.Is(err, vErrSigCrypto):
+	case errors.Is(err, errVSigCrypto):
 		o.fail(TotalFailed, SubSigCryptoFailure, "%v", err)
-	case errors.Is(err, vErrNoSignerCert), errors.Is(err, vErrSigningCertAttr):
+	case errors.Is(err, errVNoSignerCert), errors.Is(err, errVSigningCertAttr):
 		o.fail(Indeterminate, SubNoSigningCertificate, "%v", err)
-	case errors.Is(err, vErrUnsupportedAlgo):
+	case errors.Is(err, errVUnsupportedAlgo):
 		o.fail(Indeterminate, SubCryptoConstraintsFailure, "%v", err)
 	default:
 		o.fail(TotalFailed, SubFormatFailure, "%v", err)
@@ -519,7 +512,7 @@ func (v *verifier) cmsFail(o *outcome, err error) {
 // hashRanges hashes [a, a+b) and [c, c+d) of the file (a is 0).
 func (v *verifier) hashRanges(h crypto.Hash, b, c, d int64) ([]byte, error) {
 	if !h.Available() {
-		return nil, fmt.Errorf("%w: hash %v", vErrUnsupportedAlgo, h)
+		return nil, fmt.Errorf("%w: hash %v", errVUnsupportedAlgo, h)
 	}
 	hh := h.New()
 	buf := make([]byte, 1<<20)
@@ -556,7 +549,7 @@ func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash)
 		return nil, err
 	}
 	if !sd.eContentType.Equal(vOidTSTInfo) || sd.eContent == nil {
-		return nil, fmt.Errorf("%w: not a timestamp token (content is not TSTInfo)", vErrCMSFormat)
+		return nil, fmt.Errorf("%w: not a timestamp token (content is not TSTInfo)", errVCMSFormat)
 	}
 	h := sd.hash.New()
 	h.Write(sd.eContent)
@@ -571,17 +564,29 @@ func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash)
 	// digitorus/timestamp parses the TSTInfo (and checks the CMS again)
 	ts, err := timestamp.Parse(bytes.TrimRight(token, "\x00"))
 	if err != nil {
-		return out, fmt.Errorf("%w: timestamp token: %v", vErrCMSFormat, err)
+		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
 	}
 	want, err := digestOf(ts.HashAlgorithm)
 	if err != nil {
 		return out, err
 	}
 	if !bytes.Equal(want, ts.HashedMessage) {
-		return out, fmt.Errorf("%w: the timestamp's message imprint does not match", vErrDigestMismatch)
+		return out, fmt.Errorf("%w: the timestamp's message imprint does not match", errVDigestMismatch)
+	}
+	if !hasTimestampingEKU(out.signer) {
+		return out, fmt.Errorf("%w: the timestamp signer's certificate lacks the timeStamping extended key usage", errVSigningCertAttr)
 	}
 	out.genTime = ts.Time
 	return out, nil
+}
+
+func hasTimestampingEKU(c *x509.Certificate) bool {
+	for _, u := range c.ExtKeyUsage {
+		if u == x509.ExtKeyUsageTimeStamping {
+			return true
+		}
+	}
+	return false
 }
 
 func summarize(c *x509.Certificate) CertificateSummary {

@@ -13,18 +13,13 @@ import (
 )
 
 func FuzzVerify(f *testing.F) {
-	signed := signWithPdfsign(f, baseDoc(), pdfsignOpts{})
+	// signed seeds are in testdata/fuzz/FuzzVerify (signing here would make
+	// every fuzz worker generate keys); chains are untrusted (no roots),
+	// everything else runs
 	f.Add(baseDoc())
-	f.Add(signed)
-	f.Add(appendUpdate(f, signed, vUpdate{objs: map[int]string{objContent: vStream("", evilContent)}}))
-	roots := getPKI(f).roots
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxStreamBytes: 1 << 20, MaxTotalBytes: 4 << 20, MaxXrefEntries: 1 << 16, Timeout: time.Second}
-		st := time.Now()
-		rep, err := Verify(context.Background(), bytes.NewReader(data), int64(len(data)), VerifyOptions{Roots: roots, Limits: lim})
-		if el := time.Since(st); el > 500*time.Millisecond {
-			os.WriteFile(filepath.Join(os.TempDir(), "slowverify.pdf"), data, 0o644)
-		}
+		rep, err := Verify(context.Background(), bytes.NewReader(data), int64(len(data)), VerifyOptions{Limits: lim})
 		if err != nil {
 			return
 		}

@@ -1,8 +1,11 @@
 package pdf
 
 import (
-	"strings"
+	"encoding/json"
+	"sort"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestVerifySmoke(t *testing.T) {
@@ -14,12 +17,43 @@ func TestVerifySmoke(t *testing.T) {
 	t.Log(dumpReport(rep))
 }
 
-func TestDumpTmp(t *testing.T) {
-	doc := signWithPdfsign(t, baseDoc(), pdfsignOpts{})
-	i := len(baseDoc())
-	s := string(doc[i:])
-	if j := strings.Index(s, "/Contents"); j > 0 {
-		s = s[:j+20] + "..." + s[j+20+strings.Index(s[j+20:], ">"):]
+// TestReportJSON holds the field names of PROTOCOL.md's validation report.
+func TestReportJSON(t *testing.T) {
+	p := getPKI(t)
+	doc := signWithPdfsign(t, baseDoc(), pdfsignOpts{tsaURL: tsaServer(t, p)})
+	rep := mustVerify(t, doc)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Log(s)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(o map[string]any) []string {
+		var k []string
+		for key := range o {
+			k = append(k, key)
+		}
+		sort.Strings(k)
+		return k
+	}
+	if diff := cmp.Diff([]string{"signatures", "valid"}, keys(m)); diff != "" {
+		t.Fatal(diff)
+	}
+	sig := m["signatures"].([]any)[0].(map[string]any)
+	want := []string{"chain", "coverage", "field", "indication", "integrity", "level", "messages", "modifiedAfter",
+		"revocation", "signer", "signingTime", "subIndication", "timestamp"}
+	if diff := cmp.Diff(want, keys(sig)); diff != "" {
+		t.Fatalf("signature keys (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"issuer", "serialNumber", "sha256", "subject"}, keys(sig["signer"].(map[string]any))); diff != "" {
+		t.Fatal(diff)
+	}
+	if diff := cmp.Diff([]string{"time", "tsa"}, keys(sig["timestamp"].(map[string]any))); diff != "" {
+		t.Fatal(diff)
+	}
+	if sig["messages"] == nil {
+		t.Fatal("messages must be [] not null")
+	}
 }

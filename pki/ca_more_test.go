@@ -10,6 +10,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -210,6 +211,24 @@ func TestOCSPResponder(t *testing.T) {
 			}
 		})
 	}
+	t.Run("GET with // in the base64", func(t *testing.T) {
+		var der []byte
+		for i := 0; ; i++ {
+			der = ocspRequestWithNonce(t, cert, tc.Certificate(), []byte(fmt.Sprintf("nonce-%d", i)))
+			if strings.Contains(base64.StdEncoding.EncodeToString(der), "//") {
+				break
+			}
+		}
+		resp, err := http.Get(tc.srv.URL + "/ocsp/" + base64.StdEncoding.EncodeToString(der))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if r, err := ocsp.ParseResponseForCert(body, cert, tc.Certificate()); err != nil || r.Status != ocsp.Good {
+			t.Fatalf("%s: %v", resp.Status, err)
+		}
+	})
 	t.Run("nonce echoed", func(t *testing.T) {
 		nonce := []byte("fedcba9876543210")
 		body := post(t, ocspRequestWithNonce(t, cert, tc.Certificate(), nonce))

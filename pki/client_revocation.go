@@ -18,6 +18,7 @@ import (
 // RevocationState is the revocation status of a certificate.
 type RevocationState string
 
+// The revocation states.
 const (
 	StateGood    RevocationState = "good"
 	StateRevoked RevocationState = "revoked"
@@ -233,6 +234,9 @@ func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, erro
 		}
 		if !ok {
 			return nil, errors.New("OCSP responder certificate lacks the OCSPSigning extended key usage")
+		}
+		if t := resp.ThisUpdate; t.Before(resp.Certificate.NotBefore) || t.After(resp.Certificate.NotAfter) {
+			return nil, fmt.Errorf("OCSP responder certificate was not valid at thisUpdate %v", t)
 		}
 	}
 	// The CertID must name this issuer, not just this serial.

@@ -298,6 +298,15 @@ func TestTSAClient(t *testing.T) {
 			if !bytes.Equal(ts.HashedMessage, sum[:]) || ts.Accuracy != time.Second || !ts.Policy.Equal(tc.cfg.TSAPolicyOID) {
 				t.Errorf("token: %+v", ts)
 			}
+			// A second token over the same digest gets another serial.
+			tok2, err := tt.client.Timestamp(ctx, tt.hash, tt.digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts2, _ := timestamp.Parse(tok2)
+			if ts2 == nil || ts2.SerialNumber.Cmp(ts.SerialNumber) == 0 {
+				t.Error("two tokens share a serial number")
+			}
 		})
 	}
 }

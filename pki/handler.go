@@ -3,6 +3,7 @@ package pki
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,8 @@ import (
 //	/crl                   current CRL, DER (application/pkix-crl)
 //	/ca.pem                issuing CA chain up to and including the root, PEM
 //	/ca.crt                issuing CA certificate, DER (AIA caIssuers)
+//
+// A router in front must not clean OCSP GET paths (base64 may contain "//").
 func (ca *CA) Handler() http.Handler {
 	mux := http.NewServeMux()
 	o := ca.OCSPResponder()
@@ -38,5 +41,13 @@ func (ca *CA) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/pkix-cert")
 		w.Write(ca.cfg.Cert.Raw)
 	})
-	return mux
+	// OCSP GET paths carry base64, which may hold "//": ServeMux would
+	// "clean" and redirect them, so they bypass it.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/ocsp/") {
+			o.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }

@@ -155,3 +155,6 @@ func NewDev(ctx context.Context, baseURL string) (*CA, error) {
 		Store: store, Keys: keys, BaseURL: baseURL,
 	})
 }
+
+// chain returns the chain above the issuing CA (just the root).
+func (h *Hierarchy) chain() []*x509.Certificate { return []*x509.Certificate{h.Root} }

@@ -23,6 +23,8 @@ import (
 // KeyType names a key algorithm and size.
 type KeyType string
 
+// The key types: RSA-2048 only for subjects; CA keys are RSA-3072 or
+// larger, or ECDSA.
 const (
 	RSA2048 KeyType = "rsa-2048"
 	RSA3072 KeyType = "rsa-3072"

@@ -221,16 +221,20 @@ func (h ocspHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // ocspFromPath finds the base64 request in a GET path. The encoding may
-// itself contain '/', so every suffix after a '/' is tried, longest first.
+// itself contain '/', so the suffixes after the first few '/' are tried,
+// longest first.
 func ocspFromPath(u *url.URL) []byte {
 	p := u.EscapedPath()
 	if len(p) > 2*maxOCSPRequest {
 		return nil
 	}
-	for i := 0; i < len(p); i++ {
+	// The mount point has a few segments; the base64 may contain more '/'.
+	tries := 0
+	for i := 0; i < len(p) && tries < 8; i++ {
 		if p[i] != '/' {
 			continue
 		}
+		tries++
 		s, err := url.PathUnescape(p[i+1:])
 		if err != nil || s == "" {
 			continue

@@ -458,3 +458,58 @@ func TestModuleLifetime(t *testing.T) {
 		t.Error("Sign after Close succeeded")
 	}
 }
+
+// TestObjectsWrittenByPkcs11Tool signs with keys that OpenSC's pkcs11-tool
+// put on the token (as vendors' tools and the README do), RSA-2048 and
+// P-384, rather than keys this repository's helper imported.
+func TestObjectsWrittenByPkcs11Tool(t *testing.T) {
+	tool := testenv.LookPath(t, "pkcs11-tool", "opensc")
+	tok := softhsmtest.New(t)
+	h := testpki.NewHierarchy(t)
+	leaves := map[string]*testpki.Leaf{
+		"0a": h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Tool RSA", Slot: 7}),
+		"0b": h.Issue(t, testpki.P384, testpki.Options{CommonName: "Tool P384"}),
+	}
+	dir := t.TempDir()
+	for id, l := range leaves {
+		keyDER, err := x509.MarshalPKCS8PrivateKey(l.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kp, cp := filepath.Join(dir, id+".key.der"), filepath.Join(dir, id+".crt.der")
+		if err := os.WriteFile(kp, keyDER, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(cp, l.Cert.Raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, obj := range [][]string{
+			{"--write-object", kp, "--type", "privkey", "--usage-sign"},
+			{"--write-object", cp, "--type", "cert"},
+		} {
+			args := append([]string{"--module", tok.Module, "--token-label", tok.Label, "--login", "--pin", tok.PIN, "--id", id, "--label", "tool-" + id}, obj...)
+			if out, err := exec.Command(tool, args...).CombinedOutput(); err != nil {
+				t.Fatalf("pkcs11-tool %v: %v\n%s", obj, err, out)
+			}
+		}
+	}
+	ctx := context.Background()
+	m := open(t, tok.Module)
+	for id, l := range leaves {
+		s, err := m.Signer(ctx, signer.TokenSelector{Serial: tok.Serial}, signer.KeySelector{CertSerial: l.Cert.SerialNumber}, []byte(tok.PIN))
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		alg := signer.DefaultAlgorithm(s.Public())
+		for _, hh := range []crypto.Hash{crypto.SHA256, crypto.SHA512} {
+			d := sum(hh, id)
+			sig, err := signer.SignDigest(ctx, s, alg, hh, d)
+			if err != nil {
+				t.Errorf("%s %v: %v", id, hh, err)
+				continue
+			}
+			opensslVerify(t, l.Cert, alg, hh, d, sig)
+		}
+		_ = s.(interface{ Close() error }).Close()
+	}
+}

@@ -86,7 +86,9 @@ func (k *PKCS11Keystore) Certificates(ctx context.Context) ([]Cert, []error) {
 			errs = append(errs, fmt.Errorf("module %s: %w", path, err))
 		}
 		for _, t := range toks {
-			if !t.Present || (k.TokenLabel != "" && t.Label != k.TokenLabel) {
+			// An uninitialized token (SoftHSM's spare slot, a blank card) has
+			// no certificates, and an empty selector would match another one.
+			if !t.Present || !t.Initialized || (k.TokenLabel != "" && t.Label != k.TokenLabel) {
 				continue
 			}
 			infos, err := m.Certificates(ctx, signer.TokenSelector{Label: t.Label, Serial: t.Serial})

@@ -222,7 +222,11 @@ func (s *session) submit(ctx context.Context, certID string, pin []byte) *pageVi
 	switch {
 	case err == nil:
 		return s.deliver(res, nil)
-	case errors.As(err, &pe) && !errors.Is(err, signer.ErrPINLocked):
+	case errors.Is(err, signer.ErrPINIncorrect):
+		// Wrong PIN: the user may try again; nothing goes to the portal.
+		if !errors.As(err, &pe) {
+			pe = &signer.PINError{TriesLeft: -1, Err: err}
+		}
 		s.lastPIN = pe
 		return s.view(ctx, pinMessage(pe))
 	case errors.Is(err, ErrCertMismatch), errors.Is(err, ErrCertExpired):

@@ -141,8 +141,8 @@ func (s *Server) signPDF(c echo.Context) error {
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
 	}
-	if u.File == nil || u.Size == 0 {
-		return badRequest("pdfBase64 is required")
+	if u.File == nil || u.Size == 0 || req.PDFBase64 != "" {
+		return badRequest("pdfBase64 is required, once")
 	}
 	if (req.CertificateID == "") == (req.CertSerial == "") {
 		return badRequest("give certSerial (token user) or certificateId with otpId and otp (server key)")

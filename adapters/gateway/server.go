@@ -42,6 +42,7 @@ type Server struct {
 	baseURL  string
 	ownStore bool
 
+	openSessions sessionCounter
 	tsa          *pki.TSAClient
 	revocation   *pki.RevocationChecker // callback and validation checks; nil when off
 	ltRevocation *pki.RevocationChecker // B-LT data, always on

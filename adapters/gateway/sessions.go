@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -115,7 +116,7 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 	ctx := c.Request().Context()
 	p := who(c)
 	now := s.cfg.Now()
-	n, err := s.store.CountPendingSessions(ctx, p.TenantID, now)
+	n, err := s.openSessions.count(ctx, s.store, p.TenantID, now)
 	if err != nil {
 		return nil, err
 	}
@@ -166,6 +167,7 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 	if err := s.store.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
+	s.openSessions.add(p.TenantID)
 	docHash := ""
 	if len(sess.Hashes) > 0 {
 		docHash = hex.EncodeToString(sess.Hashes[0])
@@ -384,8 +386,13 @@ func (s *Server) sessionQR(c echo.Context) error {
 
 // ---- callback ----
 
-// callbackStore is callback.Store over the gateway's sessions.
-type callbackStore struct{ st Store }
+// callbackStore is callback.Store over the gateway's sessions. It keeps
+// the session it read (one verification per value), so the handler does not
+// read it again.
+type callbackStore struct {
+	st   Store
+	seen *Session
+}
 
 func parseDERs(ders [][]byte) ([]*x509.Certificate, error) {
 	out := make([]*x509.Certificate, 0, len(ders))
@@ -417,7 +424,7 @@ func toCallbackCompletion(c *Completion) (*callback.Completion, error) {
 	return out, nil
 }
 
-func (cs callbackStore) Pending(ctx context.Context, requestID string) (*callback.Pending, *callback.Completion, error) {
+func (cs *callbackStore) Pending(ctx context.Context, requestID string) (*callback.Pending, *callback.Completion, error) {
 	sess, err := cs.st.SessionByID(ctx, requestID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
@@ -425,6 +432,7 @@ func (cs callbackStore) Pending(ctx context.Context, requestID string) (*callbac
 	if err != nil {
 		return nil, nil, err
 	}
+	cs.seen = sess
 	p := &callback.Pending{RequestID: sess.RequestID, TenantID: sess.TenantID, Action: deeplink.Action(sess.Action),
 		Hashes: sess.Hashes, HashAlgo: hashAlgos[sess.HashAlgo], Origin: sess.Origin, Challenge: sess.Challenge,
 		CertSHA256: sess.CertSHA256, ExpiresAt: sess.ExpiresAt}
@@ -447,7 +455,7 @@ func (cs callbackStore) Pending(ctx context.Context, requestID string) (*callbac
 	return p, c, err
 }
 
-func (cs callbackStore) Complete(ctx context.Context, requestID string, c *callback.Completion) (*callback.Completion, bool, error) {
+func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *callback.Completion) (*callback.Completion, bool, error) {
 	mc := &Completion{ResultHash: c.ResultHash, Success: c.Success, Code: string(c.Code), Message: c.Message, Signatures: c.Signatures, CompletedAt: c.CompletedAt}
 	if c.Certificate != nil {
 		mc.Certificate = c.Certificate.Raw
@@ -462,12 +470,18 @@ func (cs callbackStore) Complete(ctx context.Context, requestID string, c *callb
 	if err != nil {
 		return nil, false, err
 	}
+	if cs.seen != nil && cs.seen.RequestID == requestID {
+		cs.seen.Completion, cs.seen.Status = stored, StatusFailed
+		if stored.Success {
+			cs.seen.Status = StatusSigned
+		}
+	}
 	out, err := toCallbackCompletion(stored)
 	return out, won, err
 }
 
-func (s *Server) verifier() *callback.Verifier {
-	return &callback.Verifier{Store: callbackStore{s.store}, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now}
+func (s *Server) verifier(cs *callbackStore) *callback.Verifier {
+	return &callback.Verifier{Store: cs, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now}
 }
 
 // handleResult verifies an ss_result and runs what follows a completion.
@@ -476,7 +490,8 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 	if encoded == "" {
 		return nil, nil, badRequest("ss_result is missing")
 	}
-	o, err := s.verifier().Verify(ctx, encoded)
+	cs := &callbackStore{st: s.store}
+	o, err := s.verifier(cs).Verify(ctx, encoded)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -495,11 +510,8 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 			entry.CertSerial = o.Completion.Certificate.SerialNumber.Text(16)
 		}
 		s.audit(ctx, entry)
-		if o.Kind == callback.Accepted || o.Kind == callback.Duplicate {
-			if sess, err = s.store.SessionByID(ctx, o.RequestID); err != nil {
-				return nil, nil, err
-			}
-			if sess, err = s.afterCompletion(ctx, sess); err != nil {
+		if (o.Kind == callback.Accepted || o.Kind == callback.Duplicate) && cs.seen != nil && cs.seen.Completion != nil {
+			if sess, err = s.afterCompletion(ctx, cs.seen); err != nil {
 				return nil, nil, err
 			}
 		}
@@ -659,4 +671,48 @@ func (s *Server) callbackGET(c echo.Context) error {
 	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
 	c.Response().WriteHeader(status)
 	return resultPage.Execute(c.Response(), map[string]string{"Title": title, "Text": text, "RequestID": rid})
+}
+
+// sessionCounter approximates each tenant's open sessions for the limit:
+// counting them in the database on every create costs time linear in the
+// count, so the count is refreshed at most once a second and incremented
+// locally in between.
+type sessionCounter struct {
+	mu sync.Mutex
+	m  map[string]*tenantCount
+}
+
+type tenantCount struct {
+	n  int
+	at time.Time
+}
+
+func (c *sessionCounter) count(ctx context.Context, st Store, tenantID string, now time.Time) (int, error) {
+	c.mu.Lock()
+	tc := c.m[tenantID]
+	if tc != nil && now.Sub(tc.at) < time.Second && now.After(tc.at) {
+		n := tc.n
+		c.mu.Unlock()
+		return n, nil
+	}
+	c.mu.Unlock()
+	n, err := st.CountPendingSessions(ctx, tenantID, now)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]*tenantCount{}
+	}
+	c.m[tenantID] = &tenantCount{n: n, at: now}
+	c.mu.Unlock()
+	return n, nil
+}
+
+func (c *sessionCounter) add(tenantID string) {
+	c.mu.Lock()
+	if tc := c.m[tenantID]; tc != nil {
+		tc.n++
+	}
+	c.mu.Unlock()
 }

@@ -173,11 +173,11 @@ func (e *e2e) waitJS(ctx context.Context, what, expr string) {
 	e.t.Fatalf("timed out waiting for %s; page text:\n%s", what, html)
 }
 
-func (e *e2e) eval(ctx context.Context, expr string) string {
+func (e *e2e) eval(ctx context.Context, expr string, opts ...chromedp.EvaluateOption) string {
 	e.t.Helper()
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr))
+	s, err := chromedp.Run(cctx, chromedp.Evaluate[string](expr, opts...))
 	if err != nil {
 		e.t.Fatalf("evaluating %s: %v", expr, err)
 	}
@@ -232,7 +232,7 @@ func (e *e2e) screenshot(ctx context.Context, name string) {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(cctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(cctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
 	if err != nil {
 		e.t.Errorf("screenshot %s: %v", name, err)
 		return
@@ -262,8 +262,11 @@ func (e *e2e) portalStatus(ctx context.Context) string {
 // signOnDesktop types pin and presses Sign on the desktop page.
 func (e *e2e) signOnDesktop(tab context.Context, pin string) {
 	e.t.Helper()
+	e.eval(tab, `window.__before = 'yes'`)
 	e.do(tab, "type the PIN and sign", chromedp.Click("", css("input[name=cert]:checked")),
-		chromedp.SendKeys("", pin, css("#pin")), chromedp.Click("", css("#sign")), chromedp.WaitVisible("", css("main")))
+		chromedp.SendKeys("", pin, css("#pin")), chromedp.Click("", css("#sign")))
+	// The answer is a new page: wait until the old one is gone.
+	e.waitJS(tab, "the answer page", `window.__before !== 'yes' && document.readyState === 'complete'`)
 }
 
 func TestBrowserEndToEnd(t *testing.T) {
@@ -303,6 +306,12 @@ func TestBrowserEndToEnd(t *testing.T) {
 		doc := e.eval(tab, `document.querySelector('#doc').textContent`)
 		if doc != "agreement.pdf" {
 			t.Errorf("desktop page shows document %q", doc)
+		}
+		// The user can compare the digest fingerprint on both pages.
+		fpPortal := e.eval(portal, `document.querySelector('#fingerprint').textContent`)
+		fpDesktop := e.eval(tab, `document.querySelector('.fps li').textContent`)
+		if fpPortal != fpDesktop || len(fpPortal) < 19 {
+			t.Errorf("fingerprints differ: portal %q, desktop %q", fpPortal, fpDesktop)
 		}
 		e.screenshot(tab, "desktop-request.png")
 
@@ -398,20 +407,28 @@ func TestBrowserEndToEnd(t *testing.T) {
 		tab, closeTab := e.openDesktop(portal, link)
 		defer closeTab()
 		page := e.eval(tab, `location.href`)
-		// From the portal's origin (any foreign page), a cross-origin form
-		// POST to the desktop page with a guessed CSRF token is refused...
-		status := e.eval(portal, fmt.Sprintf(`fetch(%q, {method: 'POST', mode: 'no-cors', body: new URLSearchParams({csrf: 'x', pin: '1234'})}).then(r => 'sent:' + r.type).catch(e => 'error:' + e)`, page+"sign"))
-		_ = status
-		// ...and a foreign page cannot read the desktop page (no CORS).
-		read := e.eval(portal, fmt.Sprintf(`fetch(%q).then(r => r.text()).then(() => 'read').catch(() => 'blocked')`, page))
+		// A page of another origin (no CSP of its own) tries its luck.
+		evil := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `<!doctype html><form id=f method=post action=%q><input name=csrf value=x><input name=cert value=c0><input name=pin value=1234></form>`, page+"sign")
+		}))
+		defer evil.Close()
+		etab, closeEvil := e.newTab()
+		defer closeEvil()
+		e.do(etab, "open the foreign page", chromedp.Navigate(evil.URL), chromedp.WaitReady("", css("#f")))
+		read := e.eval(etab, fmt.Sprintf(`fetch(%q).then(r => r.text()).then(() => 'read').catch(() => 'blocked')`, page), chromedp.EvalAwaitPromise)
 		if read != "blocked" {
 			t.Errorf("a foreign origin read the desktop page: %q", read)
 		}
-		// The desktop request is still open (the POST changed nothing).
+		// A cross-origin form POST (a navigation, so the answer is visible).
+		e.do(etab, "cross-origin POST", chromedp.Submit("", css("#f")), chromedp.Sleep(500*time.Millisecond))
+		e.waitJS(etab, "refusal", `document.body.innerText.includes('cross-origin request refused')`)
+		// The desktop request is still open and the portal still waits.
 		if got := e.eval(tab, `document.querySelector('#outcome') ? 'finished' : 'open'`); got != "open" {
 			t.Errorf("desktop request %s after a cross-origin POST", got)
 		}
-		e.do(tab, "reload", chromedp.Reload(), chromedp.WaitVisible("", css("#pin")))
+		if s := e.portalStatus(portal); s != "uploaded" {
+			t.Errorf("portal status %q after a cross-origin POST", s)
+		}
 		e.do(tab, "cancel", chromedp.Click("", css("#cancel")), chromedp.WaitVisible("", css("#outcome")))
 	})
 }

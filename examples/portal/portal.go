@@ -205,6 +205,19 @@ type docView struct {
 	Report     *pdf.Report
 	ReportJSON string
 	Expires    string
+	// Fingerprint is what the Desktop Software shows of the digest.
+	Fingerprint string
+}
+
+// fingerprint writes the first 8 bytes of a digest as the Desktop Software
+// shows them ("D201 3C32 0DA9 8527 …"), so the user can compare the two.
+func fingerprint(d []byte) string {
+	h := strings.ToUpper(hex.EncodeToString(d[:min(8, len(d))]))
+	var parts []string
+	for i := 0; i < len(h); i += 4 {
+		parts = append(parts, h[i:min(i+4, len(h))])
+	}
+	return strings.Join(parts, " ") + " …"
 }
 
 func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
@@ -224,6 +237,9 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 		v.Link, v.LinkKind, v.Expires = template.URL(d.RegisterLink), "register", d.RegisterExp.Format("15:04:05")
 	case StatusRegistered, StatusPending:
 		v.Link, v.LinkKind, v.Expires = template.URL(d.SignLink), "sign", d.SignExp.Format("15:04:05")
+		if d.prepared != nil {
+			v.Fingerprint = fingerprint(d.prepared.Digest)
+		}
 	}
 	if d.Report != nil {
 		b, _ := json.MarshalIndent(d.Report, "", "  ")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"time"
 
 	"github.com/securesign/securesign/adapters/desktop"
@@ -48,10 +49,10 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		"Shows the request on a local page in the browser, or with --yes signs without one.\n"+
 		"A second process forwards its link to the running one and exits.")
 	var (
-		yes, jsonOut, noForward, requireSigned, noFetch bool
-		pinEnv, certSerial, tokenLabel, configPath           string
-		modules, origins, jwks                               multiFlag
-		linger                                               time.Duration
+		yes, jsonOut, noForward, requireSigned, noFetch     bool
+		pinEnv, certSerial, tokenLabel, configPath, browser string
+		modules, origins, jwks                              multiFlag
+		linger                                              time.Duration
 	)
 	fs.BoolVar(&yes, "yes", false, "headless: sign without a page (needs --pin-env)")
 	fs.StringVar(&pinEnv, "pin-env", "", "headless: environment variable holding the token PIN")
@@ -66,6 +67,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&noForward, "no-forward", false, "do not hand the link to a running instance")
 	fs.DurationVar(&linger, "linger", 2*time.Minute, "how long to wait for the next link after the last one")
 	fs.BoolVar(&jsonOut, "json", false, "headless: print the delivered result as JSON")
+	fs.StringVar(&browser, "browser", "", "program that opens the request page, given its URL (default: the system's default browser)")
 	pos, code, ok := parseInterleaved(fs, args)
 	if !ok {
 		return code
@@ -79,6 +81,17 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	app, err := desktopApp(e, configPath, origins, jwks, modules, tokenLabel, requireSigned, noFetch)
 	if err != nil {
 		return fail(e, "desktop open", err)
+	}
+	if browser != "" {
+		app.OpenBrowser = func(ctx context.Context, url string) error {
+			// Not tied to ctx: the browser outlives the request.
+			cmd := exec.Command(browser, url)
+			if err := cmd.Start(); err != nil {
+				return fmt.Errorf("--browser: %w", err)
+			}
+			go cmd.Wait()
+			return nil
+		}
 	}
 	if yes {
 		pin, err := secretFromEnv(e, pinEnv)

@@ -9,10 +9,14 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -224,4 +228,108 @@ func desktopTestPool(hs ...*testpki.Hierarchy) *x509.CertPool {
 		p.AddCert(h.Root.Cert)
 	}
 	return p
+}
+
+// TestDesktopOpenSingleInstance runs "securesign desktop open" twice, as
+// the OS does on two clicks: the second process hands its link to the first
+// over the per-user socket and exits.
+func TestDesktopOpenSingleInstance(t *testing.T) {
+	tok := softhsmtest.New(t)
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	tok.Import(t, "Rajesh Kumar", leaf.Key, leaf.Cert)
+	portal := newVerifyingPortal(t, h)
+	key, _ := deeplink.NewSigningKey("portal-1", rand.Reader)
+
+	rt, err := os.MkdirTemp("", "ssrt") // short: socket paths are limited to ~100 bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	urls := filepath.Join(rt, "urls")
+	browser := filepath.Join(rt, "browser.sh")
+	os.WriteFile(browser, []byte("#!/bin/sh\necho \"$1\" >> "+urls+"\n"), 0o700)
+	jwks, _ := json.Marshal(deeplink.KeySet{Keys: []deeplink.PublicKey{key.Public()}})
+	jwksPath := filepath.Join(rt, "keys.json")
+	os.WriteFile(jwksPath, jwks, 0o600)
+
+	open := func(ctx context.Context, link string) (int, string) {
+		var out bytes.Buffer
+		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(k string) string {
+			if k == "XDG_RUNTIME_DIR" {
+				return rt
+			}
+			return os.Getenv(k)
+		}}
+		code := run(ctx, e, []string{"desktop", "open", link, "--browser", browser, "--allow-origin", portal.URL,
+			"--config", filepath.Join(rt, "none.json"), "--module", tok.Module, "--trust-jwks", jwksPath, "--linger", "500ms"})
+		return code, out.String()
+	}
+	waitURLs := func(n int) []string {
+		t.Helper()
+		for range 200 {
+			b, _ := os.ReadFile(urls)
+			if lines := strings.Fields(string(b)); len(lines) >= n {
+				return lines
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		t.Fatalf("the browser was not opened %d times", n)
+		return nil
+	}
+	cancelPage := func(page string) {
+		t.Helper()
+		resp, err := http.Get(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no form on %s:\n%s", page, body)
+		}
+		u, _ := url.Parse(page)
+		req, _ := http.NewRequest("POST", page+"cancel", strings.NewReader("csrf="+string(m[1])))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "http://"+u.Host)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first := make(chan string, 1)
+	go func() {
+		code, out := open(ctx, portal.issue(t, key))
+		first <- fmt.Sprintf("%d %s", code, out)
+	}()
+	page1 := waitURLs(1)[0]
+	if fi, err := os.Stat(filepath.Join(rt, "securesign", "desktop.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("instance socket: %v %v", fi, err)
+	}
+	// A second click while the first request is open: refused, one at a time.
+	if code, out := open(ctx, portal.issue(t, key)); code == 0 || !strings.Contains(out, "in progress") {
+		t.Fatalf("second link while busy: exit %d: %s", code, out)
+	}
+	cancelPage(page1)
+	// A click after it: forwarded to the running instance, which opens it.
+	if code, out := open(ctx, portal.issue(t, key)); code != 0 || !strings.Contains(out, "handed the link") {
+		t.Fatalf("forwarding: exit %d: %s", code, out)
+	}
+	page2 := waitURLs(2)[1]
+	if page2 == page1 || !strings.HasPrefix(page2, strings.Split(page1, "/r/")[0]) {
+		t.Fatalf("second page %q (first %q): want a new token on the same server", page2, page1)
+	}
+	cancelPage(page2)
+	// Idle for --linger: the instance exits.
+	if got := <-first; !strings.HasPrefix(got, "0 ") {
+		t.Fatalf("first process: %s", got)
+	}
+	if n := portal.count(); n != 2 {
+		t.Errorf("portal got %d results, want 2 (two cancels)", n)
+	}
 }

@@ -136,6 +136,12 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*File, er
 			rv := &Revision{EOFMark: s.EOF, Trailer: Dict{}, entries: make(map[uint32]Entry, len(s.Entries))}
 			f.Revisions = append(f.Revisions, rv)
 			n++
+		} else if n > 1 || len(f.Revisions[0].Sections) > 1 || s.Offset > f.Revisions[0].Sections[0].Offset {
+			// Only a linearized file's first-page xref may come before the
+			// section it updates. Anywhere else such a section was hidden
+			// in earlier (possibly signed) bytes and would silently change
+			// what an earlier revision means.
+			return nil, syntaxErr(s.Offset, "xref section lies inside an earlier revision (hidden xref section?)")
 		}
 		rv := f.Revisions[n-1]
 		rv.Sections = append([]*Section{s}, rv.Sections...)

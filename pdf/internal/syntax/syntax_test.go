@@ -213,3 +213,41 @@ func FuzzXref(f *testing.F) {
 		}
 	})
 }
+
+// TestHiddenXrefSection: an xref section hidden inside an earlier revision
+// (here in a stream's data) and pulled into the chain by a later update
+// would change what that revision means; Open refuses it.
+func TestHiddenXrefSection(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("%PDF-1.4\n")
+	o1 := b.Len()
+	b.WriteString("1 0 obj\n<< /Type /Catalog /V 1 >>\nendobj\n")
+	xa := b.Len()
+	fmt.Fprintf(&b, "xref\n0 2\n0000000000 65535 f \n%010d 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", o1, xa)
+	// revision B: object 2 is a stream whose data holds an evil catalog and
+	// a complete xref section H pointing to it, with /Prev = B's own xref
+	o2 := b.Len()
+	head := "2 0 obj\n<< /Length %010d >>\nstream\n"
+	dataStart := o2 + len(fmt.Sprintf(head, 0))
+	evil := "1 0 obj\n<< /Type /Catalog /V 666 >>\nendobj\n"
+	hOff := dataStart + len(evil)
+	h := "xref\n1 1\n%010d 00000 n \ntrailer\n<< /Size 3 /Root 1 0 R /Prev %010d >>\nstartxref\n0\n%%%%EOF\n"
+	dataLen := len(evil) + len(fmt.Sprintf(h, 0, 0))
+	xb := dataStart + dataLen + len("\nendstream\nendobj\n")
+	fmt.Fprintf(&b, head, dataLen)
+	b.WriteString(evil)
+	fmt.Fprintf(&b, h, dataStart, xb)
+	b.WriteString("\nendstream\nendobj\n")
+	if b.Len() != xb {
+		t.Fatalf("layout: %d != %d", b.Len(), xb)
+	}
+	fmt.Fprintf(&b, "xref\n2 1\n%010d 00000 n \ntrailer\n<< /Size 3 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", o2, xa, xb)
+	// the attacker's update C: nothing but /Prev pointing at H
+	xc := b.Len()
+	fmt.Fprintf(&b, "xref\n0 1\n0000000000 65535 f \ntrailer\n<< /Size 3 /Root 1 0 R /Prev %d >>\nstartxref\n%d\n%%%%EOF\n", hOff, xc)
+	doc := b.String()
+	_, err := Open(context.Background(), strings.NewReader(doc), int64(len(doc)), Limits{})
+	if !errors.Is(err, ErrSyntax) || !strings.Contains(err.Error(), "hidden xref") {
+		t.Fatalf("err = %v, want hidden xref section", err)
+	}
+}

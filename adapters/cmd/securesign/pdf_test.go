@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/pdf"
+)
+
+func runPDFCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
+	code := run(context.Background(), e, append([]string{"pdf"}, args...))
+	return code, out.String(), errb.String()
+}
+
+// minimalPDF is a one-page document with a classic xref table.
+func minimalPDF() []byte {
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Count 1 /Kids [3 0 R] >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	var offs []int
+	for i, o := range objs {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n \n", o)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	return b.Bytes()
+}
+
+func TestPDFCLI(t *testing.T) {
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	dir := t.TempDir()
+	p12, err := pkcs12.Modern.Encode(leaf.Key, leaf.Cert, leaf.Chain, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"in.pdf":    minimalPDF(),
+		"user.p12":  p12,
+		"root.pem":  testpki.PEM(h.Root.Cert),
+		"cert.pem":  testpki.PEM(leaf.Cert),
+		"chain.pem": testpki.PEM(leaf.Chain...),
+	}
+	for n, b := range files {
+		os.WriteFile(filepath.Join(dir, n), b, 0o600)
+	}
+	p := func(n string) string { return filepath.Join(dir, n) }
+	vars := map[string]string{"P12PASS": "secret"}
+
+	// One-shot signing, visible, then our own verify.
+	code, _, stderr := runPDFCLI(t, vars, "sign", "--in", p("in.pdf"), "--out", p("signed.pdf"),
+		"--p12", p("user.p12"), "--p12-pass-env", "P12PASS", "--visible", "--page", "1", "--rect", "300,50,220,60",
+		"--reason", "Loan agreement", "--location", "Bengaluru")
+	if code != 0 {
+		t.Fatalf("sign: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--json"); code != 0 {
+		t.Fatalf("verify: exit %d: %s %s", code, out, stderr)
+	}
+	// Untrusted: exit 1.
+	if code, _, _ := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf")); code != 1 {
+		t.Errorf("verify without trust anchors: exit %d, want 1", code)
+	}
+
+	// Two-phase.
+	code, out, stderr := runPDFCLI(t, nil, "prepare", "--in", p("in.pdf"), "--cert", p("cert.pem"), "--chain", p("chain.pem"), "--state", p("state"))
+	if code != 0 {
+		t.Fatalf("prepare: exit %d: %s", code, stderr)
+	}
+	digest, err := base64.StdEncoding.DecodeString(strings.TrimSpace(out))
+	if err != nil || len(digest) != 32 {
+		t.Fatalf("prepare printed %q", out)
+	}
+	wrong, _ := leaf.Key.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
+	if code, _, stderr := runPDFCLI(t, nil, "finish", "--state", p("state"), "--signature-base64", base64.StdEncoding.EncodeToString(wrong), "--out", p("two.pdf")); code == 0 || !strings.Contains(stderr, "does not match") {
+		t.Errorf("finish with a wrong signature: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(p("two.pdf")); !os.IsNotExist(err) {
+		t.Error("failed finish left an output")
+	}
+	sig, _ := leaf.Key.Sign(rand.Reader, digest, crypto.SHA256)
+	if code, _, stderr := runPDFCLI(t, nil, "finish", "--state", p("state"), "--signature-base64", base64.StdEncoding.EncodeToString(sig), "--out", p("two.pdf")); code != 0 {
+		t.Fatalf("finish: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("two.pdf"), "--trust", p("root.pem")); code != 0 {
+		t.Fatalf("verify two-phase: exit %d: %s %s", code, out, stderr)
+	}
+	rep, err := pdf.VerifyFile(context.Background(), p("two.pdf"), pdf.VerifyOptions{})
+	if err != nil || len(rep.Signatures) != 1 {
+		t.Fatalf("VerifyFile: %v", err)
+	}
+
+	// Usage errors and help.
+	if code, _, _ := runPDFCLI(t, nil, "sign", "-h"); code != 0 {
+		t.Errorf("sign -h: exit %d", code)
+	}
+	if code, _, _ := runPDFCLI(t, nil, "sign", "--in", p("in.pdf")); code != 2 {
+		t.Errorf("sign without --out: exit %d, want 2", code)
+	}
+	if code, _, stderr := runPDFCLI(t, vars, "sign", "--in", p("in.pdf"), "--out", p("x.pdf"), "--p12", p("user.p12"), "--p12-pass-env", "P12PASS", "--level", "B-T"); code != 1 || !strings.Contains(stderr, "Timestamper") {
+		t.Errorf("B-T without --tsa: exit %d: %s", code, stderr)
+	}
+}

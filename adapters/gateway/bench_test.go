@@ -1,0 +1,151 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/signer"
+)
+
+// In-process benchmarks: requests go straight to the handler (no
+// sockets), so they measure the gateway, its store and the crypto.
+//
+//	go test -run '^$' -bench . ./adapters/gateway
+
+func benchStores(b *testing.B, f func(b *testing.B, st Store)) {
+	b.Run("sqlite", func(b *testing.B) { f(b, newSQLiteStore(b)) })
+	b.Run("postgres", func(b *testing.B) { f(b, newPostgresStore(b)) })
+}
+
+type benchGW struct {
+	*testGW
+	h http.Handler
+}
+
+func newBenchGW(b *testing.B, st Store) *benchGW {
+	g := newTestGW(b, st, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		c.RateLimitRPM = 1 << 30
+		c.MaxOpenSessions = 1 << 30
+	})
+	return &benchGW{g, g.srv.Handler()}
+}
+
+// serve runs one request in-process and returns the status and body.
+func (g *benchGW) serve(method, path, key, ctype string, body []byte) (int, []byte) {
+	req := httptest.NewRequest(method, path, bytes.NewReader(body))
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	rec := httptest.NewRecorder()
+	g.h.ServeHTTP(rec, req)
+	return rec.Code, rec.Body.Bytes()
+}
+
+func BenchmarkSessionCreate(b *testing.B) {
+	benchStores(b, func(b *testing.B, st Store) {
+		g := newBenchGW(b, st)
+		body := []byte(`{"hashBase64":"` + b64(digest("bench")) + `","hashAlgo":"SHA256"}`)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if code, out := g.serve("POST", "/v1/sign/hash", g.key, "application/json", body); code != 201 {
+					b.Fatalf("%d %s", code, out)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+	})
+}
+
+// BenchmarkHashSessionComplete is one completed hash session: create, then
+// the callback with RSA-2048 verification (certificate chain, revocation
+// from the gateway's own OCSP responder, cached) and the compare-and-set.
+// The app's signature is made once: every session signs the same digest.
+func BenchmarkHashSessionComplete(b *testing.B) {
+	benchStores(b, func(b *testing.B, st Store) {
+		g := newBenchGW(b, st)
+		k := testpki.Key(b, testpki.RSA2048, 30)
+		app := appSigner(b, k, g.issueCSR(g.key, "bench", k))
+		d := digest("bench")
+		sig, err := signer.SignDigest(context.Background(), app, signer.RSAPKCS1v15, crypto.SHA256, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := []byte(`{"hashBase64":"` + b64(d) + `"}`)
+		var n atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				code, out := g.serve("POST", "/v1/sign/hash", g.key, "application/json", body)
+				if code != 201 {
+					b.Fatalf("create: %d %s", code, out)
+				}
+				var s struct{ RequestID string }
+				json.Unmarshal(out, &s) //nolint:errcheck
+				r, err := callback.NewSuccess(s.RequestID, signer.RSAPKCS1v15, [][]byte{sig}, app.Certificate(), app.Chain(), time.Now())
+				if err != nil {
+					b.Fatal(err)
+				}
+				enc, _ := callback.Encode(r)
+				code, out = g.serve("POST", "/v1/callback", "", "application/x-www-form-urlencoded", []byte("ss_result="+url.QueryEscape(enc)))
+				if code != 200 || !bytes.Contains(out, []byte(`"accepted"`)) {
+					b.Fatalf("callback: %d %s", code, out)
+				}
+				n.Add(1)
+			}
+		})
+		b.ReportMetric(float64(n.Load())/b.Elapsed().Seconds(), "sessions/s")
+	})
+}
+
+// BenchmarkCSCSignHash is signatures/signHash with a server-held ECDSA P-256
+// key: SAD check (compare and set), signing, audit. SADs are made in the
+// store beforehand (authorize needs an OTP per SAD).
+func BenchmarkCSCSignHash(b *testing.B) {
+	benchStores(b, func(b *testing.B, st Store) {
+		g := newBenchGW(b, st)
+		uid := g.newUser(g.key, "csc-bench")
+		oid, code := g.otp(g.key, uid, "issue")
+		issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})
+		cid := issued["certificateId"].(string)
+		d := digest("csc-bench")
+		ctx := context.Background()
+		sads := make([]string, b.N)
+		for i := range sads {
+			raw := fmt.Sprintf("%068d", i)
+			if err := st.CreateSAD(ctx, &SAD{ID: sadID(PrefixToken + raw), TenantID: DevTenantID, CredentialID: cid, Hashes: [][]byte{d}, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+				b.Fatal(err)
+			}
+			sads[i] = "sad_" + raw
+		}
+		var next atomic.Int64
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				i := next.Add(1) - 1
+				body := `{"credentialID":"` + cid + `","SAD":"` + sads[i] + `","hashes":["` + b64(d) + `"],"signAlgo":"1.2.840.10045.4.3.2"}`
+				if code, out := g.serve("POST", "/csc/v2/signatures/signHash", g.key, "application/json", []byte(body)); code != 200 {
+					b.Fatalf("%d %s", code, out)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signatures/s")
+	})
+}

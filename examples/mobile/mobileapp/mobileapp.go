@@ -1,0 +1,247 @@
+// Package mobileapp is the reference Mobile App client of the SecureSign
+// protocol, in Go: what a phone team ports to Kotlin or Swift. It takes a
+// securesign:// link (from an intent, a universal link or a QR code),
+// checks it, shows the request, signs with the user's key and hands the
+// result back the mobile way: by opening callbackUrl?ss_result=… in the
+// browser (here: an HTTP GET that follows redirects).
+package mobileapp
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg" // QR screenshots and photos
+	_ "image/png"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	"github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/signer"
+)
+
+// ErrOriginNotAllowed means the link's portal is not on the app's allowlist.
+var ErrOriginNotAllowed = fmt.Errorf("mobileapp: portal origin not allowed: %w", callback.ErrDomainNotAllowed)
+
+// App is the mobile signing app.
+type App struct {
+	// AllowedOrigins are the portals the app serves; on a phone this list
+	// ships with the app or comes from its management profile.
+	AllowedOrigins []string
+	// TrustedKeys are link-signing keys known in advance; links signed by
+	// other keys are checked against the portal's published JWKS.
+	TrustedKeys *deeplink.KeySet
+	// RequireSigned refuses unsigned (legacy) links.
+	RequireSigned bool
+	// Signer is the user's key: on a phone, the Android Keystore / iOS
+	// Secure Enclave key, or an OTG token through PKCS#11.
+	Signer signer.Signer
+	// Confirm shows the request and returns true if the user agrees. A
+	// phone shows a native dialog; nil means agree (automation).
+	Confirm func(r *Request) bool
+	// HTTPClient opens the callback (a phone opens it in the browser);
+	// default: a client with a 30 s timeout that follows redirects.
+	HTTPClient *http.Client
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Fetcher fetches portals' published keys; default a new one.
+	Fetcher *deeplink.Fetcher
+}
+
+// Request is what the app shows the user before signing.
+type Request struct {
+	Action   deeplink.Action
+	Origin   string
+	Verified bool
+	Doc      string
+	Digests  int
+	Expires  time.Time
+}
+
+// Outcome is what happened.
+type Outcome struct {
+	Result *callback.Result
+	// Status is the HTTP status of the final answer to the callback.
+	Status int
+	// FinalURL is where the browser ended up (the portal's page).
+	FinalURL string
+}
+
+func (a *App) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *App) client() *http.Client {
+	if a.HTTPClient != nil {
+		return a.HTTPClient
+	}
+	return &http.Client{Timeout: 30 * time.Second}
+}
+
+// Handle runs the whole flow for one link. A failure after the link was
+// accepted is reported to the portal too (with its SS_* code).
+func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
+	l, err := deeplink.Parse(strings.TrimSpace(link), a.now())
+	if err != nil {
+		return nil, err // nothing is sent for a link we cannot trust
+	}
+	if !slices.ContainsFunc(a.AllowedOrigins, func(o string) bool {
+		c, err := deeplink.OriginOf(o)
+		return err == nil && c == l.Origin
+	}) {
+		return nil, fmt.Errorf("%w: %s", ErrOriginNotAllowed, l.Origin)
+	}
+	verified, err := a.verify(ctx, l)
+	if err != nil {
+		return a.report(ctx, l, err)
+	}
+	req := &Request{Action: l.Action, Origin: l.Origin, Verified: verified, Doc: l.Doc, Digests: len(l.Hashes), Expires: l.Expires}
+	if a.Confirm != nil && !a.Confirm(req) {
+		return a.report(ctx, l, callback.ErrCancelled)
+	}
+	res, err := a.sign(ctx, l)
+	if err != nil {
+		return a.report(ctx, l, err)
+	}
+	return a.deliver(ctx, l, res)
+}
+
+func (a *App) verify(ctx context.Context, l *deeplink.Link) (bool, error) {
+	if !l.Signed {
+		if a.RequireSigned {
+			return false, fmt.Errorf("mobileapp: unsigned link: %w", deeplink.ErrUnsigned)
+		}
+		return false, nil
+	}
+	if a.TrustedKeys != nil {
+		err := l.Verify(a.TrustedKeys)
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, deeplink.ErrUnknownKey) {
+			return false, err
+		}
+	}
+	f := a.Fetcher
+	if f == nil {
+		f = &deeplink.Fetcher{Client: a.client()}
+	}
+	if err := f.Verify(ctx, l); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (a *App) sign(ctx context.Context, l *deeplink.Link) (*callback.Result, error) {
+	s := a.Signer
+	if s == nil {
+		return nil, fmt.Errorf("mobileapp: no key: %w", signer.ErrTokenNotFound)
+	}
+	cert := s.Certificate()
+	now := a.now()
+	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
+		return nil, fmt.Errorf("mobileapp: certificate valid until %s: %w", cert.NotAfter.Format(time.DateOnly), callback.ErrCertExpired)
+	}
+	if l.CertSerial != "" {
+		want, err := signer.ParseSerial(l.CertSerial)
+		if err != nil || want.Cmp(cert.SerialNumber) != 0 {
+			return nil, fmt.Errorf("mobileapp: portal asks for certificate %s: %w", l.CertSerial, callback.ErrCertMismatch)
+		}
+	}
+	hash, digests := l.HashAlgo, l.Hashes
+	if l.Action == deeplink.ActionRegister {
+		hash, digests = crypto.SHA256, [][]byte{deeplink.RegisterDigest(l.Origin, l.RequestID, l.Challenge)}
+	}
+	alg := signer.DefaultAlgorithm(s.Public())
+	sigs := make([][]byte, 0, len(digests))
+	for _, d := range digests {
+		sig, err := signer.SignDigest(ctx, s, alg, hash, d)
+		if err != nil {
+			return nil, err
+		}
+		sigs = append(sigs, sig)
+	}
+	return callback.NewSuccess(l.RequestID, alg, sigs, cert, s.Chain(), now)
+}
+
+func (a *App) report(ctx context.Context, l *deeplink.Link, cause error) (*Outcome, error) {
+	out, err := a.deliver(ctx, l, callback.NewFailure(l.RequestID, cause))
+	if err != nil {
+		return out, fmt.Errorf("%w (and telling the portal failed: %v)", cause, err)
+	}
+	return out, cause
+}
+
+// deliver opens callbackUrl?ss_result=… as the phone's browser would; a
+// result too large for a URL is POSTed instead, as the protocol says.
+func (a *App) deliver(ctx context.Context, l *deeplink.Link, r *callback.Result) (*Outcome, error) {
+	u, err := callback.RedirectURL(l.CallbackURL, r)
+	if errors.Is(err, callback.ErrRedirectTooLarge) {
+		if err := callback.Deliver(ctx, a.client(), l.CallbackURL, r); err != nil {
+			return &Outcome{Result: r}, err
+		}
+		return &Outcome{Result: r, Status: http.StatusOK}, nil
+	}
+	if err != nil {
+		return &Outcome{Result: r}, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return &Outcome{Result: r}, err
+	}
+	resp, err := a.client().Do(req)
+	if err != nil {
+		return &Outcome{Result: r}, fmt.Errorf("mobileapp: opening the callback: %w", err)
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	out := &Outcome{Result: r, Status: resp.StatusCode, FinalURL: resp.Request.URL.String()}
+	if resp.StatusCode >= 300 {
+		return out, fmt.Errorf("mobileapp: the portal answered %s", resp.Status)
+	}
+	return out, nil
+}
+
+// LinkFromQR decodes the securesign:// link in a QR code image (PNG or
+// JPEG): what the phone's camera does with the portal's QR code.
+func LinkFromQR(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return "", fmt.Errorf("mobileapp: %s: %w", path, err)
+	}
+	return LinkFromImage(img)
+}
+
+// LinkFromImage decodes the QR code in img.
+func LinkFromImage(img image.Image) (string, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", fmt.Errorf("mobileapp: reading the image: %w", err)
+	}
+	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", fmt.Errorf("mobileapp: no QR code found: %w", err)
+	}
+	link := res.GetText()
+	if !strings.HasPrefix(link, deeplink.Scheme+"://") {
+		return "", fmt.Errorf("mobileapp: the QR code holds %.40q, not a securesign:// link", link)
+	}
+	return link, nil
+}

@@ -1,0 +1,233 @@
+package hardening
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/securesign/securesign/internal/loadgen/lg"
+	"github.com/securesign/securesign/internal/testenv"
+)
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+	binDir  string
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// securesign builds the real binary once per test process.
+func securesign(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the gateway binary; skipped with -short")
+	}
+	goTool := testenv.LookPath(t, "go", "golang-go (or Go from go.dev)")
+	binOnce.Do(func() {
+		binDir, binErr = os.MkdirTemp("", "securesign-hardening-")
+		if binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "securesign")
+		out, err := exec.Command(goTool, "build", "-o", binPath, "github.com/securesign/securesign/adapters/cmd/securesign").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// startGateway starts a dev gateway on data and listen with a rate limit
+// high enough for load, and kills it when the test ends.
+func startGateway(t *testing.T, data, listen string, env []string, extra ...string) *lg.Gateway {
+	t.Helper()
+	args := append([]string{"--rate-limit", "100000000"}, extra...)
+	g, err := lg.StartGateway(context.Background(), securesign(t), data, listen, env, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Kill)
+	return g
+}
+
+func newClient(t *testing.T, g *lg.Gateway, key string, conns int) *lg.Client {
+	t.Helper()
+	c, err := lg.NewClient(g.URL, key, conns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.CloseIdle)
+	return c
+}
+
+// envDuration reads a duration from the environment, with defaults for CI
+// and for local runs.
+func envDuration(t *testing.T, name string, ci, local time.Duration) time.Duration {
+	t.Helper()
+	if v := os.Getenv(name); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("%s=%q: %v", name, v, err)
+		}
+		return d
+	}
+	if testenv.InCI() {
+		return ci
+	}
+	return local
+}
+
+// writeReport stores v as JSON under $SECURESIGN_REPORT_DIR/name, if set.
+func writeReport(t *testing.T, name string, v any) {
+	t.Helper()
+	dir := os.Getenv("SECURESIGN_REPORT_DIR")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(dir, name+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("figures written to %s", filepath.Join(dir, name))
+}
+
+// adminAuditVerify runs "securesign gateway admin audit-verify" on the data
+// directory (or the PostgreSQL DSN in env) and fails t unless the chain
+// verifies; it returns the number of entries.
+func adminAuditVerify(t *testing.T, data string, env ...string) int {
+	t.Helper()
+	cmd := exec.Command(securesign(t), "gateway", "admin", "audit-verify", "--data", data, "--tenant", "dev", "--json")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.Output()
+	var res struct {
+		Entries int    `json:"entries"`
+		Valid   bool   `json:"valid"`
+		Error   string `json:"error"`
+	}
+	if jerr := json.Unmarshal(out, &res); jerr != nil || err != nil || !res.Valid {
+		var stderr string
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = string(ee.Stderr)
+		}
+		t.Fatalf("audit-verify: %v %v valid=%v %s\n%s%s", err, jerr, res.Valid, res.Error, out, stderr)
+	}
+	return res.Entries
+}
+
+// auditEntry is one entry of GET /v1/audit/logs.
+type auditEntry struct {
+	Seq       int64     `json:"seq"`
+	At        time.Time `json:"at"`
+	Actor     string    `json:"actor"`
+	Action    string    `json:"action"`
+	RequestID string    `json:"requestId"`
+	DocHash   string    `json:"docHash"`
+	Outcome   string    `json:"outcome"`
+	Detail    string    `json:"detail"`
+}
+
+// auditAll pages through the tenant's whole audit log (the API answers at
+// most 1000 entries per call, oldest first; "from" is inclusive).
+func auditAll(ctx context.Context, t *testing.T, c *lg.Client) ([]auditEntry, []byte) {
+	t.Helper()
+	var all []auditEntry
+	var raw []byte
+	seen := map[int64]bool{}
+	from := ""
+	for page := 0; page < 10000; page++ {
+		path := "/v1/audit/logs"
+		if from != "" {
+			path += "?from=" + from
+		}
+		res, err := c.Must(ctx, 200, "GET", path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw = append(raw, res.Body...)
+		var body struct {
+			Entries []auditEntry `json:"entries"`
+		}
+		if err := json.Unmarshal(res.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		added := 0
+		for _, e := range body.Entries {
+			if !seen[e.Seq] {
+				seen[e.Seq] = true
+				all = append(all, e)
+				added++
+			}
+		}
+		if len(body.Entries) < 1000 || added == 0 {
+			return all, raw
+		}
+		// "from" is inclusive: the last entry comes again and the seq set
+		// drops it.
+		from = body.Entries[len(body.Entries)-1].At.UTC().Format(time.RFC3339Nano)
+	}
+	t.Fatal("audit log paging did not end")
+	return nil, nil
+}
+
+func auditFor(ctx context.Context, t *testing.T, c *lg.Client, requestID string) []auditEntry {
+	t.Helper()
+	res, err := c.Must(ctx, 200, "GET", "/v1/audit/logs?requestId="+requestID, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body struct {
+		Entries []auditEntry `json:"entries"`
+	}
+	if err := json.Unmarshal(res.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	return body.Entries
+}
+
+func countActions(es []auditEntry, action, outcome string) int {
+	n := 0
+	for _, e := range es {
+		if e.Action == action && (outcome == "" || e.Outcome == outcome) {
+			n++
+		}
+	}
+	return n
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+func summary(r *lg.Report) string {
+	var b strings.Builder
+	r.Summary(&b)
+	return b.String()
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

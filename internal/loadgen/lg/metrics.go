@@ -1,0 +1,80 @@
+package lg
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Sample is the gateway's resource use at one moment.
+type Sample struct {
+	At         time.Time `json:"at"`
+	RSSBytes   int64     `json:"rssBytes"`          // process_resident_memory_bytes (or VmRSS)
+	Goroutines int       `json:"goroutines"`        // go_goroutines
+	HWMBytes   int64     `json:"hwmBytes,omitzero"` // VmHWM from /proc when the pid is known
+}
+
+// Scrape reads process_resident_memory_bytes and go_goroutines from the
+// gateway's /metrics, and VmRSS/VmHWM from /proc when pid > 0.
+func Scrape(ctx context.Context, c *Client, pid int) (Sample, error) {
+	s := Sample{At: time.Now()}
+	res, err := c.Do(ctx, http.MethodGet, "/metrics", nil, false)
+	if err != nil {
+		return s, err
+	}
+	if res.Status != http.StatusOK {
+		return s, fmt.Errorf("lg: /metrics answered %d", res.Status)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(res.Body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "process_resident_memory_bytes":
+			s.RSSBytes = int64(f)
+		case "go_goroutines":
+			s.Goroutines = int(f)
+		}
+	}
+	if pid > 0 {
+		if st, err := ProcStatus(pid); err == nil {
+			s.RSSBytes, s.HWMBytes = st["VmRSS"], st["VmHWM"]
+		}
+	}
+	return s, nil
+}
+
+// ProcStatus returns the Vm* lines of /proc/PID/status in bytes.
+func ProcStatus(pid int) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasPrefix(name, "Vm") {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 2 && f[1] == "kB" {
+			if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+				out[name] = n << 10
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,26 @@
+package pdf_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+
+	"github.com/securesign/securesign/pdf"
+	"github.com/securesign/securesign/pki"
+)
+
+// Verify a signed PDF against an operator's trust anchors (for example the
+// CCA India roots) and print one line per signature.
+func ExampleVerifyFile() {
+	roots, _, err := pki.LoadTrustAnchors("testdata/verify/root.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rep, err := pdf.VerifyFile(context.Background(), "testdata/verify/signed.pdf", pdf.VerifyOptions{Roots: roots})
+	if err != nil {
+		log.Fatal(err) // not a PDF, damaged, encrypted, or over the limits
+	}
+	for _, s := range rep.Signatures {
+		fmt.Println(s.Field, s.Indication, s.ModifiedAfter)
+	}
+}
