@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -75,4 +76,28 @@ func exampleCerts() (root, leaf *x509.Certificate, leafKey *ecdsa.PrivateKey) {
 	der, _ = x509.CreateCertificate(rand.Reader, lt, root, leafKey.Public(), rootKey)
 	leaf, _ = x509.ParseCertificate(der)
 	return root, leaf, leafKey
+}
+
+// A signing app reports a wrong PIN; the code and the tries left come from
+// the signer's error.
+func ExampleNewFailure() {
+	err := fmt.Errorf("token login: %w", &signer.PINError{TriesLeft: 2, Err: signer.ErrPINIncorrect})
+	r := callback.NewFailure("req_0123456789abcdef", err)
+	fmt.Println(r.Error, *r.PINTriesLeft)
+	// Output:
+	// SS_PIN_INVALID 2
+}
+
+// A mobile app opens the callback URL with the result appended; results
+// too large for a URL go by POST with callback.Deliver instead.
+func ExampleRedirectURL() {
+	r := callback.NewFailure("req_0123456789abcdef", callback.ErrCancelled)
+	u, err := callback.RedirectURL("https://portal.example.in/securesign/callback?tab=7", r)
+	if errors.Is(err, callback.ErrRedirectTooLarge) {
+		fmt.Println("POST it")
+		return
+	}
+	fmt.Println(u)
+	// Output:
+	// https://portal.example.in/securesign/callback?tab=7&ss_result=eyJyZXF1ZXN0SWQiOiJyZXFfMDEyMzQ1Njc4OWFiY2RlZiIsInN1Y2Nlc3MiOmZhbHNlLCJlcnJvciI6IlNTX1NJR05fQ0FOQ0VMTEVEIiwibWVzc2FnZSI6ImNhbGxiYWNrOiBjYW5jZWxsZWQgYnkgdGhlIHVzZXIiLCJ2IjoxfQ%3D%3D
 }

@@ -177,7 +177,7 @@ func settled(o *Outcome, stored *Completion, h [32]byte) *Outcome {
 	case stored.ResultHash == h:
 		o.Kind, o.Detail = Duplicate, "this result was already accepted"
 	case stored.Success && !o.Result.Success:
-		o.Kind, o.Detail = Conflict, "the request was already signed; a failure never overwrites a success, "+string(o.Result.Error)+" ignored"
+		o.Kind, o.Detail = Conflict, fmt.Sprintf("the request was already signed; a failure never overwrites a success, %q ignored", truncate(string(o.Result.Error)))
 	default:
 		o.Kind, o.Detail = Conflict, "the request was already completed by a different result"
 	}

@@ -3,6 +3,7 @@ package deeplink
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Errors of building, parsing and verifying links, one per rule of the
@@ -96,5 +97,21 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 func errf(sentinel error, param, format string, args ...any) error {
-	return &Error{Param: param, Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+	return &Error{Param: printable(param), Err: sentinel, Detail: fmt.Sprintf(format, args...)}
+}
+
+// printable keeps attacker-chosen parameter names out of error texts
+// unquoted: anything but short printable ASCII is quoted and truncated.
+func printable(s string) string {
+	ok := len(s) <= 40
+	for i := 0; ok && i < len(s); i++ {
+		ok = s[i] > ' ' && s[i] < 0x7f
+	}
+	if ok {
+		return s
+	}
+	if len(s) > 40 {
+		s = s[:40]
+	}
+	return strconv.Quote(s)
 }

@@ -33,8 +33,17 @@ type Fetcher struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	mu    sync.Mutex
-	cache map[string]fetched
+	mu       sync.Mutex
+	cache    map[string]fetched
+	inflight map[string]*fetchCall
+}
+
+// fetchCall is one fetch in progress, shared by concurrent callers for the
+// same origin so a burst of links does not become a burst of requests.
+type fetchCall struct {
+	done chan struct{}
+	keys *KeySet
+	err  error
 }
 
 type fetched struct {
@@ -75,17 +84,35 @@ func (f *Fetcher) keys(ctx context.Context, origin string, refresh bool) (*KeySe
 			return e.keys, nil
 		}
 	}
-	ks, err := f.fetch(ctx, origin)
-	if err != nil {
-		return nil, err
-	}
 	f.mu.Lock()
-	if f.cache == nil {
-		f.cache = map[string]fetched{}
+	if c, ok := f.inflight[origin]; ok {
+		f.mu.Unlock()
+		select {
+		case <-c.done:
+			return c.keys, c.err
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrFetch, ctx.Err())
+		}
 	}
-	f.cache[origin] = fetched{ks, now}
+	c := &fetchCall{done: make(chan struct{})}
+	if f.inflight == nil {
+		f.inflight = map[string]*fetchCall{}
+	}
+	f.inflight[origin] = c
 	f.mu.Unlock()
-	return ks, nil
+
+	c.keys, c.err = f.fetch(ctx, origin)
+	f.mu.Lock()
+	delete(f.inflight, origin)
+	if c.err == nil {
+		if f.cache == nil {
+			f.cache = map[string]fetched{}
+		}
+		f.cache[origin] = fetched{c.keys, now}
+	}
+	f.mu.Unlock()
+	close(c.done)
+	return c.keys, c.err
 }
 
 func (f *Fetcher) fetch(ctx context.Context, origin string) (*KeySet, error) {

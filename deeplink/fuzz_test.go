@@ -26,6 +26,11 @@ func FuzzParseLink(f *testing.F) {
 			if _, ok := err.(*Error); !ok {
 				t.Fatalf("error %T is not a *Error: %v", err, err)
 			}
+			for _, c := range []byte(err.Error()) {
+				if c < ' ' || c == 0x7f {
+					t.Fatalf("error text carries control byte %#x: %q", c, err.Error())
+				}
+			}
 			return
 		}
 		if l.Action != ActionSign && l.Action != ActionRegister {

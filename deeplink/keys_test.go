@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -312,5 +313,43 @@ func TestQR(t *testing.T) {
 	}
 	if _, err := QRSVG(long + "a"); !errors.Is(err, ErrTooLong) {
 		t.Errorf("2049-byte link: %v", err)
+	}
+}
+
+// TestFetcherConcurrent: a burst of verifications for one origin makes one
+// request.
+func TestFetcherConcurrent(t *testing.T) {
+	k := testKey(t, "k", 1)
+	release := make(chan struct{})
+	var hits atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		<-release
+		_ = json.NewEncoder(w).Encode(KeySet{Keys: []PublicKey{k.Public()}})
+	}))
+	defer srv.Close()
+	f := &Fetcher{Client: srv.Client()}
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			_, err := f.Keys(context.Background(), srv.URL)
+			errs <- err
+		})
+	}
+	for hits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // let the others queue behind the first
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("%d fetches for one origin, want 1", hits.Load())
 	}
 }

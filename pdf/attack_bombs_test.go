@@ -327,3 +327,29 @@ func TestDeadline(t *testing.T) {
 		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 	}
 }
+
+// TestBombInLaterRevision: a deflate bomb appended after a valid signature
+// (an object stream in an incremental update) ends Verify with the limit
+// error, not with a report.
+func TestBombInLaterRevision(t *testing.T) {
+	signed := signWithPdfsign(t, baseDoc(), pdfsignOpts{})
+	// object 4 (the page content) moved into object stream 40, which
+	// inflates to 1 GiB
+	prev, root, _ := lastXref(t, signed)
+	var b bytes.Buffer
+	b.Write(signed)
+	o40 := b.Len()
+	b.WriteString(binStream(40, "/Type /ObjStm /N 1 /First 5 /Filter /FlateDecode", gibBomb()) + "\n")
+	rows := [][3]int{{2, 40, 0}, {1, o40, 0}}
+	var data []byte
+	for _, r := range rows {
+		data = append(data, byte(r[0]), byte(r[1]>>24), byte(r[1]>>16), byte(r[1]>>8), byte(r[1]), byte(r[2]>>8), byte(r[2]))
+	}
+	x := b.Len()
+	b.WriteString(binStream(41, fmt.Sprintf("/Type /XRef /Size 42 /Index [4 1 40 1] /W [1 4 2] /Root %s /Prev %d", root, prev), data))
+	fmt.Fprintf(&b, "\nstartxref\n%d\n%%%%EOF\n", x)
+	_, err := verifyBytes(t, b.Bytes(), VerifyOptions{})
+	if !isLimit("MaxStreamBytes")(err) {
+		t.Fatalf("err = %v, want MaxStreamBytes", err)
+	}
+}

@@ -418,3 +418,15 @@ func TestCertificationP1(t *testing.T) {
 		t.Fatalf("want SIG_CONSTRAINTS_FAILURE for the certification signature:\n%s", dumpReport(rep))
 	}
 }
+
+// TestCertificationP1AllowsTimestampAndDSS: DocMDP P=1 still admits DSS
+// data and document timestamps (PAdES B-LT/B-LTA of a certified document).
+func TestCertificationP1AllowsTimestampAndDSS(t *testing.T) {
+	p := getPKI(t)
+	tsa := tsaServer(t, p)
+	doc := signWithPdfsign(t, addDSS(t, signWithPdfsignCert(t, baseDoc())), pdfsignOpts{certType: sign.TimeStampSignature, tsaURL: tsa})
+	rep := mustVerify(t, doc)
+	if !rep.Valid {
+		t.Fatalf("DSS and document timestamp after a P=1 certification must stay valid:\n%s", dumpReport(rep))
+	}
+}

@@ -31,7 +31,8 @@ func (k modKind) String() string {
 
 type change struct {
 	kind   modKind
-	docTS  bool // a document timestamp (allowed even by DocMDP P=1)
+	docTS  bool // a document timestamp was added (allowed even by DocMDP P=1)
+	newSig bool // an approval or certification signature was added
 	detail string
 }
 
@@ -245,10 +246,20 @@ func (v *verifier) checkUnlistedData(cs *changeSet, j int) error {
 	var spans []span
 	for _, s := range rv.Sections {
 		spans = append(spans, span{s.Offset, s.EOF})
+		if s.XRefStm > 0 {
+			if end, err := f.ObjectEnd(j, s.XRefStm); err == nil {
+				spans = append(spans, span{s.XRefStm, end})
+			}
+		}
 	}
+	seen := map[int64]bool{}
 	for n, e := range rv.Entries() {
-		if e.Type != syntax.InUse || e.Offset < rv.Start || e.Offset >= rv.End {
+		if e.Type != syntax.InUse || e.Offset < rv.Start || e.Offset >= rv.End || seen[e.Offset] {
 			continue
+		}
+		seen[e.Offset] = true
+		if err := v.ctx.Err(); err != nil {
+			return err
 		}
 		end, err := f.ObjectEnd(j, e.Offset)
 		if err != nil {
@@ -354,7 +365,7 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 	t, _ := d.Name("Type")
 	switch {
 	case t == "Sig":
-		cs.add(kSig, "signature dictionary %d added", n)
+		cs.changes = append(cs.changes, change{kind: kSig, newSig: true, detail: fmt.Sprintf("signature dictionary %d added", n)})
 	case t == "DocTimeStamp":
 		cs.changes = append(cs.changes, change{kind: kSig, docTS: true, detail: fmt.Sprintf("document timestamp %d added", n)})
 	case n == info.dss || t == "DSS":

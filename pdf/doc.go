@@ -41,4 +41,25 @@
 // patches the prepared file in place and appends the B-LT/B-LTA revisions.
 // [PrepareBatch] and [FinishBatch] do the same for many documents of one
 // signer; FinishBatch checks every signature before touching any file.
+//
+// # Validation
+//
+// [Verify] (or [VerifyFile]) checks every signature and document timestamp
+// and returns a [Report] that marshals to the protocol's validation-report
+// JSON. It reads the file through an io.ReaderAt with its own bounded,
+// revision-aware parser (pdf/internal/syntax) and its own CMS verifier, both
+// independent of the signing code; [Limits] caps time, memory, nesting,
+// xref size and decompression, and exceeding one gives a [*LimitError].
+// Damaged files are refused with [ErrMalformed] (never repaired: a repair
+// could change what a signature appears to cover) and encrypted ones with
+// [ErrEncrypted]. Per signature it reports integrity, coverage (the
+// ByteRange must be [0 b c d] around exactly its /Contents and end at a
+// revision's %%EOF), what changed after signing, found by comparing the
+// signed revision with the last one object by object (new signatures,
+// document timestamps and DSS data are allowed; form filling and
+// annotations only under a certification signature's DocMDP; anything else,
+// as in incremental-saving and shadow attacks, is "other" and TOTAL_FAILED),
+// the chain at the timestamp time via pki.VerifyChain with embedded
+// revocation data first, the PAdES level and an ETSI indication.
+// docs/attacks.md lists the attacks and resource bombs the tests cover.
 package pdf

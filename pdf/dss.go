@@ -183,29 +183,35 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 			cr := put(c.Raw)
 			v.certs = append(v.certs, cr)
 			if selfSigned(c) {
-				continue
+				continue // roots need no revocation data
 			}
 			if done, ok := checked[string(c.Raw)]; ok {
 				v.ocsps = append(v.ocsps, done.ocsps...)
 				v.crls = append(v.crls, done.crls...)
 				continue
 			}
+			// A certificate that names no OCSP responder or CRL may have no
+			// revocation data at all; one that names a source must get it.
+			hasSource := len(c.OCSPServer) > 0 || len(c.CRLDistributionPoints) > 0
 			issuer := findIssuer(c, certs)
 			if issuer == nil {
+				if !hasSource {
+					continue
+				}
 				return nil, fmt.Errorf("%w: the issuer of %q is not among the certificates; add it to SignOptions.ExtraCertificates", ErrOptions, c.Subject.CommonName)
 			}
 			status, err := o.Revocation.Check(ctx, c, issuer)
-			if err != nil {
+			if err != nil && hasSource {
 				return nil, fmt.Errorf("pdf: revocation data for %q: %w", c.Subject.CommonName, err)
 			}
 			one := &vri{}
-			if status != nil && len(status.OCSPResponse) > 0 {
+			if err == nil && status != nil && len(status.OCSPResponse) > 0 {
 				one.ocsps = append(one.ocsps, put(status.OCSPResponse))
 			}
-			if status != nil && len(status.CRL) > 0 {
+			if err == nil && status != nil && len(status.CRL) > 0 {
 				one.crls = append(one.crls, put(status.CRL))
 			}
-			if len(one.ocsps)+len(one.crls) == 0 {
+			if len(one.ocsps)+len(one.crls) == 0 && hasSource {
 				return nil, fmt.Errorf("pdf: no OCSP response or CRL for %q", c.Subject.CommonName)
 			}
 			checked[string(c.Raw)] = one
@@ -332,7 +338,8 @@ func signatureContents(st *tailState) ([][]byte, error) {
 // DSS with certificates and revocation data for every signature and
 // timestamp) or B-LTA (that plus a document timestamp), appending
 // incremental updates. src is copied to dst in one pass.
-func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, level Level, opts SignOptions) error {
+func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, level Level, opts SignOptions) (err error) {
+	defer recoverInternal(&err)
 	if level.rank() < 2 {
 		return fmt.Errorf("%w: Extend goes to B-LT or B-LTA, not %q", ErrOptions, level)
 	}

@@ -141,7 +141,8 @@ func (p *PreparedSignature) UnmarshalBinary(data []byte) error {
 // empty signature to dst (the prepared file) and returns the digest to
 // sign. Only opts.Level (and the appearance, reason, … fields) matter here;
 // the timestamper and revocation source are used by Finish.
-func Prepare(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts SignOptions) (*PreparedSignature, error) {
+func Prepare(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, opts SignOptions) (_ *PreparedSignature, err error) {
+	defer recoverInternal(&err)
 	o := opts
 	o.Timestamper, o.Revocation = nil, nil
 	lvl := o.Level
@@ -242,7 +243,8 @@ type finishPlan struct {
 	appended []byte
 }
 
-func (p *PreparedSignature) plan(ctx context.Context, f io.ReaderAt, signature []byte, opts *SignOptions) (*finishPlan, error) {
+func (p *PreparedSignature) plan(ctx context.Context, f io.ReaderAt, signature []byte, opts *SignOptions) (_ *finishPlan, err error) {
+	defer recoverInternal(&err)
 	if p == nil || p.Certificate == nil || len(p.revDigest) == 0 {
 		return nil, fmt.Errorf("%w: empty", ErrPreparedState)
 	}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/asn1"
 	"errors"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,4 +194,31 @@ func TestPreparedStateRoundTrip(t *testing.T) {
 			t.Errorf("UnmarshalBinary(%q…) = %v", bad[:min(len(bad), 12)], err)
 		}
 	}
+}
+
+// TestFinishECDSARaw: signing apps may return ECDSA as raw r||s (PKCS#11,
+// WebCrypto); Finish converts it.
+func TestFinishECDSARaw(t *testing.T) {
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	s := w.leaf(t, testpki.P256, 0, "Rajesh Kumar")
+	ctx := context.Background()
+	prepared := filepath.Join(t.TempDir(), "p.pdf")
+	ps, err := PrepareFile(ctx, sgInput(t, "forms"), prepared, s.Certificate(), s.Chain(), SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := signer.SignDigest(ctx, s, ps.Algorithm, ps.Hash, ps.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs struct{ R, S *big.Int }
+	if _, err := asn1.Unmarshal(der, &rs); err != nil {
+		t.Fatal(err)
+	}
+	raw := append(rs.R.FillBytes(make([]byte, 32)), rs.S.FillBytes(make([]byte, 32))...)
+	if err := FinishFile(ctx, prepared, ps, raw, SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v.check(t, prepared, 1)
 }

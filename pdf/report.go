@@ -25,7 +25,7 @@ type SignatureReport struct {
 	// SigningTime is the time the signer claims (/M or the signingTime
 	// attribute), RFC 3339; it is not trusted for validation.
 	SigningTime string            `json:"signingTime"`
-	Timestamp   *TimestampSummary `json:"timestamp,omitempty"`
+	Timestamp   *TimestampSummary `json:"timestamp"` // null when there is none
 	// Level is the PAdES baseline level reached ("B-B", "B-T", "B-LT",
 	// "B-LTA"); empty for a signature that is not PAdES (adbe.pkcs7.detached)
 	// or a document timestamp.

@@ -622,7 +622,8 @@ func hashRange(ctx context.Context, src io.ReaderAt, size int64, h hash.Hash) er
 // in the same pass, and memory use does not depend on its size. The new
 // revisions are built in memory and written after the signature exists,
 // so dst may be any writer; on error dst holds an incomplete document.
-func Sign(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, s signer.Signer, opts SignOptions) error {
+func Sign(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, s signer.Signer, opts SignOptions) (err error) {
+	defer recoverInternal(&err)
 	if s == nil {
 		return fmt.Errorf("%w: no signer", ErrOptions)
 	}
@@ -804,4 +805,12 @@ func checkDocMDP(st *tailState, kind sigKind, fields pdfArray) error {
 		}
 	}
 	return nil
+}
+
+// recoverInternal turns a panic (a bug, or input the parser's guards
+// missed) into an error, so none reaches the caller.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%w: internal error: %v", ErrMalformed, r)
+	}
 }

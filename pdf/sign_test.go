@@ -152,6 +152,9 @@ func TestSignMatrix(t *testing.T) {
 			}
 			v.check(t, out, want)
 			sgCheckStructure(t, in, out, c.level)
+			if got := sgLevelOf(t, out, w); got != string(c.level) {
+				t.Errorf("our verify reports level %q, want %q", got, c.level)
+			}
 			_ = i
 		})
 	}
@@ -384,4 +387,39 @@ func TestContentsSizing(t *testing.T) {
 			t.Errorf("%s: CMS only %d bytes", kt, got)
 		}
 	}
+}
+
+// TestSignLargeFile takes the copy_file_range path (file to file, input
+// above 16 MiB) and checks the copied bytes and the signature.
+func TestSignLargeFile(t *testing.T) {
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	in := filepath.Join(t.TempDir(), "large.pdf")
+	if err := testpdf.WriteFile(in, testpdf.Options{PadBytes: 20 << 20}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.pdf")
+	s := w.leaf(t, testpki.P256, 0, "Rajesh Kumar")
+	if err := SignFile(context.Background(), in, out, s, SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := os.ReadFile(in)
+	b, _ := os.ReadFile(out)
+	if !bytes.HasPrefix(b, a) {
+		t.Fatal("the output does not start with the input")
+	}
+	v.check(t, out, 1)
+}
+
+// sgLevelOf is the PAdES level our own verify reports for the first
+// signature.
+func sgLevelOf(t testing.TB, path string, w *sgTestWorld) string {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(w.h.Root.Cert)
+	rep, err := VerifyFile(context.Background(), path, VerifyOptions{Roots: pool})
+	if err != nil || len(rep.Signatures) == 0 {
+		t.Fatalf("VerifyFile: %v", err)
+	}
+	return rep.Signatures[0].Level
 }

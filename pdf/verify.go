@@ -50,6 +50,18 @@ type verifier struct {
 	dssOCSPs   [][]byte
 	dssCRLs    [][]byte
 	dssRev     int // first revision with a DSS, -1 if none
+	fatal      error
+}
+
+// isFatal records err as the end of the whole verification when it is a
+// resource limit or the context ending: no report is better than a report
+// on half-read input.
+func (v *verifier) isFatal(err error) bool {
+	if errors.Is(err, syntax.ErrLimit) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		v.fatal = err
+		return true
+	}
+	return false
 }
 
 // sigEntry is a signature found in the form.
@@ -142,6 +154,9 @@ func (v *verifier) run() (*Report, error) {
 	var all []withEnd
 	for _, s := range sigs {
 		sr, end := v.verifyOne(s)
+		if v.fatal != nil {
+			return nil, v.fatal
+		}
 		all = append(all, withEnd{sr, end})
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].end < all[j].end })
@@ -177,7 +192,7 @@ func (o *outcome) fail(ind, sub, format string, args ...any) {
 	if rank > o.rank {
 		o.rank, o.ind, o.sub = rank, ind, sub
 	}
-	if sub == SubFormatFailure || sub == SubHashFailure {
+	if ind == TotalFailed && (sub == SubFormatFailure || sub == SubHashFailure) {
 		o.tampered = true
 	}
 	o.sr.Messages = append(o.sr.Messages, fmt.Sprintf(format, args...))
@@ -295,12 +310,20 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 	v.sigRevIdx = k
 	v.sigRevInfo, err = v.docInfo(k)
 	if err != nil {
+		if v.isFatal(err) {
+			return end
+		}
 		o.fail(TotalFailed, SubFormatFailure, "the signed revision is unreadable: %v", err)
 		return end
 	}
 	chg, err := v.analyseChanges(k)
 	if err != nil {
+		if v.isFatal(err) {
+			return end
+		}
 		o.fail(Indeterminate, SubFormatFailure, "comparing revisions failed: %v", err)
+		sr.ModifiedAfter = ModOther // unknown, so never better than "other"
+		o.tampered = true
 		return end
 	}
 	worst := chg.worst()
@@ -310,7 +333,8 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		switch {
 		case ch.kind == kOther:
 			o.fail(TotalFailed, SubFormatFailure, "changed after signing: %s", ch.detail)
-		case perm == 1 && ch.kind != kDSS && !ch.docTS:
+		case perm == 1 && (ch.newSig || ch.kind == kForm || ch.kind == kAnnot):
+			// P=1 leaves room only for DSS data and document timestamps
 			o.fail(Indeterminate, SubSigConstraintsFailure, "the certification signature allows no changes (DocMDP P=1), yet: %s", ch.detail)
 		case ch.kind == kForm && perm < 2:
 			o.fail(Indeterminate, SubSigConstraintsFailure, "form filled in after signing (%s): check the new values", ch.detail)
@@ -352,6 +376,9 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		}
 		digest, err := v.hashRanges(sd.hash, b, c, d)
 		if err != nil {
+			if v.isFatal(err) {
+				return end
+			}
 			o.fail(Indeterminate, SubFormatFailure, "reading the signed bytes: %v", err)
 			return end
 		}

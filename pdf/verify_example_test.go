@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"time"
 
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
@@ -16,11 +17,20 @@ func ExampleVerifyFile() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	rep, err := pdf.VerifyFile(context.Background(), "testdata/verify/signed.pdf", pdf.VerifyOptions{Roots: roots})
+	rep, err := pdf.VerifyFile(context.Background(), "testdata/verify/signed.pdf", pdf.VerifyOptions{
+		Roots: roots,
+		// the test certificate is only valid for a while: validate as of
+		// a fixed day (a timestamped signature carries its own time)
+		Now: func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) },
+	})
 	if err != nil {
 		log.Fatal(err) // not a PDF, damaged, encrypted, or over the limits
 	}
 	for _, s := range rep.Signatures {
-		fmt.Println(s.Field, s.Indication, s.ModifiedAfter)
+		fmt.Println(s.Field, s.Indication, s.Coverage, s.ModifiedAfter)
 	}
+	fmt.Println("valid:", rep.Valid)
+	// Output:
+	// Signature 1 TOTAL_PASSED whole-file none
+	// valid: true
 }

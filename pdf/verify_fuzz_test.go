@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/securesign/securesign/internal/testpki"
 )
 
 func FuzzVerify(f *testing.F) {
@@ -34,8 +36,10 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
-// TestWriteFuzzSeeds writes the committed seed corpora of FuzzVerify (run
-// with SECURESIGN_WRITE_FUZZ_SEEDS=1 after changing the generators).
+// TestWriteFuzzSeeds writes the committed seed corpora of FuzzVerify and
+// FuzzCMSVerify and the example file in testdata/verify (run with
+// SECURESIGN_WRITE_FUZZ_SEEDS=1 after changing the generators, then refresh
+// the golden report with SECURESIGN_UPDATE_GOLDEN=1 go test -run TestGoldenReport).
 func TestWriteFuzzSeeds(t *testing.T) {
 	if os.Getenv("SECURESIGN_WRITE_FUZZ_SEEDS") != "1" {
 		t.Skip("set SECURESIGN_WRITE_FUZZ_SEEDS=1 to rewrite testdata/fuzz/FuzzVerify")
@@ -52,7 +56,19 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			seeds = append(seeds, b)
 		}
 	}
-	dir := filepath.Join("testdata", "fuzz", "FuzzVerify")
+	writeSeeds(t, "FuzzVerify", seeds)
+	// the golden example: a signed file, its root, and the report
+	p := getPKI(t)
+	for name, data := range map[string][]byte{"signed.pdf": signed, "root.pem": testpki.PEM(p.h.Root.Cert)} {
+		if err := os.WriteFile(filepath.Join("testdata", "verify", name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeSeeds(t, "FuzzCMSVerify", [][]byte{cmsFor(t, []byte("x"), true), cmsFor(t, []byte("x"), false)})
+}
+
+func writeSeeds(t *testing.T, name string, seeds [][]byte) {
+	dir := filepath.Join("testdata", "fuzz", name)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -266,8 +266,8 @@ func mustVerify(t testing.TB, doc []byte) *Report {
 func dumpReport(rep *Report) string {
 	var b strings.Builder
 	for _, s := range rep.Signatures {
-		fmt.Fprintf(&b, "[%s %s/%s integrity=%s coverage=%s mod=%s chain=%s level=%s msgs=%q]\n", s.Field, s.Indication, s.SubIndication,
-			s.Integrity, s.Coverage, s.ModifiedAfter, s.Chain, s.Level, s.Messages)
+		fmt.Fprintf(&b, "[%s %s/%s integrity=%s coverage=%s mod=%s chain=%s revocation=%s level=%s msgs=%q]\n", s.Field, s.Indication, s.SubIndication,
+			s.Integrity, s.Coverage, s.ModifiedAfter, s.Chain, s.Revocation, s.Level, s.Messages)
 	}
 	return fmt.Sprintf("valid=%v\n%s", rep.Valid, b.String())
 }

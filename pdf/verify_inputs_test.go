@@ -42,7 +42,7 @@ func TestDamagedRefused(t *testing.T) {
 	cases := map[string][]byte{
 		// two bytes inserted after the header: every offset is wrong, which
 		// qpdf and viewers repair by scanning; we do not
-		"offsets-shifted": append(append(append([]byte(nil), signed[:9]...), "XX"...), signed[9:]...),
+		"offsets-shifted":  append(append(append([]byte(nil), signed[:9]...), "XX"...), signed[9:]...),
 		"xref-entry-wrong": bytes.Replace(baseDoc(), []byte("0000000015 00000 n"), []byte("0000000019 00000 n"), 1),
 		"truncated":        signed[:len(signed)-300],
 	}

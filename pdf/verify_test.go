@@ -2,8 +2,13 @@ package pdf
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
+	"time"
+
+	"github.com/securesign/securesign/pki"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -55,5 +60,35 @@ func TestReportJSON(t *testing.T) {
 	}
 	if sig["messages"] == nil {
 		t.Fatal("messages must be [] not null")
+	}
+}
+
+// TestGoldenReport holds the whole report of a committed signed file
+// (testdata/verify, written by TestWriteFuzzSeeds) against a golden JSON.
+func TestGoldenReport(t *testing.T) {
+	roots, _, err := pki.LoadTrustAnchors(filepath.Join("testdata", "verify", "root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := VerifyFile(t.Context(), filepath.Join("testdata", "verify", "signed.pdf"), VerifyOptions{
+		Roots: roots, Now: func() time.Time { return time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.MarshalIndent(rep, "", "  ")
+	golden := filepath.Join("testdata", "verify", "signed.report.json")
+	if os.Getenv("SECURESIGN_UPDATE_GOLDEN") == "1" {
+		os.WriteFile(golden, append(got, '\n'), 0o644)
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var a, b Report
+	json.Unmarshal(want, &a)
+	json.Unmarshal(got, &b)
+	if diff := cmp.Diff(a, b); diff != "" {
+		t.Fatalf("report differs from %s (-want +got):\n%s", golden, diff)
 	}
 }

@@ -1,8 +1,11 @@
 package pki
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"golang.org/x/crypto/ocsp"
@@ -57,6 +60,17 @@ func BenchmarkOCSP(b *testing.B) {
 		for b.Loop() {
 			if _, err := ca.RespondOCSP(ctx, req); err != nil {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("http-handler", func(b *testing.B) {
+		h := ca.Handler()
+		b.ReportAllocs()
+		for b.Loop() {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/ocsp", bytes.NewReader(req)))
+			if w.Code != http.StatusOK {
+				b.Fatal(w.Code)
 			}
 		}
 	})

@@ -12,7 +12,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +45,9 @@ type Config struct {
 	// PolicyOID goes into the built-in signing profiles; nil means
 	// DevPolicyOID. Ignored when Profiles is set.
 	PolicyOID asn1.ObjectIdentifier
-	// Profiles replaces the built-in profiles (DefaultProfiles).
+	// Profiles replaces the built-in profiles (DefaultProfiles); map keys
+	// are the profile names. It must hold "ocsp" and "tsa" unless
+	// OCSPSigner and TSASigner are given.
 	Profiles map[string]*Profile
 	// OCSPSigner is the delegated OCSP responder: its certificate must be
 	// issued by Cert with the ocsp profile. Nil means New generates a P-256
@@ -119,15 +123,42 @@ func New(ctx context.Context, cfg Config) (*CA, error) {
 	if cfg.TSAPolicyOID == nil {
 		cfg.TSAPolicyOID = append(append(asn1.ObjectIdentifier{}, DevPolicyOID...), 100)
 	}
-	profiles := cfg.Profiles
-	if profiles == nil {
-		profiles = DefaultProfiles(cfg.PolicyOID)
+	profiles := map[string]*Profile{}
+	src := cfg.Profiles
+	if src == nil {
+		src = DefaultProfiles(cfg.PolicyOID)
+	}
+	for name, p := range src {
+		if p == nil || name == "" || p.Validity <= 0 || p.KeyUsage == 0 || (p.Keys.MinRSABits == 0 && len(p.Keys.Curves) == 0) {
+			return nil, fmt.Errorf("pki: profile %q needs a validity, a key usage and key rules", name)
+		}
+		if p.Keys.MinRSABits != 0 && p.Keys.MinRSABits < 2048 {
+			return nil, fmt.Errorf("pki: profile %q accepts RSA keys under 2048 bits", name)
+		}
+		cp := *p // the caller's profiles stay theirs
+		cp.Name = name
+		profiles[name] = &cp
+	}
+	for _, need := range []string{ProfileOCSP, ProfileTSA} {
+		if _, ok := profiles[need]; !ok && ((need == ProfileOCSP && cfg.OCSPSigner == nil) || (need == ProfileTSA && cfg.TSASigner == nil)) {
+			return nil, fmt.Errorf("pki: Config.Profiles lacks %q, needed to make the %s certificate", need, need)
+		}
 	}
 	ca := &CA{cfg: cfg, profiles: profiles, ski: cfg.Cert.SubjectKeyId}
 	if len(ca.ski) == 0 {
 		ca.ski = keyID(cfg.Cert.PublicKey)
 	}
 	var err error
+	if s := cfg.OCSPSigner; s != nil {
+		if err := checkServiceCert(s, cfg.Cert, x509.ExtKeyUsageOCSPSigning); err != nil {
+			return nil, fmt.Errorf("pki: Config.OCSPSigner: %w", err)
+		}
+	}
+	if s := cfg.TSASigner; s != nil {
+		if err := checkServiceCert(s, cfg.Cert, x509.ExtKeyUsageTimeStamping); err != nil {
+			return nil, fmt.Errorf("pki: Config.TSASigner: %w", err)
+		}
+	}
 	if ca.ocsp = cfg.OCSPSigner; ca.ocsp == nil {
 		if ca.ocsp, err = ca.ephemeral(ctx, ProfileOCSP, "OCSP Responder"); err != nil {
 			return nil, fmt.Errorf("pki: OCSP responder certificate: %w", err)
@@ -211,14 +242,8 @@ func (ca *CA) Profile(name string) (*Profile, error) {
 	return p, nil
 }
 
-// Profiles returns the names of the CA's profiles.
-func (ca *CA) Profiles() []string {
-	names := make([]string, 0, len(ca.profiles))
-	for n := range ca.profiles {
-		names = append(names, n)
-	}
-	return names
-}
+// Profiles returns the names of the CA's profiles, sorted.
+func (ca *CA) Profiles() []string { return slices.Sorted(maps.Keys(ca.profiles)) }
 
 // maxCSRSize bounds a certificate request; real ones are about 1 KB.
 const maxCSRSize = 64 << 10
@@ -485,4 +510,25 @@ func keyID(pub crypto.PublicKey) []byte {
 func publicKeyEqual(a, b crypto.PublicKey) bool {
 	k, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && k.Equal(b)
+}
+
+// checkServiceCert checks that an OCSP responder or TSA certificate was
+// issued by the CA, carries eku and matches its key.
+func checkServiceCert(s signer.Signer, issuer *x509.Certificate, eku x509.ExtKeyUsage) error {
+	c := s.Certificate()
+	if c == nil {
+		return errors.New("no certificate")
+	}
+	if err := c.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("certificate not issued by the CA: %w", err)
+	}
+	if !publicKeyEqual(s.Public(), c.PublicKey) {
+		return errors.New("certificate does not match the key")
+	}
+	for _, u := range c.ExtKeyUsage {
+		if u == eku {
+			return nil
+		}
+	}
+	return fmt.Errorf("certificate lacks the extended key usage it needs")
 }

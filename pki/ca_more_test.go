@@ -14,10 +14,13 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ocsp"
 
@@ -213,8 +216,11 @@ func TestOCSPResponder(t *testing.T) {
 	}
 	t.Run("GET with // in the base64", func(t *testing.T) {
 		var der []byte
-		for i := 0; ; i++ {
-			der = ocspRequestWithNonce(t, cert, tc.Certificate(), []byte(fmt.Sprintf("nonce-%d", i)))
+		// Random nonces (ASCII could never give twelve 1 bits in a row).
+		for range 100000 {
+			nonce := make([]byte, 16)
+			rand.Read(nonce)
+			der = ocspRequestWithNonce(t, cert, tc.Certificate(), nonce)
 			if strings.Contains(base64.StdEncoding.EncodeToString(der), "//") {
 				break
 			}
@@ -364,4 +370,163 @@ func TestConcurrentIssuance(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func TestCustomProfiles(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHierarchy(ctx, HierarchyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: h.chain(), Store: NewMemoryStore()}
+	profiles := DefaultProfiles(asn1.ObjectIdentifier{2, 16, 356, 100, 2, 3})
+	class2 := *profiles[ProfileIndividualSigning]
+	class2.Validity = 24 * time.Hour
+	class2.Keys = KeyRules{Curves: []string{"P-384"}}
+	profiles["class-2-short"] = &class2
+
+	cfg := base
+	cfg.Profiles = profiles
+	ca, err := New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Issue(ctx, testpki.Key(t, testpki.P256, 0).Public(), individual, "class-2-short"); !errors.Is(err, ErrWeakKey) {
+		t.Errorf("P-256 under a P-384-only profile: %v", err)
+	}
+	c, err := ca.Issue(ctx, testpki.Key(t, testpki.P384, 0).Public(), individual, "class-2-short")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.NotAfter.Sub(c.NotBefore); d > 25*time.Hour {
+		t.Errorf("validity %v, want about a day", d)
+	}
+	if len(c.Policies) != 1 || c.Policies[0].String() != "2.16.356.100.2.3" {
+		t.Errorf("policies %v", c.Policies)
+	}
+	rec, _ := ca.Lookup(ctx, c.SerialNumber)
+	if rec.Profile != "class-2-short" {
+		t.Errorf("stored profile %q", rec.Profile)
+	}
+
+	for name, bad := range map[string]map[string]*Profile{
+		"no validity": {"x": {KeyUsage: 1, Keys: defaultKeyRules}, ProfileOCSP: profiles[ProfileOCSP], ProfileTSA: profiles[ProfileTSA]},
+		"weak rsa":    {"x": {Validity: time.Hour, KeyUsage: 1, Keys: KeyRules{MinRSABits: 1024}}, ProfileOCSP: profiles[ProfileOCSP], ProfileTSA: profiles[ProfileTSA]},
+		"no ocsp":     {ProfileTSA: profiles[ProfileTSA]},
+	} {
+		cfg := base
+		cfg.Profiles = bad
+		if _, err := New(ctx, cfg); err == nil {
+			t.Errorf("%s: New accepted the profiles", name)
+		}
+	}
+}
+
+// TestRSAHierarchy runs a CA on RSA-3072 keys with an RSA OCSP responder
+// and TSA, checked by openssl.
+func TestRSAHierarchy(t *testing.T) {
+	ctx := context.Background()
+	h, err := NewHierarchy(ctx, HierarchyOptions{Name: "RSA", RootKey: testpki.Key(t, testpki.RSA3072, 1000), IssuingKey: testpki.Key(t, testpki.RSA3072, 501)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: h.chain(), Store: NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := func(profile string, slot int) signer.Signer {
+		k := testpki.Key(t, testpki.RSA2048, slot)
+		c, err := boot.Issue(ctx, k.Public(), Subject{CommonName: "RSA " + profile}, profile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := signer.NewSoftware(k, c, boot.ChainCerts())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tc := newTestCA(t) // for its server and temp dir; the handler is swapped below
+	ca, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: h.chain(), Store: boot.Store(), BaseURL: tc.srv.URL,
+		OCSPSigner: service(ProfileOCSP, 502), TSASigner: service(ProfileTSA, 503)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(ca.Handler())
+	defer srv.Close()
+	cert, err := ca.Issue(ctx, testpki.Key(t, testpki.P256, 0).Public(), individual, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := tc.writePEM(t, "rsa-root.pem", h.Root)
+	inter := tc.writePEM(t, "rsa-inter.pem", h.Issuing)
+	leaf := tc.writePEM(t, "rsa-leaf.pem", cert)
+	out := runOpenSSL(t, "ocsp", "-issuer", inter, "-cert", leaf, "-url", srv.URL+"/ocsp", "-CAfile", root, "-verify_other", inter)
+	if !strings.Contains(out, "Response verify OK") || !strings.Contains(out, ": good") {
+		t.Fatal(out)
+	}
+	sum := sha256.Sum256([]byte("x"))
+	tok, err := (&TSAClient{URL: srv.URL + "/tsa"}).Timestamp(ctx, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokFile := filepath.Join(tc.dir, "rsa-token.der")
+	os.WriteFile(tokFile, tok, 0o600)
+	out = runOpenSSL(t, "ts", "-verify", "-token_in", "-in", tokFile, "-digest", fmt.Sprintf("%x", sum), "-CAfile", root, "-untrusted", inter)
+	if !strings.Contains(out, "Verification: OK") {
+		t.Fatal(out)
+	}
+	resp, err := http.Get(srv.URL + "/tsa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /tsa: %s", resp.Status)
+	}
+}
+
+// TestDirPlainAndRenewal opens a development (unencrypted) CA directory
+// and renews the OCSP responder certificate when it nears expiry.
+func TestDirPlainAndRenewal(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ca")
+	ca, err := InitDir(ctx, dir, DirOptions{KeyType: P384})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocspBefore, tsaBefore := ca.OCSPSigner().Certificate(), ca.TSASigner().Certificate()
+	ca.Close()
+	if data, _ := os.ReadFile(filepath.Join(dir, "issuing.key")); !bytes.Contains(data, []byte("BEGIN PRIVATE KEY")) {
+		t.Error("dev key is not plain PKCS#8")
+	}
+	later := func() time.Time { return time.Now().Add(85 * 24 * time.Hour) }
+	ca, err = OpenDir(ctx, dir, DirOptions{Now: later})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	if ca.OCSPSigner().Certificate().Equal(ocspBefore) {
+		t.Error("OCSP responder certificate 5 days from expiry was not renewed")
+	}
+	if !ca.TSASigner().Certificate().Equal(tsaBefore) {
+		t.Error("TSA certificate renewed needlessly")
+	}
+	if _, err := OpenDir(ctx, filepath.Join(dir, "missing"), DirOptions{}); err == nil {
+		t.Error("OpenDir of a missing directory succeeded")
+	}
+}
+
+func TestInitDirFailureLeavesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ca")
+	// A bad base URL fails before anything is written; an RSA-2048 CA key
+	// fails after the directory exists.
+	for _, o := range []DirOptions{{BaseURL: "ftp://x"}, {KeyType: RSA2048}} {
+		if _, err := InitDir(context.Background(), dir, o); err == nil {
+			t.Fatalf("InitDir(%+v) succeeded", o)
+		}
+		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+			t.Errorf("InitDir(%+v) left %d files", o, len(ents))
+		}
+	}
 }

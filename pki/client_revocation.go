@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
@@ -291,6 +292,9 @@ func (rc *RevocationChecker) checkCRL(ctx context.Context, url string, cert, iss
 
 // crlStatus looks cert up in a DER (or PEM) CRL that issuer must have signed.
 func crlStatus(der []byte, cert, issuer *x509.Certificate, source string) (*RevocationStatus, error) {
+	if b, _ := pem.Decode(der); b != nil && b.Type == "X509 CRL" {
+		der = b.Bytes
+	}
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/signer"
 )
 
 func rootsOf(certs ...*x509.Certificate) *x509.CertPool {
@@ -230,6 +232,7 @@ func TestCheckEmbedded(t *testing.T) {
 		{"revoked by OCSP", rc, bad, tc.Certificate(), [][]byte{ocspFor(good), ocspFor(bad)}, nil, time.Time{}, StateRevoked, SourceEmbeddedOCSP, nil},
 		{"revoked by CRL", rc, bad, tc.Certificate(), nil, [][]byte{crl}, time.Time{}, StateRevoked, SourceEmbeddedCRL, nil},
 		{"good by CRL", rc, good, tc.Certificate(), nil, [][]byte{crl}, time.Time{}, StateGood, SourceEmbeddedCRL, nil},
+		{"revoked by PEM CRL", rc, bad, tc.Certificate(), nil, [][]byte{pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: crl})}, time.Time{}, StateRevoked, SourceEmbeddedCRL, nil},
 		{"revoked later than at", rc, bad, tc.Certificate(), nil, [][]byte{crl}, time.Now().Add(-time.Hour), StateGood, SourceEmbeddedCRL, nil},
 		{"other cert's OCSP only", rc, bad, tc.Certificate(), [][]byte{ocspFor(good)}, nil, time.Time{}, StateUnknown, "", nil},
 		{"wrong issuer", rc, good, foreign.Intermediate.Cert, [][]byte{ocspFor(good)}, [][]byte{crl}, time.Time{}, StateUnknown, "", nil},
@@ -266,6 +269,20 @@ func TestTSAClient(t *testing.T) {
 		w.Write(resp)
 	}))
 	defer replay.Close()
+	// A "TSA" whose certificate is a document signer's (no timeStamping EKU).
+	docKey := testpki.Key(t, testpki.P256, 7)
+	docCert, err := tc.Issue(ctx, docKey.Public(), Subject{CommonName: "Not a TSA", Organization: "Acme", Country: "IN"}, ProfileDocumentSigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docSigner, _ := signer.NewSoftware(docKey, docCert, tc.ChainCerts())
+	// New refuses such a TSASigner, so build the CA by hand.
+	fake := &CA{cfg: tc.cfg, profiles: tc.profiles, ocsp: tc.ocsp, tsa: docSigner}
+	if _, err := New(ctx, Config{Cert: tc.Certificate(), Key: tc.cfg.Key, Chain: tc.cfg.Chain, Store: NewMemoryStore(), TSASigner: docSigner}); err == nil {
+		t.Error("New accepted a TSA signer without the timeStamping EKU")
+	}
+	notTSA := httptest.NewServer(fake.TSA())
+	defer notTSA.Close()
 	for _, tt := range []struct {
 		name   string
 		client *TSAClient
@@ -280,6 +297,7 @@ func TestTSAClient(t *testing.T) {
 		{"digest length", &TSAClient{URL: tc.srv.URL + "/tsa"}, crypto.SHA256, sum[:16], ErrTimestamp},
 		{"nonce mismatch", &TSAClient{URL: replay.URL}, crypto.SHA256, sum[:], ErrTimestamp},
 		{"not http", &TSAClient{URL: "ftp://tsa.example/"}, crypto.SHA256, sum[:], ErrBadURL},
+		{"signer without timeStamping EKU", &TSAClient{URL: notTSA.URL}, crypto.SHA256, sum[:], ErrTimestamp},
 		{"server down", &TSAClient{URL: deadURL(t)}, crypto.SHA256, sum[:], ErrTimestamp},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -312,3 +330,58 @@ func TestTSAClient(t *testing.T) {
 }
 
 var bigOne = new(big.Int).SetInt64(1)
+
+// TestVerifyChainRevokedLater: a certificate revoked after the validation
+// time (e.g. a signature's trusted timestamp) is good at that time.
+func TestVerifyChainRevokedLater(t *testing.T) {
+	ctx := context.Background()
+	var clock atomic.Int64
+	t0 := time.Now().Add(-3 * time.Hour).Truncate(time.Second)
+	clock.Store(t0.UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	h, err := NewHierarchy(ctx, HierarchyOptions{Now: func() time.Time { return t0.Add(-time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	ca, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: h.chain(), Store: NewMemoryStore(), BaseURL: srv.URL, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux.Handle("/", ca.Handler())
+	cert, err := ca.Issue(ctx, testpki.Key(t, testpki.P256, 0).Public(), individual, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Store(t0.Add(time.Hour).UnixNano())
+	if err := ca.Revoke(ctx, cert.SerialNumber, ReasonKeyCompromise); err != nil {
+		t.Fatal(err)
+	}
+	clock.Store(t0.Add(2 * time.Hour).UnixNano())
+	crl, _ := ca.CRL(ctx)
+	for _, tt := range []struct {
+		name string
+		opts VerifyOptions
+		at   time.Duration
+		want error
+	}{
+		{"OCSP, before revocation", VerifyOptions{Revocation: NewRevocationChecker(RevocationOptions{Now: now})}, 30 * time.Minute, nil},
+		{"OCSP, after revocation", VerifyOptions{Revocation: NewRevocationChecker(RevocationOptions{Now: now})}, 90 * time.Minute, ErrRevoked},
+		{"embedded CRL, before", VerifyOptions{EmbeddedCRLs: [][]byte{crl}}, 30 * time.Minute, nil},
+		{"embedded CRL, after", VerifyOptions{EmbeddedCRLs: [][]byte{crl}}, 90 * time.Minute, ErrRevoked},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Roots = rootsOf(h.Root)
+			tt.opts.At = t0.Add(tt.at)
+			res, err := VerifyChain(ctx, cert, []*x509.Certificate{h.Issuing}, tt.opts)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			if res.Revocation[0].RevokedAt.IsZero() {
+				t.Error("RevokedAt not reported")
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -72,6 +73,19 @@ func (c *TSAClient) Timestamp(ctx context.Context, hash crypto.Hash, digest []by
 	case len(ts.Certificates) == 0:
 		// Without certificates the library could not check the signature.
 		return nil, fmt.Errorf("%w: token carries no TSA certificate", ErrTimestamp)
+	case !hasTimeStamping(ts.Certificates):
+		return nil, fmt.Errorf("%w: no certificate in the token has the timeStamping extended key usage", ErrTimestamp)
 	}
 	return ts.RawToken, nil
+}
+
+// hasTimeStamping reports whether a certificate of a token may sign
+// timestamps (RFC 3161 §2.3: EKU timeStamping only).
+func hasTimeStamping(certs []*x509.Certificate) bool {
+	for _, c := range certs {
+		if len(c.ExtKeyUsage) == 1 && c.ExtKeyUsage[0] == x509.ExtKeyUsageTimeStamping && len(c.UnknownExtKeyUsage) == 0 {
+			return true
+		}
+	}
+	return false
 }

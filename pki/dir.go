@@ -19,32 +19,6 @@ import (
 	"github.com/securesign/securesign/signer"
 )
 
-// A CA directory, as made by InitDir and opened by OpenDir:
-//
-//	ca.json      settings: base URL, key type, policy OIDs, KDF salt
-//	root.pem     root CA certificate
-//	ca.pem       issuing CA certificate
-//	ocsp.pem     delegated OCSP responder certificate
-//	tsa.pem      time-stamping unit certificate
-//	root.key, issuing.key, ocsp.key, tsa.key
-//	             private keys, mode 0600
-//	master.key   only without a passphrase: the key store's master secret
-//	ca.db        SQLite store: issued certificates, revocations, CRL
-//	             number, server-generated subject keys (always encrypted)
-//
-// With a passphrase (the CLI reads it from SECURESIGN_CA_PASS) the .key
-// files are PKCS#8 sealed with AES-256-GCM under a key derived by scrypt
-// from the passphrase and the salt in ca.json, and subject keys in ca.db are
-// sealed under the same derived secret.
-//
-// WITHOUT a passphrase the .key files are PLAIN PKCS#8 and master.key is
-// the plain master secret: anyone who can read the directory has the CA.
-// That is for development only.
-//
-// The root key sits next to the issuing key for convenience; a production
-// root is kept offline (NewHierarchy and New take any crypto.Signer, e.g. a
-// PKCS#11 key).
-
 // DirOptions configures InitDir and OpenDir.
 type DirOptions struct {
 	// Passphrase protects the keys; empty means plain key files (dev only).
@@ -81,7 +55,34 @@ const (
 
 // InitDir creates a CA directory: a new root and issuing CA, an OCSP
 // responder and a TSA certificate, and an empty store. It refuses a
-// directory that is not empty. The returned CA is open (Close it).
+// directory that is not empty, and leaves it empty again when it fails.
+// The returned CA is open (Close it).
+//
+// The directory holds:
+//
+//	ca.json      settings: base URL, key type, policy OIDs, KDF salt
+//	root.pem     root CA certificate
+//	ca.pem       issuing CA certificate
+//	ocsp.pem     delegated OCSP responder certificate
+//	tsa.pem      time-stamping unit certificate
+//	root.key, issuing.key, ocsp.key, tsa.key
+//	             private keys, mode 0600
+//	master.key   only without a passphrase: the key store's master secret
+//	ca.db        SQLite store: issued certificates, revocations, CRL
+//	             number, server-generated subject keys (always encrypted)
+//
+// With a passphrase (the CLI reads it from SECURESIGN_CA_PASS) the .key
+// files are PKCS#8 sealed with AES-256-GCM under a key derived by scrypt
+// from the passphrase and the salt in ca.json, and subject keys in ca.db are
+// sealed under the same derived secret.
+//
+// WITHOUT a passphrase the .key files are PLAIN PKCS#8 and master.key is
+// the plain master secret: anyone who can read the directory has the CA.
+// That is for development only.
+//
+// The root key sits next to the issuing key for convenience; a production
+// root is kept offline (NewHierarchy and New take any crypto.Signer, e.g. a
+// PKCS#11 key).
 func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	if _, err := os.Stat(filepath.Join(dir, dirConfigFile)); err == nil {
 		return nil, fmt.Errorf("pki: %s already holds a CA", dir)
@@ -106,6 +107,16 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
+	// The directory was empty: on failure, leave it empty again.
+	done := false
+	defer func() {
+		if !done {
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				os.RemoveAll(filepath.Join(dir, e.Name()))
+			}
+		}
+	}()
 	h, err := NewHierarchy(ctx, HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now})
 	if err != nil {
 		return nil, err
@@ -146,6 +157,7 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 		ca.Close()
 		return nil, err
 	}
+	done = true
 	return ca, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"testing"
+	"time"
 
 	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/ocsp"
@@ -73,6 +74,32 @@ func FuzzParseCSR(f *testing.F) {
 		csr, err := ParseCSR(data)
 		if err == nil && csr.CheckSignature() != nil {
 			t.Fatal("ParseCSR accepted a CSR with a bad signature")
+		}
+	})
+}
+
+// FuzzCheckEmbedded feeds untrusted revocation data (as found in a PDF's
+// DSS) to CheckEmbedded, as an OCSP response and as a CRL.
+func FuzzCheckEmbedded(f *testing.F) {
+	tc := newTestCA(f)
+	ctx := context.Background()
+	cert, err := tc.Issue(ctx, testpki.Key(f, testpki.P256, 0).Public(), individual, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	req, _ := ocsp.CreateRequest(cert, tc.Certificate(), nil)
+	resp, _ := tc.RespondOCSP(ctx, req)
+	crl, _ := tc.CRL(ctx)
+	f.Add(resp)
+	f.Add(crl)
+	rc := NewRevocationChecker(RevocationOptions{})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := rc.CheckEmbedded(cert, tc.Certificate(), [][]byte{data}, [][]byte{data}, time.Time{})
+		if err != nil || st == nil {
+			t.Fatalf("soft CheckEmbedded: %v, %v", st, err)
+		}
+		if st.State != StateUnknown && st.OCSPResponse == nil && st.CRL == nil {
+			t.Fatal("a decided status without its evidence")
 		}
 	})
 }

@@ -85,4 +85,3 @@ func (k *PKCS11KeyStore) Signer(ctx context.Context, id string) (crypto.Signer, 
 
 var _ KeyGenerator = (*PKCS11KeyStore)(nil)
 var _ KeyGenerator = (*SoftwareKeyStore)(nil)
-

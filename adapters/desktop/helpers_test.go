@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -63,6 +64,10 @@ type testPortal struct {
 func newTestPortal(t testing.TB) *testPortal {
 	p := &testPortal{got: make(chan *callback.Result, 10)}
 	p.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/.well-known/securesign-keys.json" {
+			json.NewEncoder(w).Encode(deeplink.KeySet{Keys: []deeplink.PublicKey{linkKey(t).Public()}})
+			return
+		}
 		if r.URL.Path != "/cb" || r.Method != http.MethodPost {
 			http.NotFound(w, r)
 			return

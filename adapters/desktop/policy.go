@@ -94,7 +94,7 @@ func (p *Policy) fetchKeys() bool { return p.FetchKeys == nil || *p.FetchKeys }
 // port, no path. Only http and https origins exist for portals.
 func CanonicalOrigin(s string) (string, error) {
 	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil || u.Opaque != "" ||
 		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("desktop: %q is not an origin (scheme://host[:port])", s)
 	}

@@ -46,3 +46,18 @@ func TestLoadPolicy(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCanonicalOrigin(f *testing.F) {
+	f.Add("https://Portal.Example.in:443/")
+	f.Add("http://[::1]:8080")
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := CanonicalOrigin(s)
+		if err != nil {
+			return
+		}
+		// Canonical forms are fixed points.
+		if o2, err := CanonicalOrigin(o); err != nil || o2 != o {
+			t.Fatalf("CanonicalOrigin(%q) = %q, again %q, %v", s, o, o2, err)
+		}
+	})
+}

@@ -269,8 +269,13 @@ func TestCancel(t *testing.T) {
 
 func TestOneRequestAtATime(t *testing.T) {
 	f := startUI(t)
+	var reopened string
+	f.ui.app.OpenBrowser = func(_ context.Context, u string) error { reopened = u; return nil }
 	link, _ := signLink(t, f.portal.URL, linkKey(t))
 	if _, err := f.ui.Open(context.Background(), link); err != ErrBusy {
 		t.Fatalf("second request: %v, want ErrBusy", err)
+	}
+	if reopened != f.page {
+		t.Errorf("reopened %q, want the open request's page %q", reopened, f.page)
 	}
 }

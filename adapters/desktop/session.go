@@ -73,12 +73,13 @@ func newSession(base context.Context, app *App, chk *Checked, certs []Cert, errs
 		chk: chk, certs: certs, tokErrs: errs, done: make(chan struct{})}
 }
 
-// refusedSession shows a link that failed the checks.
+// refusedSession shows a link that failed the checks; reported says
+// whether the portal is being told.
 func refusedSession(base context.Context, app *App, err error, reported bool) *session {
 	s := newSession(base, app, nil, nil, nil)
 	detail := "Nothing was signed and nothing was sent."
 	if reported {
-		detail = "Nothing was signed; the portal was told (" + string(Code(err)) + ")."
+		detail = "Nothing was signed; the portal is told (" + string(Code(err)) + ")."
 	}
 	s.finish(&outcomeView{State: "refused", Title: "Request refused", Class: "bad", Message: userMessage(err), Detail: detail})
 	return s

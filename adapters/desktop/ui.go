@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
 )
 
@@ -46,26 +47,36 @@ func (u *UI) Serve(ctx context.Context) error {
 // Open checks link, lists the certificates, puts the request on a fresh
 // page and opens it in the browser. It returns the page address. A link
 // that fails the checks also gets a page (saying why), and the error; a
-// second link while one is open gets [ErrBusy] and no page.
+// second link while one is open gets [ErrBusy], and the open request's page
+// is shown again.
 func (u *UI) Open(ctx context.Context, link string) (string, error) {
+	open := u.app.OpenBrowser
+	if open == nil {
+		open = OpenBrowser
+	}
 	u.srv.mu.Lock()
-	busy := u.srv.cur != nil && !u.srv.cur.finished()
+	cur := u.srv.cur
 	u.srv.mu.Unlock()
-	if busy {
+	if cur != nil && !cur.finished() {
+		// Show the open request again, so the click visibly leads somewhere.
+		_ = open(ctx, u.srv.URL(cur))
 		return "", ErrBusy
 	}
 	base := context.WithoutCancel(ctx)
 	var sess *session
 	chk, err := u.app.Check(ctx, link)
 	if err != nil {
-		reported := false
 		if chk != nil {
-			dctx, cancel := context.WithTimeout(base, deliveryTimeout)
-			reported = u.app.Deliver(dctx, chk, u.app.Failure(chk, err)) == nil
-			cancel()
+			// Tell the portal in the background: the page must not wait
+			// for a portal that is down.
+			go func(r *callback.Result) {
+				dctx, cancel := context.WithTimeout(base, deliveryTimeout)
+				defer cancel()
+				_ = u.app.Deliver(dctx, chk, r)
+			}(u.app.Failure(chk, err))
 		}
 		u.app.log().Warn("link refused", "err", err)
-		sess = refusedSession(base, u.app, err, reported)
+		sess = refusedSession(base, u.app, err, chk != nil)
 	} else {
 		certs, errs := u.app.Keystore.Certificates(ctx)
 		sess = newSession(base, u.app, chk, certs, errs)
@@ -77,10 +88,6 @@ func (u *UI) Open(ctx context.Context, link string) (string, error) {
 		go u.expire(sess)
 	}
 	url := u.srv.URL(sess)
-	open := u.app.OpenBrowser
-	if open == nil {
-		open = OpenBrowser
-	}
 	if oerr := open(ctx, url); oerr != nil {
 		return url, errors.Join(err, oerr)
 	}

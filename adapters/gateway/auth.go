@@ -152,14 +152,7 @@ func (s *Server) authenticate(ctx context.Context, cred string) (*principal, err
 			return nil, errUnauthorized
 		}
 	}
-	if !k.RevokedAt.IsZero() {
-		return nil, errUnauthorized
-	}
-	t, err := s.store.Tenant(ctx, k.TenantID)
-	if err != nil {
-		return nil, err
-	}
-	if t.Disabled {
+	if !k.RevokedAt.IsZero() || k.TenantDisabled {
 		return nil, errUnauthorized
 	}
 	return &principal{TenantID: k.TenantID, KeyID: k.ID}, nil

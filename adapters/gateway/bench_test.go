@@ -149,3 +149,52 @@ func BenchmarkCSCSignHash(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signatures/s")
 	})
 }
+
+// BenchmarkHashSessionLoopback is BenchmarkHashSessionComplete over real
+// HTTP on loopback, 16 concurrent clients: the load-generator figure.
+func BenchmarkHashSessionLoopback(b *testing.B) {
+	benchStores(b, func(b *testing.B, st Store) {
+		g := newBenchGW(b, st)
+		k := testpki.Key(b, testpki.RSA2048, 30)
+		app := appSigner(b, k, g.issueCSR(g.key, "bench", k))
+		d := digest("bench")
+		sig, err := signer.SignDigest(context.Background(), app, signer.RSAPKCS1v15, crypto.SHA256, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		body := []byte(`{"hashBase64":"` + b64(d) + `"}`)
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+		post := func(path, ctype string, body []byte, auth bool) (int, []byte) {
+			req, _ := http.NewRequest("POST", g.url+path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
+			if auth {
+				req.Header.Set("Authorization", "Bearer "+g.key)
+			}
+			res, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer res.Body.Close()
+			out, _ := io.ReadAll(res.Body)
+			return res.StatusCode, out
+		}
+		b.SetParallelism(8)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				code, out := post("/v1/sign/hash", "application/json", body, true)
+				if code != 201 {
+					b.Fatalf("create: %d %s", code, out)
+				}
+				var s struct{ RequestID string }
+				json.Unmarshal(out, &s) //nolint:errcheck
+				r, _ := callback.NewSuccess(s.RequestID, signer.RSAPKCS1v15, [][]byte{sig}, app.Certificate(), app.Chain(), time.Now())
+				enc, _ := callback.Encode(r)
+				if code, out := post("/v1/callback", "application/x-www-form-urlencoded", []byte("ss_result="+url.QueryEscape(enc)), false); code != 200 {
+					b.Fatalf("callback: %d %s", code, out)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+	})
+}

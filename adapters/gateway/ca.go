@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/pki"
+	"github.com/securesign/securesign/signer"
 )
 
 // caState is what the database keeps of the gateway's CA (setting "ca");
@@ -34,6 +36,9 @@ func openCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA,
 	keys, err := pki.NewSoftwareKeyStore(ps, cfg.MasterKey)
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.CAPKCS11 != nil {
+		return nil, nil, errors.New("gateway: internal: PKCS#11 CA is opened by openTokenCA")
 	}
 	raw, err := st.Setting(ctx, "ca")
 	if err == ErrNotFound {
@@ -148,4 +153,54 @@ func RotateLinkKey(ctx context.Context, st Store, master []byte, now time.Time) 
 		return "", err
 	}
 	return kid, st.ActivateLinkKey(ctx, kid, now)
+}
+
+// openTokenCA builds the CA on an issuing key held by a PKCS#11 token. The
+// returned closer releases the token session.
+func openTokenCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA, *pki.SoftwareKeyStore, func() error, error) {
+	ps, err := PKIStore(st)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	keys, err := pki.NewSoftwareKeyStore(ps, cfg.MasterKey)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p := cfg.CAPKCS11
+	mod, err := signer.OpenModule(ctx, p.Module)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("gateway: CA token: %w", err)
+	}
+	sg, err := mod.Signer(ctx, signer.TokenSelector{Label: p.TokenLabel}, signer.KeySelector{KeyLabel: p.KeyLabel}, p.PIN)
+	if err != nil {
+		mod.Close()
+		return nil, nil, nil, fmt.Errorf("gateway: CA key on token %q: %w", p.TokenLabel, err)
+	}
+	closeAll := func() error {
+		var errs []error
+		if c, ok := sg.(interface{ Close() error }); ok {
+			errs = append(errs, c.Close())
+		}
+		errs = append(errs, mod.Close())
+		return errors.Join(errs...)
+	}
+	chain := sg.Chain()
+	if cfg.CAChainFile != "" {
+		_, certs, err := pki.LoadTrustAnchors(cfg.CAChainFile)
+		if err != nil {
+			closeAll()
+			return nil, nil, nil, fmt.Errorf("gateway: CA chain: %w", err)
+		}
+		chain = certs
+	}
+	if len(chain) == 0 {
+		closeAll()
+		return nil, nil, nil, errors.New("gateway: the CA token has no chain above the CA certificate: give CAChainFile")
+	}
+	ca, err := pki.New(ctx, pki.Config{Cert: sg.Certificate(), Key: sg, Chain: chain, Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now})
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, fmt.Errorf("gateway: CA: %w", err)
+	}
+	return ca, keys, closeAll, nil
 }

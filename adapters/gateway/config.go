@@ -39,6 +39,13 @@ type Config struct {
 	// return and that validation calls check: "soft" (default: unknown
 	// passes), "hard" (unknown fails) or "off".
 	Revocation string
+	// CAPKCS11 puts the issuing CA's key on a PKCS#11 token instead of the
+	// software key store: the token holds the key and the issuing CA
+	// certificate; CAChainFile has the certificates above it (PEM, up to
+	// the root) unless the token carries them.
+	CAPKCS11 *PKCS11Key
+	// CAChainFile is the PEM chain above a PKCS#11 CA certificate.
+	CAChainFile string
 	// CAName is the common name of the CA created on first start.
 	CAName string
 
@@ -122,4 +129,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
+}
+
+// PKCS11Key names a key on a PKCS#11 token.
+type PKCS11Key struct {
+	Module     string // path of the PKCS#11 library
+	TokenLabel string
+	KeyLabel   string // CKA_LABEL of the private key; "" = the only key with a certificate
+	PIN        []byte // user PIN; from the environment, never argv
 }

@@ -335,6 +335,14 @@ func TestRemoteSigning(t *testing.T) {
 		if err != nil || !rep.Valid {
 			t.Fatalf("signed PDF: %v %+v", err, rep)
 		}
+		// Idempotent replay streams the same document again.
+		ioid, icode := g.otp(g.key, uid, "sign")
+		ireq := map[string]any{"pdfBase64": b64(minimalPDF("idem")), "certificateId": cid, "otpId": ioid, "otp": icode}
+		first := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
+		again := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
+		if first["signedPdfBase64"] != again["signedPdfBase64"] || first["signedPdfBase64"] == nil {
+			t.Error("idempotent replay of a PDF signature differs")
+		}
 		// The same OTP cannot sign twice.
 		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("again")), "certificateId": cid, "otpId": soid, "otp": scode})
 
@@ -394,6 +402,10 @@ func TestPDFSession(t *testing.T) {
 		rep, err := pdf.Verify(context.Background(), bytes.NewReader(signed), int64(len(signed)), pdf.VerifyOptions{Roots: g.srv.roots})
 		if err != nil || !rep.Valid || rep.Signatures[0].Level != "B-T" {
 			t.Fatalf("signed PDF: %v %+v", err, rep)
+		}
+		// The raw download is the same document.
+		if res, raw := g.raw("GET", "/v1/sessions/"+rid+"/pdf", g.key, nil); res.StatusCode != 200 || !bytes.Equal(raw, signed) {
+			t.Errorf("download: %d, %d bytes", res.StatusCode, len(raw))
 		}
 		// The validation endpoint says the same.
 		v := g.must(200, "POST", "/v1/verify/pdf", g.key, map[string]any{"pdfBase64": b64(signed)})

@@ -175,6 +175,8 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if opts.FieldName == "" {
 		opts.FieldName = "SecureSign_" + randomHex(4)
 	}
+	name := "remote-" + randomHex(12) + ".signed.pdf"
+	final := filepath.Join(s.filesDir(), name)
 	out, err := os.CreateTemp(s.filesDir(), "signed-*.tmp")
 	if err != nil {
 		return 0, nil, err
@@ -188,13 +190,16 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 		s.metrics.outcome("remote", "failed")
 		return 0, nil, pdfError(err)
 	}
-	signed, err := os.ReadFile(out.Name())
-	if err != nil {
+	if err := out.Close(); err != nil {
+		return 0, nil, err
+	}
+	if err := os.Rename(out.Name(), final); err != nil {
 		return 0, nil, err
 	}
 	s.metrics.outcome("remote", "signed")
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: docHash, Outcome: "signed"})
-	return http.StatusOK, map[string]any{"success": true, "signedPdfBase64": base64.StdEncoding.EncodeToString(signed), "signatureField": opts.FieldName}, nil
+	return http.StatusOK, &fileAnswer{Fields: map[string]any{"success": true, "signatureField": opts.FieldName},
+		Members: []fileMember{{Name: "signedPdfBase64", Files: []string{name}}}, Temp: true}, nil
 }
 
 func fileSHA256(f *os.File) (string, error) {

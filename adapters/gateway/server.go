@@ -41,6 +41,7 @@ type Server struct {
 	anchors  []*x509.Certificate
 	baseURL  string
 	ownStore bool
+	closers  []func() error
 
 	openSessions sessionCounter
 	tsa          *pki.TSAClient
@@ -74,43 +75,60 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // NewWithStore returns a server on an open store (which it does not close).
 func NewWithStore(ctx context.Context, cfg Config, st Store) (*Server, error) {
-	cfg, err := cfg.withDefaults()
-	if err != nil {
+	s := &Server{}
+	if err := s.init(ctx, cfg, st); err != nil {
+		s.Close()
 		return nil, err
 	}
+	return s, nil
+}
+
+func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return err
+	}
 	if cfg.PublicURL == "" {
-		return nil, errors.New("gateway: PublicURL is required")
+		return errors.New("gateway: PublicURL is required")
 	}
 	cfg.PublicURL = strings.TrimRight(cfg.PublicURL, "/")
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "files"), 0o700); err != nil {
-		return nil, fmt.Errorf("gateway: data directory: %w", err)
+		return fmt.Errorf("gateway: data directory: %w", err)
 	}
 	if len(cfg.MasterKey) == 0 {
 		if !cfg.Dev {
-			return nil, errors.New("gateway: a master key is required outside dev mode (SECURESIGN_MASTER_KEY or --master-key-file)")
+			return errors.New("gateway: a master key is required outside dev mode (SECURESIGN_MASTER_KEY or --master-key-file)")
 		}
 		if cfg.MasterKey, err = devMasterKey(cfg.DataDir); err != nil {
-			return nil, fmt.Errorf("gateway: dev master key: %w", err)
+			return fmt.Errorf("gateway: dev master key: %w", err)
 		}
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	s := &Server{cfg: cfg, store: st, log: log, limiter: newRateLimiter(cfg.RateLimitRPM), baseURL: cfg.PublicURL}
-	s.ca, s.keys, err = openCA(ctx, st, cfg, cfg.PublicURL+"/pki")
+	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
+	if cfg.CAPKCS11 != nil {
+		var closer func() error
+		s.ca, s.keys, closer, err = openTokenCA(ctx, st, cfg, cfg.PublicURL+"/pki")
+		if closer != nil {
+			s.closers = append(s.closers, closer)
+		}
+	} else {
+		s.ca, s.keys, err = openCA(ctx, st, cfg, cfg.PublicURL+"/pki")
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if s.links, err = loadLinkKeys(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
-		return nil, err
+		return err
 	}
 	s.roots = x509.NewCertPool()
 	s.roots.AddCert(s.ca.Root())
 	if len(cfg.TrustFiles) > 0 {
 		_, anchors, err := pki.LoadTrustAnchors(cfg.TrustFiles...)
 		if err != nil {
-			return nil, fmt.Errorf("gateway: trust anchors: %w", err)
+			return fmt.Errorf("gateway: trust anchors: %w", err)
 		}
 		for _, a := range anchors {
 			s.roots.AddCert(a)
@@ -132,7 +150,7 @@ func NewWithStore(ctx context.Context, cfg Config, st Store) (*Server, error) {
 	})
 	s.metrics = newMetrics()
 	s.echo = s.routes()
-	return s, nil
+	return nil
 }
 
 // Store returns the server's store.
@@ -144,12 +162,16 @@ func (s *Server) CA() *pki.CA { return s.ca }
 // Handler returns the HTTP handler of the whole API.
 func (s *Server) Handler() http.Handler { return s.echo }
 
-// Close releases the store if New opened it.
+// Close releases the CA token and, if New opened it, the store.
 func (s *Server) Close() error {
-	if s.ownStore {
-		return s.store.Close()
+	var errs []error
+	for _, c := range s.closers {
+		errs = append(errs, c())
 	}
-	return nil
+	if s.ownStore {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // Serve answers on ln until ctx is cancelled, then stops accepting, lets
@@ -171,6 +193,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	jctx, stopJanitor := context.WithCancel(ctx)
+	defer stopJanitor()
+	go s.janitor(jctx)
 	select {
 	case err := <-errc:
 		return err
@@ -222,6 +247,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.POST("/register", s.register)
 	v1.GET("/sessions/:id", s.sessionStatus)
 	v1.GET("/sessions/:id/qr.png", s.sessionQR)
+	v1.GET("/sessions/:id/pdf", s.sessionPDF)
 	v1.POST("/verify/pdf", s.verifyPDF)
 	v1.POST("/verify/hash", s.verifyHash)
 	v1.POST("/certificates/validate", s.validateCertificate)
@@ -390,6 +416,10 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 		if err != nil {
 			return err
 		}
+		if fa, ok := v.(*fileAnswer); ok {
+			defer s.removeTemp(fa)
+			return s.writeFileAnswer(c, status, fa)
+		}
 		return c.JSON(status, v)
 	}
 	if len(key) > 200 {
@@ -413,8 +443,7 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 		if !rec.Done {
 			return apiErr(http.StatusConflict, CodeConflict, "a request with this Idempotency-Key is still running")
 		}
-		c.Response().Header().Set("Idempotent-Replayed", "true")
-		return c.JSONBlob(rec.Status, rec.Body)
+		return s.replay(c, rec.Status, rec.Body)
 	}
 	status, v, err := fn()
 	if err != nil {
@@ -423,15 +452,19 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 		}
 		return err
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	fa, isFile := v.(*fileAnswer)
+	if isFile {
+		v = storedFileAnswer{fa}
+	}
+	body, err := marshalNoEscape(v)
+	if err != nil {
 		return err
 	}
-	body := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	if err := s.store.FinishIdempotency(context.WithoutCancel(ctx), p.TenantID, key, status, body); err != nil {
 		return err
+	}
+	if isFile {
+		return s.writeFileAnswer(c, status, fa)
 	}
 	return c.JSONBlob(status, body)
 }

@@ -15,8 +15,8 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -90,9 +90,11 @@ func (s *Server) checkURLs(ctx context.Context, tenantID string, spec *sessionSp
 	if err != nil {
 		return "", badRequest("callbackUrl: %v", err)
 	}
-	allowed, err := s.tenantOrigins(ctx, tenantID)
-	if err != nil {
-		return "", err
+	var allowed []string
+	if spec.CallbackURL != own || spec.ReturnURL != "" {
+		if allowed, err = s.tenantOrigins(ctx, tenantID); err != nil {
+			return "", err
+		}
 	}
 	if spec.CallbackURL != own && !originAllowed(allowed, origin) {
 		return "", apiErr(http.StatusForbidden, CodeDomainNotAllowed, "callbackUrl origin %s is not on the tenant's allowed origins", origin)
@@ -352,20 +354,35 @@ func (s *Server) sessionStatus(c echo.Context) error {
 		out["certificateId"] = o.Registered
 	}
 	if len(o.SignedPDFs) > 0 && c.QueryParam("pdf") != "0" {
-		pdfs := make([]string, 0, len(o.SignedPDFs))
-		for _, name := range o.SignedPDFs {
-			b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "files", name))
-			if err != nil {
-				return err
-			}
-			pdfs = append(pdfs, base64.StdEncoding.EncodeToString(b))
+		fa := &fileAnswer{Fields: out, Members: []fileMember{{Name: "signedPdfBase64", Files: o.SignedPDFs[:1]}}}
+		if len(o.SignedPDFs) > 1 {
+			fa.Members = append(fa.Members, fileMember{Name: "signedPdfsBase64", Files: o.SignedPDFs, Array: true})
 		}
-		out["signedPdfBase64"] = pdfs[0]
-		if len(pdfs) > 1 {
-			out["signedPdfsBase64"] = pdfs
-		}
+		return s.writeFileAnswer(c, http.StatusOK, fa)
 	}
 	return c.JSON(http.StatusOK, out)
+}
+
+// sessionPDF downloads a signed PDF of a completed session (?n= selects one
+// of a batch, from 0).
+func (s *Server) sessionPDF(c echo.Context) error {
+	sess, err := s.sessionFor(c)
+	if err != nil {
+		return err
+	}
+	if sess.Completion != nil {
+		if sess, err = s.afterCompletion(c.Request().Context(), sess); err != nil {
+			return err
+		}
+	}
+	var o sessionOutput
+	json.Unmarshal(sess.Output, &o) //nolint:errcheck
+	n, _ := strconv.Atoi(c.QueryParam("n"))
+	if n < 0 || n >= len(o.SignedPDFs) {
+		return notFoundErr("signed PDF")
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+sess.RequestID+`-signed.pdf"`)
+	return c.File(filepath.Join(s.filesDir(), filepath.Base(o.SignedPDFs[n])))
 }
 
 func (s *Server) sessionQR(c echo.Context) error {

@@ -284,7 +284,17 @@ func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 }
 
 func (s *sqlStore) APIKey(ctx context.Context, id string) (*APIKey, error) {
-	return scanAPIKey(s.row(ctx, "SELECT "+apiKeyCols+" FROM api_keys WHERE id = ?", id))
+	var k APIKey
+	var h []byte
+	var live, dis int
+	var c, r int64
+	err := s.row(ctx, `SELECT k.id, k.tenant_id, k.name, k.hash, k.live, k.created_at, k.revoked_at, t.disabled
+		FROM api_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = ?`, id).Scan(&k.ID, &k.TenantID, &k.Name, &h, &live, &c, &r, &dis)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	k.Hash, k.Live, k.CreatedAt, k.RevokedAt, k.TenantDisabled = to32(h), live != 0, fromNanos(c), fromNanos(r), dis != 0
+	return &k, nil
 }
 
 func (s *sqlStore) APIKeys(ctx context.Context, tenantID string) ([]*APIKey, error) {
@@ -531,7 +541,10 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	if err != nil {
 		return nil, false, err
 	}
-	// Read the winner from the writer so a replica lag can never hide it.
+	if n == 1 {
+		return c, true, nil
+	}
+	// Lost (or unknown): read the winner from the writer.
 	var comp []byte
 	if err := s.w.QueryRowContext(ctx, s.q("SELECT completion FROM sessions WHERE request_id = ?"), requestID).Scan(&comp); err != nil {
 		return nil, false, notFound(err)
@@ -540,7 +553,7 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	if err != nil {
 		return nil, false, err
 	}
-	return stored, n == 1, nil
+	return stored, false, nil
 }
 
 func (s *sqlStore) SetSessionOutput(ctx context.Context, requestID string, output []byte) error {

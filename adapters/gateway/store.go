@@ -126,6 +126,8 @@ type APIKey struct {
 	Live      bool // ss_live_ (true) or ss_test_ key
 	CreatedAt time.Time
 	RevokedAt time.Time // zero: active
+	// TenantDisabled is filled by Store.APIKey (one query for auth).
+	TenantDisabled bool
 }
 
 // AccessToken is a short-lived bearer token obtained with an API key.

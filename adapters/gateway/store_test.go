@@ -116,6 +116,7 @@ func TestStoreTenantsAndKeys(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		k.TenantDisabled = true // disabled above; APIKey reports it
 		if diff := cmp.Diff(k, gk); diff != "" {
 			t.Errorf("api key (-want +got):\n%s", diff)
 		}

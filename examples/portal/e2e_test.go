@@ -314,6 +314,11 @@ func TestBrowserEndToEnd(t *testing.T) {
 			t.Errorf("fingerprints differ: portal %q, desktop %q", fpPortal, fpDesktop)
 		}
 		e.screenshot(tab, "desktop-request.png")
+		if e.shots != "" { // the same page on a phone-sized screen
+			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
+			e.screenshot(tab, "desktop-request-narrow.png")
+			e.do(tab, "wide", chromedp.ResetViewport())
+		}
 
 		// A wrong PIN: the page says how many tries are left; the portal stays pending.
 		e.signOnDesktop(tab, "000000")

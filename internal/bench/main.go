@@ -31,7 +31,7 @@ import (
 )
 
 func main() {
-	sizes := flag.String("sizes", "1,10,100", "input sizes in MB")
+	sizes := flag.String("sizes", "0.1,1,10,100", "input sizes in MB (decimals allowed)")
 	runs := flag.Int("runs", 3, "measured runs per command (after one warm-up)")
 	dir := flag.String("dir", "", "work directory (default: a new temporary directory)")
 	lab := flag.String("lab", envOr("LAB", filepath.Join(os.TempDir(), "securesign-lab")), "where setup-baselines.sh built the peers")
@@ -115,19 +115,19 @@ func run(sizesFlag string, runs int, dir, lab, baselines string, validate bool) 
 
 	var results []result
 	for _, s := range strings.Split(sizesFlag, ",") {
-		mb, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil {
-			return fmt.Errorf("-sizes: %v", err)
+		mb, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+		if err != nil || mb <= 0 {
+			return fmt.Errorf("-sizes: bad size %q", s)
 		}
-		in := filepath.Join(dir, fmt.Sprintf("in-%dMB.pdf", mb))
+		in := filepath.Join(dir, fmt.Sprintf("in-%gMB.pdf", mb))
 		if !fileExists(in) {
-			if err := writePDF(in, int64(mb)<<20); err != nil {
+			if err := writePDF(in, int64(mb*(1<<20))); err != nil {
 				return err
 			}
 		}
 		fi, _ := os.Stat(in)
 		for _, t := range tools {
-			out := filepath.Join(dir, fmt.Sprintf("out-%dMB-%s.pdf", mb, strings.NewReplacer(" ", "_", "/", "_", "(", "", ")", "", "@", "").Replace(t.name)))
+			out := filepath.Join(dir, fmt.Sprintf("out-%gMB-%s.pdf", mb, strings.NewReplacer(" ", "_", "/", "_", "(", "", ")", "", "@", "").Replace(t.name)))
 			wall, rss, err := measure(t.cmd(in, out), runs)
 			r := result{size: fi.Size(), tool: t.name, wall: wall, rssMiB: rss, ok: "-"}
 			if err != nil {
@@ -136,7 +136,7 @@ func run(sizesFlag string, runs int, dir, lab, baselines string, validate bool) 
 				r.ok = check(out, filepath.Join(dir, "root.pem"))
 			}
 			results = append(results, r)
-			fmt.Fprintf(os.Stderr, "%d MB %-24s %.3f s %.1f MiB %s\n", mb, t.name, wall, rss, r.ok)
+			fmt.Fprintf(os.Stderr, "%g MB %-24s %.3f s %.1f MiB %s\n", mb, t.name, wall, rss, r.ok)
 		}
 	}
 	printTable(results)

@@ -3,6 +3,8 @@ package hardening
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -59,12 +61,18 @@ func keySecrets(t *testing.T, name string, k *rsa.PrivateKey) []secret {
 		der  []byte
 		typ  string
 	}{{"PKCS#8", p8, "PRIVATE KEY"}, {"PKCS#1", p1, "RSA PRIVATE KEY"}} {
+		// The first lines of a key's PEM hold the public modulus, which
+		// the certificate carries too: search only lines of the second
+		// half (private exponent, primes, CRT values), plus whole forms.
 		pemText := pem.EncodeToMemory(&pem.Block{Type: f.typ, Bytes: f.der})
-		lines := strings.Split(string(pemText), "\n")
+		lines := strings.Split(strings.TrimSpace(string(pemText)), "\n")
+		body := lines[1 : len(lines)-1]
+		half := f.der[len(f.der)/2:]
 		out = append(out, secret{name: name + " " + f.form, forms: [][]byte{
-			f.der, pemText, []byte(lines[1]), []byte(lines[2]), // PEM, and base64 lines as in JSON or a re-wrapped PEM
-			[]byte(base64.RawURLEncoding.EncodeToString(f.der)[:64]),
-			[]byte(hex.EncodeToString(f.der)[:128]),
+			f.der, pemText, []byte(body[len(body)/2]), []byte(body[len(body)-2]),
+			[]byte(base64.StdEncoding.EncodeToString(half)[:64]),
+			[]byte(base64.RawURLEncoding.EncodeToString(half)[:64]),
+			[]byte(hex.EncodeToString(half)[:128]),
 		}})
 	}
 	for _, n := range []struct {
@@ -340,9 +348,21 @@ func TestSecretScan(t *testing.T) {
 	secrets := []secret{textSecret("API key", key), textSecret("access token", token), textSecret("SAD", sad),
 		textSecret("SAD secret part", strings.TrimPrefix(sad, "sad_")), digitSecret("wrong OTP", wrongOTP),
 		textSecret("PIN", pin), textSecret("wrong PIN", wrongPIN), digitSecret("SO PIN", tok.SOPIN)}
+	var otpSecrets []secret
 	for i, code := range codes {
-		secrets = append(secrets, digitSecret(fmt.Sprintf("OTP #%d", i+1), code))
+		otpSecrets = append(otpSecrets, digitSecret(fmt.Sprintf("OTP #%d", i+1), code))
 	}
+	secrets = append(secrets, otpSecrets...)
+	// Keys the gateway generated itself (CA, server-held, link keys) are
+	// unknown here: look for the structure of any unencrypted private key.
+	secrets = append(secrets, secret{name: "some unencrypted private key", forms: [][]byte{
+		[]byte("PRIVATE KEY-----"),
+		{0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x04, 0x82}, // PKCS#8 RSA
+		{0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06},                               // PKCS#8 EC
+		{0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20},                                     // PKCS#8 Ed25519
+		{0x02, 0x01, 0x00, 0x02, 0x82, 0x01, 0x01, 0x00},                                                                         // PKCS#1 RSA-2048
+		{0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20},                                                                               // SEC1 P-256
+	}})
 	secrets = append(secrets, keySecrets(t, "app key (CSR)", k1)...)
 	secrets = append(secrets, keySecrets(t, "token key (SoftHSM)", k2)...)
 	noKey := secrets[1:] // stdout shows the API key once, by design
@@ -395,14 +415,61 @@ func TestSecretScan(t *testing.T) {
 	if !bytes.Contains(db, sum[:]) {
 		t.Errorf("SHA-256 of the API key not found in the database: how is the key stored?")
 	}
-	if f := scan("outbox", files["dev-otp-outbox.jsonl"], secrets[len(secrets)-len(codes)-20:]); len(codes) == 0 || len(f) < len(codes) {
+	if f := scan("outbox", files["dev-otp-outbox.jsonl"], otpSecrets); len(codes) == 0 || len(f) < len(codes) {
 		t.Errorf("control: the scanner found %d of %d OTP codes in the outbox", len(f), len(codes))
 	}
 	if !bytes.Contains(db, id1.Signer.Certificate().Raw) {
 		t.Errorf("control: the issued certificate's DER is not in the database")
 	}
 	if len(findings) == 0 {
-		t.Logf("secret scan: ZERO findings. %d secrets (%d encodings: API key, access token, SAD, %d OTP codes + 1 wrong OTP, PIN, wrong PIN, SO PIN, 2 RSA-2048 private keys as PKCS#8/PKCS#1 DER, PEM, base64, hex, raw D/P/Q) searched in %d bytes of data-directory files (running and stopped), %d bytes of audit log, %d bytes of stderr logs (debug level) and stdout; API key present only as its SHA-256 (found in the database)",
+		t.Logf("secret scan: ZERO findings. %d secrets (%d encodings: API key, access token, SAD, %d OTP codes + 1 wrong OTP, PIN, wrong PIN, SO PIN, 2 RSA-2048 private keys as PKCS#8/PKCS#1 DER, PEM, base64, hex, raw D/P/Q, and the DER/PEM structure of any unencrypted RSA/EC/Ed25519 key) searched in %d bytes of data-directory files (running and stopped), %d bytes of audit log, %d bytes of stderr logs (debug level) and stdout; API key present only as its SHA-256 (found in the database)",
 			len(secrets), forms, len(codes), scanned, len(auditRaw), len(logs))
+	}
+}
+
+// TestScanControls checks the scanner itself: each generic key pattern
+// finds a real key of its kind, and bordered digit secrets skip longer
+// numbers.
+func TestScanControls(t *testing.T) {
+	rsaKey := testpki.Key(t, testpki.RSA2048, 42).(*rsa.PrivateKey)
+	ecKey := testpki.Key(t, testpki.P256, 42).(*ecdsa.PrivateKey)
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	generic := secret{name: "generic", forms: [][]byte{
+		{0x02, 0x01, 0x00, 0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00, 0x04, 0x82},
+		{0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06},
+		{0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20},
+		{0x02, 0x01, 0x00, 0x02, 0x82, 0x01, 0x01, 0x00},
+		{0x30, 0x77, 0x02, 0x01, 0x01, 0x04, 0x20},
+	}}
+	p8 := func(k any) []byte {
+		b, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	sec1, err := x509.MarshalECPrivateKey(ecKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, der := range map[string][]byte{"PKCS#8 RSA": p8(rsaKey), "PKCS#8 EC": p8(ecKey), "PKCS#8 Ed25519": p8(edKey),
+		"PKCS#1 RSA": x509.MarshalPKCS1PrivateKey(rsaKey), "SEC1 EC": sec1} {
+		hay := append([]byte("prefix"), der...)
+		if len(scan("control", hay, []secret{generic})) == 0 {
+			t.Errorf("%s: not found by the generic patterns", name)
+		}
+	}
+	for _, s := range keySecrets(t, "k", rsaKey) {
+		p1, p8 := x509.MarshalPKCS1PrivateKey(rsaKey), p8(rsaKey)
+		pemText := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: p8})
+		if len(scan("control", bytes.Join([][]byte{p1, p8, pemText}, []byte("|")), []secret{s})) == 0 {
+			t.Errorf("%s: not found in the key's own encodings", s.name)
+		}
+	}
+	d := digitSecret("otp", "123456")
+	for hay, want := range map[string]int{`"otp":"123456"`: 1, "t=0.1234567": 0, "x1234567": 0, "123456": 1} {
+		if got := len(scan("control", []byte(hay), []secret{d})); got != want {
+			t.Errorf("bordered scan of %q: %d findings, want %d", hay, got, want)
+		}
 	}
 }

@@ -315,12 +315,16 @@ func TestDesktopOpenSingleInstance(t *testing.T) {
 	if code, out := open(ctx, portal.issue(t, key)); code == 0 || !strings.Contains(out, "in progress") {
 		t.Fatalf("second link while busy: exit %d: %s", code, out)
 	}
+	// ...and the open request's page is shown again.
+	if again := waitURLs(2)[1]; again != page1 {
+		t.Fatalf("while busy the instance opened %q, want %q", again, page1)
+	}
 	cancelPage(page1)
 	// A click after it: forwarded to the running instance, which opens it.
 	if code, out := open(ctx, portal.issue(t, key)); code != 0 || !strings.Contains(out, "handed the link") {
 		t.Fatalf("forwarding: exit %d: %s", code, out)
 	}
-	page2 := waitURLs(2)[1]
+	page2 := waitURLs(3)[2]
 	if page2 == page1 || !strings.HasPrefix(page2, strings.Split(page1, "/r/")[0]) {
 		t.Fatalf("second page %q (first %q): want a new token on the same server", page2, page1)
 	}

@@ -19,10 +19,11 @@ import (
 // gatewayFlags are the server's settings: every flag also has an
 // environment variable (flags win). adapters/gateway/README.md has the table.
 type gatewayFlags struct {
-	dev, newKey, jsonOut             bool
+	dev, newKey                      bool
 	listen, data, publicURL          string
 	tlsCert, tlsKey, masterKeyFile   string
 	revocation, logLevel, caName     string
+	caModule, caToken, caKey, caPEM  string
 	proxies, trust                   multiFlag
 	maxBody                          int64
 	rateRPM, otpAttempts, maxBatch   int
@@ -82,6 +83,10 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.revocation, "revocation", envOr(e, "SECURESIGN_REVOCATION", "soft"), "OCSP/CRL policy for returned certificates: soft, hard or off (env SECURESIGN_REVOCATION)")
 	fs.StringVar(&f.logLevel, "log-level", envOr(e, "SECURESIGN_LOG_LEVEL", "info"), "debug, info, warn or error (env SECURESIGN_LOG_LEVEL)")
 	fs.StringVar(&f.caName, "ca-name", e.getenv("SECURESIGN_CA_NAME"), "common name of the CA created on first start (env SECURESIGN_CA_NAME)")
+	fs.StringVar(&f.caModule, "ca-pkcs11-module", e.getenv("SECURESIGN_CA_PKCS11_MODULE"), "PKCS#11 library holding the issuing CA key; PIN from SECURESIGN_CA_PIN (env SECURESIGN_CA_PKCS11_MODULE)")
+	fs.StringVar(&f.caToken, "ca-token", e.getenv("SECURESIGN_CA_TOKEN"), "label of the token with the CA key (env SECURESIGN_CA_TOKEN)")
+	fs.StringVar(&f.caKey, "ca-key-label", e.getenv("SECURESIGN_CA_KEY_LABEL"), "CKA_LABEL of the CA private key (env SECURESIGN_CA_KEY_LABEL)")
+	fs.StringVar(&f.caPEM, "ca-chain", e.getenv("SECURESIGN_CA_CHAIN"), "PEM file with the certificates above the token's CA certificate, up to the root (env SECURESIGN_CA_CHAIN)")
 	f.proxies, f.trust = envList(e, "SECURESIGN_TRUSTED_PROXIES"), envList(e, "SECURESIGN_TRUST")
 	fs.Var(&f.proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed; repeatable (env SECURESIGN_TRUSTED_PROXIES, comma-separated)")
 	fs.Var(&f.trust, "trust", "PEM trust anchors for returned certificates (e.g. CCA India roots); repeatable (env SECURESIGN_TRUST)")
@@ -116,6 +121,14 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, MasterKey: master,
 		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
 		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
+	}
+	if f.caModule != "" {
+		pin, err := secretFromEnv(e, "SECURESIGN_CA_PIN")
+		if err != nil {
+			return fail(e, "gateway", fmt.Errorf("CA token PIN: %w", err))
+		}
+		cfg.CAPKCS11 = &gateway.PKCS11Key{Module: f.caModule, TokenLabel: f.caToken, KeyLabel: f.caKey, PIN: []byte(pin)}
+		cfg.CAChainFile = f.caPEM
 	}
 	ln, err := net.Listen("tcp", f.listen)
 	if err != nil {

@@ -18,6 +18,7 @@ type Sample struct {
 	RSSBytes   int64     `json:"rssBytes"`          // process_resident_memory_bytes (or VmRSS)
 	Goroutines int       `json:"goroutines"`        // go_goroutines
 	HWMBytes   int64     `json:"hwmBytes,omitzero"` // VmHWM from /proc when the pid is known
+	CPUSeconds float64   `json:"cpuSeconds"`        // process_cpu_seconds_total: user+system CPU so far
 }
 
 // Scrape reads process_resident_memory_bytes and go_goroutines from the
@@ -31,24 +32,8 @@ func Scrape(ctx context.Context, c *Client, pid int) (Sample, error) {
 	if res.Status != http.StatusOK {
 		return s, fmt.Errorf("lg: /metrics answered %d", res.Status)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(res.Body))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, val, ok := strings.Cut(sc.Text(), " ")
-		if !ok {
-			continue
-		}
-		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
-		if err != nil {
-			continue
-		}
-		switch name {
-		case "process_resident_memory_bytes":
-			s.RSSBytes = int64(f)
-		case "go_goroutines":
-			s.Goroutines = int(f)
-		}
-	}
+	m := ParseMetrics(res.Body)
+	s.RSSBytes, s.Goroutines, s.CPUSeconds = m.RSSBytes, m.Goroutines, m.CPUSeconds
 	if pid > 0 {
 		if st, err := ProcStatus(pid); err == nil {
 			s.RSSBytes, s.HWMBytes = st["VmRSS"], st["VmHWM"]
@@ -77,4 +62,32 @@ func ProcStatus(pid int) (map[string]int64, error) {
 		}
 	}
 	return out, nil
+}
+
+// ParseMetrics reads process_resident_memory_bytes, go_goroutines and
+// process_cpu_seconds_total from a Prometheus text exposition; missing or
+// malformed values are zero.
+func ParseMetrics(body []byte) Sample {
+	var s Sample
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil || !(f >= 0 && f <= 1<<62) { // also refuses NaN
+			continue
+		}
+		switch name {
+		case "process_resident_memory_bytes":
+			s.RSSBytes = int64(f)
+		case "go_goroutines":
+			s.Goroutines = int(f)
+		case "process_cpu_seconds_total":
+			s.CPUSeconds = f
+		}
+	}
+	return s
 }

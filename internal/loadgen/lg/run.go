@@ -93,6 +93,15 @@ type Report struct {
 	TransportErrors int64            `json:"transportErrors"` // no answer
 	Samples         []string         `json:"samples,omitempty"`
 
+	// GatewayCPUPerUnit is the gateway's CPU time (user+system) per
+	// completed unit in the measured window, in milliseconds, and
+	// LoadgenCPUPerUnit this process's: figures that hold on a busy
+	// machine, unlike the rate. CapacityAt2Cores is 2 s of CPU per second
+	// divided by their sum: the rate two dedicated cores could sustain.
+	GatewayCPUPerUnit float64 `json:"gatewayCpuMsPerUnit"`
+	LoadgenCPUPerUnit float64 `json:"loadgenCpuMsPerUnit"`
+	CapacityAt2Cores  float64 `json:"capacityAt2Cores"`
+
 	Start   Sample `json:"start"`   // before any load
 	Warm    Sample `json:"warm"`    // when measuring began
 	End     Sample `json:"end"`     // when the load stopped
@@ -220,8 +229,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if s, err := Scrape(ctx, cfg.Client, cfg.PID); err == nil {
 		rep.Warm = s
 	}
+	selfStart := selfCPU()
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
+	selfEnd := selfCPU()
 	rep.End, _ = Scrape(ctx, cfg.Client, cfg.PID)
 	cfg.Client.CloseIdle()
 	rep.Settled = settle(ctx, cfg.Client, cfg.PID, rep.Start.Goroutines, cfg.Settle)
@@ -270,6 +281,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.Mode != ModeSignHash {
 		rep.Signatures, rep.SigRate = 0, 0
+	}
+	if rep.Completed > 0 && rep.Warm.CPUSeconds > 0 {
+		rep.GatewayCPUPerUnit = (rep.End.CPUSeconds - rep.Warm.CPUSeconds) * 1000 / float64(rep.Completed)
+		rep.LoadgenCPUPerUnit = (selfEnd - selfStart).Seconds() * 1000 / float64(rep.Completed)
+		if sum := rep.GatewayCPUPerUnit + rep.LoadgenCPUPerUnit; sum > 0 {
+			rep.CapacityAt2Cores = 2000 / sum
+		}
 	}
 	return rep, nil
 }
@@ -546,6 +564,8 @@ func (r *Report) Summary(w io.Writer) {
 	for _, s := range r.Samples {
 		fmt.Fprintf(w, "  sample: %s\n", s)
 	}
+	fmt.Fprintf(w, "CPU per unit: gateway %.3f ms, load generator %.3f ms → %.0f units/s on 2 dedicated cores\n",
+		r.GatewayCPUPerUnit, r.LoadgenCPUPerUnit, r.CapacityAt2Cores)
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(w, "gateway RSS MiB: start %.1f, warm %.1f, end %.1f, settled %.1f; goroutines: start %d, warm %d, end %d, settled %d\n",
 		mib(r.Start.RSSBytes), mib(r.Warm.RSSBytes), mib(r.End.RSSBytes), mib(r.Settled.RSSBytes),

@@ -34,6 +34,7 @@ type Section struct {
 	Trailer Dict
 	Entries map[uint32]Entry
 	EOF     int64 // offset just after the "%%EOF" that ends the section
+	XRefStm int64 // hybrid files: offset of the supplementary xref stream, 0 if none
 }
 
 // Revision is the state of the document at one "%%EOF": the original
@@ -133,24 +134,35 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*File, er
 		}
 		n := len(f.Revisions)
 		if n == 0 || s.EOF > f.Revisions[n-1].EOFMark {
-			rv := &Revision{EOFMark: s.EOF, Trailer: Dict{}, entries: make(map[uint32]Entry, len(s.Entries))}
+			// one section per revision is the rule: share its map
+			rv := &Revision{EOFMark: s.EOF, Trailer: Dict{}, entries: s.Entries, Sections: []*Section{s}}
+			for k, v := range s.Trailer {
+				rv.Trailer[k] = v
+			}
 			f.Revisions = append(f.Revisions, rv)
-			n++
-		} else if n > 1 || len(f.Revisions[0].Sections) > 1 || s.Offset > f.Revisions[0].Sections[0].Offset {
+			continue
+		}
+		if n > 1 || len(f.Revisions[0].Sections) > 1 || s.Offset > f.Revisions[0].Sections[0].Offset {
 			// Only a linearized file's first-page xref may come before the
 			// section it updates. Anywhere else such a section was hidden
 			// in earlier (possibly signed) bytes and would silently change
 			// what an earlier revision means.
 			return nil, syntaxErr(s.Offset, "xref section lies inside an earlier revision (hidden xref section?)")
 		}
+		// the first-page section of a linearized file: merged, newer wins
 		rv := f.Revisions[n-1]
 		rv.Sections = append([]*Section{s}, rv.Sections...)
 		for k, v := range s.Trailer {
 			rv.Trailer[k] = v
 		}
-		for num, e := range s.Entries {
-			rv.entries[num] = e
+		merged := make(map[uint32]Entry, len(rv.entries)+len(s.Entries))
+		for num, e := range rv.entries {
+			merged[num] = e
 		}
+		for num, e := range s.Entries {
+			merged[num] = e
+		}
+		rv.entries = merged
 	}
 	var prevEnd int64
 	for i, rv := range f.Revisions {
@@ -363,6 +375,7 @@ func (f *File) table(lx *lexer, off int64) (*Section, error) {
 		if err != nil {
 			return nil, err
 		}
+		sec.XRefStm = xs
 		for n, e := range s2.Entries {
 			if old, ok := sec.Entries[n]; !ok || old.Type == Free {
 				sec.Entries[n] = e

@@ -35,7 +35,11 @@ func (r *reader) peek() int {
 }
 
 func (r *reader) fill() bool {
+	// most objects are small: read 1 KiB first, then 8 KiB at a time
 	n := int64(bufSize)
+	if r.start < 0 {
+		n = 1024
+	}
 	if r.pos+n > r.size {
 		n = r.size - r.pos
 	}

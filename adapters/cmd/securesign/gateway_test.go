@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/securesign/securesign/adapters/gateway"
+)
+
+// runGatewayCLI runs "securesign gateway …" in-process.
+func runGatewayCLI(t *testing.T, vars map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }}
+	code := run(context.Background(), e, append([]string{"gateway"}, args...))
+	return code, out.String(), errb.String()
+}
+
+func TestGatewayAdminCLI(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	st, err := gateway.OpenSQLite(ctx, filepath.Join(dir, "gateway.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	vars := map[string]string{"SECURESIGN_MASTER_KEY": strings.Repeat("ab", 32)}
+	must := func(args ...string) string {
+		t.Helper()
+		code, out, errs := runGatewayCLI(t, vars, append(args, "--data", dir)...)
+		if code != 0 {
+			t.Fatalf("gateway %v = %d: %s", args, code, errs)
+		}
+		return out
+	}
+	out := must("admin", "tenant-create", "--tenant", "bank", "--name", "Bank", "--origin", "https://portal.bank.example", "--live", "--json")
+	var created struct{ APIKey, KeyID string }
+	if err := json.Unmarshal([]byte(out), &created); err != nil || !strings.HasPrefix(created.APIKey, "ss_live_") {
+		t.Fatalf("tenant-create: %q %v", out, err)
+	}
+	if out := must("admin", "origin-list", "--tenant", "bank"); out != "https://portal.bank.example\n" {
+		t.Errorf("origin-list = %q", out)
+	}
+	must("admin", "origin-add", "--tenant", "bank", "--origin", "http://localhost:*")
+	must("admin", "origin-remove", "--tenant", "bank", "--origin", "https://portal.bank.example")
+	if out := must("admin", "origin-list", "--tenant", "bank"); out != "http://localhost:*\n" {
+		t.Errorf("origin-list after changes = %q", out)
+	}
+	if code, _, errs := runGatewayCLI(t, vars, "admin", "origin-add", "--tenant", "bank", "--origin", "ftp://x", "--data", dir); code != 1 || !strings.Contains(errs, "scheme://host") {
+		t.Errorf("bad origin: %d %s", code, errs)
+	}
+	key2 := must("admin", "key-create", "--tenant", "bank", "--name", "ci")
+	if !strings.HasPrefix(key2, "api key: ss_test_") {
+		t.Errorf("key-create = %q", key2)
+	}
+	must("admin", "key-revoke", "--tenant", "bank", "--id", created.KeyID)
+	if out := must("admin", "key-list", "--tenant", "bank"); !strings.Contains(out, created.KeyID+"\trevoked") || strings.Contains(out, "ss_") {
+		t.Errorf("key-list = %q", out)
+	}
+	must("admin", "tenant-disable", "--tenant", "bank")
+	if out := must("admin", "tenant-list"); !strings.Contains(out, "bank\tdisabled") {
+		t.Errorf("tenant-list = %q", out)
+	}
+	if out := must("admin", "link-key-rotate"); !strings.Contains(out, "active link key: gw-") {
+		t.Errorf("rotate = %q", out)
+	}
+	if out := must("admin", "audit-verify", "--tenant", "bank"); !strings.Contains(out, "valid") {
+		t.Errorf("audit-verify = %q", out)
+	}
+	// Usage errors exit 2; unknown databases 1.
+	if code, _, _ := runGatewayCLI(t, vars, "admin", "nope"); code != 2 {
+		t.Errorf("unknown subcommand: %d", code)
+	}
+	if code, _, _ := runGatewayCLI(t, vars, "admin", "tenant-list", "--data", t.TempDir()); code != 1 {
+		t.Errorf("empty data dir: %d", code)
+	}
+	if code, _, _ := runGatewayCLI(t, vars, "admin", "key-create", "--data", dir); code != 1 {
+		t.Errorf("missing --tenant: %d", code)
+	}
+	if code, _, _ := runGatewayCLI(t, nil, "-h"); code != 0 {
+		t.Errorf("-h: %d", code)
+	}
+	// Outside --dev a master key is required.
+	if code, _, errs := runGatewayCLI(t, nil, "--data", t.TempDir(), "--listen", "127.0.0.1:0"); code != 1 || !strings.Contains(errs, "master key") {
+		t.Errorf("no master key: %d %s", code, errs)
+	}
+}
+
+// TestGatewayServeCLI starts "gateway --dev" in-process on a free port and
+// stops it through its context, as SIGTERM does.
+func TestGatewayServeCLI(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out gwBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, e, []string{"gateway", "--dev", "--data", dir, "--listen", "127.0.0.1:0", "--log-level", "error"})
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "listening on http://127.0.0.1:") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no listening line: %q", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "api key: ss_test_") {
+		t.Errorf("no api key line: %q", out.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
+
+// gwBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type gwBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (g *gwBuffer) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.b.Write(p)
+}
+
+func (g *gwBuffer) String() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.b.String()
+}

@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// sweepFiles removes what no session can need any more: temp files of
+// interrupted requests (older than an hour) and prepared PDFs older than
+// two hours (a link lives at most 15 minutes; the signed copy is made from
+// the prepared file right after the result arrives, or on the first status
+// query after a crash). Signed PDFs are kept: retention is the operator's.
+func (s *Server) sweepFiles(now time.Time) (removed int) {
+	entries, err := os.ReadDir(s.filesDir())
+	if err != nil {
+		return 0
+	}
+	for _, e := range entries {
+		name := e.Name()
+		var maxAge time.Duration
+		switch {
+		case strings.HasSuffix(name, ".tmp"):
+			maxAge = time.Hour
+		case strings.HasSuffix(name, ".prepared.pdf"):
+			maxAge = 2 * time.Hour
+		default:
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || now.Sub(info.ModTime()) < maxAge {
+			continue
+		}
+		if os.Remove(filepath.Join(s.filesDir(), name)) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// janitor sweeps every ten minutes until ctx ends.
+func (s *Server) janitor(ctx context.Context) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n := s.sweepFiles(time.Now()); n > 0 {
+				s.log.Info("removed stale files", "count", n)
+			}
+		}
+	}
+}
