@@ -730,7 +730,7 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 		arr, _ := fields.(syntax.Array)
 		visited := map[uint32]bool{}
 		for _, e := range arr {
-			if err := v.walkField(rev, di, e, "", false, visited, 0); err != nil {
+			if err := v.walkField(rev, di, e, "", false, false, visited, 0); err != nil {
 				return nil, err
 			}
 		}
@@ -739,7 +739,7 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 	return di, nil
 }
 
-func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent string, parentSig bool, visited map[uint32]bool, depth int) error {
+func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent string, parentSig, parentSigned bool, visited map[uint32]bool, depth int) error {
 	r, ok := o.(syntax.Ref)
 	if !ok {
 		return nil // direct field dictionaries cannot be signed or tracked
@@ -766,7 +766,8 @@ func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent strin
 	if ft, ok := d.Name("FT"); ok {
 		isSig = ft == "Sig"
 	}
-	fi := &fieldInfo{name: name, isSig: isSig}
+	// a widget kid of a signed field counts as signed too
+	fi := &fieldInfo{name: name, isSig: isSig, signed: isSig && parentSigned}
 	if sv, ok := d["V"].(syntax.Ref); ok && isSig {
 		fi.signed = true
 		fi.sigRef = sv
@@ -807,7 +808,7 @@ func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent strin
 	}
 	if ka, ok := kids.(syntax.Array); ok {
 		for _, k := range ka {
-			if err := v.walkField(rev, di, k, name, isSig, visited, depth+1); err != nil {
+			if err := v.walkField(rev, di, k, name, isSig, fi.signed, visited, depth+1); err != nil {
 				return err
 			}
 		}

@@ -82,6 +82,55 @@ func sgInput(t testing.TB, name string) string {
 	return p
 }
 
+// sgDebianPDFs lists the PDFs shipped by Debian doc packages on this
+// machine (the same ones make-test-pdfs.sh picks up).
+func sgDebianPDFs() []string {
+	var found []string
+	filepath.WalkDir("/usr/share/doc", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && (strings.HasSuffix(path, ".pdf") || strings.HasSuffix(path, ".pdf.gz")) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	return found
+}
+
+// TestSignRealWorldPDFs signs every Debian documentation PDF present
+// (other producers: pdfTeX, LaTeX, DocBook toolchains) through all
+// validators; the matrix covers the machine without any.
+func TestSignRealWorldPDFs(t *testing.T) {
+	docs := sgDebianPDFs()
+	if len(docs) == 0 {
+		t.Skip("no PDFs under /usr/share/doc; TestSignMatrix signs a Ghostscript stand-in")
+	}
+	if len(docs) > 8 {
+		docs = docs[:8]
+	}
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	s := w.leaf(t, testpki.P256, 0, "Rajesh Kumar")
+	for _, src := range docs {
+		t.Run(filepath.Base(src), func(t *testing.T) {
+			in := filepath.Join(t.TempDir(), "in.pdf")
+			if strings.HasSuffix(src, ".gz") {
+				out, err := exec.Command("gzip", "-dc", src).Output()
+				if err != nil {
+					t.Skip("cannot gunzip", src)
+				}
+				os.WriteFile(in, out, 0o644)
+			} else {
+				b, _ := os.ReadFile(src)
+				os.WriteFile(in, b, 0o644)
+			}
+			out := filepath.Join(t.TempDir(), "out.pdf")
+			if err := SignFile(context.Background(), in, out, s, SignOptions{Appearance: sgVisibleAt(1)}); err != nil {
+				t.Fatal(err)
+			}
+			v.check(t, out, 1)
+		})
+	}
+}
+
 func sgDebianPDF() string {
 	var found string
 	filepath.WalkDir("/usr/share/doc", func(path string, d fs.DirEntry, err error) error {

@@ -138,7 +138,7 @@ func (v *verifier) run() (*Report, error) {
 		}
 		var found []sigEntry
 		for _, fi := range di.fields {
-			if fi.signed && !seen[fi.sigRef] {
+			if fi.signed && fi.sigRef.Num != 0 && !seen[fi.sigRef] {
 				seen[fi.sigRef] = true
 				found = append(found, sigEntry{field: fi.name, ref: fi.sigRef})
 			}

@@ -1,6 +1,7 @@
 package pdf
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
 
 	"github.com/google/go-cmp/cmp"
@@ -90,5 +92,47 @@ func TestGoldenReport(t *testing.T) {
 	json.Unmarshal(got, &b)
 	if diff := cmp.Diff(a, b); diff != "" {
 		t.Fatalf("report differs from %s (-want +got):\n%s", golden, diff)
+	}
+}
+
+// TestSignedFieldKids: a widget kid of a signed signature field counts as
+// signed, so changing it later is "other", not a new signature.
+func TestSignedFieldKids(t *testing.T) {
+	objs := baseObjects()
+	objs[objAcroForm-1] = "<< /Fields [8 0 R 11 0 R] >>"
+	objs = append(objs,
+		"<< /FT /Sig /T (approver) /V 12 0 R /Kids [13 0 R] >>",
+		"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 0 0 0] /Contents <00> >>",
+		"<< /Type /Annot /Subtype /Widget /Parent 11 0 R /Rect [0 0 10 10] /P 3 0 R >>",
+	)
+	doc := buildPDF(objs)
+	f, err := Verify(t.Context(), bytes.NewReader(doc), int64(len(doc)), VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Signatures) != 1 || f.Signatures[0].Field != "approver" || f.Valid {
+		t.Fatalf("want one (broken) signature named approver:\n%s", dumpReport(f))
+	}
+	doc2 := appendUpdate(t, doc, vUpdate{objs: map[int]string{13: "<< /Type /Annot /Subtype /Widget /Parent 11 0 R /Rect [0 0 500 500] /P 3 0 R >>"}})
+	sf, err := syntax.Open(t.Context(), bytes.NewReader(doc2), int64(len(doc2)), syntax.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &verifier{ctx: t.Context(), r: bytes.NewReader(doc2), size: int64(len(doc2)), f: sf,
+		infos: map[int]*docInfo{}, refs: map[int]map[uint32]bool{}, dssRev: -1}
+	di, err := v.docInfo(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi := di.fields[13]; fi == nil || !fi.signed || !fi.isSig {
+		t.Fatalf("widget kid: %+v", di.fields[13])
+	}
+	v.sigRevIdx, v.sigRevInfo = 0, di
+	cs, err := v.analyseChanges(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.worst() != kOther {
+		t.Fatalf("changing a signed field's widget: %v %+v", cs.worst(), cs.changes)
 	}
 }

@@ -490,6 +490,36 @@ func (k KeySelector) matchesCert(c *x509.Certificate) bool {
 // Signer logs it out and in again with pin, so that a wrong PIN is never
 // accepted; that other user then has to log in again.
 func (m *Module) Signer(ctx context.Context, sel TokenSelector, ksel KeySelector, pin []byte) (_ Signer, err error) {
+	s, err := m.loggedIn(ctx, sel, pin)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = s.Close()
+		}
+	}()
+	sh, err := s.session()
+	if err != nil {
+		return nil, err
+	}
+	defer s.put(sh, nil)
+	if err := s.findKey(sh, ksel); err != nil {
+		return nil, fmt.Errorf("%w (token %s)", err, sel)
+	}
+	if s.alwaysAuth {
+		s.pin = bytes.Clone(pin)
+	}
+	if err := s.loadMechanisms(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// loggedIn finds the token sel selects, takes a reference on the module and
+// logs in with pin. The returned tokenSigner has no key yet; closing it
+// logs out (when it is the last user) and drops the reference.
+func (m *Module) loggedIn(ctx context.Context, sel TokenSelector, pin []byte) (*tokenSigner, error) {
 	if err := m.check(ctx); err != nil {
 		return nil, err
 	}
@@ -506,34 +536,24 @@ func (m *Module) Signer(ctx context.Context, sel TokenSelector, ksel KeySelector
 	libraries.Unlock()
 	s := &tokenSigner{lib: lib, slot: tok.slot, tokenKey: tok.Serial + "\x00" + tok.Label, maxSessions: 4}
 	s.sessions = make(chan pkcs11.SessionHandle, s.maxSessions)
-	defer func() {
-		if err != nil {
-			_ = s.Close()
-		}
-	}()
 	if err := s.login(pin); err != nil {
+		_ = s.Close()
 		return nil, err
 	}
-	sh, err := s.session()
+	return s, nil
+}
+
+// loadMechanisms records which mechanisms the token offers.
+func (s *tokenSigner) loadMechanisms() error {
+	mechs, err := s.lib.ctx.GetMechanismList(s.slot)
 	if err != nil {
-		return nil, err
-	}
-	defer s.put(sh, nil)
-	if err := s.findKey(sh, ksel); err != nil {
-		return nil, fmt.Errorf("%w (token %s)", err, sel)
-	}
-	if s.alwaysAuth {
-		s.pin = bytes.Clone(pin)
-	}
-	mechs, err := lib.ctx.GetMechanismList(tok.slot)
-	if err != nil {
-		return nil, fmt.Errorf("signer: C_GetMechanismList: %w", translate(err))
+		return fmt.Errorf("signer: C_GetMechanismList: %w", translate(err))
 	}
 	s.mechs = map[uint]bool{}
 	for _, mech := range mechs {
 		s.mechs[mech.Mechanism] = true
 	}
-	return s, nil
+	return nil
 }
 
 // login logs the process in to the token, or checks pin against the PIN of
@@ -652,6 +672,7 @@ type tokenSigner struct {
 	tokenKey string
 
 	key        pkcs11.ObjectHandle
+	keyID      []byte // CKA_ID; set for KeySigner keys
 	pub        crypto.PublicKey
 	cert       *x509.Certificate
 	chain      []*x509.Certificate

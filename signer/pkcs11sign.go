@@ -144,12 +144,17 @@ func certForKey(p *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHandle,
 // (PKCS#11 private EC keys do not carry the point; every signature is
 // verified anyway).
 func checkKeyMatches(p *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHandle, cert *x509.Certificate) error {
+	return keyMatchesPublic(p, sh, key, cert.PublicKey)
+}
+
+// keyMatchesPublic is checkKeyMatches for a bare public key.
+func keyMatchesPublic(p *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHandle, certPub crypto.PublicKey) error {
 	a, err := p.GetAttributeValue(sh, key, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_KEY_TYPE, nil)})
 	if err != nil || len(a) != 1 {
 		return fmt.Errorf("signer: reading the key type: %w", err)
 	}
 	kt := uint(new(big.Int).SetBytes(reverseBytes(a[0].Value)).Uint64())
-	switch pub := cert.PublicKey.(type) {
+	switch pub := certPub.(type) {
 	case *rsa.PublicKey:
 		if kt != pkcs11.CKK_RSA {
 			return errKeyMismatch
@@ -172,7 +177,7 @@ func checkKeyMatches(p *pkcs11.Ctx, sh pkcs11.SessionHandle, key pkcs11.ObjectHa
 			}
 		}
 	default:
-		return fmt.Errorf("%w: certificate key %T", ErrUnsupportedAlgorithm, cert.PublicKey)
+		return fmt.Errorf("%w: certificate key %T", ErrUnsupportedAlgorithm, certPub)
 	}
 	return nil
 }
@@ -281,6 +286,9 @@ func (s *tokenSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) (
 		sig = ecdsaToDER(pub, sig)
 	}
 	if err := verifyWith(s.pub, alg, h, pss, digest, sig); err != nil {
+		if s.cert == nil {
+			return nil, fmt.Errorf("signer: the token's signature does not verify with the public key of key %x: %w", s.keyID, err)
+		}
 		return nil, fmt.Errorf("signer: the token's signature does not verify with certificate %s: %w", FormatSerial(s.cert.SerialNumber), err)
 	}
 	return sig, nil

@@ -335,6 +335,12 @@ func TestRemoteSigning(t *testing.T) {
 		if err != nil || !rep.Valid {
 			t.Fatalf("signed PDF: %v %+v", err, rep)
 		}
+		// The server-key variant of sign/hash.
+		hoid, hcode := g.otp(g.key, uid, "sign")
+		hs := g.must(200, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("server hash")), "certificateId": cid, "otpId": hoid, "otp": hcode})
+		if hs["signAlgo"] != "ECDSA" || len(hs["signaturesBase64"].([]any)) != 1 {
+			t.Errorf("server-key sign/hash = %v", hs)
+		}
 		// Idempotent replay streams the same document again.
 		ioid, icode := g.otp(g.key, uid, "sign")
 		ireq := map[string]any{"pdfBase64": b64(minimalPDF("idem")), "certificateId": cid, "otpId": ioid, "otp": icode}

@@ -225,7 +225,7 @@ func (s *Server) routes() *echo.Echo {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.observe, s.recoverer)
+	e.Use(s.observe, s.recoverer, secureHeaders)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -497,4 +497,17 @@ func (jsonSerializer) Serialize(c echo.Context, v any, indent string) error {
 		enc.SetIndent("", indent)
 	}
 	return enc.Encode(v)
+}
+
+// secureHeaders: API answers are never cached (tokens, keys' answers) nor
+// sniffed as another type.
+func secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if !strings.HasPrefix(c.Request().URL.Path, "/pki/") && !strings.HasPrefix(c.Request().URL.Path, "/.well-known/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
 }

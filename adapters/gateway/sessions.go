@@ -202,6 +202,11 @@ type signHashReq struct {
 	Platform     string   `json:"platform" validate:"omitempty,max=40"`
 	Doc          string   `json:"doc" validate:"omitempty,max=200"`
 	DocumentType string   `json:"documentType" validate:"omitempty,oneof=hash"`
+	// Server-key variant: sign now with a server-held credential after the
+	// user's OTP for "sign", instead of opening a session.
+	CertificateID string `json:"certificateId" validate:"omitempty,max=64"`
+	OTPID         string `json:"otpId" validate:"omitempty,max=64"`
+	OTP           string `json:"otp" validate:"omitempty,max=12"`
 }
 
 // normalizeSerial checks a hex serial and writes it canonically.
@@ -241,6 +246,9 @@ func (s *Server) signHash(c echo.Context) error {
 				return 0, nil, badRequest("hash %d has %d bytes, %s needs %d", i+1, len(b), algo, hashAlgos[algo].Size())
 			}
 			hashes[i] = b
+		}
+		if req.CertificateID != "" {
+			return s.signHashServer(c, &req, hashes, hashAlgos[algo])
 		}
 		spec := &sessionSpec{Kind: "hash", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
 			ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
@@ -732,4 +740,34 @@ func (c *sessionCounter) add(tenantID string) {
 		tc.n++
 	}
 	c.mu.Unlock()
+}
+
+// signHashServer signs digests with a server-held key after the user's OTP.
+func (s *Server) signHashServer(c echo.Context, req *signHashReq, hashes [][]byte, h crypto.Hash) (int, any, error) {
+	if req.OTPID == "" || req.OTP == "" {
+		return 0, nil, badRequest("otpId and otp are required with certificateId")
+	}
+	rec, sg, err := s.serverSigner(c, req.CertificateID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.checkOTP(c, rec.UserID, req.OTPID, req.OTP, "sign"); err != nil {
+		return 0, nil, err
+	}
+	ctx := c.Request().Context()
+	alg := signer.DefaultAlgorithm(sg.Public())
+	sigs := make([]string, len(hashes))
+	for i, d := range hashes {
+		sig, err := signer.SignDigest(ctx, sg, alg, h, d)
+		if err != nil {
+			s.metrics.outcome("remote", "failed")
+			return 0, nil, unprocessable(err, "signing failed: %v", err)
+		}
+		sigs[i] = base64.StdEncoding.EncodeToString(sig)
+	}
+	s.metrics.outcome("remote", "signed")
+	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "hash.sign.server", CertSerial: rec.SerialHex,
+		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: fmt.Sprintf("%d hash(es)", len(hashes))})
+	return http.StatusOK, map[string]any{"success": true, "signatureBase64": sigs[0], "signaturesBase64": sigs, "signAlgo": string(alg),
+		"certificateBase64": base64.StdEncoding.EncodeToString(rec.DER)}, nil
 }
