@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
@@ -170,6 +171,13 @@ func bombCases() []bombCase {
 				binStream(6, "/Filter /FlateDecode", zb.Bytes()),
 			}, classicTail("1 0 R", ""))
 		}},
+		{name: "deflate-bomb/deadline", lim: Limits{MaxStreamBytes: 4 << 30, MaxTotalBytes: 4 << 30, Timeout: 20 * time.Millisecond},
+			check: func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }, build: func() []byte {
+				return bombPDF([]string{"1 0 obj\n<< /Type /Catalog >>\nendobj"}, func(offs []int, x int) string {
+					return binStream(2, "/Type /XRef /Size 3 /W [1 4 2] /Root 1 0 R /Filter /FlateDecode", gibBomb()) +
+						fmt.Sprintf("\nstartxref\n%d\n%%%%EOF\n", x)
+				})
+			}},
 		{name: "reference-cycle/length", check: isCycle, build: func() []byte {
 			return bombPDF([]string{
 				"1 0 obj\n<< /Type /Catalog /Pages 2 0 R /DSS 4 0 R >>\nendobj", pages, page,
@@ -300,7 +308,13 @@ func TestResourceBombs(t *testing.T) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			_, err := Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), VerifyOptions{Limits: tc.lim})
+			lim := tc.lim
+			if lim.Timeout == 0 {
+				// the size limits must stop these, not the clock (the
+				// default 2 s deadline is the backstop, see the deadline case)
+				lim.Timeout = -1
+			}
+			_, err := Verify(context.Background(), bytes.NewReader(doc), int64(len(doc)), VerifyOptions{Limits: lim})
 			runtime.ReadMemStats(&after)
 			if !tc.check(err) {
 				t.Fatalf("unexpected result: %v (%T)", err, errors.Unwrap(err))
@@ -348,7 +362,7 @@ func TestBombInLaterRevision(t *testing.T) {
 	x := b.Len()
 	b.WriteString(binStream(41, fmt.Sprintf("/Type /XRef /Size 42 /Index [4 1 40 1] /W [1 4 2] /Root %s /Prev %d", root, prev), data))
 	fmt.Fprintf(&b, "\nstartxref\n%d\n%%%%EOF\n", x)
-	_, err := verifyBytes(t, b.Bytes(), VerifyOptions{})
+	_, err := verifyBytes(t, b.Bytes(), VerifyOptions{Limits: Limits{Timeout: -1}})
 	if !isLimit("MaxStreamBytes")(err) {
 		t.Fatalf("err = %v, want MaxStreamBytes", err)
 	}

@@ -265,6 +265,18 @@ func attackCases() []attackCase {
 			20:      "<< /Type /Annot /Subtype /FreeText /Rect [60 690 400 730] /Contents (Pay 1000000 INR) /DA (/Helv 24 Tf 0 g) /AP << /N 21 0 R >> >>",
 			21:      vStream("/Type /XObject /Subtype /Form /BBox [0 0 340 40] /Resources << /XObject << /X1 6 0 R >> >>", "/X1 Do"),
 		})},
+		{name: "shadow/sneaky-unsigned-signature-field", wantMod: ModAnnotations, build: func(t *testing.T, s []byte) []byte {
+			// an empty signature field whose appearance paints over the page
+			_, root, _ := lastXref(t, s)
+			n, _ := strconv.Atoi(strings.Fields(root)[0])
+			cat := strings.Replace(vObjectBody(t, s, n), "/Fields [", "/Fields [20 0 R ", 1)
+			return appendUpdate(t, s, vUpdate{objs: map[int]string{
+				n:       cat,
+				objPage: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Annots [8 0 R 20 0 R] >>",
+				20:      "<< /FT /Sig /T (Approval) /Type /Annot /Subtype /Widget /Rect [0 650 612 750] /P 3 0 R /AP << /N 21 0 R >> >>",
+				21:      vStream("/Type /XObject /Subtype /Form /BBox [0 0 612 100] /Resources << /XObject << /X1 6 0 R >> >>", "/X1 Do"),
+			}})
+		}},
 		{name: "shadow/field-flags-unhidden", wantMod: ModAnnotations, base: func() []byte {
 			return bytes.Replace(baseDoc(), []byte("/F 4 /AP"), []byte("/F 2 /AP"), 1)
 		}, build: func(t *testing.T, s []byte) []byte {

@@ -371,10 +371,16 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 	case n == info.dss || t == "DSS":
 		cs.add(kDSS, "DSS %d added", n)
 	case info.fields[n] != nil && info.fields[n].isSig:
-		cs.add(kSig, "signature field %d added", n)
+		if info.fields[n].signed {
+			cs.add(kSig, "signature field %d added", n)
+		} else {
+			// an empty signature field's appearance is signed by nobody
+			// (the "sneaky signature" overlay)
+			cs.add(kAnnot, "unsigned signature field %d added", n)
+		}
 	case isAnnot(d):
 		if st, _ := d.Name("Subtype"); st == "Widget" {
-			if fi := info.fields[n]; fi != nil && fi.isSig {
+			if fi := info.fields[n]; fi != nil && fi.isSig && fi.signed {
 				cs.add(kSig, "signature widget %d added", n)
 				return
 			}
@@ -527,7 +533,7 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 				if old[r] {
 					continue
 				}
-				if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig {
+				if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig && fi.signed {
 					cs.add(kSig, "signature field %d added to the form", r.Num)
 				} else {
 					cs.add(kAnnot, "form field %d added to the form", r.Num)
@@ -650,7 +656,7 @@ func (v *verifier) annotsDiff(cs *changeSet, where string, oa, na syntax.Array, 
 		if old[r] {
 			continue
 		}
-		if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig {
+		if fi := newInfo.fields[r.Num]; fi != nil && fi.isSig && fi.signed {
 			cs.add(kSig, "%s: signature widget %d added", where, r.Num)
 			continue
 		}

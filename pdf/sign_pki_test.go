@@ -28,12 +28,14 @@ func TestSignWithPKIServices(t *testing.T) {
 	var h http.Handler = http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	defer srv.Close()
-	hier, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: "PDF Test"})
+	// BaseURL makes the issuing CA certificate name the root-signed CRL
+	// that the CA serves with RootKey, so the DSS can cover it too.
+	hier, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: "PDF Test", BaseURL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ca, err := pki.New(ctx, pki.Config{Cert: hier.Issuing, Key: hier.IssuingKey, Chain: []*x509.Certificate{hier.Root},
-		Store: pki.NewMemoryStore(), BaseURL: srv.URL})
+		RootKey: hier.RootKey, Store: pki.NewMemoryStore(), BaseURL: srv.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +67,14 @@ func TestSignWithPKIServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The issuing CA certificate of pki.NewHierarchy names no OCSP or CRL
-	// source, so it has no revocation data in the DSS, and a strict
-	// validator sees B-T; log what ours says.
-	t.Logf("level reported by VerifyFile: %s", rep.Signatures[0].Level)
+	// The DSS holds the leaf's OCSP/CRL data and the root-signed CRL about
+	// the issuing CA, so the validator, offline (embedded data only), sees
+	// every certificate below the root good: B-LTA, not just B-T.
+	if len(rep.Signatures) != 2 {
+		t.Fatalf("%d signatures reported, want the signature and the document timestamp", len(rep.Signatures))
+	}
+	sig := rep.Signatures[0]
+	if sig.Level != string(LevelBLTA) || sig.Revocation != "good" {
+		t.Errorf("level %q, revocation %q; want B-LTA with good revocation", sig.Level, sig.Revocation)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -589,7 +590,14 @@ func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash)
 		return out, fmt.Errorf("timestamp token: %w", err)
 	}
 	// digitorus/timestamp parses the TSTInfo (and checks the CMS again)
-	ts, err := timestamp.Parse(bytes.TrimRight(token, "\x00"))
+	// A document timestamp's token sits in zero-padded /Contents: cut it at
+	// its DER length, not at the last non-zero byte (a token's DER may
+	// itself end in 0x00).
+	var whole asn1.RawValue
+	if _, err := asn1.Unmarshal(token, &whole); err != nil {
+		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
+	}
+	ts, err := timestamp.Parse(whole.FullBytes)
 	if err != nil {
 		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
 	}

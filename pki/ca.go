@@ -34,6 +34,14 @@ type Config struct {
 	Chain []*x509.Certificate
 	// Store keeps issued certificates, revocations and key blobs.
 	Store Store
+	// RootKey is the root CA's key (the last certificate of Chain). When
+	// set, the CA signs the root's CRL on demand (RootCRL) and Handler
+	// serves it at RootCRLPath, where an issuing CA certificate made by
+	// NewHierarchy with a BaseURL points. Nil with RootCRL nil: no root CRL.
+	RootKey crypto.Signer
+	// RootCRL is a DER CRL signed ahead of time by an offline root, served
+	// as is when RootKey is nil. New checks its signature.
+	RootCRL []byte
 	// Keys generates and keeps subjects' keys for server-side key
 	// generation; nil disables IssueKeyGen.
 	Keys KeyGenerator
@@ -81,6 +89,8 @@ type CA struct {
 
 	crlMu    sync.Mutex
 	crlCache *cachedCRL
+
+	rootCRL rootCRLState
 }
 
 type cachedCRL struct {
@@ -101,6 +111,20 @@ func New(ctx context.Context, cfg Config) (*CA, error) {
 	}
 	if !publicKeyEqual(cfg.Key.Public(), cfg.Cert.PublicKey) {
 		return nil, errors.New("pki: Config.Key does not match Config.Cert")
+	}
+	if cfg.RootKey != nil || cfg.RootCRL != nil {
+		root := cfg.Cert
+		if n := len(cfg.Chain); n > 0 {
+			root = cfg.Chain[n-1]
+		}
+		if cfg.RootKey != nil && !publicKeyEqual(cfg.RootKey.Public(), root.PublicKey) {
+			return nil, errors.New("pki: Config.RootKey does not match the root certificate (last of Config.Chain)")
+		}
+		if cfg.RootKey == nil {
+			if err := checkRootCRL(cfg.RootCRL, root); err != nil {
+				return nil, fmt.Errorf("pki: Config.RootCRL: %w", err)
+			}
+		}
 	}
 	if cfg.BaseURL != "" {
 		if _, err := checkHTTPURL(cfg.BaseURL); err != nil {

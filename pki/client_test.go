@@ -82,8 +82,10 @@ func TestVerifyChain(t *testing.T) {
 		source string
 	}{
 		{"good, no revocation", good, inters, VerifyOptions{Roots: roots}, nil, nil, ""},
-		{"good via OCSP", good, inters, VerifyOptions{Roots: roots, Revocation: online, RequireSigningKeyUsage: true}, nil, []RevocationState{StateGood, StateUnknown}, SourceOCSP},
-		{"good via CRL", good, inters, VerifyOptions{Roots: roots, Revocation: crlOnly}, nil, []RevocationState{StateGood, StateUnknown}, SourceCRL},
+		// The issuing CA is checked over the root-signed CRL (/crl/root).
+		{"good via OCSP", good, inters, VerifyOptions{Roots: roots, Revocation: online, RequireSigningKeyUsage: true}, nil, []RevocationState{StateGood, StateGood}, SourceOCSP},
+		{"good via CRL", good, inters, VerifyOptions{Roots: roots, Revocation: crlOnly}, nil, []RevocationState{StateGood, StateGood}, SourceCRL},
+		{"good, hard fail", good, inters, VerifyOptions{Roots: roots, Revocation: hard}, nil, []RevocationState{StateGood, StateGood}, SourceOCSP},
 		{"untrusted root", good, inters, VerifyOptions{Roots: otherRoots}, ErrUntrusted, nil, ""},
 		{"no roots", good, inters, VerifyOptions{}, ErrUntrusted, nil, ""},
 		{"missing intermediate", good, nil, VerifyOptions{Roots: roots}, ErrUntrusted, nil, ""},

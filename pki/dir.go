@@ -82,7 +82,9 @@ const (
 //
 // The root key sits next to the issuing key for convenience; a production
 // root is kept offline (NewHierarchy and New take any crypto.Signer, e.g. a
-// PKCS#11 key).
+// PKCS#11 key). While root.key is there the CA signs the root CRL that the
+// issuing CA certificate names (BaseURL+RootCRLPath, fixed at InitDir: a
+// later OpenDir BaseURL changes only the certificates issued after).
 func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	if _, err := os.Stat(filepath.Join(dir, dirConfigFile)); err == nil {
 		return nil, fmt.Errorf("pki: %s already holds a CA", dir)
@@ -117,7 +119,9 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 			}
 		}
 	}()
-	h, err := NewHierarchy(ctx, HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now})
+	// The issuing CA certificate points at the root CRL under the same
+	// base URL as the certificates it will issue.
+	h, err := NewHierarchy(ctx, HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now, BaseURL: o.BaseURL})
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +152,7 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	}
 	// The store and the service certificates come last; ca.json, written
 	// at the very end, marks the directory complete.
-	ca, err := openDirCA(ctx, dir, &cfg, master, o, h.Issuing, h.IssuingKey, h.Root)
+	ca, err := openDirCA(ctx, dir, &cfg, master, o, h.Issuing, h.IssuingKey, h.Root, h.RootKey)
 	if err != nil {
 		return nil, err
 	}
@@ -195,10 +199,19 @@ func OpenDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return openDirCA(ctx, dir, &cfg, master, o, cert, key, root)
+	// root.key signs the root CRL; a root taken offline (root.key moved
+	// away) means no root CRL is served.
+	rootKey, err := readKeyFile(dir, "root.key", master, cfg.Encrypted)
+	if errors.Is(err, os.ErrNotExist) {
+		rootKey, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return openDirCA(ctx, dir, &cfg, master, o, cert, key, root, rootKey)
 }
 
-func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o DirOptions, cert *x509.Certificate, key crypto.Signer, root *x509.Certificate) (*CA, error) {
+func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o DirOptions, cert *x509.Certificate, key crypto.Signer, root *x509.Certificate, rootKey crypto.Signer) (*CA, error) {
 	store, err := OpenSQLiteStore(ctx, filepath.Join(dir, dirStoreFile))
 	if err != nil {
 		return nil, err
@@ -223,7 +236,7 @@ func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o
 		base = o.BaseURL
 	}
 	c := Config{
-		Cert: cert, Key: key, Chain: []*x509.Certificate{root}, Store: store, Keys: keys,
+		Cert: cert, Key: key, Chain: []*x509.Certificate{root}, RootKey: rootKey, Store: store, Keys: keys,
 		BaseURL: base, PolicyOID: policy, TSAPolicyOID: tsaPolicy, Now: o.Now,
 	}
 	// A bootstrap CA issues (or renews) the service certificates.

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -13,8 +14,11 @@ import (
 //	/ocsp, /ocsp/{base64}  OCSP responder (RFC 6960; POST and GET)
 //	/tsa                   time-stamping authority (RFC 3161; POST)
 //	/crl                   current CRL, DER (application/pkix-crl)
+//	/crl/root              root-signed CRL about the issuing CA (RootCRL;
+//	                       404 without Config.RootKey or Config.RootCRL)
 //	/ca.pem                issuing CA chain up to and including the root, PEM
 //	/ca.crt                issuing CA certificate, DER (AIA caIssuers)
+//	/root.crt              root CA certificate, DER (the issuing CA's caIssuers)
 //
 // A router in front must not clean OCSP GET paths (base64 may contain "//").
 func (ca *CA) Handler() http.Handler {
@@ -32,6 +36,24 @@ func (ca *CA) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/pkix-crl")
 		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(ca.cfg.CRLValidity/10/time.Second)))
 		w.Write(der)
+	})
+	mux.HandleFunc("GET "+RootCRLPath, func(w http.ResponseWriter, r *http.Request) {
+		der, err := ca.RootCRL(r.Context())
+		if errors.Is(err, ErrNoRootCRL) {
+			http.NotFound(w, r)
+			return
+		}
+		if err != nil {
+			http.Error(w, "root CRL unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(ca.cfg.CRLValidity/10/time.Second)))
+		w.Write(der)
+	})
+	mux.HandleFunc("GET "+RootCertPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-cert")
+		w.Write(ca.Root().Raw)
 	})
 	mux.HandleFunc("GET /ca.pem", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/x-pem-file")

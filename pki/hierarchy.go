@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,13 @@ type HierarchyOptions struct {
 	RootValidity, IssuingValidity time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// BaseURL is where the CA's Handler will be served: the same value as
+	// Config.BaseURL. When set, the issuing CA certificate names
+	// BaseURL+RootCRLPath, a CRL signed by the root, as its CRL
+	// distribution point and BaseURL+RootCertPath as AIA caIssuers, so
+	// that validators can check its revocation (serve it with
+	// Config.RootKey or Config.RootCRL). Empty leaves these out.
+	BaseURL string
 }
 
 // Hierarchy is a root CA and an issuing (intermediate) CA with their keys.
@@ -64,6 +72,14 @@ func NewHierarchy(ctx context.Context, o HierarchyOptions) (*Hierarchy, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.BaseURL != "" {
+		if _, err := checkHTTPURL(o.BaseURL); err != nil {
+			return nil, fmt.Errorf("pki: HierarchyOptions.BaseURL: %w", err)
+		}
+		// Trimmed as New trims Config.BaseURL, so that the issuing CA's
+		// URLs and its certificates' URLs share one prefix.
+		o.BaseURL = strings.TrimRight(o.BaseURL, "/")
 	}
 	caRules := KeyRules{MinRSABits: 3072, Curves: []string{"P-256", "P-384"}}
 	var err error
@@ -107,6 +123,10 @@ func NewHierarchy(ctx context.Context, o HierarchyOptions) (*Hierarchy, error) {
 		MaxPathLenZero:        true,
 		SubjectKeyId:          keyID(h.IssuingKey.Public()),
 	}
+	if o.BaseURL != "" {
+		interTmpl.CRLDistributionPoints = []string{o.BaseURL + RootCRLPath}
+		interTmpl.IssuingCertificateURL = []string{o.BaseURL + RootCertPath}
+	}
 	if interTmpl.NotAfter.After(h.Root.NotAfter) {
 		interTmpl.NotAfter = h.Root.NotAfter
 	}
@@ -135,9 +155,11 @@ func createCert(tmpl, parent *x509.Certificate, pub crypto.PublicKey, key crypto
 // NewDev returns a CA for development and tests, entirely in memory: a
 // fresh ECDSA P-256 hierarchy named "SecureSign Dev", a MemoryStore, and a
 // SoftwareKeyStore with a random master secret. baseURL is where Handler
-// will be served (may be empty).
+// will be served (may be empty); certificates, the issuing CA's included,
+// point there for revocation, and the CA holds the root key to sign the
+// root CRL.
 func NewDev(ctx context.Context, baseURL string) (*CA, error) {
-	h, err := NewHierarchy(ctx, HierarchyOptions{Name: "SecureSign Dev", KeyType: P256})
+	h, err := NewHierarchy(ctx, HierarchyOptions{Name: "SecureSign Dev", KeyType: P256, BaseURL: baseURL})
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +173,7 @@ func NewDev(ctx context.Context, baseURL string) (*CA, error) {
 		return nil, err
 	}
 	return New(ctx, Config{
-		Cert: h.Issuing, Key: h.IssuingKey, Chain: []*x509.Certificate{h.Root},
+		Cert: h.Issuing, Key: h.IssuingKey, Chain: []*x509.Certificate{h.Root}, RootKey: h.RootKey,
 		Store: store, Keys: keys, BaseURL: baseURL,
 	})
 }

@@ -18,6 +18,19 @@
 // Signer (close it when done). Tokens are selected by label or serial,
 // never by slot number: slot numbers move between runs and machines.
 //
+// # Keys generated on a token
+//
+// For server-held keys (an HSM, SoftHSM in tests) [Module.GenerateKey]
+// makes an RSA-2048/3072/4096 or ECDSA P-256/P-384 key pair on the token,
+// private, sensitive and non-extractable, under a random CKA_ID, and
+// returns the public key for the CA. [Module.KeySigner] signs with that key
+// by ID before a certificate exists (a CSR, a CA's own key);
+// [Module.ImportCertificate] then stores the issued certificate next to the
+// key, after which [Module.Signer] finds both by the certificate's serial.
+// These share the module table and login bookkeeping of Signers, so a
+// process never initializes a module twice (package pki's PKCS11KeyStore
+// is built on them; the PKCS#11 library stays behind this package).
+//
 // The package speaks PKCS#11 through github.com/miekg/pkcs11 directly:
 // RSA PKCS#1 v1.5 as CKM_RSA_PKCS over the DigestInfo, RSA-PSS as
 // CKM_RSA_PKCS_PSS with salt = hash length, ECDSA as CKM_ECDSA over the

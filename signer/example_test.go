@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"log"
@@ -83,3 +84,34 @@ func ExampleFindModules() {
 		fmt.Println("PKCS#11 module:", path)
 	}
 }
+
+// Server-side key generation on an HSM: generate, let the CA issue for the
+// public key, store the certificate next to the key, then sign documents
+// with it by certificate serial.
+func ExampleModule_GenerateKey() {
+	ctx := context.Background()
+	m, err := signer.OpenModule(ctx, "/usr/lib/softhsm/libsofthsm2.so")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	hsm := signer.TokenSelector{Label: "ca-keys"}
+	pin := []byte(os.Getenv("HSM_PIN"))
+	gk, err := m.GenerateKey(ctx, hsm, pin, signer.KeyGenRequest{KeyType: "ECDSA-P256"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	cert := issue(gk.Public) // the CA; the private key never left the token
+	if err := m.ImportCertificate(ctx, hsm, pin, gk.ID, "", cert); err != nil {
+		log.Fatal(err)
+	}
+	s, err := m.Signer(ctx, hsm, signer.KeySelector{CertSerial: cert.SerialNumber}, pin)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.(interface{ Close() error }).Close()
+	fmt.Println("signing as", s.Certificate().Subject.CommonName)
+}
+
+// issue stands for a CA (package pki) issuing a certificate for pub.
+func issue(pub crypto.PublicKey) *x509.Certificate { return &x509.Certificate{PublicKey: pub} }

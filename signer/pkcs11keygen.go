@@ -93,7 +93,8 @@ func (m *Module) VerifyPIN(ctx context.Context, sel TokenSelector, pin []byte) e
 // GenerateKey logs in to the token sel selects with pin and generates a key
 // pair on it (CKM_RSA_PKCS_KEY_PAIR_GEN with e = 65537, or
 // CKM_EC_KEY_PAIR_GEN). The private key is a token object with CKA_PRIVATE,
-// CKA_SENSITIVE and CKA_SIGN set and CKA_EXTRACTABLE clear; the public key
+// CKA_SENSITIVE and CKA_SIGN set and CKA_EXTRACTABLE, CKA_DECRYPT,
+// CKA_UNWRAP and CKA_DERIVE clear (a signing key only); the public key
 // is a public token object with the same CKA_ID and CKA_LABEL. When the
 // token does not honour that template the pair is destroyed and an error
 // returned. Store the certificate later with [Module.ImportCertificate];
@@ -145,12 +146,18 @@ func (m *Module) GenerateKey(ctx context.Context, sel TokenSelector, pin []byte,
 	}
 	pubT := append(append([]*pkcs11.Attribute(nil), common...),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true))
+		pkcs11.NewAttribute(pkcs11.CKA_VERIFY, true),
+		pkcs11.NewAttribute(pkcs11.CKA_ENCRYPT, false),
+		pkcs11.NewAttribute(pkcs11.CKA_WRAP, false))
 	privT := append(append([]*pkcs11.Attribute(nil), common...),
 		pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
 		pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
-		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true))
+		pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
+		// A signing key only: SoftHSM would default these to true.
+		pkcs11.NewAttribute(pkcs11.CKA_DECRYPT, false),
+		pkcs11.NewAttribute(pkcs11.CKA_UNWRAP, false),
+		pkcs11.NewAttribute(pkcs11.CKA_DERIVE, false))
 	var mech uint
 	if spec.curve != nil {
 		params, err := asn1.Marshal(curveOIDs[spec.curve])

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +41,9 @@ func newBenchGW(b *testing.B, st Store) *benchGW {
 		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
 		c.RateLimitRPM = 1 << 30
 		c.MaxOpenSessions = 1 << 30
+		if os.Getenv("BENCH_REVOCATION") != "" {
+			c.Revocation = os.Getenv("BENCH_REVOCATION")
+		}
 	})
 	return &benchGW{g, g.srv.Handler()}
 }

@@ -191,6 +191,8 @@ func TestTenantIsolation(t *testing.T) {
 		g.wantErr(404, CodeNotFound, "GET", path, other, nil)
 	}
 	g.wantErr(404, CodeNotFound, "POST", "/v1/users/"+uid+"/otp", other, map[string]any{"purpose": "sign"})
+	oid, _ := g.otp(g.key, uid, "sign")
+	g.wantErr(404, CodeNotFound, "GET", "/v1/dev/otp/"+oid, other, nil)
 	g.wantErr(404, CodeNotFound, "POST", "/v1/certificates/"+issued["serialNumber"].(string)+"/revoke", other, nil)
 	if l := g.must(200, "GET", "/v1/certificates", other, nil)["certificates"].([]any); len(l) != 0 {
 		t.Errorf("other tenant lists %d certificates", len(l))
@@ -306,6 +308,9 @@ func TestOTPBruteForce(t *testing.T) {
 	}
 	// OTP for another purpose does not work; a fresh one does, once.
 	oid2, code2 := g.otp(g.key, uid, "sign")
+	if dev := g.must(200, "GET", "/v1/dev/otp/"+oid2, g.key, nil); dev["code"] != code2 {
+		t.Errorf("dev OTP endpoint = %v", dev)
+	}
 	g.wantErr(404, CodeNotFound, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid2, "otp": code2, "keyAlgo": "ECDSA-P256"})
 	oid3, code3 := g.otp(g.key, uid, "issue")
 	ok := map[string]any{"userId": uid, "otpId": oid3, "otp": code3, "keyAlgo": "ECDSA-P256"}
@@ -466,5 +471,33 @@ func TestHealthMetricsKeys(t *testing.T) {
 	}
 	if st, out := g.call("GET", "/csc/v2/info", "", nil); st != http.StatusOK || out["specs"] == nil {
 		t.Errorf("csc info: %d %v", st, out)
+	}
+}
+
+// TestExpiredAndRedirect: a result after expiry is refused and changes
+// nothing; the mobile GET of an accepted result goes to the returnUrl.
+func TestExpiredAndRedirect(t *testing.T) {
+	g := newTestGW(t, nil)
+	if err := g.srv.store.AddOrigin(context.Background(), DevTenantID, "https://portal.example"); err != nil {
+		t.Fatal(err)
+	}
+	k := testpki.Key(t, testpki.P256, 7)
+	app := appSigner(t, k, g.issueCSR(g.key, "cust-exp", k))
+	late := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("late"))})
+	enc := signLink(t, g, late["deepLink"].(string), app)
+	ok := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("ok")), "returnUrl": "https://portal.example/done?x=1"})
+	okEnc := signLink(t, g, ok["deepLink"].(string), app)
+
+	res, _ := g.raw("GET", "/v1/callback?ss_result="+urlQueryEscape(okEnc), "", nil)
+	if loc := res.Header.Get("Location"); res.StatusCode != 303 || !strings.HasPrefix(loc, "https://portal.example/done?") || !strings.Contains(loc, "status=signed") {
+		t.Errorf("GET callback = %d %q", res.StatusCode, loc)
+	}
+	g.clock.Advance(11 * time.Minute)
+	code, ans := g.postResult(enc)
+	if code != 422 || !strings.HasPrefix(ans["error"].(string), "SS_") {
+		t.Errorf("late result = %d %v", code, ans)
+	}
+	if s := g.must(200, "GET", "/v1/sessions/"+late["requestId"].(string), g.key, nil); s["status"] != "expired" {
+		t.Errorf("late session status = %v", s["status"])
 	}
 }

@@ -258,6 +258,9 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/certificates/:serial", s.getCertificate)
 	v1.POST("/certificates/:serial/revoke", s.revokeCertificate)
 	v1.GET("/audit/logs", s.auditLogs)
+	if s.cfg.Dev {
+		v1.GET("/dev/otp/:id", s.devOTP)
+	}
 
 	csc := e.Group("/csc/v2", s.cscErrors)
 	csc.POST("/info", s.cscInfo)

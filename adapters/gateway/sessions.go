@@ -166,16 +166,16 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 	}
 	st.DeepLink = link
 	sess.State = jsonBytes(st)
-	if err := s.store.CreateSession(ctx, sess); err != nil {
-		return nil, err
-	}
-	s.openSessions.add(p.TenantID)
 	docHash := ""
 	if len(sess.Hashes) > 0 {
 		docHash = hex.EncodeToString(sess.Hashes[0])
 	}
-	s.audit(ctx, &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "session.create", Origin: origin, RequestID: sess.RequestID,
-		CertSerial: sess.CertSerial, DocHash: docHash, Detail: fmt.Sprintf("%s, %d hash(es)", spec.Kind, len(sess.Hashes))})
+	entry := &AuditEntry{TenantID: p.TenantID, At: now, Actor: actor(c), Action: "session.create", Origin: origin, RequestID: sess.RequestID,
+		CertSerial: sess.CertSerial, DocHash: docHash, Detail: fmt.Sprintf("%s, %d hash(es)", spec.Kind, len(sess.Hashes))}
+	if err := s.store.CreateSession(ctx, sess, entry); err != nil {
+		return nil, err
+	}
+	s.openSessions.add(p.TenantID)
 	s.metrics.outcome("session", "created")
 	c.Set("requestId", sess.RequestID)
 	return sess, nil

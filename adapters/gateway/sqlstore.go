@@ -480,19 +480,32 @@ func decodeCompletion(b []byte) (*Completion, error) {
 	return &Completion{to32(j.ResultHash), j.Success, j.Code, j.Message, j.Signatures, j.SignAlgo, j.Certificate, j.Chain, fromNanos(j.CompletedAt)}, nil
 }
 
-func (s *sqlStore) CreateSession(ctx context.Context, x *Session) error {
+func (s *sqlStore) CreateSession(ctx context.Context, x *Session, audit *AuditEntry) error {
 	if x.Status == "" {
 		x.Status = StatusPending
 	}
-	_, err := s.exec(ctx, `INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck
+	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
 		user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
 		x.RequestID, x.TenantID, x.Kind, x.Action, jsonBytes(x.Hashes), x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
 		x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
 	if s.isUnique(err) {
 		return ErrExists
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if audit != nil {
+		if err := s.appendAuditTx(ctx, tx, audit); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 const sessionCols = `request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
@@ -696,22 +709,29 @@ func auditHash(e *AuditEntry, prev []byte) []byte {
 }
 
 func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
-	if e.At.IsZero() {
-		e.At = time.Now()
-	}
-	e.At = fromNanos(nanos(e.At))
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	if _, err := tx.ExecContext(ctx, s.q("INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 0, ?) ON CONFLICT DO NOTHING"), e.TenantID, make([]byte, 32)); err != nil {
+	if err := s.appendAuditTx(ctx, tx, e); err != nil {
 		return err
 	}
-	// The UPDATE takes the row lock (PostgreSQL) so concurrent appends to
-	// one tenant's chain serialize; SQLite has one writer anyway.
+	return tx.Commit()
+}
+
+func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry) error {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	e.At = fromNanos(nanos(e.At))
+	// Advance the head: a first entry inserts it (seq 1, zero hash), later
+	// ones bump seq and return the previous hash. The upsert takes the row
+	// lock (PostgreSQL), so concurrent appends to one tenant's chain
+	// serialize; SQLite has one writer anyway.
 	var prev []byte
-	if err := tx.QueryRowContext(ctx, s.q("UPDATE audit_heads SET seq = seq + 1 WHERE tenant_id = ? RETURNING seq, hash"), e.TenantID).Scan(&e.Seq, &prev); err != nil {
+	if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 1, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash`), e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
 		return err
 	}
 	e.PrevHash = prev
@@ -724,7 +744,7 @@ func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
 		e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return err
 	}
-	return tx.Commit()
+	return nil
 }
 
 const auditCols = "tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash"

@@ -47,7 +47,9 @@ type Store interface {
 	// ErrOTPInvalid, ErrOTPLocked, ErrOTPExpired, ErrOTPUsed.
 	UseOTP(ctx context.Context, tenantID, userID, otpID, purpose, code string, now time.Time, maxAttempts int) error
 
-	CreateSession(ctx context.Context, s *Session) error
+	// CreateSession stores a new session and, when audit is not nil, its
+	// audit entry in the same transaction.
+	CreateSession(ctx context.Context, s *Session, audit *AuditEntry) error
 	// Session returns a tenant's session.
 	Session(ctx context.Context, tenantID, requestID string) (*Session, error)
 	// SessionByID returns a session whatever its tenant (the public callback).

@@ -249,11 +249,15 @@ func TestStoreSessions(t *testing.T) {
 		x := &Session{RequestID: "req-00000001", TenantID: "t1", Kind: "hash", Action: "sign", Hashes: [][]byte{make([]byte, 32), {1, 2}},
 			HashAlgo: "SHA256", Origin: "https://portal.example", CertSerial: "4a3b", CallbackURL: "https://gw/v1/callback",
 			State: []byte(`{"a":1}`), ExpiresAt: t0.Add(10 * time.Minute), CreatedAt: t0}
-		if err := s.CreateSession(ctx, x); err != nil {
+		if err := s.CreateSession(ctx, x, &AuditEntry{TenantID: "t1", Action: "session.create", RequestID: x.RequestID}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateSession(ctx, x); !errors.Is(err, ErrExists) {
+		if err := s.CreateSession(ctx, x, &AuditEntry{TenantID: "t1", Action: "session.create", RequestID: x.RequestID}); !errors.Is(err, ErrExists) {
 			t.Errorf("duplicate request id: %v", err)
+		}
+		// The refused duplicate left no audit entry: session and entry commit together.
+		if n, err := s.VerifyAudit(ctx, "t1"); err != nil || n != 1 {
+			t.Errorf("audit after duplicate: %d entries, %v", n, err)
 		}
 		got, err := s.Session(ctx, "t1", x.RequestID)
 		if err != nil {

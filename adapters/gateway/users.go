@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -207,4 +208,32 @@ func (s *Server) auditLogs(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]any{"success": true, "entries": entries})
+}
+
+// devOTP reads a code back from the dev outbox (dev mode only), for clients
+// that do not share the gateway's file system. Like the outbox, it exists
+// only with --dev.
+func (s *Server) devOTP(c echo.Context) error {
+	ob, ok := s.otp.(*OutboxSender)
+	if !ok {
+		return notFoundErr("OTP")
+	}
+	f, err := os.Open(ob.Path)
+	if err != nil {
+		return notFoundErr("OTP")
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var m map[string]string
+		if json.Unmarshal(sc.Bytes(), &m) != nil || m["otpId"] != c.Param("id") {
+			continue
+		}
+		// Only the tenant of the user may read it.
+		if _, err := s.store.User(c.Request().Context(), who(c).TenantID, m["userId"]); err != nil {
+			return notFoundErr("OTP")
+		}
+		return c.JSON(http.StatusOK, map[string]any{"success": true, "otpId": m["otpId"], "code": m["code"], "purpose": m["purpose"]})
+	}
+	return notFoundErr("OTP")
 }

@@ -6,7 +6,6 @@
 package deps
 
 import (
-	_ "github.com/ThalesGroup/crypto11"
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/digitorus/pdfsign/sign"
 	_ "github.com/digitorus/pkcs7"

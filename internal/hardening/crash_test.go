@@ -24,6 +24,7 @@ type crashSession struct {
 	sig      string // its signature, base64
 	accepted bool   // some answer said 2xx "accepted" (not only "duplicate")
 	signed   bool   // some answer said 2xx with status signed
+	pdf      bool   // a token PDF session: the gateway finishes the PDF after the result
 }
 
 // crashPDF is one remote signing request with a server-held key.
@@ -76,6 +77,10 @@ func TestCrashConsistency(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pdfApp, err := lg.NewApp(ctx, id, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cred, err := lg.IssueServerKey(ctx, c, ob, "crash-remote", "ECDSA-P256")
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +104,7 @@ func TestCrashConsistency(t *testing.T) {
 				}
 			}(w)
 		}
-		wg.Add(1)
+		wg.Add(2)
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
@@ -109,6 +114,17 @@ func TestCrashConsistency(t *testing.T) {
 				default:
 				}
 				crashPDFOnce(ctx, c, ob, cred, st, fmt.Sprintf("round %d pdf %d", round, i))
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				crashPDFSessionOnce(ctx, c, pdfApp, id.SerialHex, st, fmt.Sprintf("round %d session pdf %d", round, i))
 			}
 		}()
 		time.Sleep(time.Duration(150+rng.IntN(600)) * time.Millisecond)
@@ -122,10 +138,10 @@ func TestCrashConsistency(t *testing.T) {
 		c.CloseIdle()
 		n += crashRetry(ctx, t, c, st)
 	}
-	t.Logf("%d sessions and %d remote PDF requests over %d crashes; %d results re-sent after a crash", len(st.sessions), len(st.pdfs), rounds, n)
+	t.Logf("%d sessions (hash and token PDF) and %d remote PDF requests over %d crashes; %d results re-sent after a crash", len(st.sessions), len(st.pdfs), rounds, n)
 
 	// Every session the client knows about.
-	gaps := 0
+	gaps, pdfSessions := 0, 0
 	for rid, s := range st.sessions {
 		res, err := c.Must(ctx, 200, "GET", "/v1/sessions/"+rid, nil)
 		if err != nil {
@@ -133,6 +149,10 @@ func TestCrashConsistency(t *testing.T) {
 			continue
 		}
 		m := res.JSON()
+		if s.pdf {
+			pdfSessions++
+			checkSignedPDF(ctx, t, c, "PDF session "+rid, res.Str("signedPdfBase64"))
+		}
 		sigs, _ := m["signaturesBase64"].([]any)
 		if m["status"] != "signed" || len(sigs) != 1 || sigs[0] != s.sig {
 			t.Errorf("session %s: status %v, signatures %v; want signed with the delivered signature", rid, m["status"], sigs)
@@ -151,6 +171,7 @@ func TestCrashConsistency(t *testing.T) {
 			gaps++ // stored, but the crash fell between completion and its audit entry
 		}
 	}
+	t.Logf("%d token PDF sessions finished: each PDF has one signature and validates", pdfSessions)
 	if gaps > 0 {
 		t.Logf("FINDING: %d signed sessions have no 'accepted' audit entry (crash between CompleteSession and AppendAudit; the redelivery was audited as duplicate)", gaps)
 	}
@@ -172,9 +193,7 @@ func TestCrashConsistency(t *testing.T) {
 			t.Errorf("PDF %s: the client got it signed, but the audit log has %d signing entries", p.docHash[:12], k)
 		}
 		if p.seen {
-			if k := bytes.Count(p.signed, []byte("/ByteRange")); k != 1 {
-				t.Errorf("PDF %s came back with %d signatures", p.docHash[:12], k)
-			}
+			checkSignedPDF(ctx, t, c, "remote PDF "+p.docHash[:12], base64.StdEncoding.EncodeToString(p.signed))
 		}
 	}
 	t.Logf("remote PDF requests whose answer a crash swallowed, answer to the retry with the same Idempotency-Key: %v", retries)
@@ -316,4 +335,62 @@ func crashRetry(ctx context.Context, t *testing.T, c *lg.Client, st *crashState)
 		p.retry = fmt.Sprintf("%d %s", res.Status, res.Str("error"))
 	}
 	return n
+}
+
+// crashPDFSessionOnce opens a token PDF session for the app's certificate,
+// signs the prepared digest as the app and delivers the result; the
+// gateway then finishes the PDF (after a crash: on the redelivery or the
+// next status query).
+func crashPDFSessionOnce(ctx context.Context, c *lg.Client, app *lg.App, serial string, st *crashState, text string) {
+	res, err := c.Do(ctx, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(lg.MinimalPDF(text)),
+		"certSerial": serial}, true)
+	if err != nil || res.Status != 201 {
+		return
+	}
+	enc, rid, err := app.Answer(ctx, res.Str("deepLink"))
+	if err != nil {
+		return
+	}
+	sig, _ := decodeSig(enc)
+	s := &crashSession{enc: enc, sig: sig, pdf: true}
+	st.mu.Lock()
+	st.sessions[rid] = s
+	st.mu.Unlock()
+	ans, err := c.PostResult(ctx, enc)
+	if err != nil || ans.Status != 200 {
+		return
+	}
+	st.mu.Lock()
+	s.signed = ans.Str("status") == "signed"
+	s.accepted = ans.Str("outcome") == "accepted"
+	st.mu.Unlock()
+}
+
+// checkSignedPDF checks that a signed PDF carries exactly one signature and
+// that the gateway's own validation passes it.
+func checkSignedPDF(ctx context.Context, t *testing.T, c *lg.Client, what, b64 string) {
+	t.Helper()
+	doc, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(doc) == 0 {
+		t.Errorf("%s: no signed PDF (%v)", what, err)
+		return
+	}
+	if k := bytes.Count(doc, []byte("/ByteRange")); k != 1 {
+		t.Errorf("%s: %d signatures in the signed PDF, want 1", what, k)
+	}
+	res, err := c.Must(ctx, 200, "POST", "/v1/verify/pdf", map[string]any{"pdfBase64": b64})
+	if err != nil {
+		t.Errorf("%s: verify: %v", what, err)
+		return
+	}
+	var rep struct {
+		Valid      bool `json:"valid"`
+		Signatures []struct {
+			Indication string `json:"indication"`
+			Integrity  string `json:"integrity"`
+		} `json:"signatures"`
+	}
+	if err := jsonUnmarshal(res.Body, &rep); err != nil || len(rep.Signatures) != 1 || rep.Signatures[0].Integrity != "ok" || !rep.Valid || rep.Signatures[0].Indication != "TOTAL_PASSED" {
+		t.Errorf("%s: validation report %v %.400s", what, err, res.Body)
+	}
 }

@@ -282,8 +282,10 @@ func (tok *Token) slot(ctx *pkcs11.Ctx) (uint, error) {
 }
 
 // GenerateKey makes an RSA key pair of the given bits on the token itself
-// (CKM_RSA_PKCS_KEY_PAIR_GEN), the way a CA's token-side key generation
-// works, and returns its public key; id and label as in Import.
+// (CKM_RSA_PKCS_KEY_PAIR_GEN; private, sensitive, not extractable) and
+// returns its public key; id and label as in Import. It bypasses package
+// signer on purpose (which has signer.Module.GenerateKey, the production
+// path), so that signer's own tests can use it without an import cycle.
 func (tok *Token) GenerateKey(t testing.TB, label string, id []byte, bits int) *rsa.PublicKey {
 	t.Helper()
 	var pub *rsa.PublicKey
@@ -297,6 +299,7 @@ func (tok *Token) GenerateKey(t testing.TB, label string, id []byte, bits int) *
 			[]*pkcs11.Attribute{
 				pkcs11.NewAttribute(pkcs11.CKA_TOKEN, true), pkcs11.NewAttribute(pkcs11.CKA_SIGN, true),
 				pkcs11.NewAttribute(pkcs11.CKA_PRIVATE, true), pkcs11.NewAttribute(pkcs11.CKA_SENSITIVE, true),
+				pkcs11.NewAttribute(pkcs11.CKA_EXTRACTABLE, false),
 				pkcs11.NewAttribute(pkcs11.CKA_ID, id), pkcs11.NewAttribute(pkcs11.CKA_LABEL, label),
 			})
 		if err != nil {

@@ -24,3 +24,16 @@ func TestNewAndImport(t *testing.T) {
 		t.Errorf("objects = %q", objs)
 	}
 }
+
+func TestGenerateKey(t *testing.T) {
+	tok := softhsmtest.New(t)
+	pub := tok.GenerateKey(t, "gen", []byte{7}, 2048)
+	if pub.N.BitLen() != 2048 || pub.E != 65537 {
+		t.Errorf("public key: %d bits, e=%d", pub.N.BitLen(), pub.E)
+	}
+	objs := tok.Objects(t)
+	slices.Sort(objs)
+	if !slices.Equal(objs, []string{"privkey:gen:07", "pubkey:gen:07"}) {
+		t.Errorf("objects = %q", objs)
+	}
+}

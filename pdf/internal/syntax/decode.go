@@ -51,6 +51,9 @@ func (f *File) Decode(s *Stream) ([]byte, error) {
 					if _, ok := err.(*LimitError); ok {
 						return nil, err
 					}
+					if ctxErr := f.ctx.Err(); ctxErr != nil {
+						return nil, ctxErr
+					}
 					if len(data) == 0 {
 						return nil, &SyntaxError{Offset: s.Offset, Msg: "bad deflate data", Err: err}
 					}
@@ -83,22 +86,40 @@ func (f *File) limitErr(n int64) error {
 // readLimited reads r to its end but at most max bytes, checking the
 // context every chunk.
 func readLimited(f *File, r io.Reader, max int64) ([]byte, error) {
-	var buf bytes.Buffer
-	chunk := make([]byte, 64<<10)
+	// grow by doubling, but never past max (plus one chunk to detect the
+	// overflow): the peak stays near max instead of 2*max
+	const chunk = 64 << 10
+	buf := make([]byte, 0, chunk)
 	for {
 		if err := f.ctx.Err(); err != nil {
 			return nil, err
 		}
-		n, err := r.Read(chunk)
-		if int64(buf.Len()+n) > max {
-			return nil, f.limitErr(int64(buf.Len() + n))
+		if len(buf) == cap(buf) {
+			n := int64(cap(buf)) * 2
+			if n > max+chunk {
+				n = max + chunk
+			}
+			if n <= int64(cap(buf)) {
+				return nil, f.limitErr(int64(len(buf)))
+			}
+			nb := make([]byte, len(buf), n)
+			copy(nb, buf)
+			buf = nb
 		}
-		buf.Write(chunk[:n])
+		end := len(buf) + chunk
+		if end > cap(buf) {
+			end = cap(buf)
+		}
+		n, err := r.Read(buf[len(buf):end])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, f.limitErr(int64(len(buf)))
+		}
 		if err == io.EOF {
-			return buf.Bytes(), nil
+			return buf, nil
 		}
 		if err != nil {
-			return buf.Bytes(), err
+			return buf, err
 		}
 	}
 }
