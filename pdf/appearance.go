@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
 // Appearance makes a signature visible: a box on a page with a text block
@@ -69,10 +71,6 @@ func appearanceLines(o *SignOptions, cert *x509.Certificate, now time.Time) []st
 	return lines
 }
 
-func num(f float64) pdfReal {
-	return pdfReal(strconv.FormatFloat(f, 'f', -1, 64))
-}
-
 // winAnsi converts s to a PDF literal string body in WinAnsiEncoding
 // (Latin-1 subset), escaping delimiters; other characters become '?'.
 func winAnsi(s string) string {
@@ -95,34 +93,34 @@ func winAnsi(s string) string {
 
 // writeAppearance writes the appearance stream (and font and image) and
 // returns the widget's /Rect and the appearance reference.
-func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now time.Time) (pdfArray, pdfRef, error) {
+func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now time.Time) (syntax.Array, syntax.Ref, error) {
 	a := o.Appearance
 	w, h := a.Width, a.Height
-	rect := pdfArray{num(a.X), num(a.Y), num(a.X + w), num(a.Y + h)}
+	rect := syntax.Array{a.X, a.Y, a.X + w, a.Y + h}
 
 	fontNum := rb.alloc()
-	font := newDict()
-	font.Set("Type", pdfName("Font"))
-	font.Set("Subtype", pdfName("Type1"))
-	font.Set("BaseFont", pdfName("Helvetica"))
-	font.Set("Encoding", pdfName("WinAnsiEncoding"))
+	font := syntax.Dict{}
+	font["Type"] = syntax.Name("Font")
+	font["Subtype"] = syntax.Name("Type1")
+	font["BaseFont"] = syntax.Name("Helvetica")
+	font["Encoding"] = syntax.Name("WinAnsiEncoding")
 	rb.object(fontNum, font)
 
-	res := newDict()
-	fonts := newDict()
-	fonts.Set("F1", pdfRef{fontNum, 0})
-	res.Set("Font", fonts)
+	res := syntax.Dict{}
+	fonts := syntax.Dict{}
+	fonts["F1"] = ref(fontNum)
+	res["Font"] = fonts
 
 	var content bytes.Buffer
 	textX := 4.0
 	if len(a.Image) > 0 {
 		imgRef, iw, ih, err := writeImage(rb, a.Image)
 		if err != nil {
-			return nil, pdfRef{}, err
+			return nil, syntax.Ref{}, err
 		}
-		xo := newDict()
-		xo.Set("Img", imgRef)
-		res.Set("XObject", xo)
+		xo := syntax.Dict{}
+		xo["Img"] = imgRef
+		res["XObject"] = xo
 		// Fit the logo in a square on the left, keeping its aspect.
 		box := h - 4
 		if box > w/3 {
@@ -166,48 +164,48 @@ func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now
 	content.WriteString("ET\n")
 
 	apNum := rb.alloc()
-	ap := newDict()
-	ap.Set("Type", pdfName("XObject"))
-	ap.Set("Subtype", pdfName("Form"))
-	ap.Set("BBox", pdfArray{int64(0), int64(0), num(w), num(h)})
-	ap.Set("Resources", res)
+	ap := syntax.Dict{}
+	ap["Type"] = syntax.Name("XObject")
+	ap["Subtype"] = syntax.Name("Form")
+	ap["BBox"] = syntax.Array{int64(0), int64(0), w, h}
+	ap["Resources"] = res
 	rb.stream(apNum, ap, content.Bytes())
-	return rect, pdfRef{apNum, 0}, nil
+	return rect, ref(apNum), nil
 }
 
 func fmtF(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
 
 // writeImage embeds a JPEG as is (DCTDecode) or a PNG as Flate RGB with
 // an alpha soft mask.
-func writeImage(rb *revBuilder, data []byte) (pdfRef, int, int, error) {
+func writeImage(rb *revBuilder, data []byte) (syntax.Ref, int, int, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return pdfRef{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+		return syntax.Ref{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
 	}
-	d := newDict()
-	d.Set("Type", pdfName("XObject"))
-	d.Set("Subtype", pdfName("Image"))
-	d.Set("Width", int64(cfg.Width))
-	d.Set("Height", int64(cfg.Height))
-	d.Set("BitsPerComponent", int64(8))
+	d := syntax.Dict{}
+	d["Type"] = syntax.Name("XObject")
+	d["Subtype"] = syntax.Name("Image")
+	d["Width"] = int64(cfg.Width)
+	d["Height"] = int64(cfg.Height)
+	d["BitsPerComponent"] = int64(8)
 	n := rb.alloc()
 	if format == "jpeg" {
-		cs := pdfName("DeviceRGB")
+		cs := syntax.Name("DeviceRGB")
 		switch cfg.ColorModel {
 		case color.GrayModel:
 			cs = "DeviceGray"
 		case color.CMYKModel:
 			cs = "DeviceCMYK"
-			d.Set("Decode", pdfArray{int64(1), int64(0), int64(1), int64(0), int64(1), int64(0), int64(1), int64(0)})
+			d["Decode"] = syntax.Array{int64(1), int64(0), int64(1), int64(0), int64(1), int64(0), int64(1), int64(0)}
 		}
-		d.Set("ColorSpace", cs)
-		d.Set("Filter", pdfName("DCTDecode"))
+		d["ColorSpace"] = cs
+		d["Filter"] = syntax.Name("DCTDecode")
 		rb.stream(n, d, data)
-		return pdfRef{n, 0}, cfg.Width, cfg.Height, nil
+		return ref(n), cfg.Width, cfg.Height, nil
 	}
 	img, err := png.Decode(bytes.NewReader(data))
 	if err != nil {
-		return pdfRef{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+		return syntax.Ref{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
 	}
 	b := img.Bounds()
 	rgb := make([]byte, 0, b.Dx()*b.Dy()*3)
@@ -224,22 +222,22 @@ func writeImage(rb *revBuilder, data []byte) (pdfRef, int, int, error) {
 		}
 	}
 	if !opaque {
-		sm := newDict()
-		sm.Set("Type", pdfName("XObject"))
-		sm.Set("Subtype", pdfName("Image"))
-		sm.Set("Width", int64(cfg.Width))
-		sm.Set("Height", int64(cfg.Height))
-		sm.Set("BitsPerComponent", int64(8))
-		sm.Set("ColorSpace", pdfName("DeviceGray"))
-		sm.Set("Filter", pdfName("FlateDecode"))
+		sm := syntax.Dict{}
+		sm["Type"] = syntax.Name("XObject")
+		sm["Subtype"] = syntax.Name("Image")
+		sm["Width"] = int64(cfg.Width)
+		sm["Height"] = int64(cfg.Height)
+		sm["BitsPerComponent"] = int64(8)
+		sm["ColorSpace"] = syntax.Name("DeviceGray")
+		sm["Filter"] = syntax.Name("FlateDecode")
 		smn := rb.alloc()
 		rb.stream(smn, sm, deflate(alpha))
-		d.Set("SMask", pdfRef{smn, 0})
+		d["SMask"] = ref(smn)
 	}
-	d.Set("ColorSpace", pdfName("DeviceRGB"))
-	d.Set("Filter", pdfName("FlateDecode"))
+	d["ColorSpace"] = syntax.Name("DeviceRGB")
+	d["Filter"] = syntax.Name("FlateDecode")
 	rb.stream(n, d, deflate(rgb))
-	return pdfRef{n, 0}, cfg.Width, cfg.Height, nil
+	return ref(n), cfg.Width, cfg.Height, nil
 }
 
 func deflate(b []byte) []byte {

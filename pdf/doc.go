@@ -25,7 +25,10 @@
 // responses and CRLs for the signer's and the TSA's chains from
 // [SignOptions.Revocation] ([pki.RevocationChecker] fits); B-LTA adds a
 // document timestamp. [Extend] raises an already signed PDF to B-LT or
-// B-LTA. Encrypted documents are refused with [ErrEncrypted], unreadable
+// B-LTA. The input's structure (xref chain, catalog, form, page tree) is
+// read with the same bounded parser as validation (pdf/internal/syntax),
+// within [SignOptions.Limits]: a hostile input ends with a [*LimitError].
+// Encrypted documents are refused with [ErrEncrypted], unreadable
 // structure with [ErrMalformed].
 //
 // # Two-phase signing
@@ -46,9 +49,9 @@
 //
 // [Verify] (or [VerifyFile]) checks every signature and document timestamp
 // and returns a [Report] that marshals to the protocol's validation-report
-// JSON. It reads the file through an io.ReaderAt with its own bounded,
-// revision-aware parser (pdf/internal/syntax) and its own CMS verifier, both
-// independent of the signing code; [Limits] caps time, memory, nesting,
+// JSON. It reads the file through an io.ReaderAt with a bounded,
+// revision-aware parser (pdf/internal/syntax, shared with signing) and its
+// own CMS verifier, independent of the signing code; [Limits] caps time, memory, nesting,
 // xref size and decompression, and exceeding one gives a [*LimitError].
 // Damaged files are refused with [ErrMalformed] (never repaired: a repair
 // could change what a signature appears to cover) and encrypted ones with

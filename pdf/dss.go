@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
 // extendFromState appends, after what was written so far (h holds the
@@ -150,18 +152,18 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 		return nil, fmt.Errorf("%w: B-LT needs a RevocationSource", ErrOptions)
 	}
 	rb := newRevBuilder(st)
-	type vri struct{ certs, ocsps, crls pdfArray }
-	var allCerts, allOCSPs, allCRLs pdfArray
-	written := map[string]pdfRef{}
-	put := func(data []byte) pdfRef {
+	type vri struct{ certs, ocsps, crls syntax.Array }
+	var allCerts, allOCSPs, allCRLs syntax.Array
+	written := map[string]syntax.Ref{}
+	put := func(data []byte) syntax.Ref {
 		if r, ok := written[string(data)]; ok {
 			return r
 		}
 		n := rb.alloc()
-		d := newDict()
-		d.Set("Filter", pdfName("FlateDecode"))
+		d := syntax.Dict{}
+		d["Filter"] = syntax.Name("FlateDecode")
 		rb.stream(n, d, deflate(data))
-		r := pdfRef{n, 0}
+		r := ref(n)
 		written[string(data)] = r
 		return r
 	}
@@ -230,47 +232,47 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 	}
 
 	// Merge with an existing DSS.
-	dss := newDict()
+	dss := syntax.Dict{}
 	if old, err := st.dict(st.catalog.Get("DSS")); err == nil && old != nil {
-		dss = old.clone()
+		dss = old.Clone()
 	}
 	for _, k := range []struct {
-		name pdfName
-		add  pdfArray
+		name syntax.Name
+		add  syntax.Array
 	}{{"Certs", allCerts}, {"OCSPs", allOCSPs}, {"CRLs", allCRLs}} {
 		ov, _ := st.resolve(dss.Get(k.name))
-		old, _ := ov.(pdfArray)
-		merged := appendUnique(append(pdfArray{}, old...), k.add...)
+		old, _ := ov.(syntax.Array)
+		merged := appendUnique(append(syntax.Array{}, old...), k.add...)
 		if len(merged) > 0 {
-			dss.Set(k.name, merged)
+			dss[k.name] = merged
 		}
 	}
-	vriDict := newDict()
+	vriDict := syntax.Dict{}
 	if ov, _ := st.dict(dss.Get("VRI")); ov != nil {
-		vriDict = ov.clone()
+		vriDict = ov.Clone()
 	}
 	for _, key := range vriKeys {
 		v := vris[key]
-		e := newDict()
-		e.Set("Cert", v.certs)
+		e := syntax.Dict{}
+		e["Cert"] = v.certs
 		if len(v.ocsps) > 0 {
-			e.Set("OCSP", v.ocsps)
+			e["OCSP"] = v.ocsps
 		}
 		if len(v.crls) > 0 {
-			e.Set("CRL", v.crls)
+			e["CRL"] = v.crls
 		}
-		vriDict.Set(pdfName(key), e)
+		vriDict[syntax.Name(key)] = e
 	}
-	dss.Set("VRI", vriDict)
-	dss.Set("Type", pdfName("DSS"))
+	dss["VRI"] = vriDict
+	dss["Type"] = syntax.Name("DSS")
 	dssNum := rb.alloc()
 	rb.object(dssNum, dss)
-	st.catalog.Set("DSS", pdfRef{dssNum, 0})
+	st.catalog["DSS"] = ref(dssNum)
 	rb.objectRef(st.root, st.catalog)
 	return rb.finish(), nil
 }
 
-func appendUnique(a pdfArray, add ...pdfObj) pdfArray {
+func appendUnique(a syntax.Array, add ...syntax.Object) syntax.Array {
 	for _, x := range add {
 		dup := false
 		for _, y := range a {
@@ -298,8 +300,8 @@ func signatureContents(st *tailState) ([][]byte, error) {
 		return nil, err
 	}
 	var out [][]byte
-	var walk func(fields pdfArray, depth int) error
-	walk = func(fields pdfArray, depth int) error {
+	var walk func(fields syntax.Array, depth int) error
+	walk = func(fields syntax.Array, depth int) error {
 		if depth > 32 {
 			return malformed("form field tree too deep")
 		}
@@ -309,7 +311,7 @@ func signatureContents(st *tailState) ([][]byte, error) {
 				continue
 			}
 			if kv, _ := st.resolve(fd.Get("Kids")); kv != nil {
-				if kids, ok := kv.(pdfArray); ok {
+				if kids, ok := kv.(syntax.Array); ok {
 					if err := walk(kids, depth+1); err != nil {
 						return err
 					}
@@ -319,18 +321,18 @@ func signatureContents(st *tailState) ([][]byte, error) {
 			if err != nil || v == nil {
 				continue
 			}
-			c, ok := v.Get("Contents").(pdfString)
+			c, ok := v.Get("Contents").(syntax.String)
 			if !ok {
 				continue
 			}
 			var rv asn1.RawValue
-			if _, err := asn1.Unmarshal(c, &rv); err == nil {
+			if _, err := asn1.Unmarshal(c.Bytes, &rv); err == nil {
 				out = append(out, rv.FullBytes)
 			}
 		}
 		return nil
 	}
-	fields, _ := fv.(pdfArray)
+	fields, _ := fv.(syntax.Array)
 	return out, walk(fields, 0)
 }
 
@@ -347,7 +349,7 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 	if err := opts.check(); err != nil {
 		return err
 	}
-	doc, err := openDocument(src, size)
+	doc, err := openDocument(ctx, src, size, opts.Limits)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+
+	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
 // tailState is what appending a revision needs to know about the file so
@@ -17,23 +19,23 @@ type tailState struct {
 	startxref  int64
 	xrefStream bool
 	nextNum    int
-	root       pdfRef
-	catalog    *pdfDict // current catalog (as most recently written)
-	info, id   pdfObj
+	root       syntax.Ref
+	catalog    syntax.Dict // current catalog (as most recently written)
+	info, id   syntax.Object
 	// objects overlays the input with dictionaries rewritten by revisions
 	// appended in this session, so a later revision builds on them.
-	objects map[int]*pdfDict
+	objects map[uint32]syntax.Dict
 }
 
-func (st *tailState) override(ref pdfRef, d *pdfDict) {
+func (st *tailState) override(ref syntax.Ref, d syntax.Dict) {
 	if st.objects == nil {
-		st.objects = map[int]*pdfDict{}
+		st.objects = map[uint32]syntax.Dict{}
 	}
 	st.objects[ref.Num] = d
 }
 
-func (st *tailState) resolve(o pdfObj) (pdfObj, error) {
-	if r, ok := o.(pdfRef); ok {
+func (st *tailState) resolve(o syntax.Object) (syntax.Object, error) {
+	if r, ok := o.(syntax.Ref); ok {
 		if d, ok := st.objects[r.Num]; ok {
 			return d, nil
 		}
@@ -41,8 +43,8 @@ func (st *tailState) resolve(o pdfObj) (pdfObj, error) {
 	return st.doc.resolve(o)
 }
 
-func (st *tailState) dict(o pdfObj) (*pdfDict, error) {
-	if r, ok := o.(pdfRef); ok {
+func (st *tailState) dict(o syntax.Object) (syntax.Dict, error) {
+	if r, ok := o.(syntax.Ref); ok {
 		if d, ok := st.objects[r.Num]; ok {
 			return d, nil
 		}
@@ -51,7 +53,7 @@ func (st *tailState) dict(o pdfObj) (*pdfDict, error) {
 }
 
 func stateFromDocument(d *document) (*tailState, error) {
-	root := d.trailer.Get("Root").(pdfRef)
+	root := d.trailer.Get("Root").(syntax.Ref)
 	cat, err := d.dict(root)
 	if err != nil {
 		return nil, err
@@ -60,9 +62,9 @@ func stateFromDocument(d *document) (*tailState, error) {
 		return nil, malformed("catalog %d is missing", root.Num)
 	}
 	return &tailState{
-		doc: d, size: d.size, eolAtEnd: d.eolAtEnd, startxref: d.startxref,
-		xrefStream: d.xrefStream, nextNum: d.nextObjectNumber(), root: root,
-		catalog: cat.clone(), info: d.trailer.Get("Info"), id: d.trailer.Get("ID"),
+		doc: d, size: d.size, eolAtEnd: d.eolAtEnd, startxref: d.startxref(),
+		xrefStream: d.xrefStream(), nextNum: d.nextObjectNumber(), root: root,
+		catalog: cat.Clone(), info: d.trailer.Get("Info"), id: d.trailer.Get("ID"),
 	}, nil
 }
 
@@ -101,7 +103,7 @@ func (rb *revBuilder) alloc() int {
 func (rb *revBuilder) pos() int64 { return rb.base + int64(rb.buf.Len()) }
 
 // object writes "num 0 obj <o> endobj".
-func (rb *revBuilder) object(num int, o pdfObj) {
+func (rb *revBuilder) object(num int, o syntax.Object) {
 	rb.offsets[num] = rb.pos()
 	fmt.Fprintf(&rb.buf, "%d 0 obj\n", num)
 	writeObj(&rb.buf, o)
@@ -110,9 +112,9 @@ func (rb *revBuilder) object(num int, o pdfObj) {
 
 // stream writes a stream object with dictionary d and data (already
 // encoded as d's /Filter says).
-func (rb *revBuilder) stream(num int, d *pdfDict, data []byte) {
-	d = d.clone()
-	d.Set("Length", int64(len(data)))
+func (rb *revBuilder) stream(num int, d syntax.Dict, data []byte) {
+	d = d.Clone()
+	d["Length"] = int64(len(data))
 	rb.offsets[num] = rb.pos()
 	fmt.Fprintf(&rb.buf, "%d 0 obj\n", num)
 	writeObj(&rb.buf, d)
@@ -126,7 +128,7 @@ func (rb *revBuilder) stream(num int, d *pdfDict, data []byte) {
 func (rb *revBuilder) finish() []byte {
 	st := rb.st
 	xrefOff := rb.pos()
-	trailer := newDict()
+	trailer := syntax.Dict{}
 	if st.xrefStream {
 		xnum := rb.alloc()
 		rb.offsets[xnum] = xrefOff
@@ -136,7 +138,7 @@ func (rb *revBuilder) finish() []byte {
 			w++
 		}
 		var data bytes.Buffer
-		var index pdfArray
+		var index syntax.Array
 		for i := 0; i < len(nums); {
 			j := i
 			for j+1 < len(nums) && nums[j+1] == nums[j]+1 {
@@ -154,10 +156,10 @@ func (rb *revBuilder) finish() []byte {
 			}
 			i = j + 1
 		}
-		trailer.Set("Type", pdfName("XRef"))
-		trailer.Set("Size", int64(st.nextNum))
-		trailer.Set("Index", index)
-		trailer.Set("W", pdfArray{int64(1), int64(w), int64(2)})
+		trailer["Type"] = syntax.Name("XRef")
+		trailer["Size"] = int64(st.nextNum)
+		trailer["Index"] = index
+		trailer["W"] = syntax.Array{int64(1), int64(w), int64(2)}
 		rb.trailerCommon(trailer)
 		rb.stream(xnum, trailer, data.Bytes())
 		rb.offsets[xnum] = xrefOff
@@ -175,7 +177,7 @@ func (rb *revBuilder) finish() []byte {
 			}
 			i = j + 1
 		}
-		trailer.Set("Size", int64(st.nextNum))
+		trailer["Size"] = int64(st.nextNum)
 		rb.trailerCommon(trailer)
 		rb.buf.WriteString("trailer\n")
 		writeObj(&rb.buf, trailer)
@@ -188,16 +190,16 @@ func (rb *revBuilder) finish() []byte {
 	return rb.buf.Bytes()
 }
 
-func (rb *revBuilder) trailerCommon(t *pdfDict) {
+func (rb *revBuilder) trailerCommon(t syntax.Dict) {
 	st := rb.st
-	t.Set("Root", st.root)
+	t["Root"] = st.root
 	if st.info != nil {
-		t.Set("Info", st.info)
+		t["Info"] = st.info
 	}
 	if st.id != nil {
-		t.Set("ID", st.id)
+		t["ID"] = st.id
 	}
-	t.Set("Prev", st.startxref)
+	t["Prev"] = st.startxref
 }
 
 func (rb *revBuilder) sortedNums() []int {

@@ -156,7 +156,7 @@ func Prepare(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, ce
 	// Size the placeholder for the final level (a timestamp goes inside
 	// the CMS), without requiring the timestamper yet.
 	o.Level = LevelBB
-	p, err := newPlanSized(src, size, cert, chain, &o, lvl.rank() >= 1)
+	p, err := newPlanSized(ctx, src, size, cert, chain, &o, lvl.rank() >= 1)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +295,7 @@ func (p *PreparedSignature) plan(ctx context.Context, f io.ReaderAt, signature [
 	h.Write(rev)
 	// Read the prepared file's structure (xref, catalog); its /Contents
 	// placeholder is irrelevant to that.
-	doc, err := openDocument(f, p.fileSize)
+	doc, err := openDocument(ctx, f, p.fileSize, opts.Limits)
 	if err != nil {
 		return nil, err
 	}

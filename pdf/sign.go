@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
 )
@@ -86,6 +87,12 @@ type SignOptions struct {
 	// root here so the intermediates' revocation data can be fetched
 	// (their issuer must be known).
 	ExtraCertificates []*x509.Certificate
+	// Limits bounds the work done reading the input's structure (xref
+	// chain, catalog, form, page tree), as for Verify: a hostile input
+	// fails with a *LimitError instead of exhausting memory. Zero fields
+	// take DefaultLimits; Limits.Timeout is not applied (hashing a large
+	// file and network requests are bounded by ctx instead).
+	Limits Limits
 }
 
 var (
@@ -150,7 +157,7 @@ func chooseHash(pub crypto.PublicKey, h crypto.Hash) crypto.Hash {
 
 // pdfText encodes s as a PDF text string: bytes for ASCII, UTF-16BE with
 // a byte order mark otherwise.
-func pdfText(s string) pdfString {
+func pdfText(s string) syntax.String {
 	ascii := true
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -159,17 +166,17 @@ func pdfText(s string) pdfString {
 		}
 	}
 	if ascii {
-		return pdfString(s)
+		return syntax.String{Bytes: []byte(s)}
 	}
 	out := []byte{0xfe, 0xff}
 	for _, u := range utf16.Encode([]rune(s)) {
 		out = append(out, byte(u>>8), byte(u))
 	}
-	return pdfString(out)
+	return syntax.String{Bytes: []byte(out)}
 }
 
 // pdfDate formats t as a PDF date, D:YYYYMMDDHHmmSS+HH'mm'.
-func pdfDate(t time.Time) pdfString {
+func pdfDate(t time.Time) syntax.String {
 	s := t.Format("20060102150405")
 	_, off := t.Zone()
 	sign := byte('+')
@@ -177,9 +184,9 @@ func pdfDate(t time.Time) pdfString {
 		sign, off = '-', -off
 	}
 	if off == 0 {
-		return pdfString("D:" + s + "Z")
+		return syntax.String{Bytes: []byte("D:" + s + "Z")}
 	}
-	return pdfString(fmt.Sprintf("D:%s%c%02d'%02d'", s, sign, off/3600, off%3600/60))
+	return syntax.String{Bytes: []byte(fmt.Sprintf("D:%s%c%02d'%02d'", s, sign, off/3600, off%3600/60))}
 }
 
 type sigKind int
@@ -237,13 +244,13 @@ const byteRangePlaceholder = "[0 0000000000 0000000000 0000000000]"
 func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x509.Certificate, contentsBytes int, now time.Time) (*sigRevision, error) {
 	rb := newRevBuilder(st)
 	sigNum, widgetNum := rb.alloc(), rb.alloc()
-	sigRef, widgetRef := pdfRef{sigNum, 0}, pdfRef{widgetNum, 0}
+	sigRef, widgetRef := ref(sigNum), ref(widgetNum)
 
 	// The form: keep every existing field, add ours.
 	catalogChanged := false
 	afObj := st.catalog.Get("AcroForm")
-	var af *pdfDict
-	afRef, afIndirect := afObj.(pdfRef)
+	var af syntax.Dict
+	afRef, afIndirect := afObj.(syntax.Ref)
 	if afIndirect {
 		d, err := st.dict(afRef)
 		if err != nil {
@@ -251,28 +258,31 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 		}
 		if d == nil {
 			afIndirect = false
-			af = newDict()
+			af = syntax.Dict{}
 		} else {
-			af = d.clone()
+			af = d.Clone()
 		}
-	} else if d, ok := afObj.(*pdfDict); ok {
-		af = d.clone()
+	} else if d, ok := afObj.(syntax.Dict); ok {
+		af = d.Clone()
 	} else {
-		af = newDict()
+		af = syntax.Dict{}
 	}
 	fv, err := st.resolve(af.Get("Fields"))
 	if err != nil {
 		return nil, err
 	}
-	oldFields, _ := fv.(pdfArray)
+	oldFields, _ := fv.(syntax.Array)
 	names := map[string]bool{}
 	for _, f := range oldFields {
 		fd, err := st.dict(f)
+		if fatalParse(err) {
+			return nil, err
+		}
 		if err != nil || fd == nil {
 			continue
 		}
-		if t, ok := fd.Get("T").(pdfString); ok {
-			names[string(t)] = true
+		if t, ok := fd.Get("T").(syntax.String); ok {
+			names[string(t.Bytes)] = true
 		}
 	}
 	fieldName := o.FieldName
@@ -283,11 +293,11 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 		}
 		for i := 1; ; i++ {
 			fieldName = fmt.Sprintf("%s%d", prefix, i)
-			if !names[string(pdfText(fieldName))] {
+			if !names[string(pdfText(fieldName).Bytes)] {
 				break
 			}
 		}
-	} else if names[string(pdfText(fieldName))] {
+	} else if names[string(pdfText(fieldName).Bytes)] {
 		return nil, fmt.Errorf("%w: a field named %q already exists", ErrOptions, fieldName)
 	}
 	if kind != kindDocTimestamp {
@@ -295,61 +305,61 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 			return nil, err
 		}
 	}
-	fields := append(append(pdfArray{}, oldFields...), widgetRef)
-	af.Set("Fields", fields)
-	af.Set("SigFlags", int64(3))
+	fields := append(append(syntax.Array{}, oldFields...), widgetRef)
+	af["Fields"] = fields
+	af["SigFlags"] = int64(3)
 	if afIndirect {
 		rb.objectRef(afRef, af)
 		st.override(afRef, af)
 	} else {
-		st.catalog.Set("AcroForm", af)
+		st.catalog["AcroForm"] = af
 		catalogChanged = true
 	}
 
 	// The signature dictionary.
-	sd := newDict()
+	sd := syntax.Dict{}
 	if kind == kindDocTimestamp {
-		sd.Set("Type", pdfName("DocTimeStamp"))
-		sd.Set("Filter", pdfName("Adobe.PPKLite"))
-		sd.Set("SubFilter", pdfName("ETSI.RFC3161"))
+		sd["Type"] = syntax.Name("DocTimeStamp")
+		sd["Filter"] = syntax.Name("Adobe.PPKLite")
+		sd["SubFilter"] = syntax.Name("ETSI.RFC3161")
 	} else {
-		sd.Set("Type", pdfName("Sig"))
-		sd.Set("Filter", pdfName("Adobe.PPKLite"))
-		sd.Set("SubFilter", pdfName("ETSI.CAdES.detached"))
+		sd["Type"] = syntax.Name("Sig")
+		sd["Filter"] = syntax.Name("Adobe.PPKLite")
+		sd["SubFilter"] = syntax.Name("ETSI.CAdES.detached")
 	}
-	sd.Set("ByteRange", rawPDF(byteRangePlaceholder))
-	sd.Set("Contents", rawPDF("<"+string(bytes.Repeat([]byte{'0'}, 2*contentsBytes))+">"))
+	sd["ByteRange"] = rawPDF(byteRangePlaceholder)
+	sd["Contents"] = rawPDF("<" + string(bytes.Repeat([]byte{'0'}, 2*contentsBytes)) + ">")
 	if kind != kindDocTimestamp {
-		sd.Set("M", pdfDate(now))
+		sd["M"] = pdfDate(now)
 		if cert != nil && cert.Subject.CommonName != "" {
-			sd.Set("Name", pdfText(cert.Subject.CommonName))
+			sd["Name"] = pdfText(cert.Subject.CommonName)
 		}
 		if o.Reason != "" {
-			sd.Set("Reason", pdfText(o.Reason))
+			sd["Reason"] = pdfText(o.Reason)
 		}
 		if o.Location != "" {
-			sd.Set("Location", pdfText(o.Location))
+			sd["Location"] = pdfText(o.Location)
 		}
 		if o.ContactInfo != "" {
-			sd.Set("ContactInfo", pdfText(o.ContactInfo))
+			sd["ContactInfo"] = pdfText(o.ContactInfo)
 		}
 	}
 	if kind == kindCertify {
-		tp := newDict()
-		tp.Set("Type", pdfName("TransformParams"))
-		tp.Set("P", int64(2))
-		tp.Set("V", pdfName("1.2"))
-		ref := newDict()
-		ref.Set("Type", pdfName("SigRef"))
-		ref.Set("TransformMethod", pdfName("DocMDP"))
-		ref.Set("TransformParams", tp)
-		sd.Set("Reference", pdfArray{ref})
-		perms := newDict()
-		if p, ok := st.catalog.Get("Perms").(*pdfDict); ok {
-			perms = p.clone()
+		tp := syntax.Dict{}
+		tp["Type"] = syntax.Name("TransformParams")
+		tp["P"] = int64(2)
+		tp["V"] = syntax.Name("1.2")
+		ref := syntax.Dict{}
+		ref["Type"] = syntax.Name("SigRef")
+		ref["TransformMethod"] = syntax.Name("DocMDP")
+		ref["TransformParams"] = tp
+		sd["Reference"] = syntax.Array{ref}
+		perms := syntax.Dict{}
+		if p, ok := st.catalog.Get("Perms").(syntax.Dict); ok {
+			perms = p.Clone()
 		}
-		perms.Set("DocMDP", sigRef)
-		st.catalog.Set("Perms", perms)
+		perms["DocMDP"] = sigRef
+		st.catalog["Perms"] = perms
 		catalogChanged = true
 	}
 	sigStart := rb.buf.Len()
@@ -366,7 +376,7 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	}
 	pageRef, pageDict, err := st.doc.page(pageNo)
 	if err != nil {
-		if errors.Is(err, ErrMalformed) {
+		if errors.Is(err, ErrMalformed) || fatalParse(err) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("%w: %v", ErrOptions, err)
@@ -374,35 +384,35 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	if d, ok := st.objects[pageRef.Num]; ok {
 		pageDict = d
 	}
-	w := newDict()
-	w.Set("Type", pdfName("Annot"))
-	w.Set("Subtype", pdfName("Widget"))
-	w.Set("FT", pdfName("Sig"))
-	w.Set("T", pdfText(fieldName))
-	w.Set("V", sigRef)
-	w.Set("P", pageRef)
-	w.Set("F", int64(132)) // Print | Locked
+	w := syntax.Dict{}
+	w["Type"] = syntax.Name("Annot")
+	w["Subtype"] = syntax.Name("Widget")
+	w["FT"] = syntax.Name("Sig")
+	w["T"] = pdfText(fieldName)
+	w["V"] = sigRef
+	w["P"] = pageRef
+	w["F"] = int64(132) // Print | Locked
 	if visible {
 		rect, apRef, err := writeAppearance(rb, o, cert, now)
 		if err != nil {
 			return nil, err
 		}
-		w.Set("Rect", rect)
-		ap := newDict()
-		ap.Set("N", apRef)
-		w.Set("AP", ap)
+		w["Rect"] = rect
+		ap := syntax.Dict{}
+		ap["N"] = apRef
+		w["AP"] = ap
 	} else {
-		w.Set("Rect", pdfArray{int64(0), int64(0), int64(0), int64(0)})
+		w["Rect"] = syntax.Array{int64(0), int64(0), int64(0), int64(0)}
 	}
 	rb.object(widgetNum, w)
 	if visible {
-		page := pageDict.clone()
+		page := pageDict.Clone()
 		av, err := st.resolve(page.Get("Annots"))
 		if err != nil {
 			return nil, err
 		}
-		annots, _ := av.(pdfArray)
-		page.Set("Annots", append(append(pdfArray{}, annots...), widgetRef))
+		annots, _ := av.(syntax.Array)
+		page["Annots"] = append(append(syntax.Array{}, annots...), widgetRef)
 		rb.objectRef(pageRef, page)
 		st.override(pageRef, page)
 	}
@@ -429,14 +439,14 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 
 // objectRef writes an object under an existing reference (keeping its
 // generation).
-func (rb *revBuilder) objectRef(ref pdfRef, o pdfObj) {
-	if ref.Gen == 0 {
-		rb.object(ref.Num, o)
+func (rb *revBuilder) objectRef(r syntax.Ref, o syntax.Object) {
+	if r.Gen == 0 {
+		rb.object(int(r.Num), o)
 		return
 	}
-	rb.offsets[ref.Num] = rb.pos()
-	rb.gens()[ref.Num] = ref.Gen
-	fmt.Fprintf(&rb.buf, "%d %d obj\n", ref.Num, ref.Gen)
+	rb.offsets[int(r.Num)] = rb.pos()
+	rb.gens()[int(r.Num)] = int(r.Gen)
+	fmt.Fprintf(&rb.buf, "%d %d obj\n", r.Num, r.Gen)
 	writeObj(&rb.buf, o)
 	rb.buf.WriteString("\nendobj\n")
 }
@@ -450,19 +460,19 @@ type plan struct {
 	level Level
 }
 
-func newPlan(src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions) (*plan, error) {
-	return newPlanSized(src, size, cert, chain, o, o.Level.rank() >= 1)
+func newPlan(ctx context.Context, src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions) (*plan, error) {
+	return newPlanSized(ctx, src, size, cert, chain, o, o.Level.rank() >= 1)
 }
 
 // newPlanSized is newPlan with the timestamp room decided by the caller.
-func newPlanSized(src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions, withTimestamp bool) (*plan, error) {
+func newPlanSized(ctx context.Context, src io.ReaderAt, size int64, cert *x509.Certificate, chain []*x509.Certificate, o *SignOptions, withTimestamp bool) (*plan, error) {
 	if cert == nil {
 		return nil, fmt.Errorf("%w: no signing certificate", ErrOptions)
 	}
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(src, size)
+	doc, err := openDocument(ctx, src, size, o.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -627,7 +637,7 @@ func Sign(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, s sig
 	if s == nil {
 		return fmt.Errorf("%w: no signer", ErrOptions)
 	}
-	p, err := newPlan(src, size, s.Certificate(), s.Chain(), &opts)
+	p, err := newPlan(ctx, src, size, s.Certificate(), s.Chain(), &opts)
 	if err != nil {
 		return err
 	}
@@ -768,16 +778,16 @@ var ErrCertified = errors.New("pdf: the document's certification signature does 
 // checkDocMDP refuses to sign a document certified with P=1, and to
 // certify a document that already has signatures (certification must be
 // the first signature).
-func checkDocMDP(st *tailState, kind sigKind, fields pdfArray) error {
+func checkDocMDP(st *tailState, kind sigKind, fields syntax.Array) error {
 	perms, _ := st.dict(st.catalog.Get("Perms"))
 	if perms != nil {
 		if sig, _ := st.dict(perms.Get("DocMDP")); sig != nil {
 			p := int64(2)
 			if refs, _ := st.resolve(sig.Get("Reference")); refs != nil {
-				if arr, ok := refs.(pdfArray); ok {
+				if arr, ok := refs.(syntax.Array); ok {
 					for _, r := range arr {
 						rd, _ := st.dict(r)
-						if rd == nil || rd.Get("TransformMethod") != pdfName("DocMDP") {
+						if rd == nil || rd.Get("TransformMethod") != syntax.Name("DocMDP") {
 							continue
 						}
 						if tp, _ := st.dict(rd.Get("TransformParams")); tp != nil {
@@ -799,7 +809,7 @@ func checkDocMDP(st *tailState, kind sigKind, fields pdfArray) error {
 	if kind == kindCertify {
 		for _, f := range fields {
 			fd, _ := st.dict(f)
-			if fd != nil && fd.Get("FT") == pdfName("Sig") && fd.Get("V") != nil {
+			if fd != nil && fd.Get("FT") == syntax.Name("Sig") && fd.Get("V") != nil {
 				return fmt.Errorf("%w: a certification signature must be the first signature", ErrOptions)
 			}
 		}

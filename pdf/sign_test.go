@@ -20,6 +20,7 @@ import (
 	"github.com/securesign/securesign/internal/softhsmtest"
 	"github.com/securesign/securesign/internal/testenv"
 	"github.com/securesign/securesign/internal/testpki"
+	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pdf/internal/testpdf"
 	"github.com/securesign/securesign/signer"
 )
@@ -248,7 +249,7 @@ func sgOpenState(t testing.TB, path string) *tailState {
 	}
 	t.Cleanup(func() { f.Close() })
 	fi, _ := f.Stat()
-	d, err := openDocument(f, fi.Size())
+	d, err := openDocument(context.Background(), f, fi.Size(), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,11 +268,11 @@ func sgFieldNames(t testing.TB, path string) []string {
 	}
 	fv, _ := st.resolve(af.Get("Fields"))
 	var names []string
-	for _, f := range fv.(pdfArray) {
+	for _, f := range fv.(syntax.Array) {
 		d, _ := st.dict(f)
 		if d != nil {
-			if n, ok := d.Get("T").(pdfString); ok {
-				names = append(names, string(n))
+			if n, ok := d.Get("T").(syntax.String); ok {
+				names = append(names, string(n.Bytes))
 			}
 		}
 	}

@@ -48,8 +48,12 @@
 // (*CA).Handler serves /ocsp (RFC 6960, GET and POST, nonce echoed, signed
 // by a delegated responder certificate), /tsa (RFC 3161), /crl (DER, with
 // CRL number and nextUpdate), /ca.pem (the issuing CA chain up to and
-// including the root) and /ca.crt (AIA caIssuers). RespondOCSP, RespondTSA
-// and CRL are the same without HTTP.
+// including the root), /ca.crt (AIA caIssuers), and, when the CA knows the
+// root key (Config.RootKey) or a pre-signed root CRL (Config.RootCRL),
+// /crl/root and /root.crt: the root-signed CRL that the issuing CA
+// certificate names as its distribution point (HierarchyOptions.BaseURL),
+// so that B-LT signatures carry revocation data for the whole chain.
+// RespondOCSP, RespondTSA and CRL are the same without HTTP.
 //
 // # Storage
 //

@@ -147,10 +147,6 @@ func (a *App) Check(ctx context.Context, link string) (*Checked, error) {
 	return c, nil
 }
 
-// PINError is a wrong PIN: the request stays open for another try by the
-// user (never an automatic one).
-type PINError = signer.PINError
-
 // Sign signs every digest of the checked request with cert (or, for a
 // register link, the registration digest), verifies the signatures and
 // returns the success result. It delivers nothing. A wrong PIN returns a

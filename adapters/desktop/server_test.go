@@ -279,3 +279,34 @@ func TestOneRequestAtATime(t *testing.T) {
 		t.Errorf("reopened %q, want the open request's page %q", reopened, f.page)
 	}
 }
+
+func TestFinalTryWarnedBeforeTheFirstTry(t *testing.T) {
+	p := newTestPortal(t)
+	ks := &finalTryKeystore{newFakeKeystore(t)}
+	app := newTestApp(t, p, ks)
+	var page string
+	app.OpenBrowser = func(_ context.Context, u string) error { page = u; return nil }
+	ui, _ := app.NewUI()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ui.Serve(ctx)
+	link, _ := signLink(t, p.URL, linkKey(t))
+	if _, err := ui.Open(ctx, link); err != nil {
+		t.Fatal(err)
+	}
+	_, body := get(t, page, nil)
+	if !strings.Contains(body, "Final try:") {
+		t.Errorf("no final-try warning:\n%s", body)
+	}
+}
+
+// finalTryKeystore is a token whose PIN flags say the next wrong PIN locks it.
+type finalTryKeystore struct{ *fakeKeystore }
+
+func (k *finalTryKeystore) Certificates(ctx context.Context) ([]Cert, []error) {
+	cs, errs := k.fakeKeystore.Certificates(ctx)
+	for i := range cs {
+		cs[i].PINFinalTry = true
+	}
+	return cs, errs
+}

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -27,6 +28,54 @@ type sqlStore struct {
 	r        *sql.DB // reads (may equal w)
 	postgres bool
 	closers  []func() error
+	stmts    sync.Map // "w:"/"r:" + query → *sql.Stmt
+}
+
+// prep returns query prepared on db once: the SQLite driver would parse
+// the SQL again on every call otherwise.
+func (s *sqlStore) prep(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	tag := "r:"
+	if db == s.w {
+		tag = "w:"
+	}
+	if v, ok := s.stmts.Load(tag + query); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := db.PrepareContext(ctx, s.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(tag+query, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// txExec runs a prepared statement inside tx.
+func (s *sqlStore) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	st, err := s.prep(ctx, s.w, query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+}
+
+func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	st, err := s.prep(ctx, s.w, query)
+	if err != nil {
+		return tx.QueryRowContext(ctx, s.q(query), args...) // reports the same error on Scan
+	}
+	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+}
+
+// wrow is row on the writer connection (read-your-write after a CAS).
+func (s *sqlStore) wrow(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := s.prep(ctx, s.w, query)
+	if err != nil {
+		return s.w.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 // q rewrites "?" placeholders to "$n" for PostgreSQL.
@@ -49,11 +98,19 @@ func (s *sqlStore) q(query string) string {
 }
 
 func (s *sqlStore) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.w.ExecContext(ctx, s.q(query), args...)
+	st, err := s.prep(ctx, s.w, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
 }
 
 func (s *sqlStore) row(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.r.QueryRowContext(ctx, s.q(query), args...)
+	st, err := s.prep(ctx, s.r, query)
+	if err != nil {
+		return s.r.QueryRowContext(ctx, s.q(query), args...)
+	}
+	return st.QueryRowContext(ctx, args...)
 }
 
 func (s *sqlStore) isUnique(err error) bool {
@@ -148,6 +205,10 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 
 func (s *sqlStore) Close() error {
 	var errs []error
+	s.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 	for _, c := range s.closers {
 		errs = append(errs, c())
 	}
@@ -489,9 +550,9 @@ func (s *sqlStore) CreateSession(ctx context.Context, x *Session, audit *AuditEn
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	_, err = tx.ExecContext(ctx, s.q(`INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
+	_, err = s.txExec(ctx, tx, `INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
 		user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 		x.RequestID, x.TenantID, x.Kind, x.Action, jsonBytes(x.Hashes), x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
 		x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
 	if s.isUnique(err) {
@@ -559,7 +620,7 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	}
 	// Lost (or unknown): read the winner from the writer.
 	var comp []byte
-	if err := s.w.QueryRowContext(ctx, s.q("SELECT completion FROM sessions WHERE request_id = ?"), requestID).Scan(&comp); err != nil {
+	if err := s.wrow(ctx, "SELECT completion FROM sessions WHERE request_id = ?", requestID).Scan(&comp); err != nil {
 		return nil, false, notFound(err)
 	}
 	stored, err := decodeCompletion(comp)
@@ -730,17 +791,17 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 	// lock (PostgreSQL), so concurrent appends to one tenant's chain
 	// serialize; SQLite has one writer anyway.
 	var prev []byte
-	if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 1, ?)
-		ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash`), e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
+	if err := s.txRow(ctx, tx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 1, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash`, e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
 		return err
 	}
 	e.PrevHash = prev
 	e.Hash = auditHash(e, prev)
-	if _, err := tx.ExecContext(ctx, s.q("UPDATE audit_heads SET hash = ? WHERE tenant_id = ?"), e.Hash, e.TenantID); err != nil {
+	if _, err := s.txExec(ctx, tx, "UPDATE audit_heads SET hash = ? WHERE tenant_id = ?", e.Hash, e.TenantID); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+	if _, err := s.txExec(ctx, tx, `INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return err
 	}

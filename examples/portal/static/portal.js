@@ -11,4 +11,15 @@
     }).catch(function () { setTimeout(poll, 3000); });
   }
   setTimeout(poll, 1000);
+  // A click on a securesign:// link that leads nowhere: no app handles the
+  // scheme. Say so after a while (the page reloads as soon as anything
+  // happens, which cancels this).
+  document.addEventListener('click', function (ev) {
+    var a = ev.target.closest && ev.target.closest('a[href^="securesign:"]');
+    if (!a) return;
+    setTimeout(function () {
+      var h = document.getElementById('not-running');
+      if (h) h.hidden = false;
+    }, 20000);
+  });
 })();

@@ -1,5 +1,6 @@
-// Package syntax is a small, bounded, revision-aware PDF parser for
-// validation.
+// Package syntax is a small, bounded, revision-aware PDF parser, used by
+// validation and by the signer (which reads the newest revision's
+// catalog, form and page tree and serialises the objects it rewrites).
 //
 // It reads through an io.ReaderAt and never loads the whole file. A File
 // lists every revision of a document (the original and each incremental
@@ -61,6 +62,16 @@ func (d Dict) Get(k Name) Object { return d[k] }
 
 // Name returns d[k] if it is a name.
 func (d Dict) Name(k Name) (Name, bool) { n, ok := d[k].(Name); return n, ok }
+
+// Clone returns a shallow copy of d that can be modified without changing
+// d (values are shared). It is never nil, even for a nil d.
+func (d Dict) Clone() Dict {
+	c := make(Dict, len(d)+2)
+	for k, v := range d {
+		c[k] = v
+	}
+	return c
+}
 
 // Int returns d[k] if it is an integer.
 func (d Dict) Int(k Name) (int64, bool) { n, ok := d[k].(int64); return n, ok }

@@ -251,3 +251,21 @@ func TestHiddenXrefSection(t *testing.T) {
 		t.Fatalf("err = %v, want hidden xref section", err)
 	}
 }
+
+// TestDictClone: the signer rewrites copies of the input's dictionaries;
+// a copy must never change the cached original, and a nil one is usable.
+func TestDictClone(t *testing.T) {
+	orig := Dict{"Type": Name("Catalog"), "Pages": Ref{Num: 2}}
+	c := orig.Clone()
+	c["AcroForm"] = Ref{Num: 9}
+	delete(c, "Type")
+	if len(orig) != 2 || orig["Type"] != Name("Catalog") {
+		t.Errorf("original changed: %v", Format(orig))
+	}
+	var nilDict Dict
+	n := nilDict.Clone()
+	n["X"] = int64(1) // must not panic
+	if len(n) != 1 {
+		t.Errorf("clone of nil: %v", Format(n))
+	}
+}
