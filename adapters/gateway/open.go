@@ -34,6 +34,10 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.warm(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		w.Close()
@@ -66,6 +70,10 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 	s := &sqlStore{w: db, r: db, postgres: true, closers: []func() error{db.Close}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		return nil, err
+	}
+	if err := s.warm(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil

@@ -52,21 +52,52 @@ func (s *sqlStore) prep(ctx context.Context, db *sql.DB, query string) (*sql.Stm
 	return st, nil
 }
 
-// txExec runs a prepared statement inside tx.
-func (s *sqlStore) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
-	st, err := s.prep(ctx, s.w, query)
-	if err != nil {
-		return nil, err
+// The statements run inside transactions. They are prepared when the store
+// opens: preparing on the pool inside a transaction would wait for a second
+// connection, and SQLite's writer pool has only one.
+const (
+	qInsertSession = `INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
+		user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`
+	qAuditHead = `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 1, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash`
+	qAuditHeadHash = "UPDATE audit_heads SET hash = ? WHERE tenant_id = ?"
+	qAuditInsert   = `INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+)
+
+// warm prepares the transaction statements.
+func (s *sqlStore) warm(ctx context.Context) error {
+	for _, q := range []string{qInsertSession, qAuditHead, qAuditHeadHash, qAuditInsert} {
+		if _, err := s.prep(ctx, s.w, q); err != nil {
+			return err
+		}
 	}
-	return tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	return nil
+}
+
+// txStmt returns the prepared form of query for tx, or nil when the query
+// was not prepared by warm (it then runs unprepared).
+func (s *sqlStore) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if v, ok := s.stmts.Load("w:" + query); ok {
+		return tx.StmtContext(ctx, v.(*sql.Stmt))
+	}
+	return nil
+}
+
+// txExec runs a statement inside tx.
+func (s *sqlStore) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, s.q(query), args...)
 }
 
 func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
-	st, err := s.prep(ctx, s.w, query)
-	if err != nil {
-		return tx.QueryRowContext(ctx, s.q(query), args...) // reports the same error on Scan
+	if st := s.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
 	}
-	return tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	return tx.QueryRowContext(ctx, s.q(query), args...)
 }
 
 // wrow is row on the writer connection (read-your-write after a CAS).
@@ -550,9 +581,7 @@ func (s *sqlStore) CreateSession(ctx context.Context, x *Session, audit *AuditEn
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck
-	_, err = s.txExec(ctx, tx, `INSERT INTO sessions (request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
-		user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
+	_, err = s.txExec(ctx, tx, qInsertSession,
 		x.RequestID, x.TenantID, x.Kind, x.Action, jsonBytes(x.Hashes), x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
 		x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
 	if s.isUnique(err) {
@@ -791,17 +820,15 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 	// lock (PostgreSQL), so concurrent appends to one tenant's chain
 	// serialize; SQLite has one writer anyway.
 	var prev []byte
-	if err := s.txRow(ctx, tx, `INSERT INTO audit_heads (tenant_id, seq, hash) VALUES (?, 1, ?)
-		ON CONFLICT (tenant_id) DO UPDATE SET seq = audit_heads.seq + 1 RETURNING seq, hash`, e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
+	if err := s.txRow(ctx, tx, qAuditHead, e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
 		return err
 	}
 	e.PrevHash = prev
 	e.Hash = auditHash(e, prev)
-	if _, err := s.txExec(ctx, tx, "UPDATE audit_heads SET hash = ? WHERE tenant_id = ?", e.Hash, e.TenantID); err != nil {
+	if _, err := s.txExec(ctx, tx, qAuditHeadHash, e.Hash, e.TenantID); err != nil {
 		return err
 	}
-	if _, err := s.txExec(ctx, tx, `INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if _, err := s.txExec(ctx, tx, qAuditInsert,
 		e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return err
 	}

@@ -33,7 +33,9 @@ func TestAgainstGateway(t *testing.T) {
 
 	ts := httptest.NewUnstartedServer(nil)
 	base := "http://" + ts.Listener.Addr().String()
-	ctx := context.Background()
+	// Bounded, so a hung store fails this test instead of the whole run.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: filepath.Join(dir, "data"), PublicURL: base,
 		TrustFiles: []string{rootPEM}, Revocation: "off", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -55,7 +57,7 @@ func TestAgainstGateway(t *testing.T) {
 			b, _ := json.Marshal(body)
 			rd = bytes.NewReader(b)
 		}
-		req, _ := http.NewRequest(method, base+path, rd)
+		req, _ := http.NewRequestWithContext(ctx, method, base+path, rd)
 		req.Header.Set("Authorization", "Bearer "+apiKey)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)

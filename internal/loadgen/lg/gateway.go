@@ -92,8 +92,18 @@ func StartGateway(ctx context.Context, bin, data, listen string, env []string, e
 				g.URL = u
 			}
 		case <-timeout.C:
-			g.Kill()
-			return nil, fmt.Errorf("lg: gateway did not start in 90 s: %s", g.Stderr())
+			// A Go program answers SIGQUIT with every goroutine's stack:
+			// the error then says where the start hangs.
+			g.Cmd.Process.Signal(syscall.SIGQUIT) //nolint:errcheck
+			select {
+			case <-g.done:
+				g.mu.Lock()
+				g.exited = true
+				g.mu.Unlock()
+			case <-time.After(3 * time.Second):
+				g.Kill()
+			}
+			return nil, fmt.Errorf("lg: gateway did not start in 90 s; stdout:\n%s\nstderr (goroutine dump):\n%s", g.Stdout(), dump(g.Stderr(), 8000))
 		case <-ctx.Done():
 			g.Kill()
 			return nil, ctx.Err()
@@ -148,4 +158,20 @@ func (g *Gateway) Stop() error {
 		<-g.done
 		return errors.New("lg: gateway did not stop within 30 s of SIGTERM")
 	}
+}
+
+// dump returns at most n bytes of stderr from the goroutine dump on (the
+// main goroutine comes first), or its end when there is no dump.
+func dump(s string, n int) string {
+	if i := strings.Index(s, "SIGQUIT: quit"); i >= 0 {
+		s = s[i:]
+		if len(s) > n {
+			s = s[:n] + "…"
+		}
+		return s
+	}
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
