@@ -17,8 +17,11 @@ import (
 // benchVerify measures Verifier.Verify of a valid single-signature result:
 // decode, store lookup, certificate checks, chain to the root, signature,
 // completion. Each iteration completes a fresh request.
-func benchVerify(b *testing.B, kt testpki.KeyType, alg signer.Algorithm) {
+func benchVerify(b *testing.B, kt testpki.KeyType, alg signer.Algorithm, cached bool) {
 	f := newFixture(b)
+	if cached {
+		f.v.Chains = NewChainCache(0, 0)
+	}
 	leaf := f.rsa
 	if kt == testpki.P256 {
 		leaf = f.p256
@@ -46,8 +49,17 @@ func benchVerify(b *testing.B, kt testpki.KeyType, alg signer.Algorithm) {
 	}
 }
 
-func BenchmarkVerifyResultRSA2048(b *testing.B) { benchVerify(b, testpki.RSA2048, signer.RSAPKCS1v15) }
-func BenchmarkVerifyResultP256(b *testing.B)    { benchVerify(b, testpki.P256, signer.ECDSA) }
+func BenchmarkVerifyResultRSA2048(b *testing.B) {
+	benchVerify(b, testpki.RSA2048, signer.RSAPKCS1v15, false)
+}
+func BenchmarkVerifyResultP256(b *testing.B) { benchVerify(b, testpki.P256, signer.ECDSA, false) }
+
+// With a ChainCache: the issuers' signatures are verified once, validity
+// and revocation per result.
+func BenchmarkVerifyResultRSA2048Cached(b *testing.B) {
+	benchVerify(b, testpki.RSA2048, signer.RSAPKCS1v15, true)
+}
+func BenchmarkVerifyResultP256Cached(b *testing.B) { benchVerify(b, testpki.P256, signer.ECDSA, true) }
 
 // The baselines: the bare signature check of one digest.
 func BenchmarkRawRSAVerifyPKCS1v15(b *testing.B) {

@@ -78,6 +78,11 @@ type Verifier struct {
 	// MaxSize bounds the encoded result; zero means MaxEncodedSize, which
 	// is also the most Decode accepts.
 	MaxSize int
+	// Chains, when set, caches the chains verified to Roots so that a
+	// signer's next results skip the issuers' signatures; validity and
+	// revocation are still checked for every result. Share one ChainCache
+	// between the Verifiers of a process; nil verifies every chain in full.
+	Chains *ChainCache
 }
 
 // Verify decodes and checks one delivered ss_result and, if valid, records
@@ -304,9 +309,7 @@ func (v *Verifier) checkSuccess(ctx context.Context, p *Pending, r *Result, now 
 		return nil, fmt.Errorf("%w: the Verifier has no trust anchors", pki.ErrUntrusted)
 	}
 	inter := append(append([]*x509.Certificate(nil), v.Intermediates...), chain...)
-	res, err := pki.VerifyChain(ctx, leaf, inter, pki.VerifyOptions{
-		Roots: v.Roots, At: now, Revocation: v.Revocation, RequireSigningKeyUsage: true,
-	})
+	built, err := v.verifyChain(ctx, leaf, inter, now)
 	if err != nil {
 		return nil, err
 	}
@@ -323,8 +326,8 @@ func (v *Verifier) checkSuccess(ctx context.Context, p *Pending, r *Result, now 
 		}
 	}
 	c := &Completion{Success: true, Signatures: out, Certificate: leaf}
-	if n := len(res.Chain); n > 2 {
-		c.Chain = append([]*x509.Certificate(nil), res.Chain[1:n-1]...)
+	if n := len(built); n > 2 {
+		c.Chain = append([]*x509.Certificate(nil), built[1:n-1]...)
 	}
 	return c, nil
 }

@@ -24,7 +24,24 @@ var (
 	// ErrSignatureInvalid means a signature does not verify with the
 	// certificate's public key.
 	ErrSignatureInvalid = errors.New("signer: signature invalid")
+	// ErrPKCS11Unavailable means this build of the program cannot use
+	// PKCS#11 tokens at all: it was built without cgo (CGO_ENABLED=0, as in
+	// a cross-build), and loading a vendor's module needs cgo. Every
+	// PKCS#11 function returns it in such a build; files (LoadPKCS12,
+	// LoadPEM) still work. It wraps ErrTokenNotFound, so callers that map
+	// errors to codes (callback.CodeOf) report SS_TOKEN_NOT_FOUND.
+	ErrPKCS11Unavailable error = pkcs11UnavailableError{}
 )
+
+// pkcs11UnavailableError is ErrPKCS11Unavailable: an error of its own type
+// so that it can both keep its own message and unwrap to ErrTokenNotFound.
+type pkcs11UnavailableError struct{}
+
+func (pkcs11UnavailableError) Error() string {
+	return "signer: this build has no PKCS#11 support: built without cgo"
+}
+
+func (pkcs11UnavailableError) Unwrap() error { return ErrTokenNotFound }
 
 // PINError reports a rejected PIN, with what the token says about the
 // remaining tries.

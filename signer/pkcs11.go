@@ -1,3 +1,5 @@
+//go:build cgo
+
 package signer
 
 import (
@@ -8,16 +10,13 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/miekg/pkcs11"
 )
@@ -64,26 +63,11 @@ type tokenLogin struct {
 	pinMAC []byte               // HMAC of the PIN that logged in, to check later PINs
 }
 
-// Module is an opened PKCS#11 module (a token vendor's .so/.dll/.dylib).
-// It is safe for concurrent use.
-type Module struct {
-	lib    *library
-	once   sync.Once
-	closed chan struct{}
-}
+// pkcs11Built reports whether this build can load PKCS#11 modules.
+const pkcs11Built = true
 
-// OpenModule loads and initializes the PKCS#11 module at path. Opening the
-// same path twice shares one initialization; the module is finalized when
-// the last Module and Signer using it are closed. A module that something
-// else in the process initialized (crypto11, say) is used but never
-// finalized.
-func OpenModule(ctx context.Context, path string) (*Module, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if path == "" {
-		return nil, errors.New("signer: no PKCS#11 module path given")
-	}
+// openModule is OpenModule past the argument checks.
+func openModule(path string) (*Module, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("signer: PKCS#11 module %s: %w", path, err)
 	}
@@ -117,17 +101,6 @@ func OpenModule(ctx context.Context, path string) (*Module, error) {
 	return &Module{lib: lib, closed: make(chan struct{})}, nil
 }
 
-// Close releases the module. Signers made from it stay usable until they
-// are closed themselves.
-func (m *Module) Close() error {
-	var err error
-	m.once.Do(func() {
-		close(m.closed)
-		err = m.lib.release()
-	})
-	return err
-}
-
 func (lib *library) release() error {
 	libraries.Lock()
 	defer libraries.Unlock()
@@ -144,65 +117,6 @@ func (lib *library) release() error {
 	}
 	lib.ctx.Destroy()
 	return err
-}
-
-func (m *Module) check(ctx context.Context) error {
-	select {
-	case <-m.closed:
-		return errors.New("signer: module is closed")
-	default:
-	}
-	return ctx.Err()
-}
-
-// TokenSelector chooses a token by label or serial (or both). Slot numbers
-// are never used: they change when tokens are plugged in or out. The zero
-// TokenSelector selects the only present token, if there is exactly one.
-type TokenSelector struct {
-	Label  string
-	Serial string
-}
-
-func (s TokenSelector) String() string {
-	switch {
-	case s.Label != "" && s.Serial != "":
-		return fmt.Sprintf("label %q serial %q", s.Label, s.Serial)
-	case s.Serial != "":
-		return fmt.Sprintf("serial %q", s.Serial)
-	case s.Label != "":
-		return fmt.Sprintf("label %q", s.Label)
-	}
-	return "(any)"
-}
-
-// TokenInfo describes a slot and the token in it.
-type TokenInfo struct {
-	Label        string `json:"label"`
-	Serial       string `json:"serial"`
-	Manufacturer string `json:"manufacturer"`
-	Model        string `json:"model"`
-	// SlotDescription is the reader's name, as the module reports it.
-	SlotDescription string `json:"slotDescription"`
-	// Present is false for an empty slot (a reader without a token).
-	Present bool `json:"present"`
-	// Initialized is false for a blank token.
-	Initialized bool `json:"initialized"`
-	// PINCountLow, PINFinalTry and PINLocked are the token's user PIN flags
-	// (CKF_USER_PIN_COUNT_LOW, _FINAL_TRY, _LOCKED).
-	PINCountLow bool `json:"pinCountLow"`
-	PINFinalTry bool `json:"pinFinalTry"`
-	PINLocked   bool `json:"pinLocked"`
-	// PINToBeChanged is set when the token demands a new PIN first.
-	PINToBeChanged bool `json:"pinToBeChanged"`
-	// ProtectedAuthPath means the PIN is entered on the reader's pad.
-	ProtectedAuthPath bool `json:"protectedAuthPath"`
-	MinPINLen         int  `json:"minPinLen"`
-	MaxPINLen         int  `json:"maxPinLen"`
-	// TriesLeft is what the flags tell: 1 on the final try, 0 when
-	// locked, -1 otherwise.
-	TriesLeft int `json:"triesLeft"`
-
-	slot uint
 }
 
 func tokenInfo(slot uint, si pkcs11.SlotInfo, ti *pkcs11.TokenInfo) TokenInfo {
@@ -231,14 +145,8 @@ func tokenInfo(slot uint, si pkcs11.SlotInfo, ti *pkcs11.TokenInfo) TokenInfo {
 	return t
 }
 
-func trimP11(s string) string { return strings.TrimRight(s, " \x00") }
-
-// Tokens lists every slot of the module, with its token when one is
-// present. No login is needed.
-func (m *Module) Tokens(ctx context.Context) ([]TokenInfo, error) {
-	if err := m.check(ctx); err != nil {
-		return nil, err
-	}
+// tokens is Tokens past the checks.
+func (m *Module) tokens() ([]TokenInfo, error) {
 	p := m.lib.ctx
 	slots, err := p.GetSlotList(false)
 	if err != nil {
@@ -304,54 +212,6 @@ func (m *Module) findToken(ctx context.Context, sel TokenSelector) (TokenInfo, e
 	return found[0], nil
 }
 
-// CertInfo is what a person needs to choose a certificate on a token.
-type CertInfo struct {
-	SubjectCN string    `json:"subjectCN"`
-	IssuerCN  string    `json:"issuerCN"`
-	SerialHex string    `json:"serialHex"` // upper-case hex, as openssl prints it
-	NotBefore time.Time `json:"notBefore"`
-	NotAfter  time.Time `json:"notAfter"`
-	KeyUsage  []string  `json:"keyUsage"` // "digitalSignature", "nonRepudiation", …
-	SHA256    string    `json:"sha256"`   // thumbprint of the DER, lower-case hex
-	KeyType   string    `json:"keyType"`  // "RSA-2048", "ECDSA-P256", …
-	IsCA      bool      `json:"isCA"`
-	Label     string    `json:"label"` // CKA_LABEL
-	ID        string    `json:"id"`    // CKA_ID, hex
-
-	Certificate *x509.Certificate `json:"-"`
-}
-
-// NewCertInfo describes cert; label and id are the token object's.
-func NewCertInfo(cert *x509.Certificate, label string, id []byte) CertInfo {
-	sum := sha256.Sum256(cert.Raw)
-	return CertInfo{
-		SubjectCN:   cert.Subject.CommonName,
-		IssuerCN:    cert.Issuer.CommonName,
-		SerialHex:   FormatSerial(cert.SerialNumber),
-		NotBefore:   cert.NotBefore,
-		NotAfter:    cert.NotAfter,
-		KeyUsage:    keyUsageNames(cert.KeyUsage),
-		SHA256:      hex.EncodeToString(sum[:]),
-		KeyType:     keyTypeName(cert.PublicKey),
-		IsCA:        cert.IsCA,
-		Label:       label,
-		ID:          hex.EncodeToString(id),
-		Certificate: cert,
-	}
-}
-
-func keyUsageNames(ku x509.KeyUsage) []string {
-	names := []string{"digitalSignature", "nonRepudiation", "keyEncipherment", "dataEncipherment",
-		"keyAgreement", "keyCertSign", "cRLSign", "encipherOnly", "decipherOnly"}
-	out := []string{}
-	for i, n := range names {
-		if ku&(1<<i) != 0 {
-			out = append(out, n)
-		}
-	}
-	return out
-}
-
 // tokenCert is an X.509 certificate object on a token.
 type tokenCert struct {
 	cert  *x509.Certificate
@@ -359,13 +219,8 @@ type tokenCert struct {
 	id    []byte
 }
 
-// Certificates lists the X.509 certificates on the token sel selects,
-// without logging in (DSC tokens keep certificates public). Certificates
-// the token holds but Go cannot parse are skipped.
-func (m *Module) Certificates(ctx context.Context, sel TokenSelector) ([]CertInfo, error) {
-	if err := m.check(ctx); err != nil {
-		return nil, err
-	}
+// certificates is Certificates past the checks.
+func (m *Module) certificates(ctx context.Context, sel TokenSelector) ([]CertInfo, error) {
 	tok, err := m.findToken(ctx, sel)
 	if err != nil {
 		return nil, err
@@ -436,60 +291,8 @@ func listCerts(p *pkcs11.Ctx, sh pkcs11.SessionHandle) ([]tokenCert, error) {
 	return out, nil
 }
 
-// KeySelector chooses the key to sign with: by its certificate's serial
-// (what `openssl x509 -serial` prints, parsed with ParseSerial) or SHA-256
-// thumbprint, or by the private key's CKA_LABEL. Set one; the zero value
-// selects the only key with a certificate, if there is exactly one.
-type KeySelector struct {
-	CertSerial *big.Int
-	CertSHA256 []byte
-	KeyLabel   string
-}
-
-func (k KeySelector) String() string {
-	var parts []string
-	if k.CertSerial != nil {
-		parts = append(parts, "certificate serial "+FormatSerial(k.CertSerial))
-	}
-	if k.CertSHA256 != nil {
-		parts = append(parts, "certificate SHA-256 "+hex.EncodeToString(k.CertSHA256))
-	}
-	if k.KeyLabel != "" {
-		parts = append(parts, fmt.Sprintf("key label %q", k.KeyLabel))
-	}
-	if parts == nil {
-		return "(any)"
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (k KeySelector) matchesCert(c *x509.Certificate) bool {
-	if k.CertSerial != nil && c.SerialNumber.Cmp(k.CertSerial) != 0 {
-		return false
-	}
-	if k.CertSHA256 != nil {
-		sum := sha256.Sum256(c.Raw)
-		if !bytes.Equal(sum[:], k.CertSHA256) {
-			return false
-		}
-	}
-	return true
-}
-
-// Signer logs in to the token sel selects with pin and returns a Signer for
-// the key ksel selects. A wrong PIN is always reported as a *PINError, even
-// when this process is already logged in to the token. The Signer must be
-// closed; it keeps the module loaded until then. For keys with
-// CKA_ALWAYS_AUTHENTICATE the PIN is kept in memory (zeroed by Close) for
-// the context-specific login each signature needs; otherwise it is not kept.
-//
-// PKCS#11 login state belongs to the whole process. When another Signer is
-// logged in to the token, pin is compared (in constant time, as an HMAC)
-// with the PIN that logged in, so a wrong PIN costs no token retry. When
-// something other than this package (crypto11, say) logged the process in,
-// Signer logs it out and in again with pin, so that a wrong PIN is never
-// accepted; that other user then has to log in again.
-func (m *Module) Signer(ctx context.Context, sel TokenSelector, ksel KeySelector, pin []byte) (_ Signer, err error) {
+// openSigner is Signer.
+func (m *Module) openSigner(ctx context.Context, sel TokenSelector, ksel KeySelector, pin []byte) (_ Signer, err error) {
 	s, err := m.loggedIn(ctx, sel, pin)
 	if err != nil {
 		return nil, err

@@ -1,3 +1,5 @@
+//go:build cgo
+
 package signer
 
 import (
@@ -6,16 +8,13 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"strings"
 
 	"github.com/miekg/pkcs11"
 )
@@ -24,65 +23,8 @@ import (
 // production, SoftHSM in tests) go through the same module table and login
 // bookkeeping as Signers, so one process never initializes a module twice.
 
-// KeyGenRequest describes a key pair to generate on a token.
-type KeyGenRequest struct {
-	// KeyType is "RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256" or
-	// "ECDSA-P384" (the names CertInfo.KeyType uses; case-insensitive).
-	KeyType string
-	// Label is the CKA_LABEL of both keys; empty means "securesign-" and
-	// the hex of the ID.
-	Label string
-	// ID is the CKA_ID; nil means 16 random bytes. It must not be in use
-	// on the token.
-	ID []byte
-}
-
-// GeneratedKey is a key pair made by [Module.GenerateKey]. The private key
-// stays on the token.
-type GeneratedKey struct {
-	ID      []byte           // CKA_ID of the private and public key objects
-	Label   string           // CKA_LABEL of both
-	KeyType string           // as in KeyGenRequest, canonical spelling
-	Public  crypto.PublicKey // *rsa.PublicKey or *ecdsa.PublicKey
-}
-
-// KeySigner is a private key on a token used by its CKA_ID, without a
-// certificate: to sign a CSR, or as a CA's issuing key before its
-// certificate exists. Like a Signer it verifies every signature (with the
-// token's public key object) and must be closed.
-type KeySigner interface {
-	crypto.Signer
-	// ID returns the key's CKA_ID.
-	ID() []byte
-	Close() error
-}
-
-// keyGenSpec is one supported key type.
-type keyGenSpec struct {
-	name  string
-	bits  int            // RSA
-	curve elliptic.Curve // EC
-}
-
-func parseKeyGenType(s string) (keyGenSpec, error) {
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "RSA-2048":
-		return keyGenSpec{name: "RSA-2048", bits: 2048}, nil
-	case "RSA-3072":
-		return keyGenSpec{name: "RSA-3072", bits: 3072}, nil
-	case "RSA-4096":
-		return keyGenSpec{name: "RSA-4096", bits: 4096}, nil
-	case "ECDSA-P256":
-		return keyGenSpec{name: "ECDSA-P256", curve: elliptic.P256()}, nil
-	case "ECDSA-P384":
-		return keyGenSpec{name: "ECDSA-P384", curve: elliptic.P384()}, nil
-	}
-	return keyGenSpec{}, fmt.Errorf("%w: key type %q (want RSA-2048, RSA-3072, RSA-4096, ECDSA-P256 or ECDSA-P384)", ErrUnsupportedAlgorithm, s)
-}
-
-// VerifyPIN logs in to the token sel selects with pin, as [Module.Signer]
-// would, and releases the login again. A wrong PIN is a *PINError.
-func (m *Module) VerifyPIN(ctx context.Context, sel TokenSelector, pin []byte) error {
+// verifyPIN is VerifyPIN.
+func (m *Module) verifyPIN(ctx context.Context, sel TokenSelector, pin []byte) error {
 	s, err := m.loggedIn(ctx, sel, pin)
 	if err != nil {
 		return err
@@ -90,33 +32,8 @@ func (m *Module) VerifyPIN(ctx context.Context, sel TokenSelector, pin []byte) e
 	return s.Close()
 }
 
-// GenerateKey logs in to the token sel selects with pin and generates a key
-// pair on it (CKM_RSA_PKCS_KEY_PAIR_GEN with e = 65537, or
-// CKM_EC_KEY_PAIR_GEN). The private key is a token object with CKA_PRIVATE,
-// CKA_SENSITIVE and CKA_SIGN set and CKA_EXTRACTABLE, CKA_DECRYPT,
-// CKA_UNWRAP and CKA_DERIVE clear (a signing key only); the public key
-// is a public token object with the same CKA_ID and CKA_LABEL. When the
-// token does not honour that template the pair is destroyed and an error
-// returned. Store the certificate later with [Module.ImportCertificate];
-// until then use the key through [Module.KeySigner].
-func (m *Module) GenerateKey(ctx context.Context, sel TokenSelector, pin []byte, req KeyGenRequest) (_ *GeneratedKey, err error) {
-	spec, err := parseKeyGenType(req.KeyType)
-	if err != nil {
-		return nil, err
-	}
-	id := bytes.Clone(req.ID)
-	if id == nil {
-		id = make([]byte, 16)
-		if _, err := io.ReadFull(rand.Reader, id); err != nil {
-			return nil, err
-		}
-	} else if len(id) == 0 {
-		return nil, errors.New("signer: empty CKA_ID requested")
-	}
-	label := req.Label
-	if label == "" {
-		label = "securesign-" + hex.EncodeToString(id)
-	}
+// generateKey is GenerateKey past the argument checks.
+func (m *Module) generateKey(ctx context.Context, sel TokenSelector, pin []byte, spec keyGenSpec, id []byte, label string) (_ *GeneratedKey, err error) {
 	s, err := m.loggedIn(ctx, sel, pin)
 	if err != nil {
 		return nil, err
@@ -318,11 +235,8 @@ func keyByID(p *pkcs11.Ctx, sh pkcs11.SessionHandle, id []byte) (pkcs11.ObjectHa
 	return keys[0], pub, nil
 }
 
-// KeySigner logs in to the token sel selects with pin and returns the
-// private key with CKA_ID id, for signing before a certificate for it is
-// on the token. Close it when done. Errors are as for [Module.Signer]; an
-// unknown id wraps ErrKeyNotFound.
-func (m *Module) KeySigner(ctx context.Context, sel TokenSelector, pin []byte, id []byte) (_ KeySigner, err error) {
+// keySignerByID is KeySigner.
+func (m *Module) keySignerByID(ctx context.Context, sel TokenSelector, pin []byte, id []byte) (_ KeySigner, err error) {
 	s, err := m.loggedIn(ctx, sel, pin)
 	if err != nil {
 		return nil, err
@@ -365,21 +279,8 @@ func (k *keySigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	return k.s.Sign(r, digest, opts)
 }
 
-// ImportCertificate logs in to the token sel selects with pin and stores
-// cert on it as a public CKO_CERTIFICATE object with CKA_ID id and
-// CKA_LABEL label (empty: the private key's label), so that [Module.Signer]
-// finds key and certificate by the certificate's serial or thumbprint. The
-// private key with that ID must be on the token and match cert's public key
-// (ErrKeyNotFound otherwise). A nil id stores a CA certificate (cert.IsCA)
-// of the chain, which Signers add to Chain. Storing a certificate the
-// token already has is a no-op.
-func (m *Module) ImportCertificate(ctx context.Context, sel TokenSelector, pin []byte, id []byte, label string, cert *x509.Certificate) (err error) {
-	if cert == nil {
-		return errors.New("signer: ImportCertificate needs a certificate")
-	}
-	if id == nil && !cert.IsCA {
-		return fmt.Errorf("%w: no key ID given for end-entity certificate %s", ErrKeyNotFound, FormatSerial(cert.SerialNumber))
-	}
+// importCertificate is ImportCertificate past the argument checks.
+func (m *Module) importCertificate(ctx context.Context, sel TokenSelector, pin []byte, id []byte, label string, cert *x509.Certificate) (err error) {
 	s, err := m.loggedIn(ctx, sel, pin)
 	if err != nil {
 		return err

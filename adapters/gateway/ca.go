@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"crypto"
 	"crypto/ed25519"
 	"crypto/x509"
 	"encoding/json"
@@ -17,14 +19,21 @@ import (
 )
 
 // caState is what the database keeps of the gateway's CA (setting "ca");
-// the issuing key is in the pki key store, encrypted under the master key.
+// the keys are in the pki key store, encrypted under the master key.
 type caState struct {
 	Root       []byte `json:"root"`
 	Issuing    []byte `json:"issuing"`
 	IssuingKey string `json:"issuingKey"`
+	// RootKey signs the root CRL that the issuing CA certificate names as
+	// its CRL distribution point. CAs created before the gateway kept it
+	// have none: their issuing CA names no revocation source.
+	RootKey string `json:"rootKey,omitempty"`
 }
 
-const caIssuingKeyID = "gateway-ca-issuing"
+const (
+	caIssuingKeyID = "gateway-ca-issuing"
+	caRootKeyID    = "gateway-ca-root"
+)
 
 // openCA loads the gateway's CA, creating it on first start. Two gateways
 // starting together on one database agree on the first one stored.
@@ -42,15 +51,24 @@ func openCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA,
 	}
 	raw, err := st.Setting(ctx, "ca")
 	if err == ErrNotFound {
-		h, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: cfg.CAName, Organization: strings.TrimSuffix(cfg.CAName, " CA"), KeyType: pki.P256})
+		// BaseURL makes the issuing CA certificate point at the root CRL
+		// (baseURL+pki.RootCRLPath), which the CA signs with the root key
+		// kept below, so that B-LT signatures carry revocation data for
+		// the intermediate too.
+		h, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: cfg.CAName, Organization: strings.TrimSuffix(cfg.CAName, " CA"),
+			KeyType: pki.P256, BaseURL: baseURL, Now: cfg.Now})
 		if err != nil {
 			return nil, nil, fmt.Errorf("gateway: create CA: %w", err)
 		}
-		kid := caIssuingKeyID + "-" + randomHex(6)
+		suffix := randomHex(6)
+		kid, rkid := caIssuingKeyID+"-"+suffix, caRootKeyID+"-"+suffix
 		if err := keys.Put(ctx, kid, h.IssuingKey); err != nil {
 			return nil, nil, fmt.Errorf("gateway: store CA key: %w", err)
 		}
-		state := jsonBytes(caState{Root: h.Root.Raw, Issuing: h.Issuing.Raw, IssuingKey: kid})
+		if err := keys.Put(ctx, rkid, h.RootKey); err != nil {
+			return nil, nil, fmt.Errorf("gateway: store CA root key: %w", err)
+		}
+		state := jsonBytes(caState{Root: h.Root.Raw, Issuing: h.Issuing.Raw, IssuingKey: kid, RootKey: rkid})
 		if raw, err = st.PutSetting(ctx, "ca", state, true); err != nil {
 			return nil, nil, err
 		}
@@ -73,14 +91,159 @@ func openCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA,
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: CA key (wrong master key?): %w", err)
 	}
-	ca, err := pki.New(ctx, pki.Config{
-		Cert: issuing, Key: key, Chain: []*x509.Certificate{root},
+	var rootKey crypto.Signer
+	if cs.RootKey != "" {
+		if rootKey, err = keys.Signer(ctx, cs.RootKey); err != nil {
+			return nil, nil, fmt.Errorf("gateway: CA root key (wrong master key?): %w", err)
+		}
+	}
+	pc := pki.Config{
+		Cert: issuing, Key: key, Chain: []*x509.Certificate{root}, RootKey: rootKey,
 		Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now,
-	})
+	}
+	if pc.OCSPSigner, pc.TSASigner, err = serviceSigners(ctx, st, ps, keys, pc); err != nil {
+		return nil, nil, err
+	}
+	ca, err := pki.New(ctx, pc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("gateway: CA: %w", err)
 	}
 	return ca, keys, nil
+}
+
+// serviceState is what the database keeps of the OCSP responder's or the
+// TSA's certificate (settings "ca.ocsp", "ca.tsa"); the key is in the pki
+// key store, encrypted under the master key.
+type serviceState struct {
+	Cert []byte `json:"cert"`
+	Key  string `json:"key"`
+}
+
+// serviceRenewBefore is how long before expiry a start renews a service
+// certificate (the OCSP responder's lives 90 days).
+const serviceRenewBefore = 14 * 24 * time.Hour
+
+// serviceSigners loads the OCSP responder and TSA keys and certificates,
+// issuing them on first start and when they are near expiry or were not
+// issued by the current CA, so that restarts do not add certificates.
+func serviceSigners(ctx context.Context, st Store, ps pki.Store, keys *pki.SoftwareKeyStore, pc pki.Config) (ocsp, tsa signer.Signer, err error) {
+	var boot *pki.CA // issues new service certificates; made when needed
+	svcs := []struct {
+		setting, profile, role string
+		dst                    *signer.Signer
+	}{
+		{"ca.ocsp", pki.ProfileOCSP, "OCSP Responder", &ocsp},
+		{"ca.tsa", pki.ProfileTSA, "Time Stamping Unit", &tsa},
+	}
+	for _, svc := range svcs {
+		s, err := loadService(ctx, st, keys, pc, svc.setting)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s == nil {
+			if boot == nil {
+				// The bootstrap CA's own in-memory service certificates
+				// go to a throwaway store; what it issues here is copied
+				// into the real one.
+				bc := pc
+				bc.Store, bc.Keys, bc.OCSPSigner, bc.TSASigner = pki.NewMemoryStore(), nil, nil, nil
+				if boot, err = pki.New(ctx, bc); err != nil {
+					return nil, nil, fmt.Errorf("gateway: CA: %w", err)
+				}
+			}
+			if s, err = newService(ctx, st, ps, keys, pc, boot, svc.setting, svc.profile, svc.role); err != nil {
+				return nil, nil, err
+			}
+		}
+		*svc.dst = s
+	}
+	return ocsp, tsa, nil
+}
+
+// loadService returns the stored service signer, or nil when there is none
+// or it must be renewed.
+func loadService(ctx context.Context, st Store, keys *pki.SoftwareKeyStore, pc pki.Config, setting string) (signer.Signer, error) {
+	raw, err := st.Setting(ctx, setting)
+	if err == ErrNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ss serviceState
+	if err := json.Unmarshal(raw, &ss); err != nil {
+		return nil, fmt.Errorf("gateway: stored %s: %w", setting, err)
+	}
+	cert, err := x509.ParseCertificate(ss.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: stored %s certificate: %w", setting, err)
+	}
+	now := time.Now()
+	if pc.Now != nil {
+		now = pc.Now()
+	}
+	if !now.Add(serviceRenewBefore).Before(cert.NotAfter) || cert.CheckSignatureFrom(pc.Cert) != nil {
+		return nil, nil // near expiry, or from a CA since replaced
+	}
+	key, err := keys.Signer(ctx, ss.Key)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: %s key (wrong master key?): %w", setting, err)
+	}
+	return signer.NewSoftware(key, cert, append([]*x509.Certificate{pc.Cert}, pc.Chain...))
+}
+
+// newService issues a service certificate for a new P-256 key, records it
+// in the CA's store and keeps key and certificate. When another gateway
+// stored one first (same database, first start), that one is used.
+func newService(ctx context.Context, st Store, ps pki.Store, keys *pki.SoftwareKeyStore, pc pki.Config, boot *pki.CA, setting, profile, role string) (signer.Signer, error) {
+	fail := func(err error) (signer.Signer, error) {
+		return nil, fmt.Errorf("gateway: %s certificate: %w", setting, err)
+	}
+	key, err := pki.GenerateKey(pki.P256)
+	if err != nil {
+		return fail(err)
+	}
+	subj := pki.Subject{CommonName: pc.Cert.Subject.CommonName + " " + role, Organization: firstOf(pc.Cert.Subject.Organization), Country: firstOf(pc.Cert.Subject.Country)}
+	cert, err := boot.Issue(ctx, key.Public(), subj, profile)
+	if err != nil {
+		return fail(err)
+	}
+	rec, err := boot.Lookup(ctx, cert.SerialNumber)
+	if err != nil {
+		return fail(err)
+	}
+	// In the CA's store the OCSP responder answers for it (the TSA's
+	// certificate is checked by validators) and it is listed.
+	if err := ps.PutCertificate(ctx, rec); err != nil {
+		return fail(err)
+	}
+	kid := "gateway-" + strings.TrimPrefix(setting, "ca.") + "-" + randomHex(6)
+	if err := keys.Put(ctx, kid, key); err != nil {
+		return fail(err)
+	}
+	state := jsonBytes(serviceState{Cert: cert.Raw, Key: kid})
+	_, had := st.Setting(ctx, setting)
+	// First start: keep what a concurrent gateway stored first. Renewal:
+	// replace (a concurrent renewal's certificate stays valid until it
+	// expires, so both are fine).
+	stored, err := st.PutSetting(ctx, setting, state, had == ErrNotFound)
+	if err != nil {
+		return fail(err)
+	}
+	if !bytes.Equal(stored, state) {
+		s, err := loadService(ctx, st, keys, pc, setting)
+		if err != nil || s != nil {
+			return s, err
+		}
+	}
+	return signer.NewSoftware(key, cert, append([]*x509.Certificate{pc.Cert}, pc.Chain...))
+}
+
+func firstOf(s []string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return ""
 }
 
 // linkKeys is the gateway's set of link-signing keys: the active one signs,
@@ -197,7 +360,12 @@ func openTokenCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pk
 		closeAll()
 		return nil, nil, nil, errors.New("gateway: the CA token has no chain above the CA certificate: give CAChainFile")
 	}
-	ca, err := pki.New(ctx, pki.Config{Cert: sg.Certificate(), Key: sg, Chain: chain, Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now})
+	pc := pki.Config{Cert: sg.Certificate(), Key: sg, Chain: chain, Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now}
+	if pc.OCSPSigner, pc.TSASigner, err = serviceSigners(ctx, st, ps, keys, pc); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	ca, err := pki.New(ctx, pc)
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, fmt.Errorf("gateway: CA: %w", err)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/pki"
+	"github.com/securesign/securesign/signer"
 )
 
 // pkiStore implements pki.Store on the gateway's database, so the CA's
@@ -95,9 +96,9 @@ func (p *pkiStore) Revoked(ctx context.Context) ([]pki.RevokedEntry, error) {
 		if err := rows.Scan(&k, &at, &reason); err != nil {
 			return nil, err
 		}
-		n, ok := new(big.Int).SetString(k, 16)
-		if !ok {
-			return nil, fmt.Errorf("gateway: pki store: bad stored serial %q", k)
+		n, err := signer.ParseSerial(k)
+		if err != nil {
+			return nil, fmt.Errorf("gateway: pki store: stored serial: %w", err)
 		}
 		out = append(out, pki.RevokedEntry{Serial: n, RevokedAt: fromNanos(at), Reason: reason})
 	}
@@ -110,6 +111,19 @@ func (p *pkiStore) NextCRLNumber(ctx context.Context) (*big.Int, error) {
 	}
 	var v int64
 	if err := p.s.w.QueryRowContext(ctx, p.s.q("UPDATE pki_counters SET value = value + 1 WHERE name = 'crl' RETURNING value")).Scan(&v); err != nil {
+		return nil, err
+	}
+	return big.NewInt(v), nil
+}
+
+// NextRootCRLNumber numbers the root CRL (pki.CA.RootCRL) in the database,
+// so that several gateways and restarts keep the numbers growing.
+func (p *pkiStore) NextRootCRLNumber(ctx context.Context) (*big.Int, error) {
+	if _, err := p.s.exec(ctx, "INSERT INTO pki_counters (name, value) VALUES ('rootcrl', 0) ON CONFLICT DO NOTHING"); err != nil {
+		return nil, err
+	}
+	var v int64
+	if err := p.s.w.QueryRowContext(ctx, p.s.q("UPDATE pki_counters SET value = value + 1 WHERE name = 'rootcrl' RETURNING value")).Scan(&v); err != nil {
 		return nil, err
 	}
 	return big.NewInt(v), nil

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"math/big"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -134,6 +133,13 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 	}
 	if spec.RequestID == "" {
 		spec.RequestID = newRequestID()
+	}
+	if spec.CertSerial != "" {
+		// Stored and put in the link canonically (lowercase hex), whatever
+		// form the caller gave.
+		if spec.CertSerial, err = normalizeSerial(spec.CertSerial); err != nil {
+			return nil, err
+		}
 	}
 	sess := &Session{
 		RequestID: spec.RequestID, TenantID: p.TenantID, Kind: spec.Kind, Action: spec.Action,
@@ -465,7 +471,13 @@ func (cs *callbackStore) Pending(ctx context.Context, requestID string) (*callba
 		p.HashAlgo = 0
 	}
 	if sess.CertSerial != "" {
-		p.CertSerial, _ = new(big.Int).SetString(sess.CertSerial, 16)
+		// A serial that does not parse must not silently drop the
+		// certificate check: the callback fails instead.
+		n, err := signer.ParseSerial(sess.CertSerial)
+		if err != nil {
+			return nil, nil, fmt.Errorf("gateway: session %s: stored certificate serial: %w", sess.RequestID, err)
+		}
+		p.CertSerial = n
 	}
 	var st sessionState
 	if err := json.Unmarshal(sess.State, &st); err != nil {
