@@ -9,7 +9,7 @@ RACE_PKGS ?= ./signer/... ./callback/... ./deeplink/... ./pki/... ./adapters/gat
 
 DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf openssl ghostscript chromium postgresql time
 
-.PHONY: run test check-tools vet staticcheck unit race fuzz bench deps build
+.PHONY: run test check-tools vet staticcheck unit race fuzz cross bench deps build
 
 run:
 	$(GO) run ./adapters/cmd/securesign gateway --dev
@@ -17,7 +17,7 @@ run:
 build:
 	$(GO) build -o bin/securesign ./adapters/cmd/securesign
 
-test: check-tools vet staticcheck unit race fuzz
+test: check-tools vet staticcheck cross unit race fuzz
 
 check-tools:
 	@bash .ci/check-tools.sh
@@ -33,6 +33,11 @@ unit:
 
 race:
 	$(GO) test -race -count=1 -timeout 20m $(RACE_PKGS)
+
+# Builds without cgo for Linux, Windows and macOS: the Desktop Software ships
+# on all three, and PKCS#11 must fail cleanly where cgo is off.
+cross:
+	CROSS_VET=0 bash .ci/cross-build.sh
 
 # Runs every fuzz target briefly, from its committed seed corpus in testdata/fuzz.
 fuzz:

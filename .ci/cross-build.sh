@@ -24,8 +24,8 @@ for t in $targets; do
   fi
 done
 # On this machine the cgo-less build can run: PKCS#11 must say why it is off.
-echo "cross-build: CGO_ENABLED=0 go test -run TestNoCgo ./signer"
-CGO_ENABLED=0 go test -count=1 -run TestNoCgo ./signer || failed+=("test signer without cgo")
+echo "cross-build: CGO_ENABLED=0 go test -run TestNoCgo ./signer ./pki"
+CGO_ENABLED=0 go test -count=1 -run TestNoCgo ./signer ./pki || failed+=("test signer, pki without cgo")
 if [ ${#failed[@]} -gt 0 ]; then
   printf 'cross-build: FAILED: %s\n' "${failed[@]}" >&2
   exit 1

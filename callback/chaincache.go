@@ -42,6 +42,10 @@ type ChainCache struct {
 	m   map[[32]byte]*list.Element
 
 	hits, misses uint64 // for tests
+
+	// Parsed certificates by the SHA-256 of their DER: a signer sends the
+	// same certificates with every result. Emptied when full.
+	certs map[[32]byte]*x509.Certificate
 }
 
 type chainEntry struct {
@@ -61,7 +65,30 @@ func NewChainCache(size int, ttl time.Duration) *ChainCache {
 	if ttl <= 0 {
 		ttl = DefaultChainCacheTTL
 	}
-	return &ChainCache{size: size, ttl: ttl, lru: list.New(), m: make(map[[32]byte]*list.Element)}
+	return &ChainCache{size: size, ttl: ttl, lru: list.New(), m: make(map[[32]byte]*list.Element), certs: make(map[[32]byte]*x509.Certificate)}
+}
+
+// parse is x509.ParseCertificate, remembering what parsed. The
+// certificates are shared: like every *x509.Certificate, read only.
+func (c *ChainCache) parse(der []byte) (*x509.Certificate, error) {
+	k := sha256.Sum256(der)
+	c.mu.Lock()
+	cert, ok := c.certs[k]
+	c.mu.Unlock()
+	if ok {
+		return cert, nil
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err // failures are not remembered
+	}
+	c.mu.Lock()
+	if len(c.certs) >= 4*c.size {
+		clear(c.certs)
+	}
+	c.certs[k] = cert
+	c.mu.Unlock()
+	return cert, nil
 }
 
 // Len reports how many chains the cache holds.

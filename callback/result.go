@@ -90,13 +90,18 @@ func (r *Result) Signatures() ([][]byte, error) {
 // Certificates returns the parsed certificateBase64 (nil when absent) and
 // chainBase64.
 func (r *Result) Certificates() (*x509.Certificate, []*x509.Certificate, error) {
+	return r.certificates(x509.ParseCertificate)
+}
+
+// certificates is Certificates with parse for x509.ParseCertificate.
+func (r *Result) certificates(parse func(der []byte) (*x509.Certificate, error)) (*x509.Certificate, []*x509.Certificate, error) {
 	var leaf *x509.Certificate
 	if r.CertificateBase64 != "" {
 		der, err := decodeB64(r.CertificateBase64)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: certificateBase64 is not base64", ErrCertificate)
 		}
-		if leaf, err = x509.ParseCertificate(der); err != nil {
+		if leaf, err = parse(der); err != nil {
 			return nil, nil, fmt.Errorf("%w: %v", ErrCertificate, err)
 		}
 	}
@@ -109,7 +114,7 @@ func (r *Result) Certificates() (*x509.Certificate, []*x509.Certificate, error) 
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: chainBase64[%d] is not base64", ErrCertificate, i)
 		}
-		c, err := x509.ParseCertificate(der)
+		c, err := parse(der)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%w: chainBase64[%d]: %v", ErrCertificate, i, err)
 		}

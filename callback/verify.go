@@ -278,7 +278,11 @@ func (v *Verifier) checkSuccess(ctx context.Context, p *Pending, r *Result, now 
 	if len(sigs) != len(digests) {
 		return nil, fmt.Errorf("%w: %d, issued %d digest(s)", ErrSignatureCount, len(sigs), len(digests))
 	}
-	leaf, chain, err := r.Certificates()
+	parse := x509.ParseCertificate
+	if v.Chains != nil {
+		parse = v.Chains.parse
+	}
+	leaf, chain, err := r.certificates(parse)
 	if err != nil {
 		return nil, err
 	}

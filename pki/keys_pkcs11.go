@@ -48,7 +48,9 @@ type p11Open struct {
 // OpenPKCS11KeyStore logs in to the token labelled tokenLabel of the module
 // at modulePath, to check the PIN; a missing or wrong PIN is an error
 // wrapping ErrKeyStoreLocked (and, for a wrong one, signer.ErrPINIncorrect).
-// The store keeps a copy of pin, for later logins, until Close.
+// The store keeps a copy of pin, for later logins, until Close. A program
+// built without cgo has no PKCS#11: there the error also wraps
+// signer.ErrPKCS11Unavailable.
 func OpenPKCS11KeyStore(modulePath, tokenLabel string, pin []byte) (*PKCS11KeyStore, error) {
 	if len(pin) == 0 {
 		return nil, fmt.Errorf("%w: no PIN for token %q", ErrKeyStoreLocked, tokenLabel)

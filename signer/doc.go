@@ -38,6 +38,14 @@
 // turned into ASN.1 DER, and a context-specific login after C_SignInit for
 // keys with CKA_ALWAYS_AUTHENTICATE.
 //
+// # Builds without cgo
+//
+// Loading a vendor's module needs cgo, so release binaries are built with
+// CGO_ENABLED=1 on each OS. The package also compiles without cgo (cross
+// builds, go vet for other OSes, pure-Go users) with the same API: there
+// [OpenModule] and every [Module] method return an error wrapping
+// [ErrPKCS11Unavailable] (which wraps [ErrTokenNotFound]); files still work.
+//
 // # Guarantees
 //
 // Every signature, from a token or a file, is verified against the

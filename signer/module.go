@@ -133,10 +133,9 @@ type TokenInfo struct {
 	// locked, -1 otherwise.
 	TriesLeft int `json:"triesLeft"`
 
+	//lint:ignore U1000 only the cgo build (pkcs11.go) has slots
 	slot uint
 }
-
-func trimP11(s string) string { return strings.TrimRight(s, " \x00") }
 
 // CertInfo is what a person needs to choose a certificate on a token.
 type CertInfo struct {
@@ -211,19 +210,6 @@ func (k KeySelector) String() string {
 		return "(any)"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func (k KeySelector) matchesCert(c *x509.Certificate) bool {
-	if k.CertSerial != nil && c.SerialNumber.Cmp(k.CertSerial) != 0 {
-		return false
-	}
-	if k.CertSHA256 != nil {
-		sum := sha256.Sum256(c.Raw)
-		if !bytes.Equal(sum[:], k.CertSHA256) {
-			return false
-		}
-	}
-	return true
 }
 
 // Tokens lists every slot of the module, with its token when one is

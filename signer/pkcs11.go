@@ -145,6 +145,8 @@ func tokenInfo(slot uint, si pkcs11.SlotInfo, ti *pkcs11.TokenInfo) TokenInfo {
 	return t
 }
 
+func trimP11(s string) string { return strings.TrimRight(s, " \x00") }
+
 // tokens is Tokens past the checks.
 func (m *Module) tokens() ([]TokenInfo, error) {
 	p := m.lib.ctx
@@ -289,6 +291,20 @@ func listCerts(p *pkcs11.Ctx, sh pkcs11.SessionHandle) ([]tokenCert, error) {
 		out = append(out, tokenCert{cert: c, label: string(a[1].Value), id: a[2].Value})
 	}
 	return out, nil
+}
+
+// matchesCert reports whether c is a certificate k selects.
+func (k KeySelector) matchesCert(c *x509.Certificate) bool {
+	if k.CertSerial != nil && c.SerialNumber.Cmp(k.CertSerial) != 0 {
+		return false
+	}
+	if k.CertSHA256 != nil {
+		sum := sha256.Sum256(c.Raw)
+		if !bytes.Equal(sum[:], k.CertSHA256) {
+			return false
+		}
+	}
+	return true
 }
 
 // openSigner is Signer.

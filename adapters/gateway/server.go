@@ -231,6 +231,9 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
 	e.GET("/.well-known/securesign-keys.json", s.wellKnownKeys)
+	// OCSP GET paths carry base64 ("//", "+", "="): nothing in front of
+	// the CA's handler may clean or unescape them (no path-rewriting
+	// middleware here; TestFixOCSPOverHTTP holds it).
 	pkiH := http.StripPrefix("/pki", s.ca.Handler())
 	e.Any("/pki/*", echo.WrapHandler(pkiH))
 

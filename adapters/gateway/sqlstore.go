@@ -29,6 +29,13 @@ type sqlStore struct {
 	postgres bool
 	closers  []func() error
 	stmts    sync.Map // "w:"/"r:" + query → *sql.Stmt
+
+	// The group commit of SQLite (see write); nil for PostgreSQL.
+	writes    chan *writeOp
+	stopWrite chan struct{}
+	writerEnd chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // prep returns query prepared on db once: the SQLite driver would parse
@@ -64,16 +71,149 @@ const (
 	qAuditHeadHash = "UPDATE audit_heads SET hash = ? WHERE tenant_id = ?"
 	qAuditInsert   = `INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// PostgreSQL: the head's new hash and the entry in one round trip.
+	qAuditHeadHashInsert = `WITH head AS (UPDATE audit_heads SET hash = ? WHERE tenant_id = ?)
+		INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	qCompleteSession = "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND status = 'pending'"
+	qCompletion      = "SELECT completion FROM sessions WHERE request_id = ?"
 )
 
-// warm prepares the transaction statements.
+// warm prepares the transaction statements and, for SQLite, starts the
+// group-commit writer.
 func (s *sqlStore) warm(ctx context.Context) error {
-	for _, q := range []string{qInsertSession, qAuditHead, qAuditHeadHash, qAuditInsert} {
+	qs := []string{qInsertSession, qAuditHead, qAuditHeadHash, qAuditInsert, qCompleteSession, qCompletion}
+	if s.postgres {
+		qs = append(qs, qAuditHeadHashInsert)
+	}
+	for _, q := range qs {
 		if _, err := s.prep(ctx, s.w, q); err != nil {
 			return err
 		}
 	}
+	if !s.postgres && s.writes == nil {
+		s.writes, s.stopWrite, s.writerEnd = make(chan *writeOp), make(chan struct{}), make(chan struct{})
+		go s.writer()
+	}
 	return nil
+}
+
+// A writeOp is one caller's transaction body, run by the writer.
+type writeOp struct {
+	fn   func(ctx context.Context, tx *sql.Tx) error
+	done chan error
+}
+
+// maxBatch bounds how many callers' writes share one transaction.
+const maxBatch = 64
+
+var errStoreClosed = errors.New("gateway: store closed")
+
+// write runs fn in a write transaction and returns once that transaction
+// has committed (or fn's error). With SQLite, the callers waiting at the
+// same time share one transaction, each inside its own savepoint: a
+// commit writes every page it changed to the WAL with one system call
+// per page, so N sessions committed together cost one write of the
+// sessions, audit_log and audit_heads pages instead of N (group commit).
+// A caller's fn failing rolls back its savepoint only. Nothing is
+// acknowledged before the commit that holds it, so the durability of an
+// acknowledged write is that of a commit (WAL with synchronous=NORMAL:
+// it survives the process being killed; see OpenSQLite).
+func (s *sqlStore) write(ctx context.Context, fn func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.writes == nil {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback() //nolint:errcheck
+		if err := fn(ctx, tx); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	op := &writeOp{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.writes <- op:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.stopWrite:
+		return errStoreClosed
+	}
+	// Once taken, the op runs to its commit whatever ctx does: the caller
+	// learns the outcome, never "maybe".
+	return <-op.done
+}
+
+// writer takes the waiting writes in batches until the store closes.
+func (s *sqlStore) writer() {
+	defer close(s.writerEnd)
+	for {
+		var op *writeOp
+		select {
+		case op = <-s.writes:
+		case <-s.stopWrite:
+			return
+		}
+		ops := []*writeOp{op}
+	more:
+		for len(ops) < maxBatch {
+			select {
+			case op := <-s.writes:
+				ops = append(ops, op)
+			default:
+				break more
+			}
+		}
+		s.commitBatch(ops)
+	}
+}
+
+// commitBatch runs ops in one transaction and tells each its outcome.
+func (s *sqlStore) commitBatch(ops []*writeOp) {
+	ctx := context.Background()
+	errs := make([]error, len(ops))
+	finish := func(all error) {
+		for i, op := range ops {
+			if all != nil && errs[i] == nil {
+				errs[i] = all
+			}
+			op.done <- errs[i]
+		}
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		finish(err)
+		return
+	}
+	if len(ops) == 1 {
+		if errs[0] = ops[0].fn(ctx, tx); errs[0] != nil {
+			tx.Rollback() //nolint:errcheck
+			finish(nil)
+			return
+		}
+		finish(tx.Commit())
+		return
+	}
+	for i, op := range ops {
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+			tx.Rollback() //nolint:errcheck
+			finish(err)
+			return
+		}
+		if errs[i] = op.fn(ctx, tx); errs[i] != nil {
+			if _, err := tx.ExecContext(ctx, "ROLLBACK TO op"); err != nil {
+				tx.Rollback() //nolint:errcheck
+				finish(err)
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+			tx.Rollback() //nolint:errcheck
+			finish(err)
+			return
+		}
+	}
+	finish(tx.Commit())
 }
 
 // txStmt returns the prepared form of query for tx, or nil when the query
@@ -98,15 +238,6 @@ func (s *sqlStore) txRow(ctx context.Context, tx *sql.Tx, query string, args ...
 		return st.QueryRowContext(ctx, args...)
 	}
 	return tx.QueryRowContext(ctx, s.q(query), args...)
-}
-
-// wrow is row on the writer connection (read-your-write after a CAS).
-func (s *sqlStore) wrow(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := s.prep(ctx, s.w, query)
-	if err != nil {
-		return s.w.QueryRowContext(ctx, s.q(query), args...)
-	}
-	return st.QueryRowContext(ctx, args...)
 }
 
 // q rewrites "?" placeholders to "$n" for PostgreSQL.
@@ -234,7 +365,18 @@ func (s *sqlStore) Ping(ctx context.Context) error {
 	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
+// Close closes the store once; later calls return the first one's error.
 func (s *sqlStore) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *sqlStore) close() error {
+	if s.writes != nil {
+		// Let the batch in hand commit, refuse the rest.
+		close(s.stopWrite)
+		<-s.writerEnd
+	}
 	var errs []error
 	s.stmts.Range(func(k, v any) bool {
 		v.(*sql.Stmt).Close()
@@ -576,26 +718,22 @@ func (s *sqlStore) CreateSession(ctx context.Context, x *Session, audit *AuditEn
 	if x.Status == "" {
 		x.Status = StatusPending
 	}
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	_, err = s.txExec(ctx, tx, qInsertSession,
-		x.RequestID, x.TenantID, x.Kind, x.Action, jsonBytes(x.Hashes), x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
-		x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
-	if s.isUnique(err) {
-		return ErrExists
-	}
-	if err != nil {
-		return err
-	}
-	if audit != nil {
-		if err := s.appendAuditTx(ctx, tx, audit); err != nil {
+	hashes := jsonBytes(x.Hashes)
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := s.txExec(ctx, tx, qInsertSession,
+			x.RequestID, x.TenantID, x.Kind, x.Action, hashes, x.HashAlgo, x.Origin, x.Challenge, x.CertSerial, x.CertSHA256,
+			x.UserID, x.CallbackURL, x.ReturnURL, x.Doc, x.State, x.Output, nanos(x.ExpiresAt), nanos(x.CreatedAt), x.Status)
+		if s.isUnique(err) {
+			return ErrExists
+		}
+		if err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		if audit != nil {
+			return s.appendAuditTx(ctx, tx, audit)
+		}
+		return nil
+	})
 }
 
 const sessionCols = `request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
@@ -634,23 +772,32 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	if c.Success {
 		status = StatusSigned
 	}
-	// The compare and set: only a pending session takes a completion.
-	res, err := s.exec(ctx, "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND status = 'pending'",
-		status, encodeCompletion(c), requestID)
-	if err != nil {
-		return nil, false, err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return nil, false, err
-	}
-	if n == 1 {
-		return c, true, nil
-	}
-	// Lost (or unknown): read the winner from the writer.
+	enc := encodeCompletion(c)
+	var won bool
 	var comp []byte
-	if err := s.wrow(ctx, "SELECT completion FROM sessions WHERE request_id = ?", requestID).Scan(&comp); err != nil {
-		return nil, false, notFound(err)
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		won, comp = false, nil
+		// The compare and set: only a pending session takes a completion.
+		res, err := s.txExec(ctx, tx, qCompleteSession, status, enc, requestID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			won = true
+			return nil
+		}
+		// Lost (or unknown): read the winner in the same transaction.
+		return notFound(s.txRow(ctx, tx, qCompletion, requestID).Scan(&comp))
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if won {
+		return c, true, nil
 	}
 	stored, err := decodeCompletion(comp)
 	if err != nil {
@@ -799,15 +946,7 @@ func auditHash(e *AuditEntry, prev []byte) []byte {
 }
 
 func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback() //nolint:errcheck
-	if err := s.appendAuditTx(ctx, tx, e); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error { return s.appendAuditTx(ctx, tx, e) })
 }
 
 func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry) error {
@@ -825,6 +964,11 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 	}
 	e.PrevHash = prev
 	e.Hash = auditHash(e, prev)
+	if s.postgres {
+		_, err := s.txExec(ctx, tx, qAuditHeadHashInsert, e.Hash, e.TenantID,
+			e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash)
+		return err
+	}
 	if _, err := s.txExec(ctx, tx, qAuditHeadHash, e.Hash, e.TenantID); err != nil {
 		return err
 	}

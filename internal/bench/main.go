@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -172,8 +171,8 @@ func measure(argv []string, runs int) (float64, float64, error) {
 			continue
 		}
 		walls = append(walls, w)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = append(rss, float64(ru.Maxrss)/1024)
+		if r, ok := peakRSSMiB(cmd.ProcessState); ok {
+			rss = append(rss, r)
 		}
 	}
 	return median(walls), median(rss), nil

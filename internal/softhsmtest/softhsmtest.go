@@ -1,3 +1,5 @@
+//go:build cgo
+
 // Package softhsmtest makes throwaway SoftHSM2 tokens for tests: a fresh
 // token in t.TempDir() with its own configuration, and a way to import keys
 // and certificates onto it as a DSC vendor's tool would.
