@@ -71,8 +71,11 @@ const (
 	qAuditHeadHash = "UPDATE audit_heads SET hash = ? WHERE tenant_id = ?"
 	qAuditInsert   = `INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	// PostgreSQL: the head's new hash and the entry in one round trip.
-	qAuditHeadHashInsert = `WITH head AS (UPDATE audit_heads SET hash = ? WHERE tenant_id = ?)
+	// PostgreSQL: lock the head (no new row version), then write the new
+	// head and the entry in one round trip: one row version of the hot
+	// head row per entry, not two.
+	qAuditHeadLock       = "SELECT seq, hash FROM audit_heads WHERE tenant_id = ? FOR UPDATE"
+	qAuditHeadHashInsert = `WITH head AS (UPDATE audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?)
 		INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 	qCompleteSession = "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND status = 'pending'"
@@ -84,7 +87,7 @@ const (
 func (s *sqlStore) warm(ctx context.Context) error {
 	qs := []string{qInsertSession, qAuditHead, qAuditHeadHash, qAuditInsert, qCompleteSession, qCompletion}
 	if s.postgres {
-		qs = append(qs, qAuditHeadHashInsert)
+		qs = append(qs, qAuditHeadLock, qAuditHeadHashInsert)
 	}
 	for _, q := range qs {
 		if _, err := s.prep(ctx, s.w, q); err != nil {
@@ -775,6 +778,26 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	enc := encodeCompletion(c)
 	var won bool
 	var comp []byte
+	if s.writes == nil {
+		// PostgreSQL: one autocommitted statement, no BEGIN/COMMIT round
+		// trips; the UPDATE's row lock makes it the compare and set.
+		res, err := s.exec(ctx, qCompleteSession, status, enc, requestID)
+		if err != nil {
+			return nil, false, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, false, err
+		}
+		if n == 1 {
+			return c, true, nil
+		}
+		if err := s.w.QueryRowContext(ctx, s.q(qCompletion), requestID).Scan(&comp); err != nil {
+			return nil, false, notFound(err)
+		}
+		stored, err := decodeCompletion(comp)
+		return stored, false, err
+	}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		won, comp = false, nil
 		// The compare and set: only a pending session takes a completion.
@@ -959,16 +982,27 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 	// lock (PostgreSQL), so concurrent appends to one tenant's chain
 	// serialize; SQLite has one writer anyway.
 	var prev []byte
+	if s.postgres {
+		err := s.txRow(ctx, tx, qAuditHeadLock, e.TenantID).Scan(&e.Seq, &prev)
+		if err == nil {
+			e.Seq++
+			e.PrevHash = prev
+			e.Hash = auditHash(e, prev)
+			_, err := s.txExec(ctx, tx, qAuditHeadHashInsert, e.Seq, e.Hash, e.TenantID,
+				e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash)
+			return err
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// The tenant's first entry: the upsert below settles a race
+		// between first entries.
+	}
 	if err := s.txRow(ctx, tx, qAuditHead, e.TenantID, make([]byte, 32)).Scan(&e.Seq, &prev); err != nil {
 		return err
 	}
 	e.PrevHash = prev
 	e.Hash = auditHash(e, prev)
-	if s.postgres {
-		_, err := s.txExec(ctx, tx, qAuditHeadHashInsert, e.Hash, e.TenantID,
-			e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash)
-		return err
-	}
 	if _, err := s.txExec(ctx, tx, qAuditHeadHash, e.Hash, e.TenantID); err != nil {
 		return err
 	}
