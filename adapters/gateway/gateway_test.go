@@ -39,6 +39,10 @@ func TestHashSession(t *testing.T) {
 		if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
 			t.Fatalf("callback = %d %v", code, ans)
 		}
+		// The verified chain is kept for the signer's next results.
+		if n := g.srv.chains.Len(); n != 1 {
+			t.Errorf("chain cache holds %d chains after one result, want 1", n)
+		}
 		s := g.must(200, "GET", "/v1/sessions/"+rid, g.key, nil)
 		if s["status"] != "signed" || len(s["signaturesBase64"].([]any)) != 1 || s["certificateBase64"] == "" {
 			t.Fatalf("status after callback = %v", s)
@@ -63,6 +67,26 @@ func TestHashSession(t *testing.T) {
 		logs := g.srv.store.(*sqlStore)
 		if n, err := logs.VerifyAudit(context.Background(), DevTenantID); err != nil || n < 4 {
 			t.Errorf("audit chain: %d entries, %v", n, err)
+		}
+		// One "accepted" entry, written with the completion (same
+		// transaction), worded as the verifier's outcome; the replays are
+		// audited as such.
+		es, err := logs.AuditLogs(context.Background(), AuditFilter{TenantID: DevTenantID, RequestID: rid})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outcomes := map[string]int{}
+		for _, e := range es {
+			if e.Action != "session.result" {
+				continue
+			}
+			outcomes[e.Outcome]++
+			if e.Outcome == "accepted" && (e.CertSerial == "" || !strings.HasPrefix(e.Detail, "signed: 1 signature(s) by ")) {
+				t.Errorf("accepted audit entry %+v", e)
+			}
+		}
+		if outcomes["accepted"] != 1 || outcomes["duplicate"] != 2 {
+			t.Errorf("session.result audit outcomes %v, want 1 accepted and 2 duplicates", outcomes)
 		}
 	})
 }

@@ -35,7 +35,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	s := &sqlStore{w: w, r: w, closers: []func() error{w.Close}}
+	s := &sqlStore{w: w, r: w, boot: randomHex(8), closers: []func() error{w.Close}}
 	if err := s.migrate(ctx); err != nil {
 		w.Close()
 		return nil, err
@@ -88,7 +88,7 @@ func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("gateway: postgres: %w", err)
 	}
-	s := &sqlStore{w: db, r: db, postgres: true, closers: []func() error{db.Close}}
+	s := &sqlStore{w: db, r: db, postgres: true, boot: randomHex(8), closers: []func() error{db.Close}}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

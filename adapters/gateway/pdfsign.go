@@ -169,14 +169,28 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if err != nil {
 		return 0, nil, err
 	}
+	// With an Idempotency-Key the signed file is named after it: a retry
+	// that took over the reservation of a request killed after signing
+	// returns that file instead of signing again (the OTP is spent anyway).
+	id, field := randomHex(12), "SecureSign_"+randomHex(4)
+	if tok, _ := c.Get(idemTokenKey).(string); tok != "" {
+		id, field = tok, "SecureSign_"+tok[:8]
+	}
+	if opts.FieldName == "" {
+		opts.FieldName = field
+	}
+	name := "remote-" + id + ".signed.pdf"
+	final := filepath.Join(s.filesDir(), name)
+	answer := &fileAnswer{Fields: map[string]any{"success": true, "signatureField": opts.FieldName},
+		Members: []fileMember{{Name: "signedPdfBase64", Files: []string{name}}}, Temp: true}
+	if _, err := os.Stat(final); err == nil {
+		s.metrics.outcome("remote", "recovered")
+		c.Response().Header().Set("Idempotent-Replayed", "true")
+		return http.StatusOK, answer, nil
+	}
 	if err := s.checkOTP(c, rec.UserID, req.OTPID, req.OTP, "sign"); err != nil {
 		return 0, nil, err
 	}
-	if opts.FieldName == "" {
-		opts.FieldName = "SecureSign_" + randomHex(4)
-	}
-	name := "remote-" + randomHex(12) + ".signed.pdf"
-	final := filepath.Join(s.filesDir(), name)
 	out, err := os.CreateTemp(s.filesDir(), "signed-*.tmp")
 	if err != nil {
 		return 0, nil, err
@@ -193,13 +207,14 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if err := out.Close(); err != nil {
 		return 0, nil, err
 	}
+	// Audit before the file appears: a crash in between leaves a logged
+	// signature that was never delivered, never a delivered one unlogged.
+	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: docHash, Outcome: "signed"})
 	if err := os.Rename(out.Name(), final); err != nil {
 		return 0, nil, err
 	}
 	s.metrics.outcome("remote", "signed")
-	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: docHash, Outcome: "signed"})
-	return http.StatusOK, &fileAnswer{Fields: map[string]any{"success": true, "signatureField": opts.FieldName},
-		Members: []fileMember{{Name: "signedPdfBase64", Files: []string{name}}}, Temp: true}, nil
+	return http.StatusOK, answer, nil
 }
 
 func fileSHA256(f *os.File) (string, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/pki"
 )
 
@@ -47,6 +49,8 @@ type Server struct {
 	tsa          *pki.TSAClient
 	revocation   *pki.RevocationChecker // callback and validation checks; nil when off
 	ltRevocation *pki.RevocationChecker // B-LT data, always on
+	// chains caches parsed result certificates across callbacks.
+	chains *callback.ChainCache
 }
 
 // New opens the store the configuration names (PostgreSQL or SQLite in
@@ -75,7 +79,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // NewWithStore returns a server on an open store (which it does not close).
 func NewWithStore(ctx context.Context, cfg Config, st Store) (*Server, error) {
-	s := &Server{}
+	s := &Server{chains: callback.NewChainCache(0, 0)}
 	if err := s.init(ctx, cfg, st); err != nil {
 		s.Close()
 		return nil, err
@@ -412,6 +416,12 @@ func (s *Server) bind(c echo.Context, v any) ([]byte, error) {
 	return body, s.decodeStrict(body, v)
 }
 
+// idemTokenKey names, in the echo context, a token derived from the tenant,
+// Idempotency-Key and request: a handler whose side effect must happen at
+// most once names what it makes after it, so that a retry which took over
+// an abandoned reservation finds it (see signPDFServer).
+const idemTokenKey = "idemToken"
+
 // idempotent runs fn once per Idempotency-Key and request body: a repeat
 // gets the stored answer, the same key with another body a 422. Only
 // successful answers are stored; a failed call releases the key.
@@ -438,6 +448,8 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 	h.Write(bodyHash[:])
 	var full [32]byte
 	copy(full[:], h.Sum(nil))
+	tok := sha256.Sum256([]byte(p.TenantID + "\x00" + key + "\x00" + string(full[:])))
+	c.Set(idemTokenKey, hex.EncodeToString(tok[:12]))
 	rec, err := s.store.ReserveIdempotency(ctx, p.TenantID, key, full, s.cfg.Now())
 	if err != nil {
 		return err

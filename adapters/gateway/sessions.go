@@ -423,6 +423,9 @@ func (s *Server) sessionQR(c echo.Context) error {
 type callbackStore struct {
 	st   Store
 	seen *Session
+	// audited is set when Complete won and wrote the "accepted" audit
+	// entry in the completion's transaction.
+	audited bool
 }
 
 func parseDERs(ders [][]byte) ([]*x509.Certificate, error) {
@@ -500,7 +503,11 @@ func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *call
 	for _, x := range c.Chain {
 		mc.Chain = append(mc.Chain, x.Raw)
 	}
-	stored, won, err := cs.st.CompleteSession(ctx, requestID, mc)
+	var entry *AuditEntry
+	if cs.seen != nil && cs.seen.RequestID == requestID {
+		entry = acceptedAudit(cs.seen, c)
+	}
+	stored, won, err := cs.st.CompleteSession(ctx, requestID, mc, entry)
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
 	}
@@ -513,12 +520,34 @@ func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *call
 			cs.seen.Status = StatusSigned
 		}
 	}
+	if won {
+		// stored is c: keep its parsed certificates.
+		cs.audited = entry != nil
+		return c, true, nil
+	}
 	out, err := toCallbackCompletion(stored)
 	return out, won, err
 }
 
+// acceptedAudit is the "session.result" entry of a result that completes
+// sess, worded as callback.Verifier words an Accepted outcome.
+func acceptedAudit(sess *Session, c *callback.Completion) *AuditEntry {
+	e := &AuditEntry{TenantID: sess.TenantID, At: c.CompletedAt, Actor: "callback", Action: "session.result", Origin: sess.Origin,
+		RequestID: sess.RequestID, Outcome: string(callback.Accepted)}
+	if c.Success && c.Certificate != nil {
+		e.Detail = fmt.Sprintf("signed: %d signature(s) by %q", len(c.Signatures), c.Certificate.Subject.CommonName)
+		e.CertSerial = c.Certificate.SerialNumber.Text(16)
+	} else {
+		e.Detail = "failed: " + string(c.Code)
+	}
+	if c.Code != "" {
+		e.Detail = string(c.Code) + ": " + e.Detail
+	}
+	return e
+}
+
 func (s *Server) verifier(cs *callbackStore) *callback.Verifier {
-	return &callback.Verifier{Store: cs, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now}
+	return &callback.Verifier{Store: cs, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now, Chains: s.chains}
 }
 
 // handleResult verifies an ss_result and runs what follows a completion.
@@ -546,7 +575,9 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 		if o.Completion != nil && o.Completion.Certificate != nil {
 			entry.CertSerial = o.Completion.Certificate.SerialNumber.Text(16)
 		}
-		s.audit(ctx, entry)
+		if o.Kind != callback.Accepted || !cs.audited {
+			s.audit(ctx, entry)
+		}
 		if (o.Kind == callback.Accepted || o.Kind == callback.Duplicate) && cs.seen != nil && cs.seen.Completion != nil {
 			if sess, err = s.afterCompletion(ctx, cs.seen); err != nil {
 				return nil, nil, err

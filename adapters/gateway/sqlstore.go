@@ -27,8 +27,11 @@ type sqlStore struct {
 	w        *sql.DB // writes (SQLite: one connection, so writers never wait on locks)
 	r        *sql.DB // reads (may equal w)
 	postgres bool
-	closers  []func() error
-	stmts    sync.Map // "w:"/"r:" + query → *sql.Stmt
+	// boot identifies this open store (this process) in the idempotency
+	// reservations it makes.
+	boot    string
+	closers []func() error
+	stmts   sync.Map // "w:"/"r:" + query → *sql.Stmt
 
 	// The group commit of SQLite (see write); nil for PostgreSQL.
 	writes    chan *writeOp
@@ -770,7 +773,7 @@ func (s *sqlStore) SessionByID(ctx context.Context, requestID string) (*Session,
 	return scanSession(s.row(ctx, "SELECT "+sessionCols+" FROM sessions WHERE request_id = ?", requestID))
 }
 
-func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Completion) (*Completion, bool, error) {
+func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Completion, audit *AuditEntry) (*Completion, bool, error) {
 	status := StatusFailed
 	if c.Success {
 		status = StatusSigned
@@ -778,7 +781,7 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	enc := encodeCompletion(c)
 	var won bool
 	var comp []byte
-	if s.writes == nil {
+	if s.writes == nil && audit == nil {
 		// PostgreSQL: one autocommitted statement, no BEGIN/COMMIT round
 		// trips; the UPDATE's row lock makes it the compare and set.
 		res, err := s.exec(ctx, qCompleteSession, status, enc, requestID)
@@ -811,6 +814,11 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 		}
 		if n == 1 {
 			won = true
+			if audit != nil {
+				// The winner's audit entry commits with it: a crash
+				// cannot leave a completed session unaudited.
+				return s.appendAuditTx(ctx, tx, audit)
+			}
 			return nil
 		}
 		// Lost (or unknown): read the winner in the same transaction.
@@ -914,9 +922,16 @@ func (s *sqlStore) RevokeCertificate(ctx context.Context, tenantID, id string, a
 
 // ---- idempotency ----
 
+// IdempotencyAbandonAfter is the age after which a reservation whose
+// request never finished is taken to be abandoned (its process died) and
+// may be taken over by a retry with the same body. A request holds its
+// reservation for as long as it runs; a graceful shutdown waits at most
+// Config.ShutdownTimeout (20 s by default).
+const IdempotencyAbandonAfter = 2 * time.Minute
+
 func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error) {
-	res, err := s.exec(ctx, "INSERT INTO idempotency (tenant_id, idem_key, body_hash, done, status, body, created_at) VALUES (?, ?, ?, 0, 0, NULL, ?) ON CONFLICT DO NOTHING",
-		tenantID, key, bodyHash[:], nanos(now))
+	res, err := s.exec(ctx, "INSERT INTO idempotency (tenant_id, idem_key, body_hash, done, status, body, created_at, owner) VALUES (?, ?, ?, 0, 0, NULL, ?, ?) ON CONFLICT DO NOTHING",
+		tenantID, key, bodyHash[:], nanos(now), s.boot)
 	if err != nil {
 		return nil, err
 	}
@@ -926,12 +941,32 @@ func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string,
 	var r IdempotencyRecord
 	var h []byte
 	var done int
-	if err := s.w.QueryRowContext(ctx, s.q("SELECT body_hash, done, status, body FROM idempotency WHERE tenant_id = ? AND idem_key = ?"), tenantID, key).
-		Scan(&h, &done, &r.Status, &r.Body); err != nil {
+	var created int64
+	var owner string
+	if err := s.w.QueryRowContext(ctx, s.q("SELECT body_hash, done, status, body, created_at, owner FROM idempotency WHERE tenant_id = ? AND idem_key = ?"), tenantID, key).
+		Scan(&h, &done, &r.Status, &r.Body, &created, &owner); err != nil {
 		return nil, notFound(err)
 	}
 	r.BodyHash, r.Done = to32(h), done != 0
-	return &r, nil
+	// A reservation left by a process that died mid-request would answer
+	// "still running" forever: a retry with the same body takes it over
+	// once it is old enough or, with SQLite (one process per database), as
+	// soon as it comes from an earlier process. PostgreSQL may serve
+	// several live gateways, so only age counts there.
+	abandoned := now.Sub(fromNanos(created)) > IdempotencyAbandonAfter || (!s.postgres && owner != s.boot)
+	if r.Done || r.BodyHash != bodyHash || !abandoned {
+		return &r, nil
+	}
+	// Compare and set on the old reservation: one retry wins.
+	res, err = s.exec(ctx, "UPDATE idempotency SET created_at = ?, owner = ? WHERE tenant_id = ? AND idem_key = ? AND done = 0 AND created_at = ? AND owner = ?",
+		nanos(now), s.boot, tenantID, key, created, owner)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil, nil
+	}
+	return &r, nil // another retry took it over first: still running
 }
 
 func (s *sqlStore) FinishIdempotency(ctx context.Context, tenantID, key string, status int, body []byte) error {
@@ -939,7 +974,9 @@ func (s *sqlStore) FinishIdempotency(ctx context.Context, tenantID, key string, 
 }
 
 func (s *sqlStore) ReleaseIdempotency(ctx context.Context, tenantID, key string) error {
-	_, err := s.exec(ctx, "DELETE FROM idempotency WHERE tenant_id = ? AND idem_key = ? AND done = 0", tenantID, key)
+	// Only this process's reservation: one taken over by another gateway
+	// is not ours to drop.
+	_, err := s.exec(ctx, "DELETE FROM idempotency WHERE tenant_id = ? AND idem_key = ? AND done = 0 AND owner = ?", tenantID, key, s.boot)
 	return err
 }
 

@@ -46,7 +46,7 @@ func TestStoreConcurrentWrites(t *testing.T) {
 			wg.Go(func() {
 				c := &Completion{Success: true, Signatures: [][]byte{{byte(i)}}, CompletedAt: t0}
 				c.ResultHash[0] = byte(i)
-				st, won, err := s.CompleteSession(ctx, id(i), c)
+				st, won, err := s.CompleteSession(ctx, id(i), c, nil)
 				results[i] = result{st, won, err}
 			})
 		}
@@ -60,7 +60,7 @@ func TestStoreConcurrentWrites(t *testing.T) {
 				t.Errorf("%s: won %t and %t, stored %x and %x: want one winner both see", id(i), a.won, b.won, a.stored.ResultHash[:1], b.stored.ResultHash[:1])
 			}
 		}
-		if _, won, err := s.CompleteSession(ctx, "req-unknown", &Completion{}); !errors.Is(err, ErrNotFound) || won {
+		if _, won, err := s.CompleteSession(ctx, "req-unknown", &Completion{}, nil); !errors.Is(err, ErrNotFound) || won {
 			t.Errorf("unknown session: %t %v", won, err)
 		}
 		if got, err := s.VerifyAudit(ctx, "t1"); err != nil || got != n/2 {

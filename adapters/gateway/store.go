@@ -55,8 +55,10 @@ type Store interface {
 	// SessionByID returns a session whatever its tenant (the public callback).
 	SessionByID(ctx context.Context, requestID string) (*Session, error)
 	// CompleteSession stores c if the session is still pending (compare and
-	// set). It returns the completion now stored and whether c won.
-	CompleteSession(ctx context.Context, requestID string, c *Completion) (stored *Completion, won bool, err error)
+	// set). It returns the completion now stored and whether c won. When c
+	// wins and audit is not nil, audit is appended in the same transaction
+	// (a crash leaves both or neither); a losing c appends nothing.
+	CompleteSession(ctx context.Context, requestID string, c *Completion, audit *AuditEntry) (stored *Completion, won bool, err error)
 	// SetSessionOutput records what the gateway produced after completion
 	// (the signed PDF's file names).
 	SetSessionOutput(ctx context.Context, requestID string, output []byte) error
@@ -70,7 +72,12 @@ type Store interface {
 
 	// ReserveIdempotency claims (tenant, key) for a request whose body hashes
 	// to bodyHash. It returns nil if the caller now owns the key, or the
-	// existing record (Done false while the first request still runs).
+	// existing record (Done false while the first request still runs). A
+	// reservation abandoned by a process that died mid-request (older than
+	// IdempotencyAbandonAfter, or with SQLite made by an earlier process) is
+	// taken over by a caller with the same bodyHash: it returns nil then,
+	// and the caller must not repeat a side effect the first attempt may
+	// have had (see signPDFServer).
 	ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error)
 	FinishIdempotency(ctx context.Context, tenantID, key string, status int, body []byte) error
 	ReleaseIdempotency(ctx context.Context, tenantID, key string) error

@@ -283,7 +283,11 @@ func TestStoreSessions(t *testing.T) {
 				defer wg.Done()
 				c := &Completion{ResultHash: sha256.Sum256([]byte{byte(i)}), Success: i%2 == 0, Code: "SS_PIN_INVALID",
 					Signatures: [][]byte{{byte(i)}}, Certificate: []byte{1}, CompletedAt: t0}
-				stored, won, err := s.CompleteSession(ctx, x.RequestID, c)
+				// Every contender brings its audit entry; only the
+				// winner's may be written (same transaction).
+				entry := &AuditEntry{TenantID: "t1", At: t0, Actor: "callback", Action: "session.result", RequestID: x.RequestID,
+					Outcome: "accepted", Detail: fmt.Sprint(i)}
+				stored, won, err := s.CompleteSession(ctx, x.RequestID, c, entry)
 				if err != nil {
 					t.Error(err)
 					return
@@ -314,10 +318,26 @@ func TestStoreSessions(t *testing.T) {
 		if got.Status != wantStatus {
 			t.Errorf("status %q, want %q", got.Status, wantStatus)
 		}
+		logs, err := s.AuditLogs(ctx, AuditFilter{TenantID: "t1", RequestID: x.RequestID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results []string
+		for _, e := range logs {
+			if e.Action == "session.result" {
+				results = append(results, e.Detail)
+			}
+		}
+		if want := []string{fmt.Sprint(w.Signatures[0][0])}; !cmp.Equal(results, want) {
+			t.Errorf("session.result audit entries %q, want only the winner's %q", results, want)
+		}
+		if _, err := s.VerifyAudit(ctx, "t1"); err != nil {
+			t.Errorf("audit chain after completions: %v", err)
+		}
 		if err := s.SetSessionOutput(ctx, x.RequestID, []byte("out")); err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.CompleteSession(ctx, "unknown-req", w); !errors.Is(err, ErrNotFound) {
+		if _, _, err := s.CompleteSession(ctx, "unknown-req", w, nil); !errors.Is(err, ErrNotFound) {
 			t.Errorf("complete unknown: %v", err)
 		}
 	})
@@ -513,4 +533,56 @@ func TestStoreReopen(t *testing.T) {
 	if _, err := s.Tenant(ctx, "t1"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// A reservation whose request died with its process must not answer
+// "still running" forever: a retry with the same body takes it over once
+// it is old or (SQLite, one process per database) left by another process;
+// another body never does, and a live reservation stays held.
+func TestStoreIdempotencyAbandoned(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		seedTenant(t, s, "t1")
+		h1, h2 := sha256.Sum256([]byte("a")), sha256.Sum256([]byte("b"))
+		if r, err := s.ReserveIdempotency(ctx, "t1", "k", h1, t0); err != nil || r != nil {
+			t.Fatalf("first reserve = %v, %v", r, err)
+		}
+		soon := t0.Add(IdempotencyAbandonAfter - time.Second)
+		if r, err := s.ReserveIdempotency(ctx, "t1", "k", h1, soon); err != nil || r == nil || r.Done {
+			t.Fatalf("live reservation taken over: %+v, %v", r, err)
+		}
+		late := t0.Add(IdempotencyAbandonAfter + time.Second)
+		if r, err := s.ReserveIdempotency(ctx, "t1", "k", h2, late); err != nil || r == nil || r.BodyHash != h1 {
+			t.Fatalf("abandoned reservation taken over by another body: %+v, %v", r, err)
+		}
+		if r, err := s.ReserveIdempotency(ctx, "t1", "k", h1, late); err != nil || r != nil {
+			t.Fatalf("abandoned reservation not taken over: %+v, %v", r, err)
+		}
+		// The taker holds it now (fresh), and finishing works as usual.
+		if r, _ := s.ReserveIdempotency(ctx, "t1", "k", h1, late); r == nil || r.Done {
+			t.Fatalf("taken-over reservation not held: %+v", r)
+		}
+		if err := s.FinishIdempotency(ctx, "t1", "k", 200, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+		later := late.Add(10 * IdempotencyAbandonAfter)
+		if r, _ := s.ReserveIdempotency(ctx, "t1", "k", h1, later); r == nil || !r.Done {
+			t.Fatalf("a finished record expired: %+v", r)
+		}
+
+		// A reservation by another process: SQLite takes it over at once,
+		// PostgreSQL (several live gateways) only after the bound.
+		if _, err := s.ReserveIdempotency(ctx, "t1", "k2", h1, t0); err != nil {
+			t.Fatal(err)
+		}
+		ss := s.(*sqlStore)
+		ss.boot = "next-process"
+		r, err := s.ReserveIdempotency(ctx, "t1", "k2", h1, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ss.postgres != (r != nil) {
+			t.Fatalf("postgres=%v: reservation of an earlier process answered %+v", ss.postgres, r)
+		}
+	})
 }
