@@ -206,7 +206,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 		if err := writeCertOut(*out, cert.Raw, ca); err != nil {
 			return fail(e, "pki issue", err)
 		}
-		res.Serial, res.Subject, res.NotAfter = fmt.Sprintf("%X", cert.SerialNumber), cert.Subject.String(), cert.NotAfter
+		res.Serial, res.Subject, res.NotAfter = signer.FormatSerial(cert.SerialNumber), cert.Subject.String(), cert.NotAfter
 	} else {
 		kt, err := pki.ParseKeyType(*keygen)
 		if err != nil {
@@ -233,7 +233,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 		if err := writeCertOut(*out, cert.Raw, ca); err != nil {
 			return fail(e, "pki issue", err)
 		}
-		res.Serial, res.Subject, res.NotAfter, res.P12 = fmt.Sprintf("%X", cert.SerialNumber), cert.Subject.String(), cert.NotAfter, *p12Out
+		res.Serial, res.Subject, res.NotAfter, res.P12 = signer.FormatSerial(cert.SerialNumber), cert.Subject.String(), cert.NotAfter, *p12Out
 	}
 	if *asJSON {
 		if err := printJSON(e.stdout, res); err != nil {
