@@ -22,7 +22,6 @@ import (
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/chromedp"
 
-	"github.com/securesign/securesign/adapters/desktop"
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/internal/softhsmtest"
 	"github.com/securesign/securesign/internal/testenv"
@@ -59,8 +58,7 @@ type e2e struct {
 	t       *testing.T
 	portal  *httptest.Server
 	origin  string
-	ui      *desktop.UI
-	opened  chan string
+	desk    *desktopProc
 	browser context.Context
 	tok     *softhsmtest.Token
 	h       *testpki.Hierarchy
@@ -101,22 +99,7 @@ func newE2E(t *testing.T) *e2e {
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	opened := make(chan string, 1)
-	app := &desktop.App{
-		Policy:   desktop.Policy{AllowedOrigins: []string{origin}}, // keys fetched from the portal's JWKS
-		Keystore: &desktop.PKCS11Keystore{Modules: []string{tok.Module}},
-		OpenBrowser: func(_ context.Context, u string) error {
-			opened <- u
-			return nil
-		},
-	}
-	ui, err := app.NewUI()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go ui.Serve(ctx)
+	desk := newDesktopProc(t, origin, tok.Module)
 
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
@@ -131,7 +114,7 @@ func newE2E(t *testing.T) *e2e {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	return &e2e{t: t, portal: srv, origin: origin, ui: ui, opened: opened, browser: bctx, tok: tok, h: h,
+	return &e2e{t: t, portal: srv, origin: origin, desk: desk, browser: bctx, tok: tok, h: h,
 		shots: os.Getenv("SECURESIGN_SCREENSHOTS")}
 }
 
@@ -202,14 +185,12 @@ func (e *e2e) clickDeepLink(ctx context.Context, sel string) string {
 	return link
 }
 
-// openDesktop hands link to the Desktop Software, as "securesign desktop
-// open LINK" does, and opens its page in a new tab of the same browser.
+// openDesktop hands link to the Desktop Software as the OS would, by running
+// "securesign desktop open LINK", and opens the page it asks the browser to
+// show in a new tab of the test's browser.
 func (e *e2e) openDesktop(ctx context.Context, link string) (context.Context, context.CancelFunc) {
 	e.t.Helper()
-	if _, err := e.ui.Open(ctx, link); err != nil {
-		e.t.Fatalf("desktop open: %v", err)
-	}
-	page := <-e.opened
+	page := e.desk.open(e.t, link)
 	tab, cancel := e.newTab()
 	e.do(tab, "open the desktop page", chromedp.Navigate(page), chromedp.WaitVisible("", css("main")))
 	return tab, cancel
@@ -230,9 +211,21 @@ func (e *e2e) screenshot(ctx context.Context, name string) {
 	if e.shots == "" {
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(cctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
+	var (
+		png []byte
+		err error
+	)
+	// The portal page reloads itself while it polls; a capture during a
+	// reload fails ("0 width"), so try again briefly.
+	for try := 0; try < 5; try++ {
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		png, err = chromedp.Run(cctx, chromedp.FullScreenshot(100)) // quality 100 gives PNG
+		cancel()
+		if err == nil {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
 	if err != nil {
 		e.t.Errorf("screenshot %s: %v", name, err)
 		return

@@ -47,7 +47,9 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "desktop open", "desktop open LINK [flags]\n\n"+
 		"Shows the request on a local page in the browser, or with --yes signs without one.\n"+
-		"A second process forwards its link to the running one and exits.")
+		"A second process forwards its link to the running one and exits.\n"+
+		"The page opens in the system's default browser, or with --browser CMD (or $SECURESIGN_BROWSER):\n"+
+		"CMD is run with the page URL as its only argument.")
 	var (
 		yes, jsonOut, noForward, requireSigned, noFetch     bool
 		pinEnv, certSerial, tokenLabel, configPath, browser string
@@ -67,7 +69,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs.BoolVar(&noForward, "no-forward", false, "do not hand the link to a running instance")
 	fs.DurationVar(&linger, "linger", 2*time.Minute, "how long to wait for the next link after the last one")
 	fs.BoolVar(&jsonOut, "json", false, "headless: print the delivered result as JSON")
-	fs.StringVar(&browser, "browser", "", "program that opens the request page, given its URL (default: the system's default browser)")
+	fs.StringVar(&browser, "browser", "", "program that opens the request page, given its URL (default: $SECURESIGN_BROWSER, else the system's default browser)")
 	pos, code, ok := parseInterleaved(fs, args)
 	if !ok {
 		return code
@@ -81,6 +83,9 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	app, err := desktopApp(e, configPath, origins, jwks, modules, tokenLabel, requireSigned, noFetch)
 	if err != nil {
 		return fail(e, "desktop open", err)
+	}
+	if browser == "" {
+		browser = e.getenv("SECURESIGN_BROWSER")
 	}
 	if browser != "" {
 		app.OpenBrowser = func(ctx context.Context, url string) error {
