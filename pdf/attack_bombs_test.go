@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
@@ -258,7 +259,7 @@ func bombCases() []bombCase {
 			})
 		}},
 		{name: "many-revisions", lim: Limits{MaxRevisions: 50}, check: isLimit("MaxRevisions"), build: func() []byte {
-			doc := buildPDF(baseObjects())
+			doc := testpdf.Objects(baseObjects())
 			var b bytes.Buffer
 			b.Write(doc)
 			prev := bytes.LastIndex(doc, []byte("xref"))

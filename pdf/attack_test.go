@@ -17,6 +17,7 @@ import (
 
 	"github.com/digitorus/pdfsign/sign"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
@@ -249,7 +250,7 @@ func attackCases() []attackCase {
 			base: func() []byte {
 				objs := baseObjects()
 				objs[objPage-1] = strings.Replace(objs[objPage-1], "/Contents 4 0 R", "/Contents [4 0 R 11 0 R]", 1)
-				return buildPDF(objs)
+				return testpdf.Objects(objs)
 			},
 			build: upd(map[int]string{11: vStream("", evilContent)})},
 		{name: "shadow/hide-and-replace", wantMod: ModOther, build: upd(map[int]string{

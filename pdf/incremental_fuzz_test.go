@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/securesign/securesign/pdf/internal/testpdf"
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 // FuzzOpenDocument feeds garbage to the reader the signer uses on its

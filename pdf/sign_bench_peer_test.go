@@ -13,8 +13,8 @@ import (
 	dpdf "github.com/digitorus/pdf"
 	"github.com/digitorus/pdfsign/sign"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
-	"github.com/securesign/securesign/pdf/internal/testpdf"
 )
 
 // In-process comparison with digitorus/pdfsign on small inputs, where the

@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
-	"github.com/securesign/securesign/pdf/internal/testpdf"
 )
 
 // benchInput generates a 1/10/100 MB input in b's temporary directory.

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
@@ -87,7 +88,7 @@ func TestSignResourceBombs(t *testing.T) {
 // TestSignLimitErrorTyped: a limit hit while signing is a *LimitError,
 // not hidden behind ErrMalformed or ErrOptions.
 func TestSignLimitErrorTyped(t *testing.T) {
-	doc := buildPDF(baseObjects())
+	doc := testpdf.Objects(baseObjects())
 	s := sgGetWorld(t).leaf(t, testpki.P256, 0, "Rajesh Kumar")
 	err := Sign(context.Background(), io.Discard, bytes.NewReader(doc), int64(len(doc)), s, SignOptions{Limits: Limits{MaxObjectTokens: 3}})
 	var le *LimitError

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
-	"github.com/securesign/securesign/pdf/internal/testpdf"
 )
 
 func TestSignSmoke(t *testing.T) {

@@ -19,9 +19,9 @@ import (
 
 	"github.com/securesign/securesign/internal/softhsmtest"
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf/internal/syntax"
-	"github.com/securesign/securesign/pdf/internal/testpdf"
 	"github.com/securesign/securesign/signer"
 )
 

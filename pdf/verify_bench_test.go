@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 // benchDoc returns the path of a signed PDF of about size bytes: the test
@@ -28,7 +30,7 @@ func benchDoc(b *testing.B, size int) string {
 	rand.Read(data)
 	// the image is drawn by nothing; it only makes the file big
 	objs = append(objs, fmt.Sprintf("<< /Type /XObject /Subtype /Image /Width %d /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length %d >>\nstream\n%s\nendstream", size, size, data))
-	signed := signWithPdfsign(b, buildPDF(objs), pdfsignOpts{})
+	signed := signWithPdfsign(b, testpdf.Objects(objs), pdfsignOpts{})
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, signed, 0o644); err != nil {
 		b.Fatal(err)

@@ -27,28 +27,10 @@ import (
 	"github.com/digitorus/pdfsign/sign"
 	"github.com/digitorus/timestamp"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
-
-// buildPDF writes a one-revision PDF with a classic xref table; objs[i] is
-// the body of object i+1.
-func buildPDF(objs []string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offs := make([]int, len(objs))
-	for i, o := range objs {
-		offs[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
-	return b.Bytes()
-}
 
 func vStream(dict, data string) string {
 	return fmt.Sprintf("<< %s /Length %d >>\nstream\n%s\nendstream", dict, len(data), data)
@@ -70,7 +52,7 @@ const (
 
 // baseDoc is the unsigned test document: a page saying "Pay 100 INR", an
 // unused overlay XObject saying "Pay 1000000 INR", and a text field.
-func baseDoc() []byte { return buildPDF(baseObjects()) }
+func baseDoc() []byte { return testpdf.Objects(baseObjects()) }
 
 func baseObjects() []string {
 	return []string{

@@ -18,10 +18,11 @@ import (
 	"testing"
 
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 func TestEncryptedRefused(t *testing.T) {
-	doc := bytes.Replace(buildPDF(baseObjects()), []byte("/Root 1 0 R >>"), []byte("/Root 1 0 R /Encrypt << /Filter /Standard /V 2 /R 3 /O <00> /U <00> /P -4 >> >>"), 1)
+	doc := bytes.Replace(testpdf.Objects(baseObjects()), []byte("/Root 1 0 R >>"), []byte("/Root 1 0 R /Encrypt << /Filter /Standard /V 2 /R 3 /O <00> /U <00> /P -4 >> >>"), 1)
 	if _, err := verifyBytes(t, doc, VerifyOptions{}); !errors.Is(err, ErrEncrypted) {
 		t.Fatalf("err = %v, want ErrEncrypted", err)
 	}

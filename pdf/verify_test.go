@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
 
@@ -105,7 +106,7 @@ func TestSignedFieldKids(t *testing.T) {
 		"<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /ByteRange [0 0 0 0] /Contents <00> >>",
 		"<< /Type /Annot /Subtype /Widget /Parent 11 0 R /Rect [0 0 10 10] /P 3 0 R >>",
 	)
-	doc := buildPDF(objs)
+	doc := testpdf.Objects(objs)
 	f, err := Verify(t.Context(), bytes.NewReader(doc), int64(len(doc)), VerifyOptions{})
 	if err != nil {
 		t.Fatal(err)

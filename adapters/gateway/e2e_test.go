@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
 
@@ -171,7 +172,7 @@ func TestEndToEnd(t *testing.T) {
 	k := testpki.Key(t, testpki.RSA2048, 20)
 	issued := g.issueCSR(p.key, "e2e-user", k)
 	app := appSigner(t, k, issued)
-	out := g.must(201, "POST", "/v1/sign/pdf", p.key, map[string]any{"pdfBase64": b64(minimalPDF("SecureSign end-to-end")),
+	out := g.must(201, "POST", "/v1/sign/pdf", p.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("SecureSign end-to-end")),
 		"certSerial": issued["serialNumber"], "reason": "Loan agreement", "location": "Bengaluru", "level": "B-T"})
 	enc := signLink(t, g, out["deepLink"].(string), app)
 	if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
@@ -246,7 +247,7 @@ func TestCrashBetweenLinkAndCallback(t *testing.T) {
 	k := testpki.Key(t, testpki.P256, 21)
 	issued := g.issueCSR(p.key, "crash-user", k)
 	app := appSigner(t, k, issued)
-	out := g.must(201, "POST", "/v1/sign/pdf", p.key, map[string]any{"pdfBase64": b64(minimalPDF("crash")), "certSerial": issued["serialNumber"]})
+	out := g.must(201, "POST", "/v1/sign/pdf", p.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("crash")), "certSerial": issued["serialNumber"]})
 	enc := signLink(t, g, out["deepLink"].(string), app)
 	p.kill()
 
@@ -284,7 +285,7 @@ func TestTwoGatewaysPostgres(t *testing.T) {
 
 	// Created on A, completed through B (the result names A's callback,
 	// but any instance can take it).
-	out := ga.must(201, "POST", "/v1/sign/pdf", a.key, map[string]any{"pdfBase64": b64(minimalPDF("two")), "certSerial": issued["serialNumber"]})
+	out := ga.must(201, "POST", "/v1/sign/pdf", a.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("two")), "certSerial": issued["serialNumber"]})
 	enc := signLink(t, ga, out["deepLink"].(string), app)
 	if code, ans := gb.postResult(enc); code != 200 || ans["status"] != "signed" {
 		t.Fatalf("callback on B = %d %v", code, ans)

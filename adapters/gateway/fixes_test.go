@@ -25,6 +25,7 @@ import (
 
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
@@ -85,7 +86,7 @@ func TestFixSessionCertSerialForms(t *testing.T) {
 	for _, path := range []string{"/v1/sign/hash", "/v1/sign/pdf"} {
 		body := map[string]any{"hashBase64": b64(digest("bad serial")), "certSerial": "12:zz:34"}
 		if path == "/v1/sign/pdf" {
-			body = map[string]any{"pdfBase64": b64(minimalPDF("bad serial")), "certSerial": "12:zz:34"}
+			body = map[string]any{"pdfBase64": b64(testpdf.Minimal("bad serial")), "certSerial": "12:zz:34"}
 		}
 		e := g.wantErr(400, CodeBadRequest, "POST", path, g.key, body)
 		if !strings.Contains(e["message"].(string), "certSerial") {
@@ -162,7 +163,7 @@ func TestFixIssuingCARevocation(t *testing.T) {
 	oid, code := g.otp(g.key, uid, "issue")
 	issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})
 	soid, scode := g.otp(g.key, uid, "sign")
-	out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("B-LT")), "certificateId": issued["certificateId"],
+	out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("B-LT")), "certificateId": issued["certificateId"],
 		"otpId": soid, "otp": scode, "level": "B-LT"})
 	signed, _ := base64.StdEncoding.DecodeString(out["signedPdfBase64"].(string))
 	// Offline: only what the PDF embeds.

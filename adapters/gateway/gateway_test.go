@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/signer"
@@ -358,7 +359,7 @@ func TestRemoteSigning(t *testing.T) {
 		}
 		cid := issued["certificateId"].(string)
 		soid, scode := g.otp(g.key, uid, "sign")
-		out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("remote")), "certificateId": cid, "otpId": soid, "otp": scode, "reason": "Loan agreement"})
+		out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("remote")), "certificateId": cid, "otpId": soid, "otp": scode, "reason": "Loan agreement"})
 		signed, _ := base64.StdEncoding.DecodeString(out["signedPdfBase64"].(string))
 		rep, err := pdf.Verify(context.Background(), bytes.NewReader(signed), int64(len(signed)), pdf.VerifyOptions{Roots: g.srv.roots})
 		if err != nil || !rep.Valid {
@@ -372,14 +373,14 @@ func TestRemoteSigning(t *testing.T) {
 		}
 		// Idempotent replay streams the same document again.
 		ioid, icode := g.otp(g.key, uid, "sign")
-		ireq := map[string]any{"pdfBase64": b64(minimalPDF("idem")), "certificateId": cid, "otpId": ioid, "otp": icode}
+		ireq := map[string]any{"pdfBase64": b64(testpdf.Minimal("idem")), "certificateId": cid, "otpId": ioid, "otp": icode}
 		first := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
 		again := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
 		if first["signedPdfBase64"] != again["signedPdfBase64"] || first["signedPdfBase64"] == nil {
 			t.Error("idempotent replay of a PDF signature differs")
 		}
 		// The same OTP cannot sign twice.
-		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("again")), "certificateId": cid, "otpId": soid, "otp": scode})
+		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("again")), "certificateId": cid, "otpId": soid, "otp": scode})
 
 		// CSC: list, info, authorize (OTP → SAD), signHash, SAD single use.
 		list := g.must(200, "POST", "/csc/v2/credentials/list", g.key, map[string]any{})
@@ -411,7 +412,7 @@ func TestRemoteSigning(t *testing.T) {
 		// Revocation: the credential stops signing.
 		g.must(200, "POST", "/v1/certificates/"+cid+"/revoke", g.key, map[string]any{"reason": "keyCompromise"})
 		roid, rcode := g.otp(g.key, uid, "sign")
-		g.wantErr(422, CodeUnprocessable, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("revoked")), "certificateId": cid, "otpId": roid, "otp": rcode})
+		g.wantErr(422, CodeUnprocessable, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("revoked")), "certificateId": cid, "otpId": roid, "otp": rcode})
 	})
 }
 
@@ -423,7 +424,7 @@ func TestPDFSession(t *testing.T) {
 		k := testpki.Key(t, testpki.RSA2048, 5)
 		issued := g.issueCSR(g.key, "cust-pdf", k)
 		app := appSigner(t, k, issued)
-		out := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("token")), "certSerial": issued["serialNumber"], "level": "B-T", "reason": "Loan"})
+		out := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("token")), "certSerial": issued["serialNumber"], "level": "B-T", "reason": "Loan"})
 		rid := out["requestId"].(string)
 		enc := signLink(t, g, out["deepLink"].(string), app)
 		if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
@@ -453,7 +454,7 @@ func TestPDFSession(t *testing.T) {
 		if after, _ := g.srv.store.CountPendingSessions(context.Background(), DevTenantID, time.Now()); after != before {
 			t.Error("a malformed PDF opened a session")
 		}
-		g.wantErr(404, "SS_CERT_NOT_FOUND", "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(minimalPDF("x")), "certSerial": "abcdef"})
+		g.wantErr(404, "SS_CERT_NOT_FOUND", "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("x")), "certSerial": "abcdef"})
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 // TestIdempotencyAbandonedServerPDF: a server-key PDF request killed after
@@ -47,7 +49,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 
 		// Killed before the signed file was renamed into place.
 		soid, scode := g.otp(g.key, uid, "sign")
-		req := map[string]any{"pdfBase64": b64(minimalPDF("lost")), "certificateId": cid, "otpId": soid, "otp": scode}
+		req := map[string]any{"pdfBase64": b64(testpdf.Minimal("lost")), "certificateId": cid, "otpId": soid, "otp": scode}
 		g.must(200, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-lost")
 		crash("crash-lost")
 		names, _ := filepath.Glob(filepath.Join(g.srv.filesDir(), "remote-*.signed.pdf"))
@@ -61,7 +63,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 
 		// Killed after signing: the retry returns the same document.
 		soid, scode = g.otp(g.key, uid, "sign")
-		req = map[string]any{"pdfBase64": b64(minimalPDF("kept")), "certificateId": cid, "otpId": soid, "otp": scode}
+		req = map[string]any{"pdfBase64": b64(testpdf.Minimal("kept")), "certificateId": cid, "otpId": soid, "otp": scode}
 		first := g.must(200, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-kept")
 		crash("crash-kept")
 		res, body := g.raw("POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-kept")

@@ -25,32 +25,9 @@ import (
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/internal/softhsmtest"
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
-
-// minimalPDF is a one-page PDF with a classic xref table.
-func minimalPDF(text string) []byte {
-	var b bytes.Buffer
-	var offs []int
-	obj := func(s string) {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offs), s)
-	}
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	obj("<< /Type /Catalog /Pages 2 0 R >>")
-	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>")
-	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> /Contents 5 0 R >>")
-	obj("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-	stream := "BT /F1 18 Tf 72 770 Td (" + text + ") Tj ET"
-	obj(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(stream), stream))
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offs)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n \n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offs)+1, xref)
-	return b.Bytes()
-}
 
 // e2e is the whole cast: a SoftHSM token with a DSC-like certificate, the
 // example portal, the Desktop Software's page server and one Chromium.
@@ -240,7 +217,7 @@ func (e *e2e) screenshot(ctx context.Context, name string) {
 func (e *e2e) upload(ctx context.Context, name string) {
 	e.t.Helper()
 	path := filepath.Join(e.t.TempDir(), name)
-	if err := os.WriteFile(path, minimalPDF("Loan agreement "+name), 0o600); err != nil {
+	if err := os.WriteFile(path, testpdf.Minimal("Loan agreement "+name), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	e.do(ctx, "upload", chromedp.Navigate(e.origin+"/"), chromedp.WaitVisible("", css("#pdf")),

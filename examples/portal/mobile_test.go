@@ -19,6 +19,7 @@ import (
 
 	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/examples/mobile/mobileapp"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/signer"
@@ -118,7 +119,7 @@ func TestMobileAppAgainstPortal(t *testing.T) {
 		Confirm: func(r *mobileapp.Request) bool { asked = append(asked, r); return true }}
 	ctx := context.Background()
 
-	id := uploadPDF(t, origin, minimalPDF("Mobile contract"))
+	id := uploadPDF(t, origin, testpdf.Minimal("Mobile contract"))
 	link := scanQR(t, origin, id, "register")
 	out, err := app.Handle(ctx, link)
 	if err != nil {
@@ -160,7 +161,7 @@ func TestMobileAppAgainstPortal(t *testing.T) {
 
 	// A replayed result changes nothing; a link for another origin is refused.
 	other := &mobileapp.App{AllowedOrigins: []string{"https://bank.example"}, Signer: key}
-	if _, err := other.Handle(ctx, scanQR(t, origin, uploadPDF(t, origin, minimalPDF("x")), "register")); err == nil {
+	if _, err := other.Handle(ctx, scanQR(t, origin, uploadPDF(t, origin, testpdf.Minimal("x")), "register")); err == nil {
 		t.Error("a portal off the allowlist was served")
 	}
 }
@@ -171,7 +172,7 @@ func TestMobileAppDecline(t *testing.T) {
 	key, _ := signer.NewSoftware(leaf.Key, leaf.Cert, leaf.Chain)
 	_, origin := testPortal(t, h)
 	app := &mobileapp.App{AllowedOrigins: []string{origin}, Signer: key, Confirm: func(*mobileapp.Request) bool { return false }}
-	id := uploadPDF(t, origin, minimalPDF("declined"))
+	id := uploadPDF(t, origin, testpdf.Minimal("declined"))
 	if _, err := app.Handle(context.Background(), scanQR(t, origin, id, "register")); err == nil {
 		t.Fatal("declining reported success")
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
 
@@ -275,7 +276,7 @@ func crashPDFOnce(ctx context.Context, c *lg.Client, ob *lg.Outbox, cred *lg.Cre
 	if err != nil {
 		return
 	}
-	doc := lg.MinimalPDF(text)
+	doc := testpdf.Minimal(text)
 	sum := sha256.Sum256(doc)
 	p := &crashPDF{docHash: hex.EncodeToString(sum[:]), idemKey: "crash-" + hex.EncodeToString(sum[:8]),
 		body: map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(doc), "certificateId": cred.CertificateID, "otpId": oid, "otp": code}}
@@ -347,7 +348,7 @@ func crashRetry(ctx context.Context, t *testing.T, c *lg.Client, st *crashState)
 // gateway then finishes the PDF (after a crash: on the redelivery or the
 // next status query).
 func crashPDFSessionOnce(ctx context.Context, c *lg.Client, app *lg.App, serial string, st *crashState, text string) {
-	res, err := c.Do(ctx, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(lg.MinimalPDF(text)),
+	res, err := c.Do(ctx, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(testpdf.Minimal(text)),
 		"certSerial": serial}, true)
 	if err != nil || res.Status != 201 {
 		return

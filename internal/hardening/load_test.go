@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
 
@@ -33,7 +34,7 @@ func TestLoadMixed(t *testing.T) {
 	}
 	warm := min(dur/8, 10*time.Second)
 	rep, err := lg.Run(ctx, lg.Config{Mode: lg.ModeMixed, Client: c, Concurrency: 8, Duration: dur, Warmup: warm,
-		App: app, PDF: lg.MinimalPDF("load test"), PID: g.PID(), Settle: 10 * time.Second})
+		App: app, PDF: testpdf.Minimal("load test"), PID: g.PID(), Settle: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

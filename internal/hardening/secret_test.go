@@ -25,6 +25,7 @@ import (
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
 	"github.com/securesign/securesign/internal/softhsmtest"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/signer"
 )
@@ -254,7 +255,7 @@ func TestSecretScan(t *testing.T) {
 	for wrongOTP == code {
 		wrongOTP = randomDigits(6)
 	}
-	doc := base64.StdEncoding.EncodeToString(lg.MinimalPDF("secret scan"))
+	doc := base64.StdEncoding.EncodeToString(testpdf.Minimal("secret scan"))
 	res := must(c.Do(ctx, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": doc, "certificateId": cred.CertificateID, "otpId": oid, "otp": wrongOTP}, true))
 	if res.Status/100 != 4 {
 		t.Fatalf("wrong OTP: %d %s", res.Status, res.Body)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
+	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
 
@@ -157,7 +158,7 @@ func TestLargePDFUploadRSS(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Warm up the code paths with a small document.
-	small := base64.StdEncoding.EncodeToString(lg.MinimalPDF("warm"))
+	small := base64.StdEncoding.EncodeToString(testpdf.Minimal("warm"))
 	if _, err := c.Must(ctx, 200, "POST", "/v1/verify/pdf", map[string]any{"pdfBase64": small}); err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 func main() {
@@ -132,7 +133,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		cfg.App = app
 		if *mode == lg.ModeMixed {
-			cfg.PDF = lg.MinimalPDF("loadgen")
+			cfg.PDF = testpdf.Minimal("loadgen")
 			if *pdfFile != "" {
 				if cfg.PDF, err = os.ReadFile(*pdfFile); err != nil {
 					return fail(err)

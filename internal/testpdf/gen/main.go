@@ -5,7 +5,7 @@ import (
 	"os"
 	"strconv"
 
-	"github.com/securesign/securesign/pdf/internal/testpdf"
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 func main() {
