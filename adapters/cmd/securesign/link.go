@@ -306,7 +306,7 @@ func linkKeygen(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link keygen", err)
 	}
-	if err := linkWriteFile(*out, p, 0o600); err != nil {
+	if err := writeFileAtomic(*out, p, 0o600); err != nil {
 		return fail(e, "link keygen", err)
 	}
 	jwks, err := json.MarshalIndent(deeplink.KeySet{Keys: []deeplink.PublicKey{key.Public()}}, "", "  ")
@@ -347,37 +347,10 @@ func linkQR(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link qr", err)
 	}
-	if err := linkWriteFile(*out, data, 0o644); err != nil {
+	if err := writeFileAtomic(*out, data, 0o644); err != nil {
 		return fail(e, "link qr", err)
 	}
 	return 0
-}
-
-// linkWriteFile writes data to path through a temporary file and a rename,
-// so a failure never leaves a partial file.
-func linkWriteFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 func randomID(n int) string {

@@ -265,7 +265,7 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 	}
 	b, err := ps.MarshalBinary()
 	if err == nil {
-		err = os.WriteFile(*state, b, 0o600)
+		err = writeFileAtomic(*state, b, 0o600)
 	}
 	if err != nil {
 		os.Remove(*prepared)

@@ -227,7 +227,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return fail(e, "pki issue", err)
 		}
-		if err := writePKIFile(*p12Out, p12, 0o600); err != nil {
+		if err := writeFileAtomic(*p12Out, p12, 0o600); err != nil {
 			return fail(e, "pki issue", err)
 		}
 		if err := writeCertOut(*out, cert.Raw, ca); err != nil {
@@ -251,34 +251,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 func writeCertOut(path string, der []byte, ca *pki.CA) error {
 	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Certificate().Raw})...)
-	return writePKIFile(path, data, 0o644)
-}
-
-// writePKIFile writes via a temporary file and a rename, so no partial
-// file is left behind.
-func writePKIFile(path string, data []byte, mode os.FileMode) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if err = f.Chmod(mode); err == nil {
-		if _, err = f.Write(data); err == nil {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(path, data, 0o644)
 }
 
 func runPKIRevoke(ctx context.Context, e *env, args []string) int {
@@ -352,7 +325,7 @@ func runPKICRL(ctx context.Context, e *env, args []string) int {
 	if *asPEM {
 		der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 	}
-	if err := writePKIFile(*out, der, 0o644); err != nil {
+	if err := writeFileAtomic(*out, der, 0o644); err != nil {
 		return fail(e, "pki crl", err)
 	}
 	return 0
