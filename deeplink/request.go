@@ -156,12 +156,15 @@ func Build(req *Request, key *SigningKey) (string, error) {
 		ps = append(ps, param{ParamKID, key.KID})
 	}
 	var b strings.Builder
+	b.Grow(escapedLen(r.Action, ps) + 128) // + kid's name and sig
 	b.WriteString(Scheme + "://" + string(r.Action) + "?")
 	for i, p := range ps {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(escape(p.name) + "=" + escape(p.value))
+		writeEscaped(&b, p.name)
+		b.WriteByte('=')
+		writeEscaped(&b, p.value)
 	}
 	if key != nil {
 		sig := ed25519.Sign(key.Key, []byte(canonical(r.Action, ps)))
@@ -235,14 +238,60 @@ func canonical(action Action, ps []param) string {
 		return strings.Compare(a.value, b.value)
 	})
 	var b strings.Builder
+	b.Grow(escapedLen(action, sorted))
 	b.WriteString(Scheme + "://" + string(action) + "?")
 	for i, p := range sorted {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(escape(p.name) + "=" + escape(p.value))
+		writeEscaped(&b, p.name)
+		b.WriteByte('=')
+		writeEscaped(&b, p.value)
 	}
 	return b.String()
+}
+
+// escapedLen is the length of "securesign://ACTION?" and ps written with
+// writeEscaped, joined by '&'.
+func escapedLen(action Action, ps []param) int {
+	n := len(Scheme) + len("://") + len(action) + len("?")
+	for _, p := range ps {
+		n += len("&=") + len(p.name) + len(p.value)
+		for i := 0; i < len(p.name); i++ {
+			if !unreserved(p.name[i]) {
+				n += 2
+			}
+		}
+		for i := 0; i < len(p.value); i++ {
+			if !unreserved(p.value[i]) {
+				n += 2
+			}
+		}
+	}
+	if len(ps) > 0 {
+		n-- // no '&' before the first
+	}
+	return n
+}
+
+// writeEscaped writes escape(s) to b.
+func writeEscaped(b *strings.Builder, s string) {
+	const hex = "0123456789ABCDEF"
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && unreserved(s[i]) {
+			i++
+		}
+		b.WriteString(s[:i])
+		if i == len(s) {
+			return
+		}
+		c := s[i]
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+		s = s[i+1:]
+	}
 }
 
 // escape percent-encodes s per RFC 3986: unreserved characters stay, every

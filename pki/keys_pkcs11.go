@@ -36,13 +36,18 @@ type PKCS11KeyStore struct {
 	tick    uint64              // use counter, for closing the least recently used key
 	maxOpen int                 // maxOpenPKCS11Keys; tests lower it
 	closed  bool
+	// refused is the token's rejection of the PIN (it was changed or
+	// locked since): kept, so that reopening keys does not spend the
+	// token's PIN retries until it locks.
+	refused error
 }
 
 // p11Open is a key the store keeps open on the token.
 type p11Open struct {
-	ks    signer.KeySigner
-	users int
-	last  uint64
+	ks      signer.KeySigner
+	users   int
+	last    uint64
+	dropped bool // taken out of open after a failure: closed by its last user
 }
 
 // OpenPKCS11KeyStore logs in to the token labelled tokenLabel of the module
@@ -111,6 +116,7 @@ func (k *PKCS11KeyStore) GenerateKey(ctx context.Context, kt KeyType) (string, c
 	defer clear(pin)
 	gk, err := k.mod.GenerateKey(ctx, k.sel, pin, signer.KeyGenRequest{KeyType: name})
 	if err != nil {
+		k.notePIN(err)
 		return "", nil, fmt.Errorf("pki: PKCS#11 key generation: %w", err)
 	}
 	return hex.EncodeToString(gk.ID), gk.Public, nil
@@ -133,7 +139,9 @@ func (k *PKCS11KeyStore) StoreCertificate(ctx context.Context, id string, cert *
 		return err
 	}
 	defer clear(pin)
-	if err := k.mod.ImportCertificate(ctx, k.sel, pin, raw, "", cert); err != nil {
+	err = k.mod.ImportCertificate(ctx, k.sel, pin, raw, "", cert)
+	k.notePIN(err)
+	if err != nil {
 		if errors.Is(err, signer.ErrKeyNotFound) {
 			return fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
@@ -168,7 +176,21 @@ func (k *PKCS11KeyStore) pinCopy() ([]byte, error) {
 	if k.closed {
 		return nil, errors.New("pki: PKCS#11 key store is closed")
 	}
+	if k.refused != nil {
+		return nil, fmt.Errorf("%w: the token refused the PIN earlier; not trying it again: %w", ErrKeyStoreLocked, k.refused)
+	}
 	return bytes.Clone(k.pin), nil
+}
+
+// notePIN records err when it says the token refused the PIN.
+func (k *PKCS11KeyStore) notePIN(err error) {
+	if errors.Is(err, signer.ErrPINIncorrect) || errors.Is(err, signer.ErrPINLocked) {
+		k.mu.Lock()
+		if k.refused == nil {
+			k.refused = err
+		}
+		k.mu.Unlock()
+	}
 }
 
 // acquire returns the open key id, opening it when needed; release it after
@@ -193,6 +215,7 @@ func (k *PKCS11KeyStore) acquire(ctx context.Context, id string) (*p11Open, erro
 	// Opening logs in and searches the token: done outside the lock.
 	ks, err := k.mod.KeySigner(ctx, k.sel, pin, raw)
 	clear(pin)
+	k.notePIN(err)
 	if err != nil {
 		if errors.Is(err, signer.ErrKeyNotFound) {
 			return nil, fmt.Errorf("%w: no key with id %s on the token: %w", ErrNotFound, id, err)
@@ -233,6 +256,23 @@ func (k *PKCS11KeyStore) acquire(ctx context.Context, id string) (*p11Open, erro
 func (k *PKCS11KeyStore) release(o *p11Open) {
 	k.mu.Lock()
 	o.users--
+	closeIt := o.dropped && o.users == 0
+	k.mu.Unlock()
+	if closeIt {
+		_ = o.ks.Close()
+	}
+}
+
+// drop takes the open key o out of the store after a signing failure that
+// may have left it unusable (token removed or reset, login lost), so that
+// the next use opens the key afresh (logs in, finds it again) instead of
+// failing for as long as the store lives. Its last user closes it.
+func (k *PKCS11KeyStore) drop(id string, o *p11Open) {
+	k.mu.Lock()
+	if k.open[id] == o {
+		delete(k.open, id)
+		o.dropped = true
+	}
 	k.mu.Unlock()
 }
 
@@ -246,14 +286,24 @@ type p11Signer struct {
 func (s *p11Signer) Public() crypto.PublicKey { return s.pub }
 
 // Sign signs on the token; the signature is verified with the token's
-// public key before it is returned.
+// public key before it is returned. The key stays open (logged in, with its
+// sessions) for the next signature; any failure but an unsupported
+// algorithm closes it, so a token that comes back is used again.
 func (s *p11Signer) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	// Bad input is refused here, so that a failure below is the token's.
+	if opts == nil || !opts.HashFunc().Available() || len(digest) != opts.HashFunc().Size() {
+		return nil, fmt.Errorf("%w: digest and signer options do not fit", signer.ErrUnsupportedAlgorithm)
+	}
 	o, err := s.store.acquire(context.Background(), s.id)
 	if err != nil {
 		return nil, err
 	}
-	defer s.store.release(o)
-	return o.ks.Sign(r, digest, opts)
+	sig, err := o.ks.Sign(r, digest, opts)
+	if err != nil && !errors.Is(err, signer.ErrUnsupportedAlgorithm) {
+		s.store.drop(s.id, o)
+	}
+	s.store.release(o)
+	return sig, err
 }
 
 var _ KeyGenerator = (*PKCS11KeyStore)(nil)

@@ -140,7 +140,7 @@ func (s *Server) authenticate(ctx context.Context, cred string) (*principal, err
 		}
 		keyID = t.APIKeyID
 	}
-	k, err := s.store.APIKey(ctx, keyID)
+	k, err := s.apiKey(ctx, keyID, now)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, errUnauthorized
@@ -156,6 +156,51 @@ func (s *Server) authenticate(ctx context.Context, cred string) (*principal, err
 		return nil, errUnauthorized
 	}
 	return &principal{TenantID: k.TenantID, KeyID: k.ID}, nil
+}
+
+// apiKeyCacheTTL is how long the gateway uses an API key record it read
+// (its hash, revocation and tenant state) before reading it again: a key
+// revoked or a tenant disabled (securesign gateway admin) stops working
+// within this time on every running gateway.
+const apiKeyCacheTTL = 2 * time.Second
+
+// apiKeyCache keeps the API key records authenticate read, for
+// apiKeyCacheTTL each. Only records the store returned are kept (an unknown
+// id is asked again every time), and the secret presented is still
+// compared, in constant time, with the record's hash on every request.
+type apiKeyCache struct {
+	mu sync.Mutex
+	m  map[string]cachedKey
+}
+
+type cachedKey struct {
+	k  APIKey
+	at time.Time
+}
+
+// apiKeyCacheSize bounds the cache; it is emptied when full.
+const apiKeyCacheSize = 4096
+
+// apiKey is s.store.APIKey through s.apiKeys.
+func (s *Server) apiKey(ctx context.Context, id string, now time.Time) (*APIKey, error) {
+	c := &s.apiKeys
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < apiKeyCacheTTL && !now.Before(e.at) {
+		return &e.k, nil
+	}
+	k, err := s.store.APIKey(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= apiKeyCacheSize {
+		c.m = make(map[string]cachedKey)
+	}
+	c.m[id] = cachedKey{k: *k, at: now}
+	c.mu.Unlock()
+	return k, nil
 }
 
 // requireAuth is the middleware of every tenant call.

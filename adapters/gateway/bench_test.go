@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,12 +13,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/internal/softhsmtest"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/signer"
 )
@@ -229,4 +232,123 @@ func BenchmarkHashSessionLoopback(b *testing.B) {
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 		reportCPU(b, cpu, int64(b.N))
 	})
+}
+
+// BenchmarkCSCSignHashHSM is signatures/signHash with a server-held
+// RSA-2048 key generated on a SoftHSM token (Config.UserKeysPKCS11), next
+// to the rate of the same key through signer alone. All run 8 goroutines
+// per GOMAXPROCS and report signatures/s and CPU per signature:
+//
+//   - raw-signer: signer.SignDigest on a signer.Module signer of the key
+//     (found by its certificate on the token): the baseline, with signer's
+//     verification of every signature;
+//   - key-store: the same through the gateway's key path (PKCS11KeyStore
+//     signer as a tokenCredential, signDigest), no HTTP;
+//   - signHash-1, signHash-50: in-process signHash calls with 1 or 50
+//     hashes per SAD (SADs made beforehand: authorize needs an OTP each).
+//
+// Run: go test -run '^$' -bench CSCSignHashHSM -benchtime 4s ./adapters/gateway
+func BenchmarkCSCSignHashHSM(b *testing.B) {
+	tok := softhsmtest.New(b)
+	st := newSQLiteStore(b)
+	g := newBenchGW(b, st)
+	g.srv.Close()
+	key := g.key
+	g = &benchGW{newTestGW(b, st, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+		c.RateLimitRPM = 1 << 30
+		c.MasterKey = g.srv.cfg.MasterKey
+		c.UserKeysPKCS11 = &PKCS11Key{Module: tok.Module, TokenLabel: tok.Label, PIN: []byte(tok.PIN)}
+	}), nil}
+	g.key = key
+	g.h = g.srv.Handler()
+	b.Cleanup(func() { g.srv.Close() })
+	uid := g.newUser(g.key, "csc-hsm-bench")
+	oid, code := g.otp(g.key, uid, "issue")
+	issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "RSA-2048"})
+	cid := issued["certificateId"].(string)
+	rec, err := st.Certificate(context.Background(), DevTenantID, cid)
+	if err != nil || rec.KeyKind != keyKindPKCS11 {
+		b.Fatalf("issued key: %v %+v", err, rec)
+	}
+	cert, err := x509.ParseCertificate(rec.DER)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := digest("csc-hsm-bench")
+	ctx := context.Background()
+
+	signers := func(b *testing.B, sg signer.Signer) {
+		b.SetParallelism(8)
+		b.ResetTimer()
+		cpu := cpuTime()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := signDigest(ctx, sg, signer.RSAPKCS1v15, crypto.SHA256, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "signatures/s")
+		reportCPU(b, cpu, int64(b.N))
+	}
+	b.Run("raw-signer", func(b *testing.B) {
+		mod, err := signer.OpenModule(ctx, tok.Module)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer mod.Close()
+		sg, err := mod.Signer(ctx, signer.TokenSelector{Label: tok.Label}, signer.KeySelector{CertSerial: cert.SerialNumber}, []byte(tok.PIN))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sg.(interface{ Close() error }).Close()
+		signers(b, sg)
+	})
+	b.Run("key-store", func(b *testing.B) {
+		k, err := g.srv.userKeys.Signer(ctx, string(rec.KeyBlob))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sg, err := newTokenCredential(k, cert, g.srv.ca.ChainCerts())
+		if err != nil {
+			b.Fatal(err)
+		}
+		signers(b, sg)
+	})
+	var sadSeq atomic.Int64
+	for _, n := range []int{1, 50} {
+		b.Run(fmt.Sprintf("signHash-%d", n), func(b *testing.B) {
+			hashes := make([][]byte, n)
+			quoted := make([]string, n)
+			for i := range hashes {
+				hashes[i] = digest(fmt.Sprint("csc-hsm-bench", i))
+				quoted[i] = `"` + b64(hashes[i]) + `"`
+			}
+			list := strings.Join(quoted, ",")
+			sads := make([]string, b.N)
+			for i := range sads {
+				raw := fmt.Sprintf("%068d", sadSeq.Add(1))
+				if err := st.CreateSAD(ctx, &SAD{ID: sadID(PrefixToken + raw), TenantID: DevTenantID, CredentialID: cid, Hashes: hashes, ExpiresAt: time.Now().Add(time.Hour)}); err != nil {
+					b.Fatal(err)
+				}
+				sads[i] = "sad_" + raw
+			}
+			var next atomic.Int64
+			b.SetParallelism(8)
+			b.ResetTimer()
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := next.Add(1) - 1
+					body := `{"credentialID":"` + cid + `","SAD":"` + sads[i] + `","hashes":[` + list + `],"signAlgo":"1.2.840.113549.1.1.11"}`
+					if code, out := g.serve("POST", "/csc/v2/signatures/signHash", g.key, "application/json", []byte(body)); code != 200 {
+						b.Fatalf("%d %s", code, out)
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "signatures/s")
+			reportCPU(b, cpu, int64(b.N*n))
+		})
+	}
 }

@@ -35,20 +35,50 @@ const (
 	caRootKeyID    = "gateway-ca-root"
 )
 
-// openCA loads the gateway's CA, creating it on first start. Two gateways
-// starting together on one database agree on the first one stored.
-func openCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA, *pki.SoftwareKeyStore, error) {
+// openGatewayCA opens the key stores and the CA: on the CA token when
+// cfg.CAPKCS11 is set, in the software key store otherwise; subjects' new
+// keys go to the user-key token when cfg.UserKeysPKCS11 is set. The
+// returned closer (nil when there is nothing to release) releases the
+// tokens; on error everything is released already.
+func openGatewayCA(ctx context.Context, st Store, cfg Config, baseURL string) (_ *pki.CA, _ *pki.SoftwareKeyStore, _ *userKeyStore, closer func() error, err error) {
 	ps, err := PKIStore(st)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	keys, err := pki.NewSoftwareKeyStore(ps, cfg.MasterKey)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, nil, err
 	}
+	uk, err := openUserKeys(cfg, keys)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	var ca *pki.CA
+	var caClose func() error
 	if cfg.CAPKCS11 != nil {
-		return nil, nil, errors.New("gateway: internal: PKCS#11 CA is opened by openTokenCA")
+		ca, caClose, err = openTokenCA(ctx, st, cfg, baseURL, ps, keys, uk)
+	} else {
+		ca, err = openCA(ctx, st, cfg, baseURL, ps, keys, uk)
 	}
+	if err != nil {
+		uk.Close() //nolint:errcheck
+		return nil, nil, nil, nil, err
+	}
+	closer = func() error {
+		var errs []error
+		if caClose != nil {
+			errs = append(errs, caClose())
+		}
+		errs = append(errs, uk.Close())
+		return errors.Join(errs...)
+	}
+	return ca, keys, uk, closer, nil
+}
+
+// openCA loads the gateway's software CA, creating it on first start. Two
+// gateways starting together on one database agree on the first one
+// stored. userKeys becomes the CA's generator of subjects' keys.
+func openCA(ctx context.Context, st Store, cfg Config, baseURL string, ps pki.Store, keys *pki.SoftwareKeyStore, userKeys pki.KeyGenerator) (*pki.CA, error) {
 	raw, err := st.Setting(ctx, "ca")
 	if err == ErrNotFound {
 		// BaseURL makes the issuing CA certificate point at the root CRL
@@ -58,57 +88,57 @@ func openCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA,
 		h, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: cfg.CAName, Organization: strings.TrimSuffix(cfg.CAName, " CA"),
 			KeyType: pki.P256, BaseURL: baseURL, Now: cfg.Now})
 		if err != nil {
-			return nil, nil, fmt.Errorf("gateway: create CA: %w", err)
+			return nil, fmt.Errorf("gateway: create CA: %w", err)
 		}
 		suffix := randomHex(6)
 		kid, rkid := caIssuingKeyID+"-"+suffix, caRootKeyID+"-"+suffix
 		if err := keys.Put(ctx, kid, h.IssuingKey); err != nil {
-			return nil, nil, fmt.Errorf("gateway: store CA key: %w", err)
+			return nil, fmt.Errorf("gateway: store CA key: %w", err)
 		}
 		if err := keys.Put(ctx, rkid, h.RootKey); err != nil {
-			return nil, nil, fmt.Errorf("gateway: store CA root key: %w", err)
+			return nil, fmt.Errorf("gateway: store CA root key: %w", err)
 		}
 		state := jsonBytes(caState{Root: h.Root.Raw, Issuing: h.Issuing.Raw, IssuingKey: kid, RootKey: rkid})
 		if raw, err = st.PutSetting(ctx, "ca", state, true); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	} else if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var cs caState
 	if err := json.Unmarshal(raw, &cs); err != nil {
-		return nil, nil, fmt.Errorf("gateway: stored CA: %w", err)
+		return nil, fmt.Errorf("gateway: stored CA: %w", err)
 	}
 	root, err := x509.ParseCertificate(cs.Root)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: stored CA root: %w", err)
+		return nil, fmt.Errorf("gateway: stored CA root: %w", err)
 	}
 	issuing, err := x509.ParseCertificate(cs.Issuing)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: stored CA certificate: %w", err)
+		return nil, fmt.Errorf("gateway: stored CA certificate: %w", err)
 	}
 	key, err := keys.Signer(ctx, cs.IssuingKey)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: CA key (wrong master key?): %w", err)
+		return nil, fmt.Errorf("gateway: CA key (wrong master key?): %w", err)
 	}
 	var rootKey crypto.Signer
 	if cs.RootKey != "" {
 		if rootKey, err = keys.Signer(ctx, cs.RootKey); err != nil {
-			return nil, nil, fmt.Errorf("gateway: CA root key (wrong master key?): %w", err)
+			return nil, fmt.Errorf("gateway: CA root key (wrong master key?): %w", err)
 		}
 	}
 	pc := pki.Config{
 		Cert: issuing, Key: key, Chain: []*x509.Certificate{root}, RootKey: rootKey,
-		Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now,
+		Store: ps, Keys: userKeys, BaseURL: baseURL, Now: cfg.Now,
 	}
 	if pc.OCSPSigner, pc.TSASigner, err = serviceSigners(ctx, st, ps, keys, pc); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ca, err := pki.New(ctx, pc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("gateway: CA: %w", err)
+		return nil, fmt.Errorf("gateway: CA: %w", err)
 	}
-	return ca, keys, nil
+	return ca, nil
 }
 
 // serviceState is what the database keeps of the OCSP responder's or the
@@ -320,24 +350,16 @@ func RotateLinkKey(ctx context.Context, st Store, master []byte, now time.Time) 
 
 // openTokenCA builds the CA on an issuing key held by a PKCS#11 token. The
 // returned closer releases the token session.
-func openTokenCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pki.CA, *pki.SoftwareKeyStore, func() error, error) {
-	ps, err := PKIStore(st)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	keys, err := pki.NewSoftwareKeyStore(ps, cfg.MasterKey)
-	if err != nil {
-		return nil, nil, nil, err
-	}
+func openTokenCA(ctx context.Context, st Store, cfg Config, baseURL string, ps pki.Store, keys *pki.SoftwareKeyStore, userKeys pki.KeyGenerator) (*pki.CA, func() error, error) {
 	p := cfg.CAPKCS11
 	mod, err := signer.OpenModule(ctx, p.Module)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("gateway: CA token: %w", err)
+		return nil, nil, fmt.Errorf("gateway: CA token: %w", err)
 	}
 	sg, err := mod.Signer(ctx, signer.TokenSelector{Label: p.TokenLabel}, signer.KeySelector{KeyLabel: p.KeyLabel}, p.PIN)
 	if err != nil {
 		mod.Close()
-		return nil, nil, nil, fmt.Errorf("gateway: CA key on token %q: %w", p.TokenLabel, err)
+		return nil, nil, fmt.Errorf("gateway: CA key on token %q: %w", p.TokenLabel, err)
 	}
 	closeAll := func() error {
 		var errs []error
@@ -352,23 +374,118 @@ func openTokenCA(ctx context.Context, st Store, cfg Config, baseURL string) (*pk
 		_, certs, err := pki.LoadTrustAnchors(cfg.CAChainFile)
 		if err != nil {
 			closeAll()
-			return nil, nil, nil, fmt.Errorf("gateway: CA chain: %w", err)
+			return nil, nil, fmt.Errorf("gateway: CA chain: %w", err)
 		}
 		chain = certs
 	}
 	if len(chain) == 0 {
 		closeAll()
-		return nil, nil, nil, errors.New("gateway: the CA token has no chain above the CA certificate: give CAChainFile")
+		return nil, nil, errors.New("gateway: the CA token has no chain above the CA certificate: give CAChainFile")
 	}
-	pc := pki.Config{Cert: sg.Certificate(), Key: sg, Chain: chain, Store: ps, Keys: keys, BaseURL: baseURL, Now: cfg.Now}
+	pc := pki.Config{Cert: sg.Certificate(), Key: sg, Chain: chain, Store: ps, Keys: userKeys, BaseURL: baseURL, Now: cfg.Now}
 	if pc.OCSPSigner, pc.TSASigner, err = serviceSigners(ctx, st, ps, keys, pc); err != nil {
 		closeAll()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	ca, err := pki.New(ctx, pc)
 	if err != nil {
 		closeAll()
-		return nil, nil, nil, fmt.Errorf("gateway: CA: %w", err)
+		return nil, nil, fmt.Errorf("gateway: CA: %w", err)
 	}
-	return ca, keys, closeAll, nil
+	return ca, closeAll, nil
 }
+
+// pkcs11KeyPrefix starts the key ids (in the CA's certificate records) of
+// subjects' keys on the user-key token; the rest is the hex CKA_ID. Ids of
+// the software key store never contain a colon.
+const pkcs11KeyPrefix = "pkcs11:"
+
+// Key kinds of server-held keys (Certificate.KeyKind).
+const (
+	keyKindSoftware = "software"
+	keyKindPKCS11   = "pkcs11"
+)
+
+// errNoUserKeyToken: a credential's key is on a token the gateway was not
+// configured with.
+var errNoUserKeyToken = fmt.Errorf("%w: the key is on a PKCS#11 token but the gateway has no user-key token configured (--user-keys-pkcs11-module)", signer.ErrTokenNotFound)
+
+// userKeyStore is the CA's pki.KeyGenerator of subjects' keys: new keys on
+// the user-key token when one is configured, in the software key store
+// otherwise; existing keys are found wherever their id says they are, so
+// software keys keep working next to token keys.
+type userKeyStore struct {
+	soft *pki.SoftwareKeyStore
+	hsm  *pki.PKCS11KeyStore // nil without Config.UserKeysPKCS11
+}
+
+// openUserKeys logs in to the user-key token when cfg names one: a missing
+// token or a wrong PIN stops the start here rather than at the first
+// signature.
+func openUserKeys(cfg Config, soft *pki.SoftwareKeyStore) (*userKeyStore, error) {
+	uk := &userKeyStore{soft: soft}
+	p := cfg.UserKeysPKCS11
+	if p == nil {
+		return uk, nil
+	}
+	hsm, err := pki.OpenPKCS11KeyStore(p.Module, p.TokenLabel, p.PIN)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: user-key token %q: %w", p.TokenLabel, err)
+	}
+	uk.hsm = hsm
+	return uk, nil
+}
+
+// Close logs out of the user-key token.
+func (u *userKeyStore) Close() error {
+	if u == nil || u.hsm == nil {
+		return nil
+	}
+	return u.hsm.Close()
+}
+
+// kind is the Certificate.KeyKind of a key id.
+func (u *userKeyStore) kind(id string) string {
+	if strings.HasPrefix(id, pkcs11KeyPrefix) {
+		return keyKindPKCS11
+	}
+	return keyKindSoftware
+}
+
+// GenerateKey implements pki.KeyGenerator.
+func (u *userKeyStore) GenerateKey(ctx context.Context, kt pki.KeyType) (string, crypto.PublicKey, error) {
+	if u.hsm == nil {
+		return u.soft.GenerateKey(ctx, kt)
+	}
+	id, pub, err := u.hsm.GenerateKey(ctx, kt)
+	if err != nil {
+		return "", nil, err
+	}
+	return pkcs11KeyPrefix + id, pub, nil
+}
+
+// Signer implements pki.KeyGenerator. A token key's signer stays logged in
+// through the PKCS11KeyStore, which keeps recently used keys open.
+func (u *userKeyStore) Signer(ctx context.Context, id string) (crypto.Signer, error) {
+	raw, ok := strings.CutPrefix(id, pkcs11KeyPrefix)
+	if !ok {
+		return u.soft.Signer(ctx, id)
+	}
+	if u.hsm == nil {
+		return nil, errNoUserKeyToken
+	}
+	return u.hsm.Signer(ctx, raw)
+}
+
+// storeCertificate puts cert on the token next to its key, as PKCS#11
+// tools and signer.Module.Signer expect to find it; software keys have no
+// such place.
+func (u *userKeyStore) storeCertificate(ctx context.Context, id string, cert *x509.Certificate) error {
+	raw, ok := strings.CutPrefix(id, pkcs11KeyPrefix)
+	if !ok || u.hsm == nil {
+		return nil
+	}
+	return u.hsm.StoreCertificate(ctx, raw, cert)
+}
+
+var _ pki.KeyGenerator = (*userKeyStore)(nil)

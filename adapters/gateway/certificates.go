@@ -1,17 +1,25 @@
 package gateway
 
 import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
 )
@@ -90,10 +98,20 @@ func (s *Server) issueCertificate(c echo.Context) error {
 			}
 			var keyID string
 			cert, keyID, err = s.ca.IssueKeyGen(ctx, kt, subject, req.Profile)
-			rec.KeyLocation, rec.KeyKind, rec.KeyBlob = "server", "software", []byte(keyID)
+			rec.KeyLocation, rec.KeyKind, rec.KeyBlob = "server", s.userKeys.kind(keyID), []byte(keyID)
+			if err == nil {
+				// Convenience for the HSM's own tools: signing finds the
+				// key by its id, so a failure here loses nothing.
+				if serr := s.userKeys.storeCertificate(ctx, keyID, cert); serr != nil {
+					s.log.WarnContext(ctx, "certificate not stored on the user-key token", "serial", cert.SerialNumber.Text(16), "err", serr)
+				}
+			}
 		}
 		if err != nil {
 			s.metrics.outcome("issue", "failed")
+			if ke := keyError(err); ke != nil {
+				return 0, nil, ke
+			}
 			return 0, nil, caError(err)
 		}
 		sum := sha256.Sum256(cert.Raw)
@@ -237,9 +255,110 @@ func (s *Server) serverSigner(c echo.Context, certificateID string) (*Certificat
 	if now.Before(cert.NotBefore) || now.After(cert.NotAfter) {
 		return nil, nil, unprocessable(nil, "certificate %s is outside its validity", rec.ID)
 	}
-	sg, err := s.ca.LoadSigner(c.Request().Context(), new(big.Int).Set(cert.SerialNumber))
+	ctx := c.Request().Context()
+	var sg signer.Signer
+	if rec.KeyKind == keyKindPKCS11 {
+		// The record has the key id and the certificate: no need for the
+		// CA's copy. The key stays open on the token between calls.
+		var key crypto.Signer
+		if key, err = s.userKeys.Signer(ctx, string(rec.KeyBlob)); err == nil {
+			sg, err = newTokenCredential(key, cert, s.ca.ChainCerts())
+		}
+	} else {
+		sg, err = s.ca.LoadSigner(ctx, new(big.Int).Set(cert.SerialNumber))
+	}
 	if err != nil {
+		if ke := keyError(err); ke != nil {
+			ke.Msg = "certificate " + rec.ID + ": " + ke.Msg
+			return nil, nil, ke
+		}
 		return nil, nil, err
 	}
 	return rec, sg, nil
+}
+
+// keyError maps a failure of the token holding a server-held key to an
+// answer with the protocol's code for it (callback.CodeOf): 503 when the
+// token is missing, locked or refuses the gateway's PIN (the operator must
+// act; the caller may retry later), 422 when the token is there but the
+// key is not. It returns nil for other errors.
+func keyError(err error) *apiError {
+	var status int
+	var msg string
+	switch {
+	case errors.Is(err, signer.ErrTokenNotFound):
+		status, msg = http.StatusServiceUnavailable, "the token holding the key is not available"
+	case errors.Is(err, signer.ErrPINLocked):
+		status, msg = http.StatusServiceUnavailable, "the PIN of the token holding the key is locked"
+	case errors.Is(err, signer.ErrPINIncorrect):
+		status, msg = http.StatusServiceUnavailable, "the token holding the key refuses the gateway's PIN"
+	case errors.Is(err, signer.ErrKeyNotFound):
+		status, msg = http.StatusUnprocessableEntity, "the key is not on the token"
+	default:
+		return nil
+	}
+	return &apiError{Status: status, Code: string(callback.CodeOf(err)), Msg: msg, Err: err}
+}
+
+// tokenCredential is a server-held key on the user-key token with its
+// certificate. Its key is a pki.PKCS11KeyStore signer, which verifies every
+// signature with the token's public key before returning it: that key is
+// checked equal to the certificate's here, so signDigest need not verify
+// again.
+type tokenCredential struct {
+	key   crypto.Signer
+	cert  *x509.Certificate
+	chain []*x509.Certificate
+}
+
+func newTokenCredential(key crypto.Signer, cert *x509.Certificate, chain []*x509.Certificate) (*tokenCredential, error) {
+	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%w: the key on the token does not match certificate %x", signer.ErrKeyNotFound, cert.SerialNumber)
+	}
+	return &tokenCredential{key: key, cert: cert, chain: chain}, nil
+}
+
+func (t *tokenCredential) Public() crypto.PublicKey { return t.key.Public() }
+
+// Sign signs on the token; the signature is verified before it returns.
+func (t *tokenCredential) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return t.key.Sign(r, digest, opts)
+}
+
+func (t *tokenCredential) Certificate() *x509.Certificate { return t.cert }
+
+func (t *tokenCredential) Chain() []*x509.Certificate { return slices.Clone(t.chain) }
+
+// signDigest is signer.SignDigest, which verifies every signature unless
+// package signer made the signer itself; a tokenCredential's signatures
+// are verified on their way out of the token already, and verifying again
+// would cost about 5% of the signing rate.
+func signDigest(ctx context.Context, sg signer.Signer, alg signer.Algorithm, hash crypto.Hash, digest []byte) ([]byte, error) {
+	tc, ok := sg.(*tokenCredential)
+	if !ok {
+		return signer.SignDigest(ctx, sg, alg, hash, digest)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	// signer.SignDigest's options for alg; the token gives ECDSA in DER.
+	var opts crypto.SignerOpts = hash
+	switch tc.cert.PublicKey.(type) {
+	case *rsa.PublicKey:
+		switch alg {
+		case signer.RSAPKCS1v15:
+		case signer.RSAPSS:
+			opts = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: hash}
+		default:
+			return nil, fmt.Errorf("%w: %s with an RSA key", signer.ErrUnsupportedAlgorithm, alg)
+		}
+	case *ecdsa.PublicKey:
+		if alg != signer.ECDSA {
+			return nil, fmt.Errorf("%w: %s with an ECDSA key", signer.ErrUnsupportedAlgorithm, alg)
+		}
+	default:
+		return nil, fmt.Errorf("%w: key type %T", signer.ErrUnsupportedAlgorithm, tc.cert.PublicKey)
+	}
+	return tc.Sign(nil, digest, opts)
 }

@@ -46,6 +46,14 @@ type Config struct {
 	CAPKCS11 *PKCS11Key
 	// CAChainFile is the PEM chain above a PKCS#11 CA certificate.
 	CAChainFile string
+	// UserKeysPKCS11 puts the keys of certificates issued without a CSR
+	// on a PKCS#11 token (an HSM) instead of the software key store: they
+	// are generated there, sensitive and non-extractable, under a random
+	// CKA_ID, and the certificate is stored next to the key. KeyLabel is
+	// not used. Keys made in the software key store before keep working.
+	// The gateway does not start when the token is missing or the PIN is
+	// wrong.
+	UserKeysPKCS11 *PKCS11Key
 	// CAName is the common name of the CA created on first start.
 	CAName string
 
@@ -124,6 +132,9 @@ func (c Config) withDefaults() (Config, error) {
 	case "soft", "hard", "off":
 	default:
 		return c, fmt.Errorf("gateway: revocation policy %q is not soft, hard or off", c.Revocation)
+	}
+	if p := c.UserKeysPKCS11; p != nil && (p.Module == "" || p.TokenLabel == "") {
+		return c, errors.New("gateway: the user-key token needs a PKCS#11 module and a token label")
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -345,9 +345,12 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	}
 	sigs := make([]string, len(hashes))
 	for i, d := range hashes {
-		sig, err := signer.SignDigest(ctx, sg, sa.alg, hash, d)
+		sig, err := signDigest(ctx, sg, sa.alg, hash, d)
 		if err != nil {
 			s.metrics.outcome("csc", "failed")
+			if ke := keyError(err); ke != nil {
+				return ke
+			}
 			return unprocessable(err, "signing failed: %v", err)
 		}
 		sigs[i] = base64.StdEncoding.EncodeToString(sig)

@@ -263,7 +263,7 @@ func newTestGWOn(t *testing.T, st Store, dir string, mods ...func(*Config)) *tes
 func pkiCertCount(t *testing.T, st Store) int {
 	t.Helper()
 	var n int
-	if err := st.(*sqlStore).r.QueryRowContext(context.Background(), "SELECT count(*) FROM pki_certs").Scan(&n); err != nil {
+	if err := sqlBaseT(t, st).r.QueryRowContext(context.Background(), "SELECT count(*) FROM pki_certs").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -19,7 +19,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 	eachStore(t, func(t *testing.T, st Store) {
 		ctx := context.Background()
 		g := newTestGW(t, st)
-		ss := st.(*sqlStore)
+		ss, _ := sqlBaseOf(st)
 		uid := g.newUser(g.key, "cust-crash")
 		oid, code := g.otp(g.key, uid, "issue")
 		issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})

@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/http"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +19,13 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	outcomes *prometheus.CounterVec
+
+	// The children of requests, latency and outcomes by their labels:
+	// WithLabelValues hashes and locks on every call, several times a
+	// request.
+	routes          sync.Map // routeKey → *routeMetrics
+	nroutes         atomic.Int64
+	outcomeChildren sync.Map // [2]string → prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -38,12 +47,46 @@ func newMetrics() *metrics {
 	return m
 }
 
-func (m *metrics) observe(method, route string, status int, d time.Duration) {
-	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
-	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+// routeMetrics are the children of one method, route and status.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
-func (m *metrics) outcome(kind, outcome string) { m.outcomes.WithLabelValues(kind, outcome).Inc() }
+type routeKey struct {
+	method, route string
+	status        int
+}
+
+// maxCachedChildren bounds the children kept aside (methods come from
+// clients); past it, observe looks them up each time.
+const maxCachedChildren = 1024
+
+func (m *metrics) observe(method, route string, status int, d time.Duration) {
+	k := routeKey{method, route, status}
+	var rm *routeMetrics
+	if v, ok := m.routes.Load(k); ok {
+		rm = v.(*routeMetrics)
+	} else {
+		rm = &routeMetrics{m.requests.WithLabelValues(method, route, strconv.Itoa(status)), m.latency.WithLabelValues(method, route)}
+		if m.nroutes.Add(1) <= maxCachedChildren {
+			m.routes.Store(k, rm)
+		}
+	}
+	rm.requests.Inc()
+	rm.latency.Observe(d.Seconds())
+}
+
+func (m *metrics) outcome(kind, outcome string) {
+	k := [2]string{kind, outcome}
+	if v, ok := m.outcomeChildren.Load(k); ok {
+		v.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.outcomes.WithLabelValues(kind, outcome)
+	m.outcomeChildren.Store(k, c) // kinds and outcomes are the gateway's own: few
+	c.Inc()
+}
 
 func (m *metrics) handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

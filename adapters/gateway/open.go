@@ -22,7 +22,7 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 	// (a process crash loses nothing; a power cut may lose the last
 	// commits). Checkpoints, which do wait, run in the background on a
 	// reader connection instead of inside whichever commit crosses the
-	// automatic threshold.
+	// automatic threshold; the writer only finishes them.
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)", "foreign_keys(1)", "wal_autocheckpoint(0)"} {
 		params.Add("_pragma", p)
 	}
@@ -62,7 +62,13 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 			case <-stop:
 				return
 			case <-t.C:
-				r.Exec("PRAGMA wal_checkpoint(PASSIVE)") //nolint:errcheck
+				checkpointWAL(r)
+				// The writer copies the frames committed meanwhile, so
+				// that the WAL can start over (see finishCheckpoint).
+				select {
+				case s.ckpt <- struct{}{}:
+				default:
+				}
 			}
 		}
 	}()
@@ -76,26 +82,23 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 
 // OpenPostgres connects to PostgreSQL (a pgx DSN or URL; a search_path
 // parameter selects the schema) and applies the migrations. Several gateway
-// processes may share one database.
+// processes may share one database; each commits the writes of its
+// concurrent callers together.
 func OpenPostgres(ctx context.Context, dsn string) (Store, error) {
-	db, err := sql.Open("pgx", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("gateway: open postgres: %w", err)
+	return openPostgres(ctx, dsn) // pgstore.go
+}
+
+// checkpointWAL copies the WAL into the database while commits go on. A
+// pass copies the frames there were when it began; while a pass had much
+// to copy, another follows for what came meanwhile (each much shorter than
+// the one before), so that little is left for the writer.
+func checkpointWAL(r *sql.DB) {
+	last := 0
+	for range 3 {
+		var busy, frames, copied int
+		if err := r.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil || frames-last < 256 {
+			return
+		}
+		last = frames
 	}
-	db.SetMaxOpenConns(32)
-	db.SetMaxIdleConns(32)
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("gateway: postgres: %w", err)
-	}
-	s := &sqlStore{w: db, r: db, postgres: true, boot: randomHex(8), closers: []func() error{db.Close}}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := s.warm(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
 }

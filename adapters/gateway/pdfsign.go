@@ -202,6 +202,9 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	}
 	if err := pdf.Sign(ctx, out, u.File, u.Size, sg, opts); err != nil {
 		s.metrics.outcome("remote", "failed")
+		if ke := keyError(err); ke != nil {
+			return 0, nil, ke
+		}
 		return 0, nil, pdfError(err)
 	}
 	if err := out.Close(); err != nil {

@@ -18,7 +18,7 @@ type pkiStore struct{ s *sqlStore }
 // PKIStore returns the CA state store on the same database as s, which must
 // come from OpenSQLite or OpenPostgres.
 func PKIStore(s Store) (pki.Store, error) {
-	ss, ok := s.(*sqlStore)
+	ss, ok := sqlBaseOf(s)
 	if !ok {
 		return nil, fmt.Errorf("gateway: PKIStore needs a SQL store, not %T", s)
 	}

@@ -34,6 +34,7 @@ type Server struct {
 	echo     *echo.Echo
 	ca       *pki.CA
 	keys     *pki.SoftwareKeyStore
+	userKeys *userKeyStore // subjects' keys: software and the user-key token
 	links    *linkKeys
 	limiter  *rateLimiter
 	metrics  *metrics
@@ -51,6 +52,11 @@ type Server struct {
 	ltRevocation *pki.RevocationChecker // B-LT data, always on
 	// chains caches parsed result certificates across callbacks.
 	chains *callback.ChainCache
+
+	// pendingSessions spares the callback reading back the hash sessions
+	// this process made; apiKeys the authentication its key records.
+	pendingSessions pendingCache
+	apiKeys         apiKeyCache
 }
 
 // New opens the store the configuration names (PostgreSQL or SQLite in
@@ -112,18 +118,12 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
-	if cfg.CAPKCS11 != nil {
-		var closer func() error
-		s.ca, s.keys, closer, err = openTokenCA(ctx, st, cfg, cfg.PublicURL+"/pki")
-		if closer != nil {
-			s.closers = append(s.closers, closer)
-		}
-	} else {
-		s.ca, s.keys, err = openCA(ctx, st, cfg, cfg.PublicURL+"/pki")
-	}
+	var closer func() error
+	s.ca, s.keys, s.userKeys, closer, err = openGatewayCA(ctx, st, cfg, cfg.PublicURL+"/pki")
 	if err != nil {
 		return err
 	}
+	s.closers = append(s.closers, closer)
 	if s.links, err = loadLinkKeys(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
 		return err
 	}
@@ -316,6 +316,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		status := c.Response().Status
 		d := time.Since(start)
 		s.metrics.observe(c.Request().Method, route, status, d)
+		if !s.log.Enabled(context.Background(), slog.LevelInfo) {
+			return nil // --log-level warn: spare building the entry
+		}
 		attrs := []any{"method", c.Request().Method, "route", route, "status", status, "ms", float64(d.Microseconds()) / 1000, "ip", c.RealIP()}
 		if p := who(c); p != nil {
 			attrs = append(attrs, "tenant", p.TenantID, "key", p.KeyID)

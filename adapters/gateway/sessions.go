@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -12,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -52,10 +54,27 @@ func hashName(h crypto.Hash) string {
 	return ""
 }
 
+// sortable64 is a base64 alphabet in ASCII order: its strings sort as the
+// numbers they encode.
+const sortable64 = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+
+// newRequestID returns 29 characters of [A-Za-z0-9_-]: the time (Unix
+// milliseconds, 7 characters of sortable64, good until 2109) and then 128
+// random bits. Time first, so that ids made one after another sort one
+// after another: the store's indexes on request ids then grow at their end
+// instead of changing a random page per new session. The time tells no
+// more than the link's expiry does.
 func newRequestID() string {
-	b := make([]byte, 16)
-	rand.Read(b) //nolint:errcheck
-	return base64.RawURLEncoding.EncodeToString(b)
+	var b [7 + 22]byte
+	ms := uint64(time.Now().UnixMilli())
+	for i := 6; i >= 0; i-- {
+		b[i] = sortable64[ms&63]
+		ms >>= 6
+	}
+	var r [16]byte
+	rand.Read(r[:]) //nolint:errcheck
+	base64.RawURLEncoding.Encode(b[7:], r[:])
+	return string(b[:])
 }
 
 // sessionSpec is what a create call asks for, before the link exists.
@@ -182,20 +201,34 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		return nil, err
 	}
 	s.openSessions.add(p.TenantID)
+	if spec.Action == string(deeplink.ActionSign) && len(spec.PDFs) == 0 && (spec.Kind == "hash" || spec.Kind == "batch") {
+		s.pendingSessions.put(sess, st.RegisteredCert)
+	}
 	s.metrics.outcome("session", "created")
 	c.Set("requestId", sess.RequestID)
 	return sess, nil
 }
 
-func (s *Server) sessionAnswer(sess *Session) map[string]any {
-	var st sessionState
-	json.Unmarshal(sess.State, &st) //nolint:errcheck
-	return map[string]any{
-		"success": true, "requestId": sess.RequestID, "sessionId": sess.RequestID, "deepLink": st.DeepLink,
-		"expiresAt": sess.ExpiresAt.UTC().Format(time.RFC3339),
-		"qrUrl":     s.baseURL + "/v1/sessions/" + sess.RequestID + "/qr.png",
-		"statusUrl": s.baseURL + "/v1/sessions/" + sess.RequestID,
+// sessionAnswerBody is the answer to a session create. Its fields are in
+// the order of their names, as when it was a map: the bytes are the same.
+type sessionAnswerBody struct {
+	DeepLink  string `json:"deepLink"`
+	ExpiresAt string `json:"expiresAt"`
+	QRURL     string `json:"qrUrl"`
+	RequestID string `json:"requestId"`
+	SessionID string `json:"sessionId"`
+	StatusURL string `json:"statusUrl"`
+	Success   bool   `json:"success"`
+}
+
+func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {
+	var st struct {
+		DeepLink string `json:"deepLink"`
 	}
+	json.Unmarshal(sess.State, &st) //nolint:errcheck
+	status := s.baseURL + "/v1/sessions/" + sess.RequestID
+	return &sessionAnswerBody{Success: true, RequestID: sess.RequestID, SessionID: sess.RequestID, DeepLink: st.DeepLink,
+		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: status + "/qr.png", StatusURL: status}
 }
 
 type signHashReq struct {
@@ -426,6 +459,11 @@ type callbackStore struct {
 	// audited is set when Complete won and wrote the "accepted" audit
 	// entry in the completion's transaction.
 	audited bool
+	// cache, when set, answers Pending for the hash sessions this process
+	// made (cached tells that it did) without reading the store.
+	cache  *pendingCache
+	now    func() time.Time
+	cached bool
 }
 
 func parseDERs(ders [][]byte) ([]*x509.Certificate, error) {
@@ -459,6 +497,15 @@ func toCallbackCompletion(c *Completion) (*callback.Completion, error) {
 }
 
 func (cs *callbackStore) Pending(ctx context.Context, requestID string) (*callback.Pending, *callback.Completion, error) {
+	if cs.cache != nil {
+		if snap, registered := cs.cache.get(requestID, cs.now()); snap != nil {
+			cs.cached = true
+			sess := *snap // cs.seen is written to below and in Complete
+			cs.seen = &sess
+			p, err := pendingOf(&sess, registered)
+			return p, nil, err
+		}
+	}
 	sess, err := cs.st.SessionByID(ctx, requestID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
@@ -467,6 +514,21 @@ func (cs *callbackStore) Pending(ctx context.Context, requestID string) (*callba
 		return nil, nil, err
 	}
 	cs.seen = sess
+	var st sessionState
+	if err := json.Unmarshal(sess.State, &st); err != nil {
+		return nil, nil, fmt.Errorf("gateway: session state: %w", err)
+	}
+	p, err := pendingOf(sess, st.RegisteredCert)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := toCallbackCompletion(sess.Completion)
+	return p, c, err
+}
+
+// pendingOf is what a result for sess is checked against; registered is
+// the DER of the registered certificate the request named, if any.
+func pendingOf(sess *Session, registered []byte) (*callback.Pending, error) {
 	p := &callback.Pending{RequestID: sess.RequestID, TenantID: sess.TenantID, Action: deeplink.Action(sess.Action),
 		Hashes: sess.Hashes, HashAlgo: hashAlgos[sess.HashAlgo], Origin: sess.Origin, Challenge: sess.Challenge,
 		CertSHA256: sess.CertSHA256, ExpiresAt: sess.ExpiresAt}
@@ -478,21 +540,81 @@ func (cs *callbackStore) Pending(ctx context.Context, requestID string) (*callba
 		// certificate check: the callback fails instead.
 		n, err := signer.ParseSerial(sess.CertSerial)
 		if err != nil {
-			return nil, nil, fmt.Errorf("gateway: session %s: stored certificate serial: %w", sess.RequestID, err)
+			return nil, fmt.Errorf("gateway: session %s: stored certificate serial: %w", sess.RequestID, err)
 		}
 		p.CertSerial = n
 	}
-	var st sessionState
-	if err := json.Unmarshal(sess.State, &st); err != nil {
-		return nil, nil, fmt.Errorf("gateway: session state: %w", err)
-	}
-	if len(st.RegisteredCert) > 0 {
-		if p.RegisteredCert, err = x509.ParseCertificate(st.RegisteredCert); err != nil {
-			return nil, nil, err
+	if len(registered) > 0 {
+		var err error
+		if p.RegisteredCert, err = x509.ParseCertificate(registered); err != nil {
+			return nil, err
 		}
 	}
-	c, err := toCallbackCompletion(sess.Completion)
-	return p, c, err
+	return p, nil
+}
+
+// pendingCache keeps, for the callback, what a hash session's result is
+// checked against, from when createSession stored it: the request, its
+// digests, expected certificate and expiry never change after that, so
+// the callback need not read the session back. Whether the session is
+// still pending is not cached: the completion stays the store's compare
+// and set, and a result refused on a cached entry is answered as the
+// stored session says (another instance sharing the database may have
+// completed it: then it is a conflict, as without the cache). An entry
+// goes when the session completes here, at its expiry, or, the cache
+// being full, oldest first; PDF and register sessions are not cached
+// (their completion has more to do).
+type pendingCache struct {
+	mu   sync.Mutex
+	m    map[string]pendingEntry
+	ring []string // insertion order, for eviction
+	next int
+}
+
+type pendingEntry struct {
+	sess       *Session // State and Completion dropped; read only
+	registered []byte
+}
+
+// pendingCacheSize bounds the cache (each entry is well under 1 KiB).
+const pendingCacheSize = 8192
+
+func (pc *pendingCache) put(sess *Session, registered []byte) {
+	snap := *sess
+	snap.State, snap.Output, snap.Completion = nil, nil, nil
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.m == nil {
+		pc.m = make(map[string]pendingEntry)
+		pc.ring = make([]string, pendingCacheSize)
+	}
+	if old := pc.ring[pc.next]; old != "" {
+		delete(pc.m, old)
+	}
+	pc.ring[pc.next] = snap.RequestID
+	pc.next = (pc.next + 1) % len(pc.ring)
+	pc.m[snap.RequestID] = pendingEntry{sess: &snap, registered: registered}
+}
+
+// get returns the cached session, unless it expired at now.
+func (pc *pendingCache) get(requestID string, now time.Time) (*Session, []byte) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	e, ok := pc.m[requestID]
+	if !ok {
+		return nil, nil
+	}
+	if !now.Before(e.sess.ExpiresAt) {
+		delete(pc.m, requestID)
+		return nil, nil
+	}
+	return e.sess, e.registered
+}
+
+func (pc *pendingCache) drop(requestID string) {
+	pc.mu.Lock()
+	delete(pc.m, requestID)
+	pc.mu.Unlock()
 }
 
 func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *callback.Completion) (*callback.Completion, bool, error) {
@@ -508,6 +630,9 @@ func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *call
 		entry = acceptedAudit(cs.seen, c)
 	}
 	stored, won, err := cs.st.CompleteSession(ctx, requestID, mc, entry)
+	if cs.cache != nil && err == nil {
+		cs.cache.drop(requestID) // completed: no longer pending
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, fmt.Errorf("%w: %q", callback.ErrUnknownRequest, requestID)
 	}
@@ -556,8 +681,17 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 	if encoded == "" {
 		return nil, nil, badRequest("ss_result is missing")
 	}
-	cs := &callbackStore{st: s.store}
+	cs := &callbackStore{st: s.store, cache: &s.pendingSessions, now: s.cfg.Now}
 	o, err := s.verifier(cs).Verify(ctx, encoded)
+	if err == nil && o.Kind == callback.Rejected && cs.cached {
+		// Refused against the cached request: if the store has it completed
+		// (by another instance), the answer is the one the completion
+		// gives (duplicate or conflict), as without the cache.
+		if sess, rerr := s.store.SessionByID(ctx, o.RequestID); rerr != nil || sess.Completion != nil {
+			cs = &callbackStore{st: s.store}
+			o, err = s.verifier(cs).Verify(ctx, encoded)
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -654,14 +788,150 @@ func callbackParam(c echo.Context) (string, error) {
 		}
 		return body.Result, nil
 	}
-	if err := r.ParseForm(); err != nil {
+	v, ok, err := formValue(r, "ss_result")
+	if !ok {
+		err = r.ParseForm()
+		v = r.PostForm.Get("ss_result")
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return "", err
 		}
 		return "", badRequest("malformed form body: %v", err)
 	}
-	return r.PostForm.Get("ss_result"), nil
+	return v, nil
+}
+
+// formValue is r.ParseForm then r.PostForm.Get(name), with the same value
+// and error, for the usual callback POST: a form body, no query string. It
+// reads the body once into a buffer of its announced size and unescapes
+// only the value asked for (ParseForm's buffers come to six times a 4 KiB
+// result). ok=false: not that case, nothing read; use ParseForm.
+func formValue(r *http.Request, name string) (v string, ok bool, err error) {
+	if r.Method != http.MethodPost || r.URL.RawQuery != "" || r.PostForm != nil ||
+		r.Header.Get("Content-Type") != "application/x-www-form-urlencoded" {
+		return "", false, nil
+	}
+	size := 512
+	if n := r.ContentLength; n > 0 && n <= callback.MaxEncodedSize+1024 { // a larger one fails (413) on the way
+		size = int(n) + 1 // +1: EOF is seen without growing
+	}
+	body := make([]byte, 0, size)
+	for {
+		n, rerr := r.Body.Read(body[len(body):cap(body)])
+		body = body[:len(body)+n]
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return "", true, rerr
+		}
+		if len(body) == cap(body) {
+			body = append(body, 0)[:len(body)]
+		}
+	}
+	v, valid := queryValue(body, name)
+	if !valid {
+		// An error somewhere: url.ParseQuery words it.
+		vs, err := url.ParseQuery(string(body))
+		return vs.Get(name), true, err
+	}
+	return v, true, nil
+}
+
+// queryValue is url.ParseQuery(string(q)).Get(name) when valid; valid is
+// false where url.ParseQuery would return an error (a ';' in a pair, a bad
+// %-escape, too many pairs).
+func queryValue(q []byte, name string) (v string, valid bool) {
+	if bytes.Count(q, []byte{'&'}) >= 1000 { // url's limit is higher: let it judge
+		return "", false
+	}
+	found := false
+	for len(q) > 0 {
+		var pair []byte
+		pair, q, _ = bytes.Cut(q, []byte{'&'})
+		if bytes.IndexByte(pair, ';') >= 0 {
+			return "", false
+		}
+		if len(pair) == 0 {
+			continue
+		}
+		key, value, _ := bytes.Cut(pair, []byte{'='})
+		k, ok := queryUnescape(key, true)
+		if !ok {
+			return "", false
+		}
+		want := !found && k == name
+		val, ok := queryUnescape(value, want)
+		if !ok {
+			return "", false
+		}
+		if want {
+			v, found = val, true
+		}
+	}
+	return v, true
+}
+
+// queryUnescape is url.QueryUnescape of s: ok=false where it fails. The
+// result is only made when keep is set. It goes from '%' to '%' (a form
+// encoded result has one every 30 bytes or so).
+func queryUnescape(s []byte, keep bool) (string, bool) {
+	n := 0
+	for i := 0; ; i += 3 {
+		j := bytes.IndexByte(s[i:], '%')
+		if j < 0 {
+			break
+		}
+		i += j
+		if i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2]) {
+			return "", false
+		}
+		n++
+	}
+	if !keep {
+		return "", true
+	}
+	plus := bytes.IndexByte(s, '+') >= 0
+	if n == 0 && !plus {
+		return string(s), true
+	}
+	var out strings.Builder
+	out.Grow(len(s) - 2*n)
+	for len(s) > 0 {
+		chunk, rest, esc := bytes.Cut(s, []byte{'%'})
+		if plus {
+			for _, c := range chunk {
+				if c == '+' {
+					c = ' '
+				}
+				out.WriteByte(c)
+			}
+		} else {
+			out.Write(chunk)
+		}
+		if !esc {
+			break
+		}
+		out.WriteByte(unhexDigit(rest[0])<<4 | unhexDigit(rest[1]))
+		s = rest[2:]
+	}
+	return out.String(), true
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhexDigit(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	}
+	return c - 'a' + 10
 }
 
 // outcomeError maps a non-accepted outcome to the API's error.
@@ -698,11 +968,16 @@ func (s *Server) callbackPOST(c echo.Context) error {
 	if o.Success() {
 		status = StatusSigned
 	}
-	out := map[string]any{"success": true, "requestId": o.RequestID, "status": status, "outcome": string(o.Kind)}
 	if sess != nil {
-		out["status"] = s.status(sess)
+		status = s.status(sess)
 	}
-	return c.JSON(http.StatusOK, out)
+	// Fields in name order, as the map this was wrote them.
+	return c.JSON(http.StatusOK, struct {
+		Outcome   string `json:"outcome"`
+		RequestID string `json:"requestId"`
+		Status    string `json:"status"`
+		Success   bool   `json:"success"`
+	}{string(o.Kind), o.RequestID, status, true})
 }
 
 var resultPage = template.Must(template.New("r").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>SecureSign</title>
@@ -801,9 +1076,12 @@ func (s *Server) signHashServer(c echo.Context, req *signHashReq, hashes [][]byt
 	alg := signer.DefaultAlgorithm(sg.Public())
 	sigs := make([]string, len(hashes))
 	for i, d := range hashes {
-		sig, err := signer.SignDigest(ctx, sg, alg, h, d)
+		sig, err := signDigest(ctx, sg, alg, h, d)
 		if err != nil {
 			s.metrics.outcome("remote", "failed")
+			if ke := keyError(err); ke != nil {
+				return 0, nil, ke
+			}
 			return 0, nil, unprocessable(err, "signing failed: %v", err)
 		}
 		sigs[i] = base64.StdEncoding.EncodeToString(sig)

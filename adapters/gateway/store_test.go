@@ -473,7 +473,7 @@ func TestStoreAuditChain(t *testing.T) {
 			}
 		}
 		// Tampering with a stored entry breaks the chain.
-		ss := s.(*sqlStore)
+		ss, _ := sqlBaseOf(s)
 		if _, err := ss.exec(ctx, "UPDATE audit_log SET detail = 'edited' WHERE tenant_id = 't1' AND seq = 3"); err != nil {
 			t.Fatal(err)
 		}
@@ -575,7 +575,7 @@ func TestStoreIdempotencyAbandoned(t *testing.T) {
 		if _, err := s.ReserveIdempotency(ctx, "t1", "k2", h1, t0); err != nil {
 			t.Fatal(err)
 		}
-		ss := s.(*sqlStore)
+		ss, _ := sqlBaseOf(s)
 		ss.boot = "next-process"
 		r, err := s.ReserveIdempotency(ctx, "t1", "k2", h1, t0)
 		if err != nil {
@@ -585,4 +585,29 @@ func TestStoreIdempotencyAbandoned(t *testing.T) {
 			t.Fatalf("postgres=%v: reservation of an earlier process answered %+v", ss.postgres, r)
 		}
 	})
+}
+
+// TestNewRequestID: ids fit the protocol (8–64 of [A-Za-z0-9_-]), never
+// start with "-" (files are named after them), differ, and sort in the
+// order they were made across milliseconds (the store's indexes append).
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	prev := ""
+	for i := range 200 {
+		id := newRequestID()
+		if len(id) < 8 || len(id) > 64 || strings.Trim(id, sortable64) != "" || id[0] == '-' {
+			t.Fatalf("id %q does not fit the protocol", id)
+		}
+		if seen[id] {
+			t.Fatalf("id %q made twice", id)
+		}
+		seen[id] = true
+		if i%50 == 0 {
+			time.Sleep(2 * time.Millisecond)
+			if id <= prev {
+				t.Errorf("id %q made after %q sorts before it", id, prev)
+			}
+			prev = id
+		}
+	}
 }

@@ -23,6 +23,8 @@ func TestRunFlags(t *testing.T) {
 		{"no data", []string{"-url", "http://127.0.0.1:1"}, map[string]string{"SECURESIGN_API_KEY": "k"}, 1, "-data"},
 		{"extra argument", []string{"now"}, nil, 2, "unexpected argument"},
 		{"both targets", []string{"-url", "http://127.0.0.1:1", "-gateway", "/bin/false"}, nil, 1, "not both"},
+		{"hsm without gateway", []string{"-hsm", "-mode", "signhash", "-url", "http://127.0.0.1:1"}, nil, 1, "-hsm needs -gateway"},
+		{"hsm other mode", []string{"-hsm", "-gateway", "/bin/false"}, nil, 1, "-mode signhash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

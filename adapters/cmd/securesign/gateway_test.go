@@ -136,3 +136,32 @@ func (g *gwBuffer) String() string {
 	defer g.mu.Unlock()
 	return g.b.String()
 }
+
+// TestGatewayUserKeyFlags: the user-key token flags and environment
+// variables, the PIN from the environment only.
+func TestGatewayUserKeyFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		vars map[string]string
+		args []string
+		want string
+	}{
+		{"module without token", nil, []string{"--user-keys-pkcs11-module", "/x.so"}, "--user-keys-pkcs11-module and --user-keys-token go together"},
+		{"token without module", map[string]string{"SECURESIGN_USER_KEYS_TOKEN": "hsm"}, nil, "go together"},
+		{"no PIN", nil, []string{"--user-keys-pkcs11-module", "/x.so", "--user-keys-token", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
+		{"missing module", map[string]string{"SECURESIGN_USER_KEYS_PKCS11_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN": "hsm",
+			"SECURESIGN_USER_KEYS_PIN": "1234"}, nil, `user-key token "hsm"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "error"}, tt.args...)
+			code, out, errs := runGatewayCLI(t, tt.vars, args...)
+			if code != 1 || !strings.Contains(errs, tt.want) {
+				t.Errorf("exit %d, stderr %q, stdout %q; want 1 and %q", code, errs, out, tt.want)
+			}
+			if pin := tt.vars["SECURESIGN_USER_KEYS_PIN"]; pin != "" && strings.Contains(out+errs, pin) {
+				t.Error("the PIN appears in the output")
+			}
+		})
+	}
+}

@@ -28,14 +28,29 @@ type App struct {
 	Alg        signer.Algorithm
 	Keys       *deeplink.KeySet // verify link signatures when set
 	digests    [][]byte
-	presigned  sync.Map // [32]byte digest -> []byte signature
+	presigned  sync.Map // [32]byte digest -> presig
 	SignedEach bool     // no pool: every digest signed on demand
+	// template is callback.NewSuccess's result for the identity, without
+	// requestId, time and signatures: its certificate fields (base64 of
+	// the certificate and chain) are the same in every answer.
+	template callback.Result
+}
+
+// presig is a presigned digest's signature, raw and in base64.
+type presig struct {
+	sig []byte
+	b64 string
 }
 
 // NewApp returns an app for id; pool > 0 presigns that many random SHA-256
 // digests (portals then draw from them), pool == 0 signs each digest.
 func NewApp(ctx context.Context, id *Identity, pool int) (*App, error) {
 	a := &App{ID: id, Alg: signer.DefaultAlgorithm(id.Signer.Public()), SignedEach: pool == 0}
+	t, err := callback.NewSuccess("template", a.Alg, [][]byte{{0}}, id.Signer.Certificate(), id.Signer.Chain(), time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a.template = *t
 	for i := 0; i < pool; i++ {
 		d := make([]byte, sha256.Size)
 		rand.Read(d) //nolint:errcheck // never fails
@@ -45,7 +60,7 @@ func NewApp(ctx context.Context, id *Identity, pool int) (*App, error) {
 		}
 		var k [32]byte
 		copy(k[:], d)
-		a.presigned.Store(k, sig)
+		a.presigned.Store(k, presig{sig, base64.StdEncoding.EncodeToString(sig)})
 		a.digests = append(a.digests, d)
 	}
 	return a, nil
@@ -74,25 +89,30 @@ func (a *App) Answer(ctx context.Context, link string) (string, string, error) {
 			return "", "", fmt.Errorf("lg: link signature: %w", err)
 		}
 	}
-	sigs := make([][]byte, len(l.Hashes))
+	// What callback.NewSuccess makes, from the template.
+	r := a.template
+	r.RequestID, r.SignedAt = l.RequestID, time.Now().UTC().Format(time.RFC3339)
+	r.SignaturesBase64 = make([]string, len(l.Hashes))
 	for i, h := range l.Hashes {
 		if len(h) == sha256.Size && l.HashAlgo == hashSHA256 {
 			var k [32]byte
 			copy(k[:], h)
 			if s, ok := a.presigned.Load(k); ok {
-				sigs[i] = s.([]byte)
+				r.SignaturesBase64[i] = s.(presig).b64
 				continue
 			}
 		}
-		if sigs[i], err = signer.SignDigest(ctx, a.ID.Signer, a.Alg, l.HashAlgo, h); err != nil {
+		sig, err := signer.SignDigest(ctx, a.ID.Signer, a.Alg, l.HashAlgo, h)
+		if err != nil {
 			return "", "", err
 		}
+		r.SignaturesBase64[i] = base64.StdEncoding.EncodeToString(sig)
 	}
-	r, err := callback.NewSuccess(l.RequestID, a.Alg, sigs, a.ID.Signer.Certificate(), a.ID.Signer.Chain(), time.Now())
-	if err != nil {
-		return "", "", err
+	if len(r.SignaturesBase64) == 0 {
+		return "", "", fmt.Errorf("lg: link %s has no digest", l.RequestID)
 	}
-	enc, err := callback.Encode(r)
+	r.SignatureBase64 = r.SignaturesBase64[0]
+	enc, err := callback.Encode(&r)
 	return enc, l.RequestID, err
 }
 

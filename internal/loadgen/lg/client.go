@@ -58,6 +58,9 @@ func NewClient(base, apiKey string, conns int) (*Client, error) {
 		MaxIdleConns:        conns + 8,
 		MaxIdleConnsPerHost: conns + 8,
 		IdleConnTimeout:     30 * time.Second,
+		// A result (4-5 KiB with its form encoding) goes out with its
+		// headers in one write, not two.
+		WriteBufferSize: 64 << 10,
 	}
 	return &Client{BaseURL: strings.TrimRight(base, "/"), APIKey: apiKey, HTTP: &http.Client{
 		Transport: tr, Timeout: 60 * time.Second,

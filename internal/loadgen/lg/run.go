@@ -1,11 +1,13 @@
 package lg
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -81,6 +83,7 @@ type Report struct {
 	// session created, signed, delivered (and checked), or a signHash call.
 	Completed  int64       `json:"completed"`
 	Rate       float64     `json:"completedPerSecond"`
+	Hashes     int         `json:"hashes"` // digests per session or signHash call
 	Signatures int64       `json:"signatures,omitzero"`
 	SigRate    float64     `json:"signaturesPerSecond,omitzero"`
 	Latency    Percentiles `json:"latencyMs"`
@@ -101,6 +104,16 @@ type Report struct {
 	GatewayCPUPerUnit float64 `json:"gatewayCpuMsPerUnit"`
 	LoadgenCPUPerUnit float64 `json:"loadgenCpuMsPerUnit"`
 	CapacityAt2Cores  float64 `json:"capacityAt2Cores"`
+
+	// Baseline is the raw rate of the signhash key through package signer
+	// (see SignerBaseline), when measured; VsBaseline the ratios of the
+	// signHash figures to it (CompareBaseline).
+	Baseline   *Baseline `json:"signerBaseline,omitempty"`
+	VsBaseline struct {
+		Rate            float64 `json:"rate"`
+		Capacity        float64 `json:"capacity"`
+		GatewayCapacity float64 `json:"gatewayCapacity"`
+	} `json:"vsBaseline,omitzero"`
 
 	Start   Sample `json:"start"`   // before any load
 	Warm    Sample `json:"warm"`    // when measuring began
@@ -164,7 +177,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	default:
 		return nil, fmt.Errorf("lg: unknown mode %q (sessions, mixed, signhash)", cfg.Mode)
 	}
-	rep := &Report{Mode: cfg.Mode, Target: cfg.Client.BaseURL, Concurrency: cfg.Concurrency, Ops: map[string]*OpStats{}, Statuses: map[string]int64{}}
+	rep := &Report{Mode: cfg.Mode, Target: cfg.Client.BaseURL, Concurrency: cfg.Concurrency, Hashes: cfg.Hashes, Ops: map[string]*OpStats{}, Statuses: map[string]int64{}}
 	if cfg.App != nil {
 		rep.Presigned = !cfg.App.SignedEach
 	}
@@ -349,17 +362,17 @@ func (w *worker) session(ctx context.Context, cfg *Config, n int) bool {
 	for i := range digests {
 		digests[i] = base64.StdEncoding.EncodeToString(cfg.App.Digest(n*cfg.Hashes + i))
 	}
-	body := map[string]any{"hashAlgo": "SHA256"}
+	var body any = map[string]any{"hashAlgo": "SHA256", "hashes": digests}
 	if len(digests) == 1 {
-		body["hashBase64"] = digests[0]
-	} else {
-		body["hashes"] = digests
+		// What json.Marshal writes for {"hashAlgo", "hashBase64"}, made
+		// directly: the generator shares the gateway's cores.
+		body = []byte(`{"hashAlgo":"SHA256","hashBase64":"` + digests[0] + `"}`)
 	}
 	res, ok := w.call(ctx, c, "POST /v1/sign/hash", http.StatusCreated, http.MethodPost, "/v1/sign/hash", body, true)
 	if !ok {
 		return false
 	}
-	enc, rid, err := cfg.App.Answer(ctx, res.Str("deepLink"))
+	enc, rid, err := cfg.App.Answer(ctx, jsonString(res.Body, "deepLink"))
 	if err != nil {
 		w.recs = append(w.recs, rec{op: "app answer", bad: true, note: err.Error(), status: -1})
 		return false
@@ -369,7 +382,7 @@ func (w *worker) session(ctx context.Context, cfg *Config, n int) bool {
 	if !ok {
 		return false
 	}
-	if st := res.Str("status"); st != "signed" {
+	if st := jsonString(res.Body, "status"); st != "signed" {
 		w.recs[len(w.recs)-1].bad, w.recs[len(w.recs)-1].note = true, "status "+st
 		return false
 	}
@@ -524,11 +537,31 @@ func (w *worker) signHash(ctx context.Context, cfg *Config) bool {
 	return true
 }
 
-func urlQueryEscape(s string) string {
-	// Form encoding of a base64 text: only + / = need escaping.
-	r := strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D")
-	return r.Replace(s)
+// jsonString returns the string member name of the JSON object body, ""
+// when there is none. The gateway writes its answers flat and without HTML
+// escaping, so a member without a backslash is read in place; anything
+// else goes through encoding/json.
+func jsonString(body []byte, name string) string {
+	key := `"` + name + `":"`
+	if i := bytes.Index(body, []byte(key)); i >= 0 && bytes.Count(body, []byte(key)) == 1 && bytes.Count(body, []byte{'{'}) == 1 {
+		v := body[i+len(key):]
+		if j := bytes.IndexByte(v, '"'); j >= 0 && bytes.IndexByte(v[:j], '\\') < 0 && json.Valid(body) {
+			return string(v[:j])
+		}
+	}
+	var m map[string]json.RawMessage
+	var s string
+	if json.Unmarshal(body, &m) == nil && json.Unmarshal(m[name], &s) == nil {
+		return s
+	}
+	return ""
 }
+
+// formEscaper is the form encoding of a base64 text: only + / = need
+// escaping. (A Replacer is safe for concurrent use.)
+var formEscaper = strings.NewReplacer("+", "%2B", "/", "%2F", "=", "%3D")
+
+func urlQueryEscape(s string) string { return formEscaper.Replace(s) }
 
 // Summary writes the report as text.
 func (r *Report) Summary(w io.Writer) {
@@ -566,6 +599,12 @@ func (r *Report) Summary(w io.Writer) {
 	}
 	fmt.Fprintf(w, "CPU per unit: gateway %.3f ms, load generator %.3f ms → %.0f units/s on 2 dedicated cores\n",
 		r.GatewayCPUPerUnit, r.LoadgenCPUPerUnit, r.CapacityAt2Cores)
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "raw signer baseline (same key, this process, %d workers, %.1f s before and after): %.1f signatures/s, CPU %.3f ms per signature → %.0f/s on 2 dedicated cores\n",
+			b.Concurrency, b.Seconds, b.Rate, b.CPUPerSignature, b.CapacityAt2Cores)
+		fmt.Fprintf(w, "signHash (%d hash(es) per call) vs raw: rate %.0f%%, CPU capacity %.0f%% with the generator, %.0f%% gateway alone\n",
+			r.Hashes, 100*r.VsBaseline.Rate, 100*r.VsBaseline.Capacity, 100*r.VsBaseline.GatewayCapacity)
+	}
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
 	fmt.Fprintf(w, "gateway RSS MiB: start %.1f, warm %.1f, end %.1f, settled %.1f; goroutines: start %d, warm %d, end %d, settled %d\n",
 		mib(r.Start.RSSBytes), mib(r.Warm.RSSBytes), mib(r.End.RSSBytes), mib(r.Settled.RSSBytes),
