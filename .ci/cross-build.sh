@@ -23,6 +23,10 @@ for t in $targets; do
     CGO_ENABLED=0 GOOS=$os GOARCH=$arch go vet "${pkgs[@]}" || failed+=("vet $t")
   fi
 done
+# The signing-only CLI (no gateway, no Desktop Software) must build and pass
+# the CLI tests that remain in it.
+echo "cross-build: go vet/test -tags signonly ./adapters/cmd/securesign"
+go vet -tags signonly ./adapters/cmd/securesign && go test -count=1 -tags signonly ./adapters/cmd/securesign || failed+=("signonly CLI")
 # On this machine the cgo-less build can run: PKCS#11 must say why it is off.
 echo "cross-build: CGO_ENABLED=0 go test -run TestNoCgo ./signer ./pki"
 CGO_ENABLED=0 go test -count=1 -run TestNoCgo ./signer ./pki || failed+=("test signer, pki without cgo")

@@ -76,6 +76,12 @@ func run(sizesFlag string, runs int, dir, lab, baselines string, validate bool) 
 	if out, err := exec.Command("go", "build", "-o", ours, "./adapters/cmd/securesign").CombinedOutput(); err != nil {
 		return fmt.Errorf("building the CLI (run from the module root): %v\n%s", err, out)
 	}
+	// The signonly build leaves out the gateway and the Desktop Software:
+	// what start-up costs a one-shot signing of a small file.
+	slim := filepath.Join(dir, "securesign-signonly")
+	if out, err := exec.Command("go", "build", "-tags", "signonly", "-o", slim, "./adapters/cmd/securesign").CombinedOutput(); err != nil {
+		return fmt.Errorf("building the signonly CLI: %v\n%s", err, out)
+	}
 	p12, certPEM, err := makePKI(dir)
 	if err != nil {
 		return err
@@ -85,6 +91,9 @@ func run(sizesFlag string, runs int, dir, lab, baselines string, validate bool) 
 		{"openssl dgst (floor)", func(in, _ string) []string { return []string{"openssl", "dgst", "-sha256", in} }, false},
 		{"securesign pdf sign", func(in, out string) []string {
 			return []string{ours, "pdf", "sign", "--in", in, "--out", out, "--p12", p12, "--p12-pass-env", "BENCH_P12_PASS"}
+		}, false},
+		{"securesign pdf sign (-tags signonly)", func(in, out string) []string {
+			return []string{slim, "pdf", "sign", "--in", in, "--out", out, "--p12", p12, "--p12-pass-env", "BENCH_P12_PASS"}
 		}, false},
 		{"securesign pdf prepare", func(in, out string) []string {
 			return []string{ours, "pdf", "prepare", "--in", in, "--cert", certPEM, "--state", out + ".state", "--prepared", out}
