@@ -15,7 +15,6 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,21 +29,10 @@ import (
 //
 //	go test -run '^$' -bench . ./adapters/gateway
 
-// cpuTime is the CPU time (user and system) this process has used: the
-// machine is shared, so sessions/s alone says little; CPU per session says
-// what a session costs the gateway (PostgreSQL's own processes excluded).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // reportCPU reports the CPU time per operation since start.
 func reportCPU(b *testing.B, start time.Duration, n int64) {
-	if n > 0 {
-		b.ReportMetric(float64((cpuTime()-start).Microseconds())/float64(n), "cpu-µs/op")
+	if now := cpuTime(); n > 0 && now > 0 {
+		b.ReportMetric(float64((now-start).Microseconds())/float64(n), "cpu-µs/op")
 	}
 }
 
