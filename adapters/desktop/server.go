@@ -21,7 +21,12 @@ import (
 //go:embed templates/page.html
 var templateFS embed.FS
 
-var pageTmpl = template.Must(template.ParseFS(templateFS, "templates/page.html"))
+// parsePage parses the page template. It runs when a server starts, not at
+// package init: the CLI links this package, and every other subcommand
+// would pay for the parse at start-up.
+func parsePage() (*template.Template, error) {
+	return template.ParseFS(templateFS, "templates/page.html")
+}
 
 // randomToken returns 32 random bytes, base64url without padding.
 func randomToken() string {
@@ -35,21 +40,26 @@ func randomToken() string {
 // server is the local UI: an echo server on 127.0.0.1 with one page per
 // request, reachable only under an unguessable path.
 type server struct {
-	app  *App
-	e    *echo.Echo
-	ln   net.Listener
-	host string // "127.0.0.1:PORT", the only Host accepted
+	app      *App
+	e        *echo.Echo
+	ln       net.Listener
+	host     string // "127.0.0.1:PORT", the only Host accepted
+	pageTmpl *template.Template
 
 	mu  sync.Mutex
 	cur *session // the one request being handled, or nil
 }
 
 func newServer(app *App) (*server, error) {
+	page, err := parsePage()
+	if err != nil {
+		return nil, fmt.Errorf("desktop: page template: %w", err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("desktop: listening on 127.0.0.1: %w", err)
 	}
-	s := &server{app: app, ln: ln, host: ln.Addr().String()}
+	s := &server{app: app, ln: ln, host: ln.Addr().String(), pageTmpl: page}
 	e := echo.New()
 	e.HideBanner = true
 	e.HidePort = true
@@ -182,7 +192,7 @@ func (s *server) render(c echo.Context, status int, sess *session, v *pageView) 
 	securityHeaders(c.Response().Header(), nonce)
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(status)
-	return pageTmpl.Execute(c.Response(), v)
+	return s.pageTmpl.Execute(c.Response(), v)
 }
 
 func (s *server) page(c echo.Context) error {
