@@ -10,4 +10,7 @@
 // under CI=true and 15s otherwise), SECURESIGN_CRASH_ROUNDS (default 10),
 // SECURESIGN_REPORT_DIR (JSON figures are written there when set),
 // SECURESIGN_TEST_POSTGRES_DSN (PostgreSQL tests).
+//
+// The tests build only on Linux with cgo: they read /proc and open SoftHSM
+// through PKCS#11, as the gateway they drive does.
 package hardening
