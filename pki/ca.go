@@ -74,6 +74,9 @@ type Config struct {
 	CRLValidity, OCSPValidity time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// OnClose, when set, is called by CA.Close: the owner of resources the
+	// CA uses (package cadir: its SQLite store) hands their release to it.
+	OnClose func() error
 }
 
 // CA is a certificate authority issuing from profiles under one issuing CA
@@ -84,8 +87,6 @@ type CA struct {
 	ski      []byte
 	ocsp     signer.Signer
 	tsa      signer.Signer
-
-	closer func() error
 
 	crlMu    sync.Mutex
 	crlCache *cachedCRL
@@ -209,6 +210,45 @@ func (ca *CA) ephemeral(ctx context.Context, profile, role string) (signer.Signe
 		return nil, err
 	}
 	return signer.NewSoftware(key, cert, ca.ChainCerts())
+}
+
+// IssueServiceSigner issues, under cfg's issuing CA, a certificate for key
+// with the built-in profile ProfileOCSP or ProfileTSA (DefaultProfiles of
+// cfg.PolicyOID), named after the CA plus role (e.g. "OCSP Responder"), and
+// records it in cfg.Store. It is what New does for a nil Config.OCSPSigner
+// or TSASigner, for callers that keep the key themselves (package cadir
+// writes it to the CA directory) and pass the result to New. cfg needs
+// Cert, Key and Store; nil Now means time.Now.
+func IssueServiceSigner(ctx context.Context, cfg Config, profile, role string, key crypto.Signer) (signer.Signer, error) {
+	if cfg.Cert == nil || cfg.Key == nil || cfg.Store == nil || key == nil {
+		return nil, errors.New("pki: IssueServiceSigner needs Config.Cert, Key, Store and a key")
+	}
+	if profile != ProfileOCSP && profile != ProfileTSA {
+		return nil, fmt.Errorf("pki: IssueServiceSigner: profile %q is not %q or %q", profile, ProfileOCSP, ProfileTSA)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.BaseURL = strings.TrimRight(cfg.BaseURL, "/")
+	ca := &CA{cfg: cfg, profiles: DefaultProfiles(cfg.PolicyOID), ski: cfg.Cert.SubjectKeyId}
+	if len(ca.ski) == 0 {
+		ca.ski = keyID(cfg.Cert.PublicKey)
+	}
+	cn := cfg.Cert.Subject.CommonName + " " + role
+	cert, err := ca.issue(ctx, ca.profiles[profile], key.Public(), Subject{CommonName: cn, Organization: first(cfg.Cert.Subject.Organization), Country: first(cfg.Cert.Subject.Country)}, "")
+	if err != nil {
+		return nil, err
+	}
+	return signer.NewSoftware(key, cert, ca.ChainCerts())
+}
+
+// Close calls Config.OnClose (cadir.Open and cadir.Init set it to close
+// their SQLite store); without one it does nothing.
+func (ca *CA) Close() error {
+	if ca.cfg.OnClose != nil {
+		return ca.cfg.OnClose()
+	}
+	return nil
 }
 
 func first(s []string) string {

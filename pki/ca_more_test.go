@@ -18,7 +18,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -73,50 +72,6 @@ func TestIssueKeyGenAndLoadSigner(t *testing.T) {
 		if _, err := wrong.Signer(ctx, id); !errors.Is(err, ErrKeyStoreLocked) {
 			t.Errorf("wrong master secret: %v, want ErrKeyStoreLocked", err)
 		}
-	}
-}
-
-func TestDirReopen(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "ca")
-	pass := []byte("s3cret")
-	ca, err := InitDir(ctx, dir, DirOptions{Passphrase: pass, BaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, id, err := ca.IssueKeyGen(ctx, P256, individual, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocspCert, tsaCert := ca.OCSPSigner().Certificate(), ca.TSASigner().Certificate()
-	ca.Close()
-
-	if _, err := InitDir(ctx, dir, DirOptions{}); err == nil {
-		t.Fatal("InitDir over an existing CA succeeded")
-	}
-	if _, err := OpenDir(ctx, dir, DirOptions{}); !errors.Is(err, ErrKeyStoreLocked) {
-		t.Fatalf("OpenDir without passphrase: %v", err)
-	}
-	if _, err := OpenDir(ctx, dir, DirOptions{Passphrase: []byte("nope")}); !errors.Is(err, ErrKeyStoreLocked) {
-		t.Fatalf("OpenDir with a wrong passphrase: %v", err)
-	}
-	ca, err = OpenDir(ctx, dir, DirOptions{Passphrase: pass})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ca.Close()
-	if !ca.OCSPSigner().Certificate().Equal(ocspCert) || !ca.TSASigner().Certificate().Equal(tsaCert) {
-		t.Error("service certificates changed on reopen")
-	}
-	rec, err := ca.Lookup(ctx, cert.SerialNumber)
-	if err != nil || rec.KeyID != id {
-		t.Fatalf("Lookup after reopen: %+v %v", rec, err)
-	}
-	if _, err := ca.LoadSigner(ctx, cert.SerialNumber); err != nil {
-		t.Fatal(err)
-	}
-	if got := cert.OCSPServer; len(got) != 1 || got[0] != "http://127.0.0.1:1/ocsp" {
-		t.Errorf("OCSP URL %v", got)
 	}
 }
 
@@ -329,49 +284,6 @@ func TestCRLNumbersIncrease(t *testing.T) {
 	}
 }
 
-// TestConcurrentIssuance issues in parallel on SQLite: serials stay unique.
-func TestConcurrentIssuance(t *testing.T) {
-	ctx := context.Background()
-	h, err := NewHierarchy(ctx, HierarchyOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := OpenSQLiteStore(ctx, filepath.Join(t.TempDir(), "ca.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	ca, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: []*x509.Certificate{h.Root}, Store: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := testpki.Key(t, testpki.P256, 0).Public()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	seen := map[string]bool{}
-	for range 8 {
-		wg.Go(func() {
-			for range 4 {
-				c, err := ca.Issue(ctx, pub, individual, "")
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				mu.Lock()
-				if seen[c.SerialNumber.String()] {
-					t.Errorf("serial %x issued twice", c.SerialNumber)
-				}
-				seen[c.SerialNumber.String()] = true
-				mu.Unlock()
-				if c.SerialNumber.Sign() <= 0 || c.SerialNumber.BitLen() < 64 {
-					t.Errorf("serial %x: not positive or too short", c.SerialNumber)
-				}
-			}
-		})
-	}
-	wg.Wait()
-}
-
 func TestCustomProfiles(t *testing.T) {
 	ctx := context.Background()
 	h, err := NewHierarchy(ctx, HierarchyOptions{})
@@ -483,50 +395,5 @@ func TestRSAHierarchy(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET /tsa: %s", resp.Status)
-	}
-}
-
-// TestDirPlainAndRenewal opens a development (unencrypted) CA directory
-// and renews the OCSP responder certificate when it nears expiry.
-func TestDirPlainAndRenewal(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "ca")
-	ca, err := InitDir(ctx, dir, DirOptions{KeyType: P384})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ocspBefore, tsaBefore := ca.OCSPSigner().Certificate(), ca.TSASigner().Certificate()
-	ca.Close()
-	if data, _ := os.ReadFile(filepath.Join(dir, "issuing.key")); !bytes.Contains(data, []byte("BEGIN PRIVATE KEY")) {
-		t.Error("dev key is not plain PKCS#8")
-	}
-	later := func() time.Time { return time.Now().Add(85 * 24 * time.Hour) }
-	ca, err = OpenDir(ctx, dir, DirOptions{Now: later})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ca.Close()
-	if ca.OCSPSigner().Certificate().Equal(ocspBefore) {
-		t.Error("OCSP responder certificate 5 days from expiry was not renewed")
-	}
-	if !ca.TSASigner().Certificate().Equal(tsaBefore) {
-		t.Error("TSA certificate renewed needlessly")
-	}
-	if _, err := OpenDir(ctx, filepath.Join(dir, "missing"), DirOptions{}); err == nil {
-		t.Error("OpenDir of a missing directory succeeded")
-	}
-}
-
-func TestInitDirFailureLeavesNothing(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "ca")
-	// A bad base URL fails before anything is written; an RSA-2048 CA key
-	// fails after the directory exists.
-	for _, o := range []DirOptions{{BaseURL: "ftp://x"}, {KeyType: RSA2048}} {
-		if _, err := InitDir(context.Background(), dir, o); err == nil {
-			t.Fatalf("InitDir(%+v) succeeded", o)
-		}
-		if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-			t.Errorf("InitDir(%+v) left %d files", o, len(ents))
-		}
 	}
 }

@@ -123,7 +123,7 @@ func (k *SoftwareKeyStore) Put(ctx context.Context, id string, key crypto.Signer
 		return err
 	}
 	defer clear(der)
-	blob, err := sealKey(k.master, id, der)
+	blob, err := SealKey(k.master, id, der)
 	if err != nil {
 		return err
 	}
@@ -136,7 +136,7 @@ func (k *SoftwareKeyStore) Signer(ctx context.Context, id string) (crypto.Signer
 	if err != nil {
 		return nil, err
 	}
-	der, err := openKey(k.master, id, blob)
+	der, err := OpenKey(k.master, id, blob)
 	if err != nil {
 		return nil, err
 	}
@@ -164,8 +164,11 @@ func randomID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// sealKey encrypts plaintext: version(1) | salt(16) | nonce(12) | ciphertext.
-func sealKey(master []byte, id string, plaintext []byte) ([]byte, error) {
+// SealKey encrypts plaintext (a PKCS#8 key) under master, bound to id, the
+// way SoftwareKeyStore keeps key blobs: version(1) | salt(16) | nonce(12) |
+// AES-256-GCM ciphertext, the AES key derived with HKDF-SHA256 from master
+// and the salt. Package cadir seals its key files with it.
+func SealKey(master []byte, id string, plaintext []byte) ([]byte, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
@@ -183,7 +186,10 @@ func sealKey(master []byte, id string, plaintext []byte) ([]byte, error) {
 	return aead.Seal(out, nonce, plaintext, []byte(id)), nil
 }
 
-func openKey(master []byte, id string, blob []byte) ([]byte, error) {
+// OpenKey decrypts a blob made by SealKey with the same master and id. A
+// wrong master or id, or a damaged blob, gives an error wrapping
+// ErrKeyStoreLocked. The caller should clear the result after use.
+func OpenKey(master []byte, id string, blob []byte) ([]byte, error) {
 	if len(blob) < 1+16+12+16 || blob[0] != keyBlobVersion {
 		return nil, fmt.Errorf("%w: key %q: unknown blob format", ErrKeyStoreLocked, id)
 	}

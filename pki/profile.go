@@ -9,6 +9,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -271,4 +272,21 @@ func DefaultProfiles(policyOID asn1.ObjectIdentifier) map[string]*Profile {
 			Subject:     SubjectRules{Required: []string{"CN"}},
 		},
 	}
+}
+
+// ParseOID parses a dotted-decimal object identifier such as "2.16.356.100.2".
+func ParseOID(s string) (asn1.ObjectIdentifier, error) {
+	parts := strings.Split(s, ".")
+	if len(parts) < 2 {
+		return nil, fmt.Errorf("pki: bad OID %q", s)
+	}
+	oid := make(asn1.ObjectIdentifier, len(parts))
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("pki: bad OID %q", s)
+		}
+		oid[i] = n
+	}
+	return oid, nil
 }

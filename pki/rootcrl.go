@@ -36,21 +36,11 @@ type rootCRLState struct {
 }
 
 // rootCRLNumberer is implemented by stores that keep a persistent counter
-// for the root CRL (SQLiteStore). Other stores get numbers from the clock.
+// for the root CRL (cadir.Store): NextRootCRLNumber returns the next number,
+// a counter separate from NextCRLNumber's. Other stores get numbers from
+// the clock.
 type rootCRLNumberer interface {
 	NextRootCRLNumber(ctx context.Context) (*big.Int, error)
-}
-
-// NextRootCRLNumber returns the next number of the root CRL, a counter
-// separate from NextCRLNumber's.
-func (s *SQLiteStore) NextRootCRLNumber(ctx context.Context) (*big.Int, error) {
-	var n int64
-	err := s.db.QueryRowContext(ctx, `INSERT INTO pki_counters (name, value) VALUES ('rootcrl', 1)
-		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`).Scan(&n)
-	if err != nil {
-		return nil, err
-	}
-	return big.NewInt(n), nil
 }
 
 // RootCRL returns the authority revocation list: a DER CRL signed by the

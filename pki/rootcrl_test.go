@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -113,7 +114,7 @@ func TestRootCRLNumbersAndCache(t *testing.T) {
 	for _, store := range []struct {
 		name string
 		s    Store
-	}{{"memory", NewMemoryStore()}, {"sqlite", sqliteStore(t)}} {
+	}{{"memory", NewMemoryStore()}, {"counter", &counterStore{MemoryStore: NewMemoryStore()}}} {
 		t.Run(store.name, func(t *testing.T) {
 			clock := now
 			ca, err := New(ctx, Config{Cert: h.Issuing, Key: h.IssuingKey, Chain: h.chain(), RootKey: h.RootKey,
@@ -150,15 +151,6 @@ func TestRootCRLNumbersAndCache(t *testing.T) {
 			}
 		})
 	}
-}
-
-func sqliteStore(t *testing.T) *SQLiteStore {
-	s, err := OpenSQLiteStore(context.Background(), filepath.Join(t.TempDir(), "ca.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // TestRootCRLConfig covers the offline root (a CRL signed ahead, served as
@@ -245,57 +237,6 @@ func TestRootCRLConfig(t *testing.T) {
 	}
 }
 
-// TestDirRootCRL: InitDir's issuing CA points at the root CRL under the
-// directory's base URL; the SQLite store numbers it; without root.key
-// (root taken offline) there is none.
-func TestDirRootCRL(t *testing.T) {
-	ctx := context.Background()
-	dir := filepath.Join(t.TempDir(), "ca")
-	ca, err := InitDir(ctx, dir, DirOptions{BaseURL: "http://127.0.0.1:1/pki/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := ca.Certificate().CRLDistributionPoints; len(got) != 1 || got[0] != "http://127.0.0.1:1/pki"+RootCRLPath {
-		t.Errorf("issuing CA CRL distribution points %v", got)
-	}
-	crlNumber := func(ca *CA) *big.Int {
-		t.Helper()
-		der, err := ca.RootCRL(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		crl, err := x509.ParseRevocationList(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := crl.CheckSignatureFrom(ca.Root()); err != nil {
-			t.Fatal(err)
-		}
-		return crl.Number
-	}
-	if n := crlNumber(ca); n.Int64() != 1 {
-		t.Errorf("first root CRL number %v, want 1", n)
-	}
-	ca.Close()
-	if ca, err = OpenDir(ctx, dir, DirOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if n := crlNumber(ca); n.Int64() != 2 {
-		t.Errorf("root CRL number after reopen %v, want 2", n)
-	}
-	ca.Close()
-	if err := os.Rename(filepath.Join(dir, "root.key"), filepath.Join(t.TempDir(), "root.key")); err != nil {
-		t.Fatal(err)
-	}
-	if ca, err = OpenDir(ctx, dir, DirOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	defer ca.Close()
-	if _, err := ca.RootCRL(ctx); !errors.Is(err, ErrNoRootCRL) {
-		t.Errorf("root offline: %v", err)
-	}
-}
-
 // TestOpenSSLRootCRL: openssl verifies the root CRL against the root, and
 // the whole chain with CRL checks on every level (-crl_check_all).
 func TestOpenSSLRootCRL(t *testing.T) {
@@ -327,4 +268,19 @@ func TestOpenSSLRootCRL(t *testing.T) {
 	if !strings.Contains(out, ": OK") {
 		t.Fatalf("openssl verify -crl_check_all: %s", out)
 	}
+}
+
+// counterStore keeps a root CRL counter the way cadir.Store does in SQLite,
+// to exercise RootCRL's rootCRLNumberer path without an SQL engine here.
+type counterStore struct {
+	*MemoryStore
+	mu sync.Mutex
+	n  int64
+}
+
+func (s *counterStore) NextRootCRLNumber(context.Context) (*big.Int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return big.NewInt(s.n), nil
 }

@@ -14,8 +14,8 @@ import (
 // unique within a store. Implementations must be safe for concurrent use,
 // and every method must either fully apply or change nothing.
 //
-// This package has MemoryStore and SQLiteStore; the gateway adds
-// PostgreSQL. pkitest.StoreConformance tests an implementation.
+// This package has MemoryStore; package pki/cadir has an SQLite store and
+// the gateway adds PostgreSQL. pkitest.StoreConformance tests an implementation.
 type Store interface {
 	// PutCertificate records a newly issued certificate. It returns an
 	// error wrapping ErrSerialExists when rec.Serial is already stored.

@@ -1,3 +1,5 @@
+//go:build !signonly
+
 package main
 
 import (
@@ -14,6 +16,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/securesign/securesign/pki"
+	"github.com/securesign/securesign/pki/cadir"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -52,7 +55,7 @@ func openCADir(ctx context.Context, e *env, dir, baseURL string) (*pki.CA, error
 	if dir == "" {
 		return nil, errors.New("--dir is required")
 	}
-	return pki.OpenDir(ctx, dir, pki.DirOptions{Passphrase: caPassphrase(e), BaseURL: baseURL})
+	return cadir.Open(ctx, dir, cadir.Options{Passphrase: caPassphrase(e), BaseURL: baseURL})
 }
 
 func pkiNoArgs(e *env, cmd string, fsArgs []string) bool {
@@ -95,7 +98,7 @@ func runPKIInit(ctx context.Context, e *env, args []string) int {
 	if err != nil || kt == pki.RSA2048 {
 		return fail(e, "pki init", fmt.Errorf("--key %q: want ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096", *key))
 	}
-	o := pki.DirOptions{Passphrase: caPassphrase(e), KeyType: kt, BaseURL: *baseURL, Name: *name, Organization: *org}
+	o := cadir.Options{Passphrase: caPassphrase(e), KeyType: kt, BaseURL: *baseURL, Name: *name, Organization: *org}
 	if *policy != "" {
 		if o.PolicyOID, err = pki.ParseOID(*policy); err != nil {
 			return fail(e, "pki init", err)
@@ -104,7 +107,7 @@ func runPKIInit(ctx context.Context, e *env, args []string) int {
 	if o.Passphrase == nil {
 		fmt.Fprintf(e.stderr, "securesign pki init: WARNING: %s is not set: CA keys are stored UNENCRYPTED (development only)\n", caPassEnv)
 	}
-	ca, err := pki.InitDir(ctx, *dir, o)
+	ca, err := cadir.Init(ctx, *dir, o)
 	if err != nil {
 		return fail(e, "pki init", err)
 	}

@@ -1,3 +1,5 @@
+//go:build !signonly
+
 package main
 
 import (

@@ -12,7 +12,7 @@ import (
 // A signonly build answers the subcommands it leaves out with exit code 2
 // and says how to get them.
 func TestSignonlyLeavesOut(t *testing.T) {
-	for _, name := range []string{"gateway", "desktop"} {
+	for _, name := range []string{"gateway", "desktop", "pki"} {
 		var out, errb bytes.Buffer
 		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(string) string { return "" }}
 		if code := run(context.Background(), e, []string{name, "--dev"}); code != 2 {

@@ -1,4 +1,9 @@
-package pki
+// Package cadir keeps a certificate authority in a directory on disk: its
+// keys and certificates in files, its pki.Store in an SQLite database
+// (Store, ca.db). It is what `securesign pki` runs on. It lives apart from
+// package pki so that programs that only verify or sign (package pdf uses
+// pki for chain and revocation checks) do not link an SQL engine.
+package cadir
 
 import (
 	"context"
@@ -12,25 +17,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
 )
 
-// DirOptions configures InitDir and OpenDir.
-type DirOptions struct {
+// Options configures Init and Open.
+type Options struct {
 	// Passphrase protects the keys; empty means plain key files (dev only).
 	Passphrase []byte
-	// KeyType of the CA keys (InitDir); "" means ecdsa-p256.
-	KeyType KeyType
+	// KeyType of the CA keys (Init); "" means ecdsa-p256.
+	KeyType pki.KeyType
 	// BaseURL where the CA's Handler is served, written into certificates.
-	// InitDir stores it; for OpenDir a non-empty value overrides it.
+	// Init stores it; for Open a non-empty value overrides it.
 	BaseURL string
-	// Name and Organization of the CA (InitDir); see HierarchyOptions.
+	// Name and Organization of the CA (Init); see pki.HierarchyOptions.
 	Name, Organization string
-	// PolicyOID for the signing profiles (InitDir); nil means DevPolicyOID.
+	// PolicyOID for the signing profiles (Init); nil means DevPolicyOID.
 	PolicyOID asn1.ObjectIdentifier
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
@@ -53,7 +58,7 @@ const (
 	keyPEMType    = "SECURESIGN ENCRYPTED PRIVATE KEY"
 )
 
-// InitDir creates a CA directory: a new root and issuing CA, an OCSP
+// Init creates a CA directory: a new root and issuing CA, an OCSP
 // responder and a TSA certificate, and an empty store. It refuses a
 // directory that is not empty, and leaves it empty again when it fails.
 // The returned CA is open (Close it).
@@ -81,30 +86,32 @@ const (
 // That is for development only.
 //
 // The root key sits next to the issuing key for convenience; a production
-// root is kept offline (NewHierarchy and New take any crypto.Signer, e.g. a
+// root is kept offline (pki.NewHierarchy and pki.New take any crypto.Signer, e.g. a
 // PKCS#11 key). While root.key is there the CA signs the root CRL that the
-// issuing CA certificate names (BaseURL+RootCRLPath, fixed at InitDir: a
-// later OpenDir BaseURL changes only the certificates issued after).
-func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
+// issuing CA certificate names (BaseURL+pki.RootCRLPath, fixed at Init: a
+// later Open BaseURL changes only the certificates issued after).
+func Init(ctx context.Context, dir string, o Options) (*pki.CA, error) {
 	if _, err := os.Stat(filepath.Join(dir, dirConfigFile)); err == nil {
 		return nil, fmt.Errorf("pki: %s already holds a CA", dir)
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("pki: %s is not empty; InitDir needs a new or empty directory", dir)
+		return nil, fmt.Errorf("pki: %s is not empty; Init needs a new or empty directory", dir)
 	}
 	if o.KeyType == "" {
-		o.KeyType = P256
+		o.KeyType = pki.P256
 	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.BaseURL != "" {
-		if _, err := checkHTTPURL(o.BaseURL); err != nil {
-			return nil, err
-		}
-	}
 	if o.PolicyOID == nil {
-		o.PolicyOID = DevPolicyOID
+		o.PolicyOID = pki.DevPolicyOID
+	}
+	// The issuing CA certificate points at the root CRL under the same
+	// base URL as the certificates it will issue. NewHierarchy checks
+	// o.BaseURL and o.KeyType before anything is written.
+	h, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now, BaseURL: o.BaseURL})
+	if err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
@@ -119,12 +126,6 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 			}
 		}
 	}()
-	// The issuing CA certificate points at the root CRL under the same
-	// base URL as the certificates it will issue.
-	h, err := NewHierarchy(ctx, HierarchyOptions{Name: o.Name, Organization: o.Organization, KeyType: o.KeyType, Now: o.Now, BaseURL: o.BaseURL})
-	if err != nil {
-		return nil, err
-	}
 	cfg := dirConfig{
 		Version: 1, BaseURL: strings.TrimRight(o.BaseURL, "/"), KeyType: string(o.KeyType),
 		PolicyOID: o.PolicyOID.String(), TSAPolicyOID: append(append(asn1.ObjectIdentifier{}, o.PolicyOID...), 100).String(),
@@ -165,9 +166,9 @@ func InitDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	return ca, nil
 }
 
-// OpenDir opens a CA directory made by InitDir. Errors wrap
-// ErrKeyStoreLocked when the passphrase is wrong or missing.
-func OpenDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
+// Open opens a CA directory made by Init. Errors wrap
+// pki.ErrKeyStoreLocked when the passphrase is wrong or missing.
+func Open(ctx context.Context, dir string, o Options) (*pki.CA, error) {
 	data, err := os.ReadFile(filepath.Join(dir, dirConfigFile))
 	if err != nil {
 		return nil, fmt.Errorf("pki: %s is not a CA directory (run pki init): %w", dir, err)
@@ -180,7 +181,7 @@ func OpenDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 		o.Now = time.Now
 	}
 	if cfg.Encrypted && len(o.Passphrase) == 0 {
-		return nil, fmt.Errorf("%w: %s is encrypted and no passphrase was given", ErrKeyStoreLocked, dir)
+		return nil, fmt.Errorf("%w: %s is encrypted and no passphrase was given", pki.ErrKeyStoreLocked, dir)
 	}
 	master, err := dirMaster(dir, &cfg, o.Passphrase, false)
 	if err != nil {
@@ -211,22 +212,22 @@ func OpenDir(ctx context.Context, dir string, o DirOptions) (*CA, error) {
 	return openDirCA(ctx, dir, &cfg, master, o, cert, key, root, rootKey)
 }
 
-func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o DirOptions, cert *x509.Certificate, key crypto.Signer, root *x509.Certificate, rootKey crypto.Signer) (*CA, error) {
-	store, err := OpenSQLiteStore(ctx, filepath.Join(dir, dirStoreFile))
+func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o Options, cert *x509.Certificate, key crypto.Signer, root *x509.Certificate, rootKey crypto.Signer) (*pki.CA, error) {
+	store, err := OpenStore(ctx, filepath.Join(dir, dirStoreFile))
 	if err != nil {
 		return nil, err
 	}
-	keys, err := NewSoftwareKeyStore(store, master)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	policy, err := parseOID(cfg.PolicyOID)
+	keys, err := pki.NewSoftwareKeyStore(store, master)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	tsaPolicy, err := parseOID(cfg.TSAPolicyOID)
+	policy, err := pki.ParseOID(cfg.PolicyOID)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	tsaPolicy, err := pki.ParseOID(cfg.TSAPolicyOID)
 	if err != nil {
 		store.Close()
 		return nil, err
@@ -235,73 +236,55 @@ func openDirCA(ctx context.Context, dir string, cfg *dirConfig, master []byte, o
 	if o.BaseURL != "" {
 		base = o.BaseURL
 	}
-	c := Config{
+	c := pki.Config{
 		Cert: cert, Key: key, Chain: []*x509.Certificate{root}, RootKey: rootKey, Store: store, Keys: keys,
-		BaseURL: base, PolicyOID: policy, TSAPolicyOID: tsaPolicy, Now: o.Now,
-	}
-	// A bootstrap CA issues (or renews) the service certificates.
-	boot := &CA{cfg: c, profiles: DefaultProfiles(policy), ski: cert.SubjectKeyId}
-	boot.cfg.BaseURL = strings.TrimRight(base, "/")
-	if len(boot.ski) == 0 {
-		boot.ski = keyID(cert.PublicKey)
+		BaseURL: base, PolicyOID: policy, TSAPolicyOID: tsaPolicy, Now: o.Now, OnClose: store.Close,
 	}
 	for _, svc := range []struct {
 		name, profile, role string
 		dst                 *signer.Signer
-	}{{"ocsp", ProfileOCSP, "OCSP Responder", &c.OCSPSigner}, {"tsa", ProfileTSA, "Time Stamping Unit", &c.TSASigner}} {
-		s, err := boot.serviceSigner(ctx, dir, svc.name, svc.profile, svc.role, master, cfg.Encrypted, o.Now())
+	}{{"ocsp", pki.ProfileOCSP, "OCSP Responder", &c.OCSPSigner}, {"tsa", pki.ProfileTSA, "Time Stamping Unit", &c.TSASigner}} {
+		s, err := serviceSigner(ctx, c, dir, svc.name, svc.profile, svc.role, master, cfg.Encrypted, o.Now())
 		if err != nil {
 			store.Close()
 			return nil, fmt.Errorf("pki: %s certificate: %w", svc.name, err)
 		}
 		*svc.dst = s
 	}
-	ca, err := New(ctx, c)
+	ca, err := pki.New(ctx, c)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	ca.closer = store.Close
 	return ca, nil
 }
 
 // serviceSigner loads the OCSP or TSA key and certificate, or makes new
 // ones when missing or within a week of expiry.
-func (ca *CA) serviceSigner(ctx context.Context, dir, name, profile, role string, master []byte, encrypted bool, now time.Time) (signer.Signer, error) {
+func serviceSigner(ctx context.Context, c pki.Config, dir, name, profile, role string, master []byte, encrypted bool, now time.Time) (signer.Signer, error) {
 	key, kerr := readKeyFile(dir, name+".key", master, encrypted)
 	cert, cerr := readCertFile(filepath.Join(dir, name+".pem"))
 	if kerr == nil && cerr == nil && now.Add(7*24*time.Hour).Before(cert.NotAfter) {
-		return signer.NewSoftware(key, cert, ca.ChainCerts())
+		return signer.NewSoftware(key, cert, append([]*x509.Certificate{c.Cert}, c.Chain...))
 	}
 	if kerr != nil && !errors.Is(kerr, os.ErrNotExist) {
 		return nil, kerr
 	}
-	key, err := GenerateKey(P256)
+	key, err := pki.GenerateKey(pki.P256)
 	if err != nil {
 		return nil, err
 	}
-	p := ca.profiles[profile]
-	cn := ca.cfg.Cert.Subject.CommonName + " " + role
-	cert, err = ca.issue(ctx, p, key.Public(), Subject{CommonName: cn, Organization: first(ca.cfg.Cert.Subject.Organization), Country: first(ca.cfg.Cert.Subject.Country)}, "")
+	s, err := pki.IssueServiceSigner(ctx, c, profile, role, key)
 	if err != nil {
 		return nil, err
 	}
 	if err := writeKeyFile(dir, name+".key", key, master, encrypted); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name+".pem"), pemCerts(cert), 0o644); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, name+".pem"), pemCerts(s.Certificate()), 0o644); err != nil {
 		return nil, err
 	}
-	return signer.NewSoftware(key, cert, ca.ChainCerts())
-}
-
-// Close releases what OpenDir or InitDir opened (the SQLite store); for a
-// CA made by New it does nothing.
-func (ca *CA) Close() error {
-	if ca.closer != nil {
-		return ca.closer()
-	}
-	return nil
+	return s, nil
 }
 
 // dirMaster returns the master secret: derived from the passphrase, or read
@@ -314,7 +297,7 @@ func dirMaster(dir string, cfg *dirConfig, pass []byte, create bool) ([]byte, er
 				return nil, err
 			}
 		}
-		return PassphraseKey(pass, cfg.KDFSalt)
+		return pki.PassphraseKey(pass, cfg.KDFSalt)
 	}
 	p := filepath.Join(dir, "master.key")
 	if create {
@@ -326,7 +309,7 @@ func dirMaster(dir string, cfg *dirConfig, pass []byte, create bool) ([]byte, er
 	}
 	m, err := os.ReadFile(p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrKeyStoreLocked, err)
+		return nil, fmt.Errorf("%w: %v", pki.ErrKeyStoreLocked, err)
 	}
 	return m, nil
 }
@@ -339,7 +322,7 @@ func writeKeyFile(dir, name string, key crypto.Signer, master []byte, encrypted 
 	defer clear(der)
 	block := &pem.Block{Type: "PRIVATE KEY", Bytes: der}
 	if encrypted {
-		sealed, err := sealKey(master, name, der)
+		sealed, err := pki.SealKey(master, name, der)
 		if err != nil {
 			return err
 		}
@@ -360,14 +343,22 @@ func readKeyFile(dir, name string, master []byte, encrypted bool) (crypto.Signer
 	der := b.Bytes
 	switch {
 	case b.Type == keyPEMType:
-		if der, err = openKey(master, name, b.Bytes); err != nil {
+		if der, err = pki.OpenKey(master, name, b.Bytes); err != nil {
 			return nil, err
 		}
 		defer clear(der)
 	case encrypted:
 		return nil, fmt.Errorf("pki: %s is not encrypted but the directory should be", name)
 	}
-	return parsePKCS8Signer(der)
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %s: %w", name, err)
+	}
+	s, ok := k.(crypto.Signer)
+	if !ok {
+		return nil, fmt.Errorf("pki: %s: key of type %T cannot sign", name, k)
+	}
+	return s, nil
 }
 
 func readCertFile(path string) (*x509.Certificate, error) {
@@ -375,7 +366,7 @@ func readCertFile(path string) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	certs, err := ParseCertificates(data)
+	certs, err := pki.ParseCertificates(data)
 	if err != nil {
 		return nil, fmt.Errorf("pki: %s: %w", path, err)
 	}
@@ -424,23 +415,3 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	ok = true
 	return nil
 }
-
-// parseOID parses dotted decimal.
-func parseOID(s string) (asn1.ObjectIdentifier, error) {
-	parts := strings.Split(s, ".")
-	if len(parts) < 2 {
-		return nil, fmt.Errorf("pki: bad OID %q", s)
-	}
-	oid := make(asn1.ObjectIdentifier, len(parts))
-	for i, p := range parts {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("pki: bad OID %q", s)
-		}
-		oid[i] = n
-	}
-	return oid, nil
-}
-
-// ParseOID parses a dotted-decimal object identifier such as "2.16.356.100.2".
-func ParseOID(s string) (asn1.ObjectIdentifier, error) { return parseOID(s) }

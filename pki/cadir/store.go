@@ -1,4 +1,4 @@
-package pki
+package cadir
 
 import (
 	"context"
@@ -11,12 +11,16 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // driver "sqlite"
+
+	"github.com/securesign/securesign/pki"
 )
 
-// SQLiteStore is a Store in an SQLite database file (pure Go driver). All
-// access goes through one connection: the CA writes rarely, and SQLite
-// serialises writers anyway.
-type SQLiteStore struct {
+// Store is a pki.Store in an SQLite database file (pure Go driver, WAL,
+// synchronous=FULL), ca.db in a CA directory. All access goes through one
+// connection: the CA writes rarely, and SQLite serialises writers anyway.
+// It also keeps a persistent counter for the root CRL (NextRootCRLNumber),
+// which pki.CA.RootCRL uses when present.
+type Store struct {
 	db *sql.DB
 }
 
@@ -43,8 +47,9 @@ CREATE TABLE IF NOT EXISTS pki_counters (
 );
 `
 
-// OpenSQLiteStore opens (creating if needed) the database at path.
-func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
+// OpenStore opens the database at path, creating the file and its tables
+// if needed. Close it when done.
+func OpenStore(ctx context.Context, path string) (*Store, error) {
 	params := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)"} {
 		params.Add("_pragma", p)
@@ -59,11 +64,11 @@ func OpenSQLiteStore(ctx context.Context, path string) (*SQLiteStore, error) {
 		db.Close()
 		return nil, fmt.Errorf("pki: sqlite schema in %s: %w", path, err)
 	}
-	return &SQLiteStore{db: db}, nil
+	return &Store{db: db}, nil
 }
 
 // Close closes the database.
-func (s *SQLiteStore) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return s.db.Close() }
 
 func serialKey(n *big.Int) string { return n.Text(16) }
 
@@ -82,7 +87,7 @@ func fromNanos(n int64) time.Time {
 }
 
 // PutCertificate implements Store.
-func (s *SQLiteStore) PutCertificate(ctx context.Context, rec *CertRecord) error {
+func (s *Store) PutCertificate(ctx context.Context, rec *pki.CertRecord) error {
 	if rec == nil || rec.Serial == nil || rec.Serial.Sign() <= 0 || len(rec.DER) == 0 {
 		return fmt.Errorf("pki: store: record needs a positive serial and a certificate")
 	}
@@ -92,7 +97,7 @@ func (s *SQLiteStore) PutCertificate(ctx context.Context, rec *CertRecord) error
 		serialKey(rec.Serial), rec.DER, rec.Profile, rec.Subject, nanos(rec.NotAfter), rec.KeyID, nanos(rec.IssuedAt),
 		nullNanos(rec.RevokedAt), rec.Reason)
 	if err != nil && isUniqueViolation(err) {
-		return fmt.Errorf("%w: %x", ErrSerialExists, rec.Serial)
+		return fmt.Errorf("%w: %x", pki.ErrSerialExists, rec.Serial)
 	}
 	return err
 }
@@ -106,12 +111,12 @@ func isUniqueViolation(err error) bool {
 }
 
 // Certificate implements Store.
-func (s *SQLiteStore) Certificate(ctx context.Context, serial *big.Int) (*CertRecord, error) {
+func (s *Store) Certificate(ctx context.Context, serial *big.Int) (*pki.CertRecord, error) {
 	if serial == nil {
-		return nil, fmt.Errorf("%w: no serial", ErrNotFound)
+		return nil, fmt.Errorf("%w: no serial", pki.ErrNotFound)
 	}
 	var (
-		r                  CertRecord
+		r                  pki.CertRecord
 		notAfter, issuedAt int64
 		revokedAt          sql.NullInt64
 	)
@@ -119,7 +124,7 @@ func (s *SQLiteStore) Certificate(ctx context.Context, serial *big.Int) (*CertRe
 		FROM pki_certificates WHERE serial = ?`, serialKey(serial)).
 		Scan(&r.DER, &r.Profile, &r.Subject, &notAfter, &r.KeyID, &issuedAt, &revokedAt, &r.Reason)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: certificate %x", ErrNotFound, serial)
+		return nil, fmt.Errorf("%w: certificate %x", pki.ErrNotFound, serial)
 	}
 	if err != nil {
 		return nil, err
@@ -133,9 +138,9 @@ func (s *SQLiteStore) Certificate(ctx context.Context, serial *big.Int) (*CertRe
 }
 
 // Revoke implements Store.
-func (s *SQLiteStore) Revoke(ctx context.Context, serial *big.Int, reason int, at time.Time) error {
+func (s *Store) Revoke(ctx context.Context, serial *big.Int, reason int, at time.Time) error {
 	if serial == nil {
-		return fmt.Errorf("%w: no serial", ErrNotFound)
+		return fmt.Errorf("%w: no serial", pki.ErrNotFound)
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -145,13 +150,13 @@ func (s *SQLiteStore) Revoke(ctx context.Context, serial *big.Int, reason int, a
 	var revokedAt sql.NullInt64
 	err = tx.QueryRowContext(ctx, `SELECT revoked_at FROM pki_certificates WHERE serial = ?`, serialKey(serial)).Scan(&revokedAt)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("%w: certificate %x", ErrNotFound, serial)
+		return fmt.Errorf("%w: certificate %x", pki.ErrNotFound, serial)
 	}
 	if err != nil {
 		return err
 	}
 	if revokedAt.Valid {
-		return fmt.Errorf("%w: certificate %x", ErrAlreadyRevoked, serial)
+		return fmt.Errorf("%w: certificate %x", pki.ErrAlreadyRevoked, serial)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE pki_certificates SET revoked_at = ?, reason = ? WHERE serial = ?`,
 		at.UTC().UnixNano(), reason, serialKey(serial)); err != nil {
@@ -161,18 +166,18 @@ func (s *SQLiteStore) Revoke(ctx context.Context, serial *big.Int, reason int, a
 }
 
 // Revoked implements Store.
-func (s *SQLiteStore) Revoked(ctx context.Context) ([]RevokedEntry, error) {
+func (s *Store) Revoked(ctx context.Context) ([]pki.RevokedEntry, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT serial, revoked_at, reason FROM pki_certificates WHERE revoked_at IS NOT NULL`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []RevokedEntry
+	var out []pki.RevokedEntry
 	for rows.Next() {
 		var (
 			hex string
 			at  int64
-			e   RevokedEntry
+			e   pki.RevokedEntry
 		)
 		if err := rows.Scan(&hex, &at, &e.Reason); err != nil {
 			return nil, err
@@ -188,7 +193,7 @@ func (s *SQLiteStore) Revoked(ctx context.Context) ([]RevokedEntry, error) {
 }
 
 // NextCRLNumber implements Store.
-func (s *SQLiteStore) NextCRLNumber(ctx context.Context) (*big.Int, error) {
+func (s *Store) NextCRLNumber(ctx context.Context) (*big.Int, error) {
 	var n int64
 	err := s.db.QueryRowContext(ctx, `INSERT INTO pki_counters (name, value) VALUES ('crl', 1)
 		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`).Scan(&n)
@@ -199,23 +204,37 @@ func (s *SQLiteStore) NextCRLNumber(ctx context.Context) (*big.Int, error) {
 }
 
 // PutKey implements Store.
-func (s *SQLiteStore) PutKey(ctx context.Context, id string, blob []byte) error {
+func (s *Store) PutKey(ctx context.Context, id string, blob []byte) error {
 	if id == "" {
 		return fmt.Errorf("pki: store: empty key id")
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO pki_keys (id, blob) VALUES (?, ?)`, id, blob)
 	if isUniqueViolation(err) {
-		return fmt.Errorf("%w: key %q", ErrSerialExists, id)
+		return fmt.Errorf("%w: key %q", pki.ErrSerialExists, id)
 	}
 	return err
 }
 
 // Key implements Store.
-func (s *SQLiteStore) Key(ctx context.Context, id string) ([]byte, error) {
+func (s *Store) Key(ctx context.Context, id string) ([]byte, error) {
 	var b []byte
 	err := s.db.QueryRowContext(ctx, `SELECT blob FROM pki_keys WHERE id = ?`, id).Scan(&b)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("%w: key %q", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: key %q", pki.ErrNotFound, id)
 	}
 	return b, err
 }
+
+// NextRootCRLNumber returns the next number of the root CRL, a counter
+// separate from NextCRLNumber's that survives restarts.
+func (s *Store) NextRootCRLNumber(ctx context.Context) (*big.Int, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `INSERT INTO pki_counters (name, value) VALUES ('rootcrl', 1)
+		ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value`).Scan(&n)
+	if err != nil {
+		return nil, err
+	}
+	return big.NewInt(n), nil
+}
+
+var _ pki.Store = (*Store)(nil)
