@@ -149,64 +149,44 @@ func (d *jsonReader) result() (r *Result, hasSuccess bool) {
 		return r, false
 	}
 	d.i++
-	var keys keySet
-	d.ws()
-	if d.peek() == '}' {
-		d.i++
-	} else {
-		for d.err == nil {
-			d.ws()
-			key := d.str()
-			if d.err != nil {
-				break
+	d.members(func(key string) {
+		switch f := fieldOf(key); f {
+		case fRequestID:
+			d.stringField(f, &r.RequestID, "string")
+		case fSignatureBase64:
+			d.stringField(f, &r.SignatureBase64, "string")
+		case fSignedAt:
+			d.stringField(f, &r.SignedAt, "string")
+		case fMessage:
+			d.stringField(f, &r.Message, "string")
+		case fSignAlgo:
+			d.stringField(f, &r.SignAlgo, "string")
+		case fCertificateBase64:
+			d.stringField(f, &r.CertificateBase64, "string")
+		case fError:
+			var s string
+			d.stringField(f, &s, "callback.Code")
+			r.Error = Code(s)
+		case fSuccess:
+			hasSuccess = true
+			d.boolField(f, &r.Success)
+		case fV:
+			d.intField(f, &r.V, "int")
+		case fPINTriesLeft:
+			var n int
+			if d.intField(f, &n, "*int") {
+				r.PINTriesLeft = &n
 			}
-			if !keys.add(key) {
-				d.err = fmt.Errorf("%w: key %q twice", ErrMalformed, key)
-				break
-			}
-			d.colon()
-			f := fieldOf(key)
-			switch f {
-			case fRequestID:
-				d.stringField(f, &r.RequestID, "string")
-			case fSignatureBase64:
-				d.stringField(f, &r.SignatureBase64, "string")
-			case fSignedAt:
-				d.stringField(f, &r.SignedAt, "string")
-			case fMessage:
-				d.stringField(f, &r.Message, "string")
-			case fSignAlgo:
-				d.stringField(f, &r.SignAlgo, "string")
-			case fCertificateBase64:
-				d.stringField(f, &r.CertificateBase64, "string")
-			case fError:
-				var s string
-				d.stringField(f, &s, "callback.Code")
-				r.Error = Code(s)
-			case fSuccess:
-				hasSuccess = true
-				d.boolField(f, &r.Success)
-			case fV:
-				d.intField(f, &r.V, "int")
-			case fPINTriesLeft:
-				var n int
-				if d.intField(f, &n, "*int") {
-					r.PINTriesLeft = &n
-				}
-			case fSignaturesBase64:
-				d.stringsField(f, &r.SignaturesBase64)
-			case fChainBase64:
-				d.stringsField(f, &r.ChainBase64)
-			case fCertificate:
-				d.certificate(f, &r.Certificate)
-			default:
-				d.skip(1)
-			}
-			if !d.next('}') {
-				break
-			}
+		case fSignaturesBase64:
+			d.stringsField(f, &r.SignaturesBase64)
+		case fChainBase64:
+			d.stringsField(f, &r.ChainBase64)
+		case fCertificate:
+			d.certificate(f, &r.Certificate)
+		default:
+			d.skip(1)
 		}
-	}
+	})
 	if d.err == nil {
 		d.ws()
 		if d.i < len(d.s) {
@@ -363,23 +343,7 @@ func (d *jsonReader) certificate(f int, dst **CertSummary) {
 	d.i++
 	c := &CertSummary{}
 	*dst = c
-	var keys keySet
-	d.ws()
-	if d.peek() == '}' {
-		d.i++
-		return
-	}
-	for d.err == nil {
-		d.ws()
-		key := d.str()
-		if d.err != nil {
-			return
-		}
-		if !keys.add(key) {
-			d.err = fmt.Errorf("%w: key %q twice", ErrMalformed, key)
-			return
-		}
-		d.colon()
+	d.members(func(key string) {
 		var dst *string
 		switch {
 		case structNameMatch(key, "subjectCN", "SUBJECTCN"):
@@ -399,6 +363,31 @@ func (d *jsonReader) certificate(f int, dst **CertSummary) {
 		default:
 			d.wrongValue(f, "string", 2)
 		}
+	})
+}
+
+// members reads an object's members after its '{' through its '}': each
+// key once (a repeated key is malformed), its ':', and then value, which
+// reads the member's value.
+func (d *jsonReader) members(value func(key string)) {
+	var keys keySet
+	d.ws()
+	if d.peek() == '}' {
+		d.i++
+		return
+	}
+	for d.err == nil {
+		d.ws()
+		key := d.str()
+		if d.err != nil {
+			return
+		}
+		if !keys.add(key) {
+			d.err = fmt.Errorf("%w: key %q twice", ErrMalformed, key)
+			return
+		}
+		d.colon()
+		value(key)
 		if !d.next('}') {
 			return
 		}

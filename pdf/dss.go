@@ -13,6 +13,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 )
 
@@ -386,7 +387,7 @@ func ExtendFile(ctx context.Context, inPath, outPath string, level Level, opts S
 	if err != nil {
 		return err
 	}
-	return writeAtomically(outPath, func(f *os.File) error {
+	return atomicfile.Write(outPath, 0o644, func(f *os.File) error {
 		return Extend(ctx, f, in, fi.Size(), level, opts)
 	})
 }

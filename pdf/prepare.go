@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -200,7 +201,7 @@ func PrepareFile(ctx context.Context, inPath, preparedPath string, cert *x509.Ce
 		return nil, err
 	}
 	var ps *PreparedSignature
-	err = writeAtomically(preparedPath, func(f *os.File) error {
+	err = atomicfile.Write(preparedPath, 0o644, func(f *os.File) error {
 		var err error
 		ps, err = Prepare(ctx, f, in, fi.Size(), cert, chain, opts)
 		return err

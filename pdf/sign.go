@@ -12,11 +12,11 @@ import (
 	"hash"
 	"io"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 	"unicode/utf16"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
@@ -718,37 +718,9 @@ func SignFile(ctx context.Context, inPath, outPath string, s signer.Signer, opts
 	if err != nil {
 		return err
 	}
-	return writeAtomically(outPath, func(f *os.File) error {
+	return atomicfile.Write(outPath, 0o644, func(f *os.File) error {
 		return Sign(ctx, f, in, fi.Size(), s, opts)
 	})
-}
-
-// writeAtomically runs write on a temporary file beside path and renames
-// it to path on success; on failure the temporary file is removed.
-func writeAtomically(path string, write func(*os.File) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = write(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func marshalHash(h hash.Hash) ([]byte, error) {

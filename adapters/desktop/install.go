@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"strings"
 	"text/template"
+
+	"github.com/securesign/securesign/internal/atomicfile"
 )
 
 // Scheme is the URL scheme the Desktop Software handles.
@@ -227,27 +229,10 @@ func InfoPlist(exe, version string) (string, error) {
 	return b.String(), err
 }
 
-// writeFileAtomic writes data to a temporary file next to path and renames
-// it into place, so a crash never leaves a partial file.
+// writeFileAtomic writes data to path whole or not at all.
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("desktop: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(data)
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp, perm)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("desktop: writing %s: %w", path, werr)
+	if err := atomicfile.WriteBytes(path, data, perm); err != nil {
+		return fmt.Errorf("desktop: writing %s: %w", path, err)
 	}
 	return nil
 }

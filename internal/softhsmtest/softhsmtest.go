@@ -11,6 +11,7 @@ package softhsmtest
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -22,14 +23,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"testing"
 
 	"github.com/miekg/pkcs11"
 
+	"github.com/securesign/securesign/internal/softhsm"
 	"github.com/securesign/securesign/internal/testenv"
 )
 
@@ -59,22 +59,14 @@ func NewLabeled(t testing.TB, label string) *Token {
 	module := testenv.File(t, testenv.SoftHSMModule, "softhsm2")
 	util := testenv.LookPath(t, "softhsm2-util", "softhsm2")
 	dir := t.TempDir()
-	tok := &Token{Module: module, Label: label, PIN: "1234", SOPIN: "12345678", Dir: dir,
-		Conf: filepath.Join(dir, "softhsm2.conf")}
-	if err := os.MkdirAll(filepath.Join(dir, "tokens"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	conf := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\nslots.mechanisms = ALL\nlibrary.reset_on_fork = false\n",
-		filepath.Join(dir, "tokens"))
-	if err := os.WriteFile(tok.Conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("SOFTHSM2_CONF", tok.Conf)
-	out, err := exec.Command(util, "--init-token", "--free", "--label", label, "--so-pin", tok.SOPIN, "--pin", tok.PIN).CombinedOutput()
+	tok := &Token{Module: module, Label: label, PIN: "1234", SOPIN: "12345678", Dir: dir}
+	conf, err := softhsm.InitToken(context.Background(), util, dir, label, tok.SOPIN, tok.PIN)
 	if err != nil {
-		t.Fatalf("softhsm2-util --init-token: %v\n%s", err, out)
+		t.Fatal(err)
 	}
-	out, err = exec.Command(util, "--show-slots").CombinedOutput()
+	tok.Conf = conf
+	t.Setenv("SOFTHSM2_CONF", tok.Conf)
+	out, err := exec.Command(util, "--show-slots").CombinedOutput()
 	if err != nil {
 		t.Fatalf("softhsm2-util --show-slots: %v\n%s", err, out)
 	}

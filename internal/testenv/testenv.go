@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"testing"
+
+	"github.com/securesign/securesign/internal/softhsm"
 )
 
 // InCI reports whether the tests run in CI (CI=true), where nothing may skip.
@@ -44,7 +46,7 @@ func File(t testing.TB, path, debianPackage string) string {
 }
 
 // SoftHSMModule is where Debian's softhsm2 package puts its PKCS#11 module.
-const SoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+const SoftHSMModule = softhsm.Module
 
 // PostgresDSN returns the DSN of a test PostgreSQL server from
 // SECURESIGN_TEST_POSTGRES_DSN, or skips/fails t. `.ci/postgres.sh start`

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
 )
@@ -145,10 +146,10 @@ func Init(ctx context.Context, dir string, o Options) (*pki.CA, error) {
 			return nil, err
 		}
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "root.pem"), pemCerts(h.Root), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "root.pem"), pemCerts(h.Root), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, "ca.pem"), pemCerts(h.Issuing), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, "ca.pem"), pemCerts(h.Issuing), 0o644); err != nil {
 		return nil, err
 	}
 	// The store and the service certificates come last; ca.json, written
@@ -158,7 +159,7 @@ func Init(ctx context.Context, dir string, o Options) (*pki.CA, error) {
 		return nil, err
 	}
 	data, _ := json.MarshalIndent(cfg, "", "  ")
-	if err := writeFileAtomic(filepath.Join(dir, dirConfigFile), append(data, '\n'), 0o600); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, dirConfigFile), append(data, '\n'), 0o600); err != nil {
 		ca.Close()
 		return nil, err
 	}
@@ -281,7 +282,7 @@ func serviceSigner(ctx context.Context, c pki.Config, dir, name, profile, role s
 	if err := writeKeyFile(dir, name+".key", key, master, encrypted); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name+".pem"), pemCerts(s.Certificate()), 0o644); err != nil {
+	if err := atomicfile.WriteBytes(filepath.Join(dir, name+".pem"), pemCerts(s.Certificate()), 0o644); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -305,7 +306,7 @@ func dirMaster(dir string, cfg *dirConfig, pass []byte, create bool) ([]byte, er
 		if _, err := rand.Read(m); err != nil {
 			return nil, err
 		}
-		return m, writeFileAtomic(p, m, 0o600)
+		return m, atomicfile.WriteBytes(p, m, 0o600)
 	}
 	m, err := os.ReadFile(p)
 	if err != nil {
@@ -328,7 +329,7 @@ func writeKeyFile(dir, name string, key crypto.Signer, master []byte, encrypted 
 		}
 		block = &pem.Block{Type: keyPEMType, Headers: map[string]string{"Format": "securesign-v1 (scrypt, HKDF-SHA256, AES-256-GCM, PKCS#8)"}, Bytes: sealed}
 	}
-	return writeFileAtomic(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600)
+	return atomicfile.WriteBytes(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o600)
 }
 
 func readKeyFile(dir, name string, master []byte, encrypted bool) (crypto.Signer, error) {
@@ -379,39 +380,4 @@ func pemCerts(certs ...*x509.Certificate) []byte {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
 	}
 	return out
-}
-
-// writeFileAtomic writes data to a temporary file and renames it over path.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
 }

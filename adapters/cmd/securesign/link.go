@@ -15,6 +15,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/atomicfile"
 )
 
 func runLink(ctx context.Context, e *env, args []string) int {
@@ -306,7 +307,7 @@ func linkKeygen(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link keygen", err)
 	}
-	if err := writeFileAtomic(*out, p, 0o600); err != nil {
+	if err := atomicfile.WriteBytes(*out, p, 0o600); err != nil {
 		return fail(e, "link keygen", err)
 	}
 	jwks, err := json.MarshalIndent(deeplink.KeySet{Keys: []deeplink.PublicKey{key.Public()}}, "", "  ")
@@ -347,7 +348,7 @@ func linkQR(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link qr", err)
 	}
-	if err := writeFileAtomic(*out, data, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(*out, data, 0o644); err != nil {
 		return fail(e, "link qr", err)
 	}
 	return 0

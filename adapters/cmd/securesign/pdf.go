@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
@@ -265,7 +266,7 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 	}
 	b, err := ps.MarshalBinary()
 	if err == nil {
-		err = writeFileAtomic(*state, b, 0o600)
+		err = atomicfile.WriteBytes(*state, b, 0o600)
 	}
 	if err != nil {
 		os.Remove(*prepared)

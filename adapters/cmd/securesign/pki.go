@@ -15,6 +15,7 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/pki/cadir"
 	"github.com/securesign/securesign/signer"
@@ -230,7 +231,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return fail(e, "pki issue", err)
 		}
-		if err := writeFileAtomic(*p12Out, p12, 0o600); err != nil {
+		if err := atomicfile.WriteBytes(*p12Out, p12, 0o600); err != nil {
 			return fail(e, "pki issue", err)
 		}
 		if err := writeCertOut(*out, cert.Raw, ca); err != nil {
@@ -254,7 +255,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 func writeCertOut(path string, der []byte, ca *pki.CA) error {
 	data := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	data = append(data, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Certificate().Raw})...)
-	return writeFileAtomic(path, data, 0o644)
+	return atomicfile.WriteBytes(path, data, 0o644)
 }
 
 func runPKIRevoke(ctx context.Context, e *env, args []string) int {
@@ -328,7 +329,7 @@ func runPKICRL(ctx context.Context, e *env, args []string) int {
 	if *asPEM {
 		der = pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
 	}
-	if err := writeFileAtomic(*out, der, 0o644); err != nil {
+	if err := atomicfile.WriteBytes(*out, der, 0o644); err != nil {
 		return fail(e, "pki crl", err)
 	}
 	return 0

@@ -10,16 +10,16 @@ import (
 	"math/big"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/securesign/securesign/internal/softhsm"
 	"github.com/securesign/securesign/signer"
 )
 
 // DefaultSoftHSMModule is where Debian's softhsm2 package puts the module.
-const DefaultSoftHSMModule = "/usr/lib/softhsm/libsofthsm2.so"
+const DefaultSoftHSMModule = softhsm.Module
 
 // SoftHSMToken is a throwaway SoftHSM2 token for a gateway's server-held
 // keys: its own softhsm2.conf and token directory under a temporary
@@ -31,9 +31,8 @@ type SoftHSMToken struct {
 	Conf   string // SOFTHSM2_CONF for every process using the token
 }
 
-// NewSoftHSMToken initializes a token labelled label in dir with
-// softhsm2-util. The PINs are random and only protect a token that is
-// deleted with dir.
+// NewSoftHSMToken initializes a token labelled label in dir. The PINs are
+// random and only protect a token that is deleted with dir.
 func NewSoftHSMToken(ctx context.Context, dir, module, label string) (*SoftHSMToken, error) {
 	if _, err := os.Stat(module); err != nil {
 		return nil, fmt.Errorf("lg: SoftHSM module: %w (apt-get install softhsm2)", err)
@@ -42,19 +41,9 @@ func NewSoftHSMToken(ctx context.Context, dir, module, label string) (*SoftHSMTo
 	if err != nil {
 		return nil, fmt.Errorf("lg: %w (apt-get install softhsm2)", err)
 	}
-	tokDir := filepath.Join(dir, "softhsm-tokens")
-	if err := os.MkdirAll(tokDir, 0o700); err != nil {
-		return nil, err
-	}
-	t := &SoftHSMToken{Module: module, Label: label, PIN: randomDigits(8), Conf: filepath.Join(dir, "softhsm2.conf")}
-	conf := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\nslots.mechanisms = ALL\nlibrary.reset_on_fork = false\n", tokDir)
-	if err := os.WriteFile(t.Conf, []byte(conf), 0o600); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, util, "--init-token", "--free", "--label", label, "--so-pin", randomDigits(8), "--pin", t.PIN)
-	cmd.Env = append(os.Environ(), "SOFTHSM2_CONF="+t.Conf)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("lg: softhsm2-util --init-token: %w: %s", err, out)
+	t := &SoftHSMToken{Module: module, Label: label, PIN: randomDigits(8)}
+	if t.Conf, err = softhsm.InitToken(ctx, util, dir, label, randomDigits(8), t.PIN); err != nil {
+		return nil, fmt.Errorf("lg: %w", err)
 	}
 	return t, nil
 }
