@@ -12,7 +12,7 @@ import (
 // Code is an SS_* error code of the protocol.
 type Code string
 
-// The SS_* codes of PROTOCOL.md §2.
+// The SS_* codes of the protocol (docs/protocol.md §2).
 const (
 	CodeSignCancelled             Code = "SS_SIGN_CANCELLED"
 	CodePINInvalid                Code = "SS_PIN_INVALID"

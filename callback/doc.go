@@ -1,6 +1,6 @@
 // Package callback encodes, decodes, delivers and verifies ss_result, the
 // result a signing app returns to a portal (section 2 of the SecureSign
-// protocol, PROTOCOL.md).
+// protocol, docs/protocol.md).
 //
 // # Signing app
 //
@@ -13,7 +13,7 @@
 //
 // # Portal
 //
-// A [Verifier] runs every check of PROTOCOL.md §2 on a delivered result:
+// A [Verifier] runs every check of docs/protocol.md §2.2 on a delivered result:
 // size and encoding ([Decode] is strict: both base64 alphabets, padded or
 // not, valid UTF-8 JSON with no duplicated keys and exactly-matched names);
 // a pending requestId issued by this consumer (its [Store]) and not expired;

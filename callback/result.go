@@ -20,7 +20,7 @@ const MaxEncodedSize = 64 << 10
 const MaxRedirectSize = 8000
 
 // Result is ss_result: what the signing app returns. Field names and forms
-// follow PROTOCOL.md §2: the legacy fields (requestId, success,
+// follow docs/protocol.md §2: the legacy fields (requestId, success,
 // signatureBase64, signedAt, certificate, error, message) and the
 // extensions. Binary values stay in their wire form (standard base64)
 // here; [Result.Signatures] and [Result.Certificates] decode them.

@@ -181,7 +181,7 @@ func TestNewFailure(t *testing.T) {
 	}
 }
 
-// What PROTOCOL.md shows: the consumer-side decode of the spec's examples.
+// What docs/protocol.md shows: the consumer-side decode of the spec's examples.
 func TestProtocolExamples(t *testing.T) {
 	for _, j := range []string{
 		`{"requestId":"…","success":true,"signatureBase64":"AQ==","signedAt":"2026-06-22T10:30:00Z",

@@ -63,7 +63,7 @@ type Outcome struct {
 func (o *Outcome) Success() bool { return o.Completion != nil && o.Completion.Success }
 
 // Verifier checks delivered results against the pending requests of its
-// Store: every check of PROTOCOL.md §2 "What a consumer must check".
+// Store: every check of docs/protocol.md §2.2 "What the consumer checks".
 type Verifier struct {
 	Store Store
 	// Roots are the trust anchors the signer certificate must chain to
@@ -364,7 +364,7 @@ func rawToDER(k *ecdsa.PublicKey, sig []byte) ([]byte, bool) {
 }
 
 // HTTPStatus is the status a callback endpoint answers a POSTed result
-// with, per PROTOCOL.md §3: 200 for Accepted and Duplicate (the app stops
+// with, per docs/protocol.md §2.1 and §3: 200 for Accepted and Duplicate (the app stops
 // retrying), 409 for Conflict, and for Rejected 413 (too large), 404
 // (unknown requestId), 400 (malformed) or 422 (well-formed but unusable:
 // expired, wrong certificate, bad signature). The app treats every 4xx as

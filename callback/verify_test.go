@@ -111,7 +111,7 @@ func TestVerifyAccepted(t *testing.T) {
 	}
 }
 
-// TestVerifyRejects: one failing test for each check of PROTOCOL.md §2.
+// TestVerifyRejects: one failing test for each check of docs/protocol.md §2.2.
 func TestVerifyRejects(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()

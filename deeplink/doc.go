@@ -1,5 +1,5 @@
 // Package deeplink builds, signs, parses and checks securesign:// links,
-// section 1 of the SecureSign protocol (PROTOCOL.md).
+// section 1 of the SecureSign protocol (docs/protocol.md).
 //
 // A portal builds a [Request], signs it with an Ed25519 [SigningKey] and
 // sends the user to the link ([Build]; [QRPNG] and [QRSVG] for

@@ -10,7 +10,7 @@ import (
 )
 
 // Report is the outcome of Verify. It marshals to the "Validation report"
-// JSON of the SecureSign protocol (PROTOCOL.md).
+// JSON of the SecureSign protocol (docs/protocol.md §5).
 type Report struct {
 	// Valid is true when there is at least one signature and every one is
 	// TOTAL_PASSED.

@@ -25,7 +25,7 @@ func TestVerifySmoke(t *testing.T) {
 	t.Log(dumpReport(rep))
 }
 
-// TestReportJSON holds the field names of PROTOCOL.md's validation report.
+// TestReportJSON holds the field names of the validation report (docs/protocol.md §5).
 func TestReportJSON(t *testing.T) {
 	p := getPKI(t)
 	doc := signWithPdfsign(t, baseDoc(), pdfsignOpts{tsaURL: tsaServer(t, p)})

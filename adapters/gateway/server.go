@@ -26,7 +26,7 @@ import (
 	"github.com/securesign/securesign/pki"
 )
 
-// Server is the gateway: the HTTP API of PROTOCOL.md section 3.
+// Server is the gateway: the HTTP API of docs/protocol.md section 3.
 type Server struct {
 	cfg      Config
 	store    Store
