@@ -72,30 +72,25 @@ func (s *Server) issueCertificate(c echo.Context) error {
 			}
 			return 0, nil, err
 		}
-		if _, err := s.ca.Profile(req.Profile); err != nil {
+		prof, err := s.ca.Profile(req.Profile)
+		if err != nil {
 			return 0, nil, caError(err)
 		}
-		// Check the CSR before spending the OTP on it.
-		if req.CSRPem != "" {
-			if _, err := pki.ParseCSR([]byte(req.CSRPem)); err != nil {
-				return 0, nil, caError(err)
-			}
+		// What the input decides is checked before the OTP is spent: a
+		// refusal for the user's fields, the CSR or the key leaves it.
+		subject, kt, err := issueInput(u, prof, req.CSRPem, req.KeyAlgo)
+		if err != nil {
+			return 0, nil, err
 		}
 		if err := s.checkOTP(c, u.ID, req.OTPID, req.OTP, "issue"); err != nil {
 			return 0, nil, err
 		}
-		subject := pki.Subject{CommonName: u.Name, Email: u.Email, Organization: u.Subject.Organization, Locality: u.Subject.Locality,
-			State: u.Subject.State, PostalCode: u.Subject.PostalCode, Country: u.Subject.Country}
 		var cert *x509.Certificate
 		rec := &Certificate{TenantID: p.TenantID, UserID: u.ID, Source: "issued", Profile: req.Profile, CreatedAt: s.cfg.Now()}
 		if req.CSRPem != "" {
 			cert, err = s.ca.IssueCSR(ctx, []byte(req.CSRPem), subject, req.Profile)
 			rec.KeyLocation = "client"
 		} else {
-			kt, perr := pki.ParseKeyType(req.KeyAlgo)
-			if perr != nil {
-				return 0, nil, badRequest("%v", perr)
-			}
 			var keyID string
 			cert, keyID, err = s.ca.IssueKeyGen(ctx, kt, subject, req.Profile)
 			rec.KeyLocation, rec.KeyKind, rec.KeyBlob = "server", s.userKeys.kind(keyID), []byte(keyID)

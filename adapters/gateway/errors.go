@@ -34,6 +34,9 @@ type apiError struct {
 	Code   string
 	Msg    string
 	Err    error // cause, logged, never sent
+	// Fields are further members of the answer, such as the userId of
+	// the existing user in a 409.
+	Fields map[string]any
 }
 
 func (e *apiError) Error() string {
@@ -67,6 +70,19 @@ type errorBody struct {
 	Success bool   `json:"success"`
 	Error   string `json:"error"`
 	Message string `json:"message"`
+}
+
+// body is the JSON answer of e.
+func (e *apiError) body() any {
+	if len(e.Fields) == 0 {
+		return errorBody{Success: false, Error: e.Code, Message: e.Msg}
+	}
+	out := map[string]any{}
+	for k, v := range e.Fields {
+		out[k] = v
+	}
+	out["success"], out["error"], out["message"] = false, e.Code, e.Msg
+	return out
 }
 
 // toAPIError maps any error a handler returns to the answer.

@@ -259,6 +259,8 @@ func (s *Server) routes() *echo.Echo {
 	v1.POST("/verify/hash", s.verifyHash)
 	v1.POST("/certificates/validate", s.validateCertificate)
 	v1.POST("/users", s.createUser)
+	v1.GET("/users/:id", s.getUser)
+	v1.PATCH("/users/:id", s.patchUser)
 	v1.POST("/users/:id/otp", s.createOTP)
 	v1.POST("/certificates/issue", s.issueCertificate)
 	v1.GET("/certificates", s.listCertificates)
@@ -297,7 +299,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		c.NoContent(ae.Status) //nolint:errcheck
 		return
 	}
-	c.JSON(ae.Status, errorBody{Success: false, Error: ae.Code, Message: ae.Msg}) //nolint:errcheck
+	c.JSON(ae.Status, ae.body()) //nolint:errcheck
 }
 
 // observe logs each request (no headers, no bodies, no query: nothing

@@ -39,6 +39,9 @@ type Store interface {
 
 	CreateUser(ctx context.Context, u *User) error
 	User(ctx context.Context, tenantID, id string) (*User, error)
+	UserByExternalID(ctx context.Context, tenantID, externalID string) (*User, error)
+	// UpdateUser stores u's name, e-mail, phone and subject.
+	UpdateUser(ctx context.Context, u *User) error
 
 	CreateOTP(ctx context.Context, o *OTP) error
 	// UseOTP checks code against the OTP otpID of userID for purpose and, if

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -101,41 +100,6 @@ func (s *Server) tenantOrigins(ctx context.Context, tenantID string) ([]string, 
 		o = append(o, "http://localhost:*", "http://127.0.0.1:*")
 	}
 	return o, nil
-}
-
-type createUserReq struct {
-	ExternalID string `json:"externalId" validate:"required,max=128,printascii"`
-	Name       string `json:"name" validate:"required,max=200"`
-	Email      string `json:"email" validate:"omitempty,email,max=254"`
-	Phone      string `json:"phone" validate:"omitempty,e164"`
-	// Subject fields for certificates; the default profile
-	// (individual-signing) needs state and postalCode.
-	Organization string `json:"organization" validate:"omitempty,max=64"`
-	Locality     string `json:"locality" validate:"omitempty,max=128"`
-	State        string `json:"state" validate:"omitempty,max=128"`
-	PostalCode   string `json:"postalCode" validate:"omitempty,max=16,alphanum"`
-	Country      string `json:"country" validate:"omitempty,len=2,alpha"`
-}
-
-func (s *Server) createUser(c echo.Context) error {
-	var req createUserReq
-	body, err := s.bind(c, &req)
-	if err != nil {
-		return err
-	}
-	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
-		p := who(c)
-		u := &User{ID: newID("usr_"), TenantID: p.TenantID, ExternalID: req.ExternalID, Name: req.Name, Email: req.Email, Phone: req.Phone, CreatedAt: s.cfg.Now(),
-			Subject: UserSubject{Organization: req.Organization, Locality: req.Locality, State: req.State, PostalCode: req.PostalCode, Country: req.Country}}
-		if err := s.store.CreateUser(c.Request().Context(), u); err != nil {
-			if errors.Is(err, ErrExists) {
-				return 0, nil, apiErr(http.StatusConflict, CodeConflict, "a user with this externalId exists")
-			}
-			return 0, nil, err
-		}
-		s.audit(c.Request().Context(), &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "user.create", Detail: u.ID})
-		return http.StatusCreated, map[string]any{"success": true, "userId": u.ID, "externalId": u.ExternalID, "name": u.Name}, nil
-	})
 }
 
 type createOTPReq struct {

@@ -28,11 +28,11 @@ func runVersion(ctx context.Context, e *env, args []string) int {
 		v = "devel"
 	}
 	if *asJSON {
-		if err := printJSON(e.stdout, map[string]string{"version": v, "go": goVersion, "protocol": "1"}); err != nil {
+		if err := printJSON(e.stdout, map[string]string{"version": v, "go": goVersion, "protocol": "1.1"}); err != nil {
 			return fail(e, "version", err)
 		}
 		return 0
 	}
-	fmt.Fprintf(e.stdout, "securesign %s (%s, protocol v1)\n", v, goVersion)
+	fmt.Fprintf(e.stdout, "securesign %s (%s, protocol 1.1)\n", v, goVersion)
 	return 0
 }
