@@ -89,6 +89,9 @@ type Store interface {
 	// PrevHash and Hash.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	AuditLogs(ctx context.Context, f AuditFilter) ([]*AuditEntry, error)
+	// AuditPage returns a page of a tenant's entries, newest first, and
+	// whether older entries match q too.
+	AuditPage(ctx context.Context, q AuditQuery) (entries []*AuditEntry, more bool, err error)
 	// VerifyAudit walks a tenant's chain and returns the number of entries,
 	// or an error naming the first entry that does not match.
 	VerifyAudit(ctx context.Context, tenantID string) (int, error)

@@ -155,25 +155,6 @@ func (s *Server) checkOTP(c echo.Context, userID, otpID, code, purpose string) e
 	return err
 }
 
-func (s *Server) auditLogs(c echo.Context) error {
-	p := who(c)
-	f := AuditFilter{TenantID: p.TenantID, RequestID: c.QueryParam("requestId")}
-	for name, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if v := c.QueryParam(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return badRequest("%s must be an RFC 3339 time", name)
-			}
-			*dst = t
-		}
-	}
-	entries, err := s.store.AuditLogs(c.Request().Context(), f)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, map[string]any{"success": true, "entries": entries})
-}
-
 // devOTP reads a code back from the dev outbox (dev mode only), for clients
 // that do not share the gateway's file system. Like the outbox, it exists
 // only with --dev.

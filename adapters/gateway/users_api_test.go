@@ -36,7 +36,9 @@ func TestNewUserRules(t *testing.T) {
 		wantField string // "" accepts
 	}{
 		{"documented user", func(*userInput) {}, ""},
-		{"minimal", func(u *userInput) { *u = userInput{ExternalID: "c1", Name: "Asha Rao", State: "Kerala", PostalCode: "682001"} }, ""},
+		{"minimal", func(u *userInput) {
+			*u = userInput{ExternalID: "c1", Name: "Asha Rao", State: "Kerala", PostalCode: "682001"}
+		}, ""},
 		{"country lower case", func(u *userInput) { u.Country = "in" }, ""},
 		{"devanagari name", func(u *userInput) { u.Name = "राजेश कुमार" }, ""},
 		{"no externalId", func(u *userInput) { u.ExternalID = "" }, "externalId"},
