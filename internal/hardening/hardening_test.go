@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -156,18 +158,17 @@ type auditEntry struct {
 	Detail    string    `json:"detail"`
 }
 
-// auditAll pages through the tenant's whole audit log (the API answers at
-// most 1000 entries per call, oldest first; "from" is inclusive).
+// auditAll pages through the tenant's whole audit log (newest first, up to
+// 1000 entries a page, following "next") and returns it oldest first.
 func auditAll(ctx context.Context, t *testing.T, c *lg.Client) ([]auditEntry, []byte) {
 	t.Helper()
 	var all []auditEntry
 	var raw []byte
-	seen := map[int64]bool{}
-	from := ""
+	next := ""
 	for page := 0; page < 10000; page++ {
-		path := "/v1/audit/logs"
-		if from != "" {
-			path += "?from=" + from
+		path := "/v1/audit/logs?limit=1000"
+		if next != "" {
+			path += "&next=" + url.QueryEscape(next)
 		}
 		res, err := c.Must(ctx, 200, "GET", path, nil)
 		if err != nil {
@@ -176,24 +177,17 @@ func auditAll(ctx context.Context, t *testing.T, c *lg.Client) ([]auditEntry, []
 		raw = append(raw, res.Body...)
 		var body struct {
 			Entries []auditEntry `json:"entries"`
+			Next    string       `json:"next"`
 		}
 		if err := json.Unmarshal(res.Body, &body); err != nil {
 			t.Fatal(err)
 		}
-		added := 0
-		for _, e := range body.Entries {
-			if !seen[e.Seq] {
-				seen[e.Seq] = true
-				all = append(all, e)
-				added++
-			}
-		}
-		if len(body.Entries) < 1000 || added == 0 {
+		all = append(all, body.Entries...)
+		if body.Next == "" {
+			slices.Reverse(all)
 			return all, raw
 		}
-		// "from" is inclusive: the last entry comes again and the seq set
-		// drops it.
-		from = body.Entries[len(body.Entries)-1].At.UTC().Format(time.RFC3339Nano)
+		next = body.Next
 	}
 	t.Fatal("audit log paging did not end")
 	return nil, nil
