@@ -346,10 +346,12 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bytea[], $9::text[], $10::bytea[],
 			$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[], $19::text[])
 		ON CONFLICT (request_id) DO NOTHING RETURNING request_id`
-	// The compare and set: only a pending session takes a completion.
+	// The compare and set: a pending session takes any completion, a
+	// failed one only a success (PROTOCOL 1.1 §3).
 	pgCompleteSessions = `UPDATE sessions SET status = v.status, completion = v.completion
 		FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(request_id, status, completion)
-		WHERE sessions.request_id = v.request_id AND sessions.status = 'pending' RETURNING sessions.request_id`
+		WHERE sessions.request_id = v.request_id AND (sessions.status = 'pending' OR (sessions.status = 'failed' AND v.status = 'signed'))
+		RETURNING sessions.request_id`
 	pgCompletions = "SELECT request_id, completion FROM sessions WHERE request_id = ANY($1)"
 	pgAppendAudit = `WITH head AS (UPDATE audit_heads SET seq = h.seq, hash = h.hash
 			FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS h(tenant_id, seq, hash) WHERE audit_heads.tenant_id = h.tenant_id)

@@ -54,9 +54,10 @@ type Store interface {
 	Session(ctx context.Context, tenantID, requestID string) (*Session, error)
 	// SessionByID returns a session whatever its tenant (the public callback).
 	SessionByID(ctx context.Context, requestID string) (*Session, error)
-	// CompleteSession stores c if the session is still pending (compare and
-	// set). It returns the completion now stored and whether c won. When c
-	// wins and audit is not nil, audit is appended in the same transaction
+	// CompleteSession stores c if the session is still pending, or if it
+	// is failed and c is a success (compare and set; PROTOCOL 1.1 §3: a
+	// failure does not complete a session). It returns the completion now
+	// stored and whether c won. When c wins and audit is not nil, audit is appended in the same transaction
 	// (a crash leaves both or neither); a losing c appends nothing.
 	CompleteSession(ctx context.Context, requestID string, c *Completion, audit *AuditEntry) (stored *Completion, won bool, err error)
 	// SetSessionOutput records what the gateway produced after completion
