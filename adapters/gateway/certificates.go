@@ -75,6 +75,14 @@ func (s *Server) issueCertificate(c echo.Context) error {
 		if _, err := s.ca.Profile(req.Profile); err != nil {
 			return 0, nil, caError(err)
 		}
+		// Before the OTP: a refused profile spends nothing.
+		allowed, err := TenantProfiles(ctx, s.store, p.TenantID)
+		if err != nil {
+			return 0, nil, err
+		}
+		if req.Profile, err = issueProfile(req.Profile, allowed); err != nil {
+			return 0, nil, err
+		}
 		// Check the CSR before spending the OTP on it.
 		if req.CSRPem != "" {
 			if _, err := pki.ParseCSR([]byte(req.CSRPem)); err != nil {

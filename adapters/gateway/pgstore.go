@@ -347,11 +347,14 @@ const (
 			$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[], $19::text[])
 		ON CONFLICT (request_id) DO NOTHING RETURNING request_id`
 	// The compare and set: a pending session takes any completion, a
-	// failed one only a success (PROTOCOL 1.1 §3).
+	// failed one only a success (PROTOCOL 1.1 §3), in a second statement
+	// of the batch (an OR here makes the planner scan the table).
+	pgReplaceFailures = `UPDATE sessions SET status = v.status, completion = v.completion
+		FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(request_id, status, completion)
+		WHERE sessions.request_id = v.request_id AND sessions.status = 'failed' RETURNING sessions.request_id`
 	pgCompleteSessions = `UPDATE sessions SET status = v.status, completion = v.completion
 		FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(request_id, status, completion)
-		WHERE sessions.request_id = v.request_id AND (sessions.status = 'pending' OR (sessions.status = 'failed' AND v.status = 'signed'))
-		RETURNING sessions.request_id`
+		WHERE sessions.request_id = v.request_id AND sessions.status = 'pending' RETURNING sessions.request_id`
 	pgCompletions = "SELECT request_id, completion FROM sessions WHERE request_id = ANY($1)"
 	pgAppendAudit = `WITH head AS (UPDATE audit_heads SET seq = h.seq, hash = h.hash
 			FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS h(tenant_id, seq, hash) WHERE audit_heads.tenant_id = h.tenant_id)
@@ -394,8 +397,8 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 
 	var tenants []string
 	var ins sessionCols19
-	var cIDs, cStatus []string
-	var cComp [][]byte
+	var cIDs, cStatus, sIDs, sStatus []string
+	var cComp, sComp [][]byte
 	for _, op := range ops {
 		op.err, op.won, op.stored = nil, false, nil
 		if op.audit != nil && !slices.Contains(tenants, op.audit.TenantID) {
@@ -406,6 +409,9 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 			ins.add(op.sess, op.hashes)
 		case pgComplete:
 			cIDs, cStatus, cComp = append(cIDs, op.reqID), append(cStatus, op.status), append(cComp, op.comp)
+			if op.status == StatusSigned {
+				sIDs, sStatus, sComp = append(sIDs, op.reqID), append(sStatus, op.status), append(sComp, op.comp)
+			}
 		}
 	}
 	// Heads are locked in tenant order: batches of several processes
@@ -428,6 +434,22 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return false, err
+	}
+	// Successes that found their session not pending may replace a
+	// recorded failure: one more round trip, only when that happens.
+	var rIDs, rStatus []string
+	var rComp [][]byte
+	for i, id := range sIDs {
+		if !won[id] {
+			rIDs, rStatus, rComp = append(rIDs, id), append(rStatus, sStatus[i]), append(rComp, sComp[i])
+		}
+	}
+	if len(rIDs) > 0 {
+		b := &pgx.Batch{}
+		b.Queue(pgReplaceFailures, rIDs, rStatus, rComp).Query(func(rows pgx.Rows) error { return scanIDs(rows, won) })
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return false, err
+		}
 	}
 	var missing []string
 	for _, t := range tenants {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
 )
 
@@ -166,4 +168,148 @@ func keepPreviousService(ctx context.Context, st Store, setting string, der []by
 	}
 	_, err = st.PutSetting(ctx, setting+".previous", jsonBytes(append(prev, der)), false)
 	return err
+}
+
+// ErrCertNotAllowed: a verified certificate that may not complete this
+// session: issued by the gateway's CA to another tenant's user, under an
+// anchor the operator did not allow the tenant, or not matching the user a
+// registration is for. It wraps callback.ErrCertMismatch, so the callback
+// answers SS_CERT_MISMATCH (422) and records nothing.
+var ErrCertNotAllowed = fmt.Errorf("%w: certificate not allowed for this session", callback.ErrCertMismatch)
+
+// tenantTrust says which certificates each tenant's sessions accept.
+type tenantTrust struct {
+	// gatewayRoot is the root of the gateway's CA: certificates under it
+	// complete sessions only of the tenant whose user they were issued to.
+	gatewayRoot *x509.Certificate
+	// anchors maps an outside anchor's DER to the tenants allowed to use
+	// it; a nil list means every tenant (--trust FILE).
+	anchors map[string][]string
+}
+
+// addAnchors allows certs for tenants (none: every tenant). An anchor given
+// for every tenant stays for every tenant.
+func (t *tenantTrust) addAnchors(certs []*x509.Certificate, tenants []string) {
+	if t.anchors == nil {
+		t.anchors = map[string][]string{}
+	}
+	for _, c := range certs {
+		k := string(c.Raw)
+		old, had := t.anchors[k]
+		switch {
+		case len(tenants) == 0 || (had && old == nil):
+			t.anchors[k] = nil
+		default:
+			t.anchors[k] = append(slices.Clone(old), tenants...)
+		}
+	}
+}
+
+// allow decides whether chain (leaf first, trust anchor last, as verified)
+// may complete a session of tenantID for userID ("" when the session names
+// no user). records are the tenant's certificate records with the leaf's
+// serial (CertificatesBySerial).
+func (t *tenantTrust) allow(tenantID, userID string, chain []*x509.Certificate, records []*Certificate) error {
+	if len(chain) == 0 {
+		return fmt.Errorf("%w: no chain", ErrCertNotAllowed)
+	}
+	leaf, anchor := chain[0], chain[len(chain)-1]
+	if t.gatewayRoot != nil && anchor.Equal(t.gatewayRoot) {
+		for _, r := range records {
+			if r.Source != "issued" || r.TenantID != tenantID || string(r.DER) != string(leaf.Raw) {
+				continue
+			}
+			if userID != "" && r.UserID != userID {
+				return fmt.Errorf("%w: certificate %x was issued to another user of this tenant", ErrCertNotAllowed, leaf.SerialNumber)
+			}
+			return nil
+		}
+		return fmt.Errorf("%w: certificate %x (%q) is from the gateway's CA but was not issued to a user of this tenant",
+			ErrCertNotAllowed, leaf.SerialNumber, leaf.Subject.CommonName)
+	}
+	tenants, ok := t.anchors[string(anchor.Raw)]
+	if !ok {
+		return fmt.Errorf("%w: trust anchor %q is not configured", ErrCertNotAllowed, anchor.Subject.CommonName)
+	}
+	if tenants != nil && !slices.Contains(tenants, tenantID) {
+		return fmt.Errorf("%w: the operator does not allow this tenant certificates under %q", ErrCertNotAllowed, anchor.Subject.CommonName)
+	}
+	return nil
+}
+
+// registerMatches is the rule by which a register result binds its
+// certificate to the session's user (PROTOCOL 1.1; docs/protocol.md): the
+// portal pinned the certificate (certSha256 in POST /v1/register), or the
+// certificate's subject common name equals the user's name ignoring case
+// and runs of white space. A certificate the tenant already registered to
+// another user is refused either way.
+func registerMatches(leaf *x509.Certificate, user *User, pinned bool, records []*Certificate) error {
+	for _, r := range records {
+		if r.Source == "registered" && string(r.DER) == string(leaf.Raw) && r.UserID != user.ID {
+			return fmt.Errorf("%w: certificate %x is already registered to another user of this tenant", ErrCertNotAllowed, leaf.SerialNumber)
+		}
+	}
+	if pinned {
+		return nil
+	}
+	if sameName(leaf.Subject.CommonName, user.Name) {
+		return nil
+	}
+	return fmt.Errorf("%w: the certificate's subject %q does not name the user %q (pin the certificate with certSha256 to register it anyway)",
+		ErrCertNotAllowed, leaf.Subject.CommonName, user.Name)
+}
+
+// sameName compares names ignoring case and runs of white space.
+func sameName(a, b string) bool {
+	a, b = strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " ")
+	return a != "" && strings.EqualFold(a, b)
+}
+
+// pdfVerifyOptions are the options of every PDF validation the gateway
+// makes: its anchors for signers; for timestamps only its own TSA and the
+// operator's TSA anchors; for OCSP about its CA's certificates only its own
+// responders.
+func (s *Server) pdfVerifyOptions() pdf.VerifyOptions {
+	o := pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now,
+		TSACertificates: s.services.tsaCerts, TSARoots: s.services.tsaRoots, OCSPResponders: s.services.responders}
+	if len(o.TSACertificates) == 0 && o.TSARoots == nil {
+		// No TSA at all is trusted then, rather than Roots.
+		o.TSARoots = x509.NewCertPool()
+	}
+	return o
+}
+
+// authorizeResult is the callback's Authorize for the gateway: the tenant
+// rules of tenantTrust.allow and, for a registration naming a user,
+// registerMatches. sess is the session the result is for.
+func (s *Server) authorizeResult(ctx context.Context, sess *Session, p *callback.Pending, chain []*x509.Certificate) error {
+	if sess == nil || sess.RequestID != p.RequestID {
+		return fmt.Errorf("gateway: result for %s checked without its session", p.RequestID)
+	}
+	leaf := chain[0]
+	var records []*Certificate
+	needRecords := sess.Action == "register" || (s.trust.gatewayRoot != nil && chain[len(chain)-1].Equal(s.trust.gatewayRoot))
+	if needRecords {
+		var err error
+		if records, err = s.store.CertificatesBySerial(ctx, sess.TenantID, leaf.SerialNumber.Text(16)); err != nil {
+			return err
+		}
+	}
+	userID := sess.UserID
+	if sess.Action != "register" && sess.CertSerial != "" {
+		// A sign session bound to a registered certificate: that record's
+		// user, not the issuance's, is who signs.
+		userID = ""
+	}
+	if err := s.trust.allow(sess.TenantID, userID, chain, records); err != nil {
+		return err
+	}
+	if sess.Action != "register" || sess.UserID == "" {
+		return nil
+	}
+	u, err := s.store.User(ctx, sess.TenantID, sess.UserID)
+	if err != nil {
+		return err
+	}
+	return registerMatches(leaf, u, len(sess.CertSHA256) > 0, records)
 }

@@ -1055,6 +1055,23 @@ func (s *sqlStore) CertificateBySerial(ctx context.Context, tenantID, serialHex 
 	return scanCert(s.row(ctx, "SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at DESC LIMIT 1", tenantID, serialHex))
 }
 
+func (s *sqlStore) CertificatesBySerial(ctx context.Context, tenantID, serialHex string) ([]*Certificate, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at, id"), tenantID, serialHex)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Certificate
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 func (s *sqlStore) Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error) {
 	query, args := "SELECT "+certCols+" FROM certificates WHERE tenant_id = ?", []any{tenantID}
 	if userID != "" {

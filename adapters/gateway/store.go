@@ -68,6 +68,9 @@ type Store interface {
 	CreateCertificate(ctx context.Context, c *Certificate) error
 	Certificate(ctx context.Context, tenantID, id string) (*Certificate, error)
 	CertificateBySerial(ctx context.Context, tenantID, serialHex string) (*Certificate, error)
+	// CertificatesBySerial returns every record of the tenant with the
+	// serial (issued and registered ones), oldest first; none is no error.
+	CertificatesBySerial(ctx context.Context, tenantID, serialHex string) ([]*Certificate, error)
 	Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error)
 	RevokeCertificate(ctx context.Context, tenantID, id string, at time.Time) error
 
