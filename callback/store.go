@@ -62,10 +62,12 @@ type Store interface {
 	// completion. An unknown requestId is an error wrapping
 	// ErrUnknownRequest.
 	Pending(ctx context.Context, requestID string) (*Pending, *Completion, error)
-	// Complete records c as the completion of requestID unless one is
-	// already recorded, atomically (compare-and-set): it returns the
-	// completion now stored and whether it is c. A recorded completion is
-	// never replaced, so a failure never overwrites a success.
+	// Complete records c as the completion of requestID, atomically
+	// (compare-and-set), when nothing is recorded yet or when c is a
+	// success and the recorded completion a failure (PROTOCOL 1.1 §3: a
+	// failure does not complete a request). It returns the completion now
+	// stored and whether it is c. A success is never replaced, so a
+	// failure never overwrites a success.
 	Complete(ctx context.Context, requestID string, c *Completion) (stored *Completion, won bool, err error)
 }
 
@@ -123,7 +125,7 @@ func (s *MemoryStore) Complete(ctx context.Context, requestID string, c *Complet
 	if !ok {
 		return nil, false, fmt.Errorf("%w: %q", ErrUnknownRequest, requestID)
 	}
-	if e.c != nil {
+	if e.c != nil && (e.c.Success || !c.Success) {
 		return copyCompletion(e.c), false, nil
 	}
 	e.c = copyCompletion(c)

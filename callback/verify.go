@@ -25,14 +25,18 @@ import (
 type Kind string
 
 const (
-	// Accepted: the result was valid and completed the request.
+	// Accepted: the result was valid and was recorded: a success completes
+	// the request; a failure marks it failed but, until the request
+	// expires, a verified success still completes it (PROTOCOL 1.1 §3),
+	// so whoever sees a link cannot block it with a forged cancel.
 	Accepted Kind = "accepted"
 	// Duplicate: the same result completed the request before; nothing
 	// changed and the outcome is the recorded one.
 	Duplicate Kind = "duplicate"
 	// Conflict: the request was already completed by a different result;
 	// this one is refused (HTTP 409). This includes a failure (a cancel)
-	// arriving after a success: the success stands.
+	// arriving after a success (the success stands) and a second,
+	// different failure (the first is kept; a success may still follow).
 	Conflict Kind = "conflict"
 	// Rejected: the result is invalid (Code and Err say why); nothing changed.
 	Rejected Kind = "rejected"
@@ -83,6 +87,14 @@ type Verifier struct {
 	// revocation are still checked for every result. Share one ChainCache
 	// between the Verifiers of a process; nil verifies every chain in full.
 	Chains *ChainCache
+	// Authorize, when set, is asked about a success after every other
+	// check passed (the signatures verify over the issued digests and the
+	// certificate chains to Roots). It gets the request and the verified
+	// chain, leaf first and trust anchor last. A non-nil error rejects the
+	// result and nothing is recorded; its Code is CodeOf(err), so wrap
+	// ErrCertMismatch for "not a certificate this request may be completed
+	// with". The gateway keeps its tenants apart with it.
+	Authorize func(ctx context.Context, p *Pending, chain []*x509.Certificate) error
 }
 
 // Verify decodes and checks one delivered ss_result and, if valid, records
@@ -125,7 +137,9 @@ func (v *Verifier) Verify(ctx context.Context, encoded string) (*Outcome, error)
 	if err != nil {
 		return reject(o, err), nil
 	}
-	if done != nil {
+	if done != nil && (done.Success || !r.Success || done.ResultHash == h) {
+		// A recorded failure does not complete the request (PROTOCOL 1.1
+		// §3): only a success may still follow it, until expiry.
 		return settled(o, done, h), nil
 	}
 	now := time.Now()
@@ -183,6 +197,8 @@ func settled(o *Outcome, stored *Completion, h [32]byte) *Outcome {
 		o.Kind, o.Detail = Duplicate, "this result was already accepted"
 	case stored.Success && !o.Result.Success:
 		o.Kind, o.Detail = Conflict, fmt.Sprintf("the request was already signed; a failure never overwrites a success, %q ignored", truncate(string(o.Result.Error)))
+	case !stored.Success && !o.Result.Success:
+		o.Kind, o.Detail = Conflict, fmt.Sprintf("the request already has a failure recorded (%s); only a signature can follow it", truncate(string(stored.Code)))
 	default:
 		o.Kind, o.Detail = Conflict, "the request was already completed by a different result"
 	}
@@ -327,6 +343,11 @@ func (v *Verifier) checkSuccess(ctx context.Context, p *Pending, r *Result, now 
 	for i, sig := range sigs {
 		if out[i], err = verifySignature(leaf.PublicKey, alg, hash, digests[i], sig); err != nil {
 			return nil, fmt.Errorf("signature %d of %d: %w", i+1, len(sigs), err)
+		}
+	}
+	if v.Authorize != nil {
+		if err := v.Authorize(ctx, p, built); err != nil {
+			return nil, err
 		}
 	}
 	c := &Completion{Success: true, Signatures: out, Certificate: leaf}

@@ -386,7 +386,7 @@ func TestReplayAndConflict(t *testing.T) {
 			t.Errorf("cancel changed the completion:\n%s", diff)
 		}
 	})
-	t.Run("failure first, then success is a conflict", func(t *testing.T) {
+	t.Run("failure first, then success completes (1.1 §3)", func(t *testing.T) {
 		p := f.pending(t, 1, crypto.SHA256)
 		o := verify(enc(t, NewFailure(p.RequestID, &signer.PINError{TriesLeft: 2, Err: signer.ErrPINIncorrect})))
 		if o.Kind != Accepted || o.Success() || o.Code != CodePINInvalid {
@@ -395,8 +395,15 @@ func TestReplayAndConflict(t *testing.T) {
 		if o := verify(enc(t, NewFailure(p.RequestID, signer.ErrPINIncorrect))); o.Kind != Duplicate {
 			t.Errorf("same failure again: %s", o.Kind)
 		}
-		if o := verify(enc(t, f.success(t, p, f.rsa, signer.RSAPKCS1v15))); o.Kind != Conflict || o.Code != CodePINInvalid {
-			t.Errorf("success after failure: %s %s", o.Kind, o.Code)
+		if o := verify(enc(t, NewFailure(p.RequestID, ErrCancelled))); o.Kind != Conflict || o.Success() {
+			t.Errorf("another failure: %s %s", o.Kind, o.Detail)
+		}
+		o = verify(enc(t, f.success(t, p, f.rsa, signer.RSAPKCS1v15)))
+		if o.Kind != Accepted || !o.Success() {
+			t.Errorf("success after failure: %s %s %s", o.Kind, o.Code, o.Detail)
+		}
+		if o := verify(enc(t, NewFailure(p.RequestID, signer.ErrPINIncorrect))); o.Kind != Conflict || !o.Success() {
+			t.Errorf("the first failure again, after the success: %s", o.Kind)
 		}
 	})
 }

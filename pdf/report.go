@@ -153,9 +153,30 @@ var ErrLimit = syntax.ErrLimit
 
 // VerifyOptions configures Verify.
 type VerifyOptions struct {
-	// Roots are the trust anchors for signer and TSA certificates. Nil
+	// Roots are the trust anchors for signer certificates, and for TSA
+	// certificates too unless TSARoots or TSACertificates is set. Nil
 	// means nothing is trusted (every chain is "untrusted").
 	Roots *x509.CertPool
+	// TSARoots and TSACertificates separate timestamp trust from signer
+	// trust. When either is set, a timestamp (a signature timestamp or a
+	// document timestamp) proves its time only if the TSA's certificate
+	// is one of TSACertificates (compared byte for byte and valid at the
+	// timestamp's time) or chains to TSARoots; a timestamp from any other
+	// TSA is not trusted, even when its certificate chains to Roots and
+	// has the timeStamping usage. When both are empty, Roots decide, as in
+	// earlier versions.
+	//
+	// Set them whenever a CA under Roots issues certificates to parties
+	// that must not date signatures: one such timeStamping certificate can
+	// back-date a signature to before its signer's revocation. The gateway
+	// pins its own time-stamping unit and the operator's TSA anchors.
+	TSARoots        *x509.CertPool
+	TSACertificates []*x509.Certificate
+	// OCSPResponders decides which delegated OCSP responders count, in the
+	// DSS, the signature's revocation attribute and online (see
+	// [pki.ResponderPolicy] and [pki.PinResponders]); nil believes every
+	// responder RFC 6960 allows, or Revocation's policy when it has one.
+	OCSPResponders pki.ResponderPolicy
 	// Intermediates help build chains, in addition to the certificates in
 	// the signatures and the DSS.
 	Intermediates []*x509.Certificate

@@ -412,7 +412,7 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 			} else {
 				sr.Timestamp = &TimestampSummary{Time: ts.genTime.UTC().Format(time.RFC3339), TSA: ts.signer.Subject.String()}
 				tsTime, tsOK = ts.genTime, true
-				if st := v.checkChain(ts.signer, ts.certs, ts.genTime, nil, nil, false); st.err != nil {
+				if st := v.checkTSAChain(ts.signer, ts.certs, ts.genTime, nil, nil); st.err != nil {
 					o.fail(Indeterminate, SubSigConstraintsFailure, "the timestamp authority's certificate is not trusted: %v", st.err)
 					tsOK = false
 				}
@@ -428,7 +428,12 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 	if chainCert != nil {
 		ocsps := append(append([][]byte(nil), v.dssOCSPs...), adbeOCSP...)
 		crls := append(append([][]byte(nil), v.dssCRLs...), adbeCRL...)
-		st := v.checkChain(chainCert, cmsCerts, at, ocsps, crls, !docTS)
+		var st chainStatus
+		if docTS {
+			st = v.checkTSAChain(chainCert, cmsCerts, at, ocsps, crls)
+		} else {
+			st = v.checkChain(chainCert, cmsCerts, at, ocsps, crls, true)
+		}
 		sr.Chain, sr.Revocation = st.chain, st.revocation
 		if st.err != nil {
 			v.chainFail(o, st, tsOK)
@@ -469,7 +474,7 @@ func (v *verifier) checkChain(leaf *x509.Certificate, certs []*x509.Certificate,
 	inter := append(append(append([]*x509.Certificate(nil), certs...), v.opts.Intermediates...), v.dssCerts...)
 	res, err := pki.VerifyChain(v.ctx, leaf, inter, pki.VerifyOptions{
 		Roots: v.opts.Roots, At: at, Revocation: v.opts.Revocation,
-		EmbeddedOCSP: ocsps, EmbeddedCRLs: crls, RequireSigningKeyUsage: requireKU,
+		EmbeddedOCSP: ocsps, EmbeddedCRLs: crls, RequireSigningKeyUsage: requireKU, Responders: v.opts.OCSPResponders,
 	})
 	switch {
 	case err == nil:

@@ -71,6 +71,10 @@ type RevocationOptions struct {
 	CacheTTL time.Duration
 	// DisableOCSP and DisableCRL skip a source.
 	DisableOCSP, DisableCRL bool
+	// Responders, when set, decides which delegated OCSP responders count,
+	// online and in CheckEmbedded (see [ResponderPolicy]); nil believes
+	// every responder RFC 6960 allows.
+	Responders ResponderPolicy
 	// Now returns the current time; nil means time.Now. For tests.
 	Now func() time.Time
 }
@@ -208,7 +212,7 @@ func (rc *RevocationChecker) checkOCSP(ctx context.Context, url string, cert, is
 	if err != nil {
 		return nil, err
 	}
-	resp, err := parseOCSP(body, cert, issuer)
+	resp, err := parseOCSP(body, cert, issuer, rc.opts.Responders)
 	if err != nil {
 		return nil, err
 	}
@@ -222,8 +226,9 @@ func (rc *RevocationChecker) checkOCSP(ctx context.Context, url string, cert, is
 }
 
 // parseOCSP parses and checks an OCSP response about cert: signed by issuer
-// or by a responder certificate that issuer signed for OCSP signing.
-func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, error) {
+// or by a responder certificate that issuer signed for OCSP signing and
+// that policy (when not nil) believes.
+func parseOCSP(der []byte, cert, issuer *x509.Certificate, policy ResponderPolicy) (*ocsp.Response, error) {
 	resp, err := ocsp.ParseResponseForCert(der, cert, issuer)
 	if err != nil {
 		return nil, err
@@ -238,6 +243,11 @@ func parseOCSP(der []byte, cert, issuer *x509.Certificate) (*ocsp.Response, erro
 		}
 		if t := resp.ThisUpdate; t.Before(resp.Certificate.NotBefore) || t.After(resp.Certificate.NotAfter) {
 			return nil, fmt.Errorf("OCSP responder certificate was not valid at thisUpdate %v", t)
+		}
+		if policy != nil {
+			if err := policy(issuer, resp.Certificate); err != nil {
+				return nil, err
+			}
 		}
 	}
 	// The CertID must name this issuer, not just this serial.
@@ -333,17 +343,21 @@ func (rc *RevocationChecker) CheckEmbedded(cert, issuer *x509.Certificate, ocsps
 			at = rc.opts.Now()
 		}
 	}
-	st := embeddedStatus(cert, issuer, ocsps, crls, at)
+	var policy ResponderPolicy
+	if rc != nil {
+		policy = rc.opts.Responders
+	}
+	st := embeddedStatus(cert, issuer, ocsps, crls, at, policy)
 	if st.State == StateUnknown && rc != nil && rc.opts.HardFail {
 		return st, fmt.Errorf("%w: certificate %x: no embedded OCSP response or CRL covers it", ErrRevocationUnknown, cert.SerialNumber)
 	}
 	return st, nil
 }
 
-func embeddedStatus(cert, issuer *x509.Certificate, ocsps, crls [][]byte, at time.Time) *RevocationStatus {
+func embeddedStatus(cert, issuer *x509.Certificate, ocsps, crls [][]byte, at time.Time, policy ResponderPolicy) *RevocationStatus {
 	var best *RevocationStatus
 	for _, der := range ocsps {
-		resp, err := parseOCSP(der, cert, issuer)
+		resp, err := parseOCSP(der, cert, issuer, policy)
 		if err != nil || resp.Status == ocsp.Unknown {
 			continue
 		}

@@ -26,6 +26,11 @@ type VerifyOptions struct {
 	// RequireSigningKeyUsage requires the leaf's key usage, when present, to
 	// include digitalSignature or nonRepudiation.
 	RequireSigningKeyUsage bool
+	// Responders decides which delegated OCSP responders count in
+	// EmbeddedOCSP (see [ResponderPolicy]); nil takes Revocation's policy
+	// (RevocationOptions.Responders), and without Revocation believes every
+	// responder RFC 6960 allows. Online answers always follow Revocation's.
+	Responders ResponderPolicy
 }
 
 // ChainResult is the outcome of VerifyChain.
@@ -93,7 +98,11 @@ func VerifyChain(ctx context.Context, leaf *x509.Certificate, intermediates []*x
 		cert, issuer := res.Chain[i], res.Chain[i+1]
 		var st *RevocationStatus
 		if len(opts.EmbeddedOCSP) > 0 || len(opts.EmbeddedCRLs) > 0 {
-			st = embeddedStatus(cert, issuer, opts.EmbeddedOCSP, opts.EmbeddedCRLs, at)
+			policy := opts.Responders
+			if policy == nil && opts.Revocation != nil {
+				policy = opts.Revocation.opts.Responders
+			}
+			st = embeddedStatus(cert, issuer, opts.EmbeddedOCSP, opts.EmbeddedCRLs, at, policy)
 		}
 		if (st == nil || st.State == StateUnknown) && opts.Revocation != nil {
 			st, err = opts.Revocation.Check(ctx, cert, issuer)

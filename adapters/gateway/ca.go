@@ -252,7 +252,16 @@ func newService(ctx context.Context, st Store, ps pki.Store, keys *pki.SoftwareK
 		return fail(err)
 	}
 	state := jsonBytes(serviceState{Cert: cert.Raw, Key: kid})
-	_, had := st.Setting(ctx, setting)
+	old, had := st.Setting(ctx, setting)
+	if had == nil {
+		// Renewal: what the old certificate signed stays believed.
+		var os serviceState
+		if json.Unmarshal(old, &os) == nil && len(os.Cert) > 0 {
+			if err := keepPreviousService(ctx, st, setting, os.Cert); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	// First start: keep what a concurrent gateway stored first. Renewal:
 	// replace (a concurrent renewal's certificate stays valid until it
 	// expires, so both are fine).

@@ -72,6 +72,14 @@ func (s *Server) issueCertificate(c echo.Context) error {
 			}
 			return 0, nil, err
 		}
+		// Before the OTP: a refused profile spends nothing.
+		allowed, err := TenantProfiles(ctx, s.store, p.TenantID)
+		if err != nil {
+			return 0, nil, err
+		}
+		if req.Profile, err = issueProfile(req.Profile, allowed); err != nil {
+			return 0, nil, err
+		}
 		prof, err := s.ca.Profile(req.Profile)
 		if err != nil {
 			return 0, nil, caError(err)

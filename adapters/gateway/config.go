@@ -32,6 +32,14 @@ type Config struct {
 	// TrustFiles are PEM trust anchors for certificates signing apps return
 	// (the gateway's own CA is always trusted).
 	TrustFiles []string
+	// TenantTrust are PEM trust anchors usable only by the listed tenants'
+	// sessions (TrustFiles are usable by every tenant).
+	TenantTrust []TenantTrust
+	// TSATrustFiles are PEM anchors of outside time-stamping authorities
+	// whose timestamps validation believes. The gateway's own
+	// time-stamping unit is always believed; no other certificate under
+	// the gateway's CA or under TrustFiles is.
+	TSATrustFiles []string
 	// MasterKey (at least 16 bytes) encrypts server-held keys and the link
 	// keys at rest. Dev mode creates <data>/master.key when empty.
 	MasterKey []byte
@@ -140,6 +148,12 @@ func (c Config) withDefaults() (Config, error) {
 		c.Now = time.Now
 	}
 	return c, nil
+}
+
+// TenantTrust is a trust anchor file for some tenants only.
+type TenantTrust struct {
+	File    string
+	Tenants []string
 }
 
 // PKCS11Key names a key on a PKCS#11 token.

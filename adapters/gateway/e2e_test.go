@@ -79,8 +79,14 @@ type gwProc struct {
 // waits for its "listening on" line.
 func startGateway(t *testing.T, data, listen string, env ...string) *gwProc {
 	t.Helper()
+	return startGatewayArgs(t, data, listen, nil, env...)
+}
+
+// startGatewayArgs is startGateway with extra command-line flags.
+func startGatewayArgs(t *testing.T, data, listen string, args []string, env ...string) *gwProc {
+	t.Helper()
 	bin := securesignBinary(t)
-	cmd := exec.Command(bin, "gateway", "--dev", "--data", data, "--listen", listen, "--log-level", "warn")
+	cmd := exec.Command(bin, append([]string{"gateway", "--dev", "--data", data, "--listen", listen, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -24,6 +25,7 @@ const (
 	CodeOTPExpired          = "SS_OTP_EXPIRED"          // 401 expired or used one-time code
 	CodeRateLimited         = "SS_RATE_LIMITED"         // 429
 	CodeTooManySessions     = "SS_TOO_MANY_SESSIONS"    // 429 open-session limit of the tenant
+	CodeProfileNotAllowed   = "SS_PROFILE_NOT_ALLOWED"  // 422 certificate profile the API does not issue (or not to this tenant)
 	CodeInternal            = "SS_INTERNAL"             // 500
 	CodeUnavailable         = "SS_UNAVAILABLE"          // 503 store unreachable
 )
@@ -117,6 +119,8 @@ func toAPIError(err error) *apiError {
 		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
 	}
 	switch {
+	case errors.Is(err, ErrProfileNotAllowed):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeProfileNotAllowed, Msg: strings.TrimPrefix(err.Error(), "gateway: "), Err: err}
 	case errors.Is(err, ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: "not found", Err: err}
 	case errors.Is(err, ErrOTPInvalid):

@@ -41,11 +41,13 @@ func (t *loopTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (s *Server) setupPKIClients() {
 	client := &http.Client{Timeout: 15 * time.Second, Transport: &loopTransport{prefix: s.baseURL + "/pki/", h: s.ca.Handler(), next: http.DefaultTransport}}
 	s.tsa = &pki.TSAClient{URL: s.baseURL + "/pki/tsa", HTTPClient: client}
-	s.ltRevocation = pki.NewRevocationChecker(pki.RevocationOptions{HTTPClient: client, Timeout: 10 * time.Second, CacheTTL: 5 * time.Minute})
+	// About the gateway CA's certificates only its own responders count.
+	responders := s.services.responders
+	s.ltRevocation = pki.NewRevocationChecker(pki.RevocationOptions{HTTPClient: client, Timeout: 10 * time.Second, CacheTTL: 5 * time.Minute, Responders: responders})
 	switch s.cfg.Revocation {
 	case "off":
 	case "hard":
-		s.revocation = pki.NewRevocationChecker(pki.RevocationOptions{HTTPClient: client, Timeout: 10 * time.Second, HardFail: true, CacheTTL: 5 * time.Minute})
+		s.revocation = pki.NewRevocationChecker(pki.RevocationOptions{HTTPClient: client, Timeout: 10 * time.Second, HardFail: true, CacheTTL: 5 * time.Minute, Responders: responders})
 	default:
 		s.revocation = s.ltRevocation
 	}

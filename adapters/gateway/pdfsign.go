@@ -525,7 +525,7 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	if u.File == nil || u.Size == 0 {
 		return badRequest("pdfBase64 is required")
 	}
-	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now})
+	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, s.pdfVerifyOptions())
 	if err != nil {
 		return unprocessable(err, "cannot validate this PDF: %v", err)
 	}
@@ -590,7 +590,7 @@ func (s *Server) verifyHash(c echo.Context) error {
 
 func (s *Server) chainReport(ctx context.Context, cert *x509.Certificate, inter []*x509.Certificate) map[string]any {
 	res, err := pki.VerifyChain(ctx, cert, append(inter, s.ca.ChainCerts()...), pki.VerifyOptions{
-		Roots: s.roots, Revocation: s.revocation, RequireSigningKeyUsage: true, At: s.cfg.Now()})
+		Roots: s.roots, Revocation: s.revocation, RequireSigningKeyUsage: true, At: s.cfg.Now(), Responders: s.services.responders})
 	out := map[string]any{"subject": cert.Subject.String(), "issuer": cert.Issuer.String(), "serialNumber": cert.SerialNumber.Text(16),
 		"notBefore": cert.NotBefore.UTC(), "notAfter": cert.NotAfter.UTC()}
 	if err != nil {

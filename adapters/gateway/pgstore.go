@@ -346,7 +346,12 @@ const (
 		SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::text[], $7::text[], $8::bytea[], $9::text[], $10::bytea[],
 			$11::text[], $12::text[], $13::text[], $14::text[], $15::bytea[], $16::bytea[], $17::bigint[], $18::bigint[], $19::text[])
 		ON CONFLICT (request_id) DO NOTHING RETURNING request_id`
-	// The compare and set: only a pending session takes a completion.
+	// The compare and set: a pending session takes any completion, a
+	// failed one only a success (PROTOCOL 1.1 §3), in a second statement
+	// of the batch (an OR here makes the planner scan the table).
+	pgReplaceFailures = `UPDATE sessions SET status = v.status, completion = v.completion
+		FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(request_id, status, completion)
+		WHERE sessions.request_id = v.request_id AND sessions.status = 'failed' RETURNING sessions.request_id`
 	pgCompleteSessions = `UPDATE sessions SET status = v.status, completion = v.completion
 		FROM unnest($1::text[], $2::text[], $3::bytea[]) AS v(request_id, status, completion)
 		WHERE sessions.request_id = v.request_id AND sessions.status = 'pending' RETURNING sessions.request_id`
@@ -392,8 +397,8 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 
 	var tenants []string
 	var ins sessionCols19
-	var cIDs, cStatus []string
-	var cComp [][]byte
+	var cIDs, cStatus, sIDs, sStatus []string
+	var cComp, sComp [][]byte
 	for _, op := range ops {
 		op.err, op.won, op.stored = nil, false, nil
 		if op.audit != nil && !slices.Contains(tenants, op.audit.TenantID) {
@@ -404,6 +409,9 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 			ins.add(op.sess, op.hashes)
 		case pgComplete:
 			cIDs, cStatus, cComp = append(cIDs, op.reqID), append(cStatus, op.status), append(cComp, op.comp)
+			if op.status == StatusSigned {
+				sIDs, sStatus, sComp = append(sIDs, op.reqID), append(sStatus, op.status), append(sComp, op.comp)
+			}
 		}
 	}
 	// Heads are locked in tenant order: batches of several processes
@@ -426,6 +434,22 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return false, err
+	}
+	// Successes that found their session not pending may replace a
+	// recorded failure: one more round trip, only when that happens.
+	var rIDs, rStatus []string
+	var rComp [][]byte
+	for i, id := range sIDs {
+		if !won[id] {
+			rIDs, rStatus, rComp = append(rIDs, id), append(rStatus, sStatus[i]), append(rComp, sComp[i])
+		}
+	}
+	if len(rIDs) > 0 {
+		b := &pgx.Batch{}
+		b.Queue(pgReplaceFailures, rIDs, rStatus, rComp).Query(func(rows pgx.Rows) error { return scanIDs(rows, won) })
+		if err := conn.SendBatch(ctx, b).Close(); err != nil {
+			return false, err
+		}
 	}
 	var missing []string
 	for _, t := range tenants {

@@ -319,25 +319,36 @@ func TestPGStoreTwoProcesses(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	// Exactly one success wins per session; a failure may win before it
+	// (PROTOCOL 1.1 §3: a failure does not complete), never after.
+	entries := map[string]int{}
 	for i, rs := range results {
-		wins := 0
+		wins, failWins := 0, 0
+		var final *Completion
 		for _, r := range rs {
-			if r.won {
+			switch {
+			case r.won && r.stored.Success:
 				wins++
-			}
-			if r.stored == nil || r.stored.ResultHash != rs[0].stored.ResultHash {
-				t.Errorf("session %d: contenders saw different completions", i)
+				final = r.stored
+			case r.won:
+				failWins++
 			}
 		}
-		if wins != 1 {
-			t.Errorf("session %d: %d winners", i, wins)
+		if wins != 1 || failWins > 1 {
+			t.Errorf("session %d: %d success and %d failure winners", i, wins, failWins)
+			continue
+		}
+		entries[tenant(i)] += wins + failWins
+		got, err := stores[0].SessionByID(ctx, fmt.Sprintf("req-%03d", i))
+		if err != nil || got.Completion == nil || got.Completion.ResultHash != final.ResultHash {
+			t.Errorf("session %d: stored %+v, %v; want the winning success", i, got, err)
 		}
 	}
 	// Per tenant: its sessions' creations and results, and the other
 	// tenant's sessions' "other" entries.
 	for _, tn := range []string{"t1", "t2"} {
-		if n, err := stores[1].VerifyAudit(ctx, tn); err != nil || n != 3*sessions/2 {
-			t.Errorf("VerifyAudit(%s) = %d, %v; want %d", tn, n, err, 3*sessions/2)
+		if n, err := stores[1].VerifyAudit(ctx, tn); err != nil || n != sessions+entries[tn] {
+			t.Errorf("VerifyAudit(%s) = %d, %v; want %d", tn, n, err, sessions+entries[tn])
 		}
 	}
 }

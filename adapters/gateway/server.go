@@ -42,6 +42,11 @@ type Server struct {
 	otp      OTPSender
 	roots    *x509.CertPool
 	anchors  []*x509.Certificate
+	// trust keeps tenants apart: which anchors each tenant's sessions
+	// accept, and that gateway-CA certificates serve their own tenant.
+	trust tenantTrust
+	// services is whom validation believes about time and revocation.
+	services *serviceTrust
 	baseURL  string
 	ownStore bool
 	closers  []func() error
@@ -129,6 +134,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	}
 	s.roots = x509.NewCertPool()
 	s.roots.AddCert(s.ca.Root())
+	s.trust.gatewayRoot = s.ca.Root()
 	if len(cfg.TrustFiles) > 0 {
 		_, anchors, err := pki.LoadTrustAnchors(cfg.TrustFiles...)
 		if err != nil {
@@ -138,6 +144,24 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 			s.roots.AddCert(a)
 		}
 		s.anchors = anchors
+		s.trust.addAnchors(anchors, nil)
+	}
+	for _, tt := range cfg.TenantTrust {
+		if len(tt.Tenants) == 0 {
+			return fmt.Errorf("gateway: trust anchors %s: no tenant named", tt.File)
+		}
+		_, anchors, err := pki.LoadTrustAnchors(tt.File)
+		if err != nil {
+			return fmt.Errorf("gateway: trust anchors: %w", err)
+		}
+		for _, a := range anchors {
+			s.roots.AddCert(a)
+		}
+		s.anchors = append(s.anchors, anchors...)
+		s.trust.addAnchors(anchors, tt.Tenants)
+	}
+	if s.services, err = loadServiceTrust(ctx, st, s.ca.Certificate(), cfg.TSATrustFiles); err != nil {
+		return err
 	}
 	s.setupPKIClients()
 	s.otp = cfg.OTPSender

@@ -92,6 +92,7 @@ type sessionSpec struct {
 	PDFs          []pdfPart
 	RequestID     string // preset by PDF calls, which name their files after it
 	ExpectedCerts bool
+	CertSHA256    []byte // register: the portal pinned the certificate
 }
 
 // checkURLs resolves the callback (default: the gateway's own) and checks
@@ -179,6 +180,10 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		req.Hashes, req.HashAlgo = spec.Hashes, hashAlgos[spec.HashAlgo]
 	}
 	st := sessionState{Platform: spec.Platform, PDFs: spec.PDFs}
+	if len(spec.CertSHA256) > 0 {
+		sess.CertSHA256 = spec.CertSHA256
+		req.CertSHA256 = hex.EncodeToString(spec.CertSHA256)
+	}
 	if spec.Registered != nil {
 		st.RegisteredCert = spec.Registered.DER
 		if sum, err := hex.DecodeString(spec.Registered.SHA256Hex); err == nil {
@@ -318,6 +323,9 @@ type registerReq struct {
 	ReturnURL   string `json:"returnUrl" validate:"omitempty,max=1000"`
 	Platform    string `json:"platform" validate:"omitempty,max=40"`
 	Doc         string `json:"doc" validate:"omitempty,max=200"`
+	// CertSHA256 pins the certificate to register (lowercase hex SHA-256
+	// of its DER): then its subject need not name the user.
+	CertSHA256 string `json:"certSha256" validate:"omitempty,len=64,hexadecimal"`
 }
 
 func (s *Server) register(c echo.Context) error {
@@ -335,8 +343,12 @@ func (s *Server) register(c echo.Context) error {
 				return 0, nil, err
 			}
 		}
+		var pin []byte
+		if req.CertSHA256 != "" {
+			pin, _ = hex.DecodeString(strings.ToLower(req.CertSHA256))
+		}
 		sess, err := s.createSession(c, &sessionSpec{Kind: "register", Action: "register", CallbackURL: req.CallbackURL,
-			ReturnURL: req.ReturnURL, UserID: req.UserID, Platform: req.Platform, Doc: req.Doc})
+			ReturnURL: req.ReturnURL, UserID: req.UserID, Platform: req.Platform, Doc: req.Doc, CertSHA256: pin})
 		if err != nil {
 			return 0, nil, err
 		}
@@ -672,7 +684,10 @@ func acceptedAudit(sess *Session, c *callback.Completion) *AuditEntry {
 }
 
 func (s *Server) verifier(cs *callbackStore) *callback.Verifier {
-	return &callback.Verifier{Store: cs, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now, Chains: s.chains}
+	return &callback.Verifier{Store: cs, Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now, Chains: s.chains,
+		Authorize: func(ctx context.Context, p *callback.Pending, chain []*x509.Certificate) error {
+			return s.authorizeResult(ctx, cs.seen, p, chain)
+		}}
 }
 
 // handleResult verifies an ss_result and runs what follows a completion.
@@ -760,14 +775,34 @@ func (s *Server) storeRegistered(ctx context.Context, sess *Session) (string, er
 		return "", err
 	}
 	sum := sha256.Sum256(der)
-	rec := &Certificate{ID: "crt_" + hex.EncodeToString(sum[:12]), TenantID: sess.TenantID, UserID: sess.UserID,
-		SerialHex: cert.SerialNumber.Text(16), SHA256Hex: hex.EncodeToString(sum[:]), DER: der, Chain: sess.Completion.Chain,
+	serial := cert.SerialNumber.Text(16)
+	records, err := s.store.CertificatesBySerial(ctx, sess.TenantID, serial)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range records {
+		if r.Source == "registered" && string(r.DER) == string(der) && r.UserID == sess.UserID {
+			return r.ID, nil // registered before (a retry, or an id from before 1.1)
+		}
+	}
+	rec := &Certificate{ID: registeredID(sess.TenantID, der), TenantID: sess.TenantID, UserID: sess.UserID,
+		SerialHex: serial, SHA256Hex: hex.EncodeToString(sum[:]), DER: der, Chain: sess.Completion.Chain,
 		Source: "registered", KeyLocation: "token", NotBefore: cert.NotBefore, NotAfter: cert.NotAfter, CreatedAt: s.cfg.Now()}
 	if err := s.store.CreateCertificate(ctx, rec); err != nil && !errors.Is(err, ErrExists) {
 		return "", err
 	}
 	s.audit(ctx, &AuditEntry{TenantID: sess.TenantID, Actor: "callback", Action: "certificate.register", RequestID: sess.RequestID, CertSerial: rec.SerialHex})
 	return rec.ID, nil
+}
+
+// registeredID names a registered certificate per tenant: the same DSC
+// registered with two tenants makes two records. (Ids were global before
+// 1.1, so the second tenant's record was never stored.)
+func registeredID(tenantID string, der []byte) string {
+	h := sha256.New()
+	h.Write([]byte("securesign-registered/v1\x00" + tenantID + "\x00"))
+	h.Write(der)
+	return "crt_" + hex.EncodeToString(h.Sum(nil)[:12])
 }
 
 func callbackParam(c echo.Context) (string, error) {

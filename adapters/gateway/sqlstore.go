@@ -82,7 +82,9 @@ const (
 	qAuditHeadHashInsert = `WITH head AS (UPDATE audit_heads SET seq = ?, hash = ? WHERE tenant_id = ?)
 		INSERT INTO audit_log (tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
-	qCompleteSession = "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND status = 'pending'"
+	// The compare and set: a pending session takes any completion; a
+	// failed one only a success (PROTOCOL 1.1 §3: failures do not complete).
+	qCompleteSession = "UPDATE sessions SET status = ?, completion = ? WHERE request_id = ? AND (status = 'pending' OR (status = 'failed' AND ? = 'signed'))"
 	qCompletion      = "SELECT completion FROM sessions WHERE request_id = ?"
 	// SQLite's batches (see auditBatch): read a head once, write it once.
 	qAuditHeadRead  = "SELECT seq, hash FROM audit_heads WHERE tenant_id = ?"
@@ -949,7 +951,7 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	if s.writes == nil && audit == nil {
 		// PostgreSQL: one autocommitted statement, no BEGIN/COMMIT round
 		// trips; the UPDATE's row lock makes it the compare and set.
-		res, err := s.exec(ctx, qCompleteSession, status, enc, requestID)
+		res, err := s.exec(ctx, qCompleteSession, status, enc, requestID, status)
 		if err != nil {
 			return nil, false, err
 		}
@@ -968,8 +970,8 @@ func (s *sqlStore) CompleteSession(ctx context.Context, requestID string, c *Com
 	}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		won, comp = false, nil
-		// The compare and set: only a pending session takes a completion.
-		res, err := s.txExec(ctx, tx, qCompleteSession, status, enc, requestID)
+		// The compare and set (qCompleteSession).
+		res, err := s.txExec(ctx, tx, qCompleteSession, status, enc, requestID, status)
 		if err != nil {
 			return err
 		}
@@ -1051,6 +1053,23 @@ func (s *sqlStore) Certificate(ctx context.Context, tenantID, id string) (*Certi
 func (s *sqlStore) CertificateBySerial(ctx context.Context, tenantID, serialHex string) (*Certificate, error) {
 	// Newest first: a registered certificate may repeat an issued one.
 	return scanCert(s.row(ctx, "SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at DESC LIMIT 1", tenantID, serialHex))
+}
+
+func (s *sqlStore) CertificatesBySerial(ctx context.Context, tenantID, serialHex string) ([]*Certificate, error) {
+	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at, id"), tenantID, serialHex)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*Certificate
+	for rows.Next() {
+		c, err := scanCert(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
 }
 
 func (s *sqlStore) Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error) {

@@ -57,9 +57,10 @@ type Store interface {
 	Session(ctx context.Context, tenantID, requestID string) (*Session, error)
 	// SessionByID returns a session whatever its tenant (the public callback).
 	SessionByID(ctx context.Context, requestID string) (*Session, error)
-	// CompleteSession stores c if the session is still pending (compare and
-	// set). It returns the completion now stored and whether c won. When c
-	// wins and audit is not nil, audit is appended in the same transaction
+	// CompleteSession stores c if the session is still pending, or if it
+	// is failed and c is a success (compare and set; PROTOCOL 1.1 §3: a
+	// failure does not complete a session). It returns the completion now
+	// stored and whether c won. When c wins and audit is not nil, audit is appended in the same transaction
 	// (a crash leaves both or neither); a losing c appends nothing.
 	CompleteSession(ctx context.Context, requestID string, c *Completion, audit *AuditEntry) (stored *Completion, won bool, err error)
 	// SetSessionOutput records what the gateway produced after completion
@@ -70,6 +71,9 @@ type Store interface {
 	CreateCertificate(ctx context.Context, c *Certificate) error
 	Certificate(ctx context.Context, tenantID, id string) (*Certificate, error)
 	CertificateBySerial(ctx context.Context, tenantID, serialHex string) (*Certificate, error)
+	// CertificatesBySerial returns every record of the tenant with the
+	// serial (issued and registered ones), oldest first; none is no error.
+	CertificatesBySerial(ctx context.Context, tenantID, serialHex string) ([]*Certificate, error)
 	Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error)
 	RevokeCertificate(ctx context.Context, tenantID, id string, at time.Time) error
 

@@ -127,6 +127,32 @@ func StoreConformance(t *testing.T, newStore NewStore, cert *x509.Certificate) {
 			t.Errorf("(-want +got):\n%s", diff)
 		}
 	})
+	t.Run("a success replaces a failure, never the other way", func(t *testing.T) {
+		s, add := newStore(t)
+		p := pending("req-00000004")
+		if err := add(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		f := failure(callback.CodeSignCancelled)
+		if _, won, err := s.Complete(ctx, p.RequestID, f); err != nil || !won {
+			t.Fatalf("failure: won=%t %v", won, err)
+		}
+		f2 := failure(callback.CodePINInvalid)
+		f2.ResultHash = sha256.Sum256([]byte("other failure"))
+		if stored, won, err := s.Complete(ctx, p.RequestID, f2); err != nil || won || stored.Code != callback.CodeSignCancelled {
+			t.Fatalf("second failure: won=%t %v", won, err)
+		}
+		ok := success("after-failure")
+		if stored, won, err := s.Complete(ctx, p.RequestID, ok); err != nil || !won || !stored.Success {
+			t.Fatalf("success after failure: won=%t %v", won, err)
+		}
+		if stored, won, err := s.Complete(ctx, p.RequestID, f); err != nil || won || !stored.Success {
+			t.Fatalf("failure after success: won=%t %v", won, err)
+		}
+		if _, c, _ := s.Pending(ctx, p.RequestID); c == nil || !c.Success {
+			t.Errorf("stored: %+v, want the success", c)
+		}
+	})
 	t.Run("concurrent completions: one winner", func(t *testing.T) {
 		s, add := newStore(t)
 		for round := range 3 {
@@ -136,10 +162,11 @@ func StoreConformance(t *testing.T, newStore NewStore, cert *x509.Certificate) {
 			}
 			const n = 8
 			var (
-				wg     sync.WaitGroup
-				mu     sync.Mutex
-				wins   int
-				hashes = map[[32]byte]bool{}
+				wg       sync.WaitGroup
+				mu       sync.Mutex
+				wins     int
+				failWins int
+				hashes   = map[[32]byte]bool{}
 			)
 			for i := range n {
 				wg.Go(func() {
@@ -155,15 +182,23 @@ func StoreConformance(t *testing.T, newStore NewStore, cert *x509.Certificate) {
 						t.Error(err)
 						return
 					}
-					if won {
+					switch {
+					case won && c.Success:
 						wins++
+						hashes[stored.ResultHash] = true
+					case won:
+						failWins++
 					}
-					hashes[stored.ResultHash] = true
 				})
 			}
 			wg.Wait()
-			if wins != 1 || len(hashes) != 1 {
-				t.Errorf("round %d: %d winners, %d distinct stored completions; want 1 and 1", round, wins, len(hashes))
+			// A failure may be recorded first, but it does not complete:
+			// exactly one success wins and stays (PROTOCOL 1.1 §3).
+			if wins != 1 || len(hashes) != 1 || failWins > 1 {
+				t.Errorf("round %d: %d success winners, %d failure winners; want 1 and at most 1", round, wins, failWins)
+			}
+			if _, c, err := s.Pending(ctx, p.RequestID); err != nil || c == nil || !c.Success {
+				t.Errorf("round %d: stored completion %+v, %v; want the success", round, c, err)
 			}
 		}
 	})

@@ -28,7 +28,8 @@ type gatewayFlags struct {
 	revocation, logLevel, caName     string
 	caModule, caToken, caKey, caPEM  string
 	userModule, userToken            string
-	proxies, trust                   multiFlag
+	proxies, trust, trustFor         multiFlag
+	tsaTrust                         multiFlag
 	maxBody                          int64
 	rateRPM, otpAttempts, maxBatch   int
 	sessionTTL, tokenTTL, shutdownTO time.Duration
@@ -95,7 +96,9 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.userToken, "user-keys-token", e.getenv("SECURESIGN_USER_KEYS_TOKEN"), "label of the token for server-held user keys (env SECURESIGN_USER_KEYS_TOKEN)")
 	f.proxies, f.trust = envList(e, "SECURESIGN_TRUSTED_PROXIES"), envList(e, "SECURESIGN_TRUST")
 	fs.Var(&f.proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed; repeatable (env SECURESIGN_TRUSTED_PROXIES, comma-separated)")
-	fs.Var(&f.trust, "trust", "PEM trust anchors for returned certificates (e.g. CCA India roots); repeatable (env SECURESIGN_TRUST)")
+	fs.Var(&f.trust, "trust", "PEM trust anchors for returned certificates (e.g. CCA India roots), usable by every tenant; repeatable (env SECURESIGN_TRUST)")
+	fs.Var(&f.trustFor, "trust-for", "TENANT[,TENANT...]=FILE: PEM trust anchors usable only by the listed tenants' sessions; repeatable")
+	fs.Var(&f.tsaTrust, "tsa-trust", "PEM anchors of outside time-stamping authorities whose timestamps validation believes (the gateway's own TSA always counts); repeatable")
 	fs.Int64Var(&f.maxBody, "max-body", int64(envInt(e, "SECURESIGN_MAX_BODY", 50<<20)), "largest PDF accepted, bytes (env SECURESIGN_MAX_BODY)")
 	fs.IntVar(&f.rateRPM, "rate-limit", envInt(e, "SECURESIGN_RATE_LIMIT_RPM", 6000), "requests per minute per API key (env SECURESIGN_RATE_LIMIT_RPM)")
 	fs.IntVar(&f.otpAttempts, "otp-attempts", envInt(e, "SECURESIGN_OTP_ATTEMPTS", 5), "wrong OTP entries before the OTP locks (env SECURESIGN_OTP_ATTEMPTS)")
@@ -124,9 +127,16 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	}
 	cfg := gateway.Config{
 		Listen: f.listen, PublicURL: f.publicURL, DataDir: f.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN"), Dev: f.dev,
-		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, MasterKey: master,
+		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, TSATrustFiles: f.tsaTrust, MasterKey: master,
 		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
 		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
+	}
+	for _, tf := range f.trustFor {
+		tenants, file, ok := strings.Cut(tf, "=")
+		if !ok || file == "" || tenants == "" {
+			return fail(e, "gateway", fmt.Errorf("--trust-for %q: want TENANT[,TENANT...]=FILE", tf))
+		}
+		cfg.TenantTrust = append(cfg.TenantTrust, gateway.TenantTrust{File: file, Tenants: strings.Split(tenants, ",")})
 	}
 	if f.caModule != "" {
 		pin, err := secretFromEnv(e, "SECURESIGN_CA_PIN")

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"strings"
 	"context"
 	"errors"
 	"flag"
@@ -50,6 +51,10 @@ func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
 		"origin-list":     {"list a tenant's allowed origins", adminOrigin("list"), tenantFlag},
 		"link-key-rotate": {"create a new link-signing key and make it active", adminRotate, nil},
 		"audit-verify":    {"verify a tenant's audit hash chain", adminAuditVerify, tenantFlag},
+		"tenant-profiles": {"narrow the certificate profiles a tenant may have issued (empty --profiles: all signing profiles)", adminTenantProfiles, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.profiles, "profiles", "", "comma-separated: "+strings.Join(gateway.APIProfiles, ", ")+"; empty allows all of them")
+		}},
 	}
 	summaries := map[string]string{}
 	runs := map[string]func([]string) int{}
@@ -93,6 +98,33 @@ type adminOpts struct {
 	id, origin         string
 	live, json         bool
 	origins            multiFlag
+	profiles           string
+}
+
+func adminTenantProfiles(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	var list []string
+	for _, p := range strings.Split(o.profiles, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			list = append(list, p)
+		}
+	}
+	if err := gateway.SetTenantProfiles(ctx, st, o.tenant, list); err != nil {
+		return err
+	}
+	if err := adminAudit(ctx, st, o.tenant, "tenant.profiles", strings.Join(list, ",")); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		list = gateway.APIProfiles
+	}
+	if o.json {
+		return printJSON(o.e.stdout, map[string]any{"tenantId": o.tenant, "profiles": list})
+	}
+	fmt.Fprintf(o.e.stdout, "tenant %s may have issued: %s\n", o.tenant, strings.Join(list, ", "))
+	return nil
 }
 
 func originFlags(base func(*flag.FlagSet, *adminOpts)) func(*flag.FlagSet, *adminOpts) {
