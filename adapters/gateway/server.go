@@ -40,6 +40,7 @@ type Server struct {
 	metrics  *metrics
 	validate *validator.Validate
 	otp      OTPSender
+	otpKey   []byte // HMAC key of stored one-time codes
 	roots    *x509.CertPool
 	anchors  []*x509.Certificate
 	baseURL  string
@@ -140,6 +141,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		s.anchors = anchors
 	}
 	s.setupPKIClients()
+	if s.otpKey, err = otpMACKey(cfg.MasterKey); err != nil {
+		return err
+	}
 	s.otp = cfg.OTPSender
 	if s.otp == nil && cfg.Dev {
 		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
