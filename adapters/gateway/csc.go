@@ -245,7 +245,12 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 	if err != nil || rec.KeyLocation != "server" {
 		return badRequest("Invalid parameter credentialID")
 	}
-	if err := s.checkOTP(c, rec.UserID, otpID, otp, "sign"); err != nil {
+	op := &Consent{CertificateID: rec.ID, HashAlgo: hashName(hashOfOID(req.HashAlgorithmOID)), Hashes: hashes}
+	o, err := s.redeemOTP(c, rec.UserID, otpID, otp, "sign", op)
+	if err != nil {
+		return err
+	}
+	if err := s.spendOTP(c.Request().Context(), o); err != nil {
 		return err
 	}
 	secret, _, _ := newCredential(PrefixToken)
@@ -263,6 +268,14 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 func sadID(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// hashOfOID is the hash an OID names, SHA-256 when empty.
+func hashOfOID(oid string) crypto.Hash {
+	if oid == "" {
+		return crypto.SHA256
+	}
+	return hashOIDs[oid]
 }
 
 func decodeHashes(list []string, oid string) ([][]byte, error) {

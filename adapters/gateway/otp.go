@@ -208,10 +208,6 @@ func (s *Server) createOTP(c echo.Context) error {
 	if _, err := s.bind(c, &req); err != nil {
 		return err
 	}
-	consent, err := consentOf(&req)
-	if err != nil {
-		return err
-	}
 	ctx := c.Request().Context()
 	p := who(c)
 	u, err := s.store.User(ctx, p.TenantID, c.Param("id"))
@@ -219,6 +215,10 @@ func (s *Server) createOTP(c echo.Context) error {
 		if errors.Is(err, ErrNotFound) {
 			return notFoundErr("user")
 		}
+		return err
+	}
+	consent, err := consentOf(&req)
+	if err != nil {
 		return err
 	}
 	summary := "Issue a certificate in the name of " + u.Name
