@@ -279,6 +279,7 @@ func (s *Server) routes() *echo.Echo {
 	cscAuth := csc.Group("", s.requireAuth)
 	cscAuth.POST("/credentials/list", s.cscList)
 	cscAuth.POST("/credentials/info", s.cscCredInfo)
+	cscAuth.POST("/credentials/sendOTP", s.cscSendOTP)
 	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
 	cscAuth.POST("/signatures/signHash", s.cscSignHash)
 	return e

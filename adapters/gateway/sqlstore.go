@@ -862,6 +862,16 @@ func (s *sqlStore) OTP(ctx context.Context, tenantID, userID, otpID, purpose str
 	return &o, nil
 }
 
+func (s *sqlStore) LatestOTP(ctx context.Context, tenantID, userID, purpose string, now time.Time) (*OTP, error) {
+	var id string
+	err := s.w.QueryRowContext(ctx, s.q(`SELECT id FROM otps WHERE tenant_id = ? AND user_id = ? AND purpose = ? AND used_at = 0 AND expires_at > ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`), tenantID, userID, purpose, nanos(now)).Scan(&id)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return s.OTP(ctx, tenantID, userID, id, purpose)
+}
+
 func (s *sqlStore) FailOTP(ctx context.Context, otpID string, maxAttempts int) (bool, error) {
 	var attempts int
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {

@@ -48,6 +48,9 @@ type Store interface {
 	CreateOTP(ctx context.Context, o *OTP, lim OTPLimits, now time.Time) error
 	// OTP returns the code otpID of userID for purpose.
 	OTP(ctx context.Context, tenantID, userID, otpID, purpose string) (*OTP, error)
+	// LatestOTP returns userID's newest code for purpose that is neither
+	// used nor expired at now (CSC: the code of the last sendOTP).
+	LatestOTP(ctx context.Context, tenantID, userID, purpose string, now time.Time) (*OTP, error)
 	// FailOTP counts a wrong code (atomically, so concurrent guesses cannot
 	// skip it) and reports whether the code is now locked.
 	FailOTP(ctx context.Context, otpID string, maxAttempts int) (locked bool, err error)
