@@ -92,9 +92,8 @@ func (s *Server) cscInfo(c echo.Context) error {
 		"authType": []string{"external"}, "methods": cscMethods,
 		"asynchronousOperationMode": false, "validationInfo": false,
 		"signAlgorithms": map[string]any{"algos": cscSignAlgos, "algoParams": []string{}},
-		// signDoc makes PAdES from whole PDFs (documents), as a new
-		// revision.
-		"signature_formats":  map[string]any{"formats": []string{"P"}, "envelope_properties": [][]string{{"Revision"}}},
+		// signDoc makes PAdES from whole PDFs (documents).
+		"signature_formats":  map[string]any{"formats": []string{"P"}, "envelope_properties": [][]string{{"Certification", "Revision"}}},
 		"conformance_levels": []string{"Ades-B-B", "Ades-B-T", "Ades-B-LT", "Ades-B-LTA"},
 	})
 }

@@ -282,6 +282,7 @@ func (s *Server) routes() *echo.Echo {
 	cscAuth.POST("/credentials/sendOTP", s.cscSendOTP)
 	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
 	cscAuth.POST("/signatures/signHash", s.cscSignHash)
+	cscAuth.POST("/signatures/signDoc", s.cscSignDoc)
 	return e
 }
 
