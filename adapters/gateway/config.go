@@ -73,6 +73,9 @@ type Config struct {
 	TokenTTL        time.Duration // access token lifetime, default 15 min
 	OTPTTL          time.Duration // default 10 min
 	OTPMaxAttempts  int           // default 5
+	OTPMaxUnused    int           // unused codes a user holds at a time, default 3
+	OTPSendLimit    int           // codes sent to a user per OTPSendWindow, default 10
+	OTPSendWindow   time.Duration // default 1 h
 	SADTTL          time.Duration // CSC authorization lifetime, default 5 min
 	RateLimitRPM    int           // requests per minute per API key, default 6000
 	ShutdownTimeout time.Duration // default 20 s
@@ -122,6 +125,9 @@ func (c Config) withDefaults() (Config, error) {
 	defDur(&c.TokenTTL, 15*time.Minute)
 	defDur(&c.OTPTTL, 10*time.Minute)
 	defInt(&c.OTPMaxAttempts, 5)
+	defInt(&c.OTPMaxUnused, 3)
+	defInt(&c.OTPSendLimit, 10)
+	defDur(&c.OTPSendWindow, time.Hour)
 	defDur(&c.SADTTL, 5*time.Minute)
 	defInt(&c.RateLimitRPM, 6000)
 	defDur(&c.ShutdownTimeout, 20*time.Second)

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
@@ -10,8 +9,11 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -30,20 +32,22 @@ func (s *Server) cscErrors(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// cscError writes CSC's {"error","error_description"}.
+// cscError writes CSC's {"error","error_description"} (CSC v2 section 10):
+// 400 for every refused request, 401 only for a missing or bad access
+// token.
 func cscError(c echo.Context, ae *apiError) {
-	code := "invalid_request"
+	code, status := "invalid_request", http.StatusBadRequest
 	switch {
 	case ae.Status == http.StatusUnauthorized && ae.Code == CodeUnauthorized:
-		code = "invalid_token"
-	case ae.Code == CodeOTPInvalid, ae.Code == CodeOTPExpired, ae.Code == CodeOTPLocked:
+		code, status = "invalid_token", http.StatusUnauthorized
+	case ae.Code == CodeOTPInvalid, ae.Code == CodeOTPExpired, ae.Code == CodeOTPLocked, ae.Code == CodeOTPMismatch:
 		code = "invalid_otp"
 	case ae.Status == http.StatusTooManyRequests:
-		code = "too_many_requests"
+		code, status = "too_many_requests", ae.Status
 	case ae.Status >= 500:
-		code = "server_error"
+		code, status = "server_error", ae.Status
 	}
-	c.JSON(ae.Status, map[string]string{"error": code, "error_description": ae.Msg}) //nolint:errcheck
+	c.JSON(status, map[string]string{"error": code, "error_description": ae.Msg}) //nolint:errcheck
 }
 
 var hashOIDs = map[string]crypto.Hash{
@@ -69,12 +73,28 @@ var signAlgoOIDs = map[string]struct {
 	"1.2.840.10045.4.3.4":   {signer.ECDSA, crypto.SHA512},
 }
 
+// cscMethods are the CSC methods the gateway serves.
+var cscMethods = []string{"info", "credentials/list", "credentials/info", "credentials/sendOTP", "credentials/authorize",
+	"signatures/signHash", "signatures/signDoc"}
+
+// cscSignAlgos lists every signAlgo some credential can use; a
+// credential's own are in its key/algo.
+var cscSignAlgos = []string{"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13",
+	"1.2.840.113549.1.1.10", "1.2.840.10045.2.1", "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"}
+
 func (s *Server) cscInfo(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
-		"specs": "2.0.0.0", "name": "SecureSign Gateway", "logo": s.baseURL + "/favicon.ico", "region": "IN", "lang": "en-US",
-		"description": "SecureSign remote signing over server-held credentials",
-		"authType":    []string{"external"}, "oauth2": "",
-		"methods": []string{"info", "credentials/list", "credentials/info", "credentials/authorize", "signatures/signHash"},
+		"specs": "2.0.0.2", "name": "SecureSign Gateway", "logo": s.baseURL + "/favicon.ico", "region": "IN", "lang": "en-US",
+		"description": "SecureSign remote signing over server-held credentials. Explicit mode: credentials/sendOTP sends a code " +
+			"naming the credential, credentials/authorize binds the SAD to the hashes given (SCAL 2).",
+		// API keys and access tokens are issued outside CSC (the tenant's
+		// portal holds them): "external".
+		"authType": []string{"external"}, "methods": cscMethods,
+		"asynchronousOperationMode": false, "validationInfo": false,
+		"signAlgorithms": map[string]any{"algos": cscSignAlgos, "algoParams": []string{}},
+		// signDoc makes PAdES from whole PDFs (documents).
+		"signature_formats":  map[string]any{"formats": []string{"P"}, "envelope_properties": [][]string{{"Certification", "Revision"}}},
+		"conformance_levels": []string{"Ades-B-B", "Ades-B-T", "Ades-B-LT", "Ades-B-LTA"},
 	})
 }
 
@@ -126,18 +146,31 @@ func (s *Server) cscList(c echo.Context) error {
 	return c.JSON(http.StatusOK, out)
 }
 
+// cscAuthInfo is a credential's auth: one object, the code that
+// credentials/sendOTP sends (or a code the tenant asked for with
+// POST /v1/users/{id}/otp, named by an extra authData object "otpId").
+var cscAuthInfo = map[string]any{"mode": "explicit", "expression": "OTP", "objects": []map[string]any{{
+	"type": "Password", "id": "OTP", "format": "N", "label": "One-time code",
+	"description": "The 6-digit code sent to you by credentials/sendOTP; the message names the credential"}}}
+
+var curveOIDs = map[string]string{"P-256": "1.2.840.10045.3.1.7", "P-384": "1.3.132.0.34", "P-521": "1.3.132.0.35"}
+
 func (s *Server) cscCredential(r *Certificate, certs string, certInfo bool) (map[string]any, error) {
 	cert, err := x509.ParseCertificate(r.DER)
 	if err != nil {
 		return nil, err
 	}
-	var algos []string
-	bits := 0
+	key := map[string]any{}
 	switch k := cert.PublicKey.(type) {
 	case *rsa.PublicKey:
-		algos, bits = []string{"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.10"}, k.N.BitLen()
+		key["algo"] = []string{"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.2.840.113549.1.1.12", "1.2.840.113549.1.1.13", "1.2.840.113549.1.1.10"}
+		key["len"] = k.N.BitLen()
 	case *ecdsa.PublicKey:
-		algos, bits = []string{"1.2.840.10045.2.1", "1.2.840.10045.4.3.2"}, k.Curve.Params().BitSize
+		key["algo"] = []string{"1.2.840.10045.2.1", "1.2.840.10045.4.3.2", "1.2.840.10045.4.3.3", "1.2.840.10045.4.3.4"}
+		key["len"] = k.Curve.Params().BitSize
+		if oid := curveOIDs[k.Curve.Params().Name]; oid != "" {
+			key["curve"] = oid
+		}
 	}
 	status := "enabled"
 	certStatus := "valid"
@@ -163,13 +196,17 @@ func (s *Server) cscCredential(r *Certificate, certs string, certInfo bool) (map
 		cm["validFrom"] = cert.NotBefore.UTC().Format("20060102150405Z")
 		cm["validTo"] = cert.NotAfter.UTC().Format("20060102150405Z")
 	}
+	key["status"] = status
 	return map[string]any{
 		"description":        "server-held key of " + cert.Subject.CommonName,
 		"signatureQualifier": "eu_eidas_aes",
-		"key":                map[string]any{"status": status, "algo": algos, "len": bits},
+		"key":                key,
 		"cert":               cm,
-		"auth":               map[string]any{"mode": "explicit", "expression": "OTP", "objects": []map[string]any{{"type": "OTP", "id": "otp", "format": "N"}}},
-		"authMode":           "explicit", "SCAL": "2", "multisign": s.cfg.MaxBatch, "lang": "en-US",
+		"auth":               cscAuthInfo,
+		// CSC 1.0.4 name of auth/mode.
+		"authMode": "explicit",
+		// SCAL 2: every SAD is bound to the hashes it signs.
+		"SCAL": "2", "multisign": s.cfg.MaxBatch, "lang": "en-US",
 	}, nil
 }
 
@@ -200,44 +237,118 @@ func (s *Server) cscCredInfo(c echo.Context) error {
 
 type cscAuthData struct {
 	ID    string `json:"id" validate:"required,max=32"`
-	Value string `json:"value" validate:"required,max=128"`
+	Value string `json:"value" validate:"max=128"`
 }
 
+// cscAuthorizeReq is credentials/authorize in CSC v2 and, where they
+// differ, CSC 1.0.4 names: "hash" for hashes, "hashAlgo" for
+// hashAlgorithmOID, top-level "OTP" and "PIN" for authData.
 type cscAuthorizeReq struct {
 	CredentialID     string        `json:"credentialID" validate:"required,max=64"`
 	NumSignatures    int           `json:"numSignatures" validate:"required,min=1,max=50"`
-	Hashes           []string      `json:"hashes" validate:"required,min=1,max=50,dive,base64"`
+	Hashes           []string      `json:"hashes" validate:"omitempty,max=50,dive,base64"`
+	Hash             []string      `json:"hash" validate:"omitempty,max=50,dive,base64"`
 	HashAlgorithmOID string        `json:"hashAlgorithmOID" validate:"omitempty,max=64"`
+	HashAlgo         string        `json:"hashAlgo" validate:"omitempty,max=64"`
 	AuthData         []cscAuthData `json:"authData" validate:"omitempty,max=4,dive"`
 	OTP              string        `json:"OTP" validate:"omitempty,max=12"`
+	PIN              string        `json:"PIN" validate:"omitempty,max=12"`
 	OTPID            string        `json:"otpId" validate:"omitempty,max=64"`
 	Description      string        `json:"description" validate:"omitempty,max=500"`
 	ClientData       string        `json:"clientData" validate:"omitempty,max=1000"`
 }
 
-// cscAuthorize turns the user's OTP (purpose "sign") into a SAD bound to the
-// credential and the listed hashes: single use, short-lived, stored hashed.
+// oneOf merges a CSC v2 field with its CSC 1.0.4 name: either may be
+// given, both only when they agree.
+func oneOf[T comparable](v2, v1 T, name2, name1 string) (T, error) {
+	var zero T
+	if v1 != zero && v2 != zero && v1 != v2 {
+		return zero, badRequest("%s and %s (its CSC 1.0.4 name) disagree", name2, name1)
+	}
+	if v2 == zero {
+		return v1, nil
+	}
+	return v2, nil
+}
+
+// mergeHashes is oneOf for the hash lists.
+func mergeHashes(v2, v1 []string, name2, name1 string) ([]string, error) {
+	if len(v1) > 0 && len(v2) > 0 && !slices.Equal(v1, v2) {
+		return nil, badRequest("%s and %s (its CSC 1.0.4 name) disagree", name2, name1)
+	}
+	if len(v2) == 0 {
+		return v1, nil
+	}
+	return v2, nil
+}
+
+// cscCode is the code an authorize request carries: authData {"id":"OTP"}
+// (v2; "otp" too), or top-level OTP or PIN (1.0.4). The credential has one
+// auth object, so a code given under PIN is taken as that code when it is
+// the only one; two different codes are refused. authData "otpId" (or
+// top-level otpId) names a code the tenant asked for with
+// POST /v1/users/{id}/otp.
+func cscCode(req *cscAuthorizeReq) (code, otpID string, err error) {
+	otpID = req.OTPID
+	var codes []string
+	add := func(v string) {
+		if v != "" && !slices.Contains(codes, v) {
+			codes = append(codes, v)
+		}
+	}
+	add(req.OTP)
+	add(req.PIN)
+	for _, a := range req.AuthData {
+		switch a.ID {
+		case "OTP", "otp", "PIN":
+			add(a.Value)
+		case "otpId":
+			if otpID != "" && otpID != a.Value {
+				return "", "", badRequest("two different otpId values")
+			}
+			otpID = a.Value
+		default:
+			return "", "", badRequest("unknown authData id %q (this credential takes OTP)", a.ID)
+		}
+	}
+	switch len(codes) {
+	case 0:
+		return "", "", badRequest("authData must carry the OTP ({\"id\":\"OTP\",\"value\":…}); credentials/sendOTP sends it")
+	case 1:
+		return codes[0], otpID, nil
+	}
+	return "", "", badRequest("two different codes given (OTP and PIN); this credential takes one OTP")
+}
+
+// cscAuthorize turns the user's code into a SAD bound to the credential
+// and the listed hashes: single use, short-lived, stored hashed. A code
+// from credentials/sendOTP names only the credential (the client names
+// the hashes here); a code the tenant asked for with hashes must be used
+// for exactly those (protocol 1.1 §6).
 func (s *Server) cscAuthorize(c echo.Context) error {
 	var req cscAuthorizeReq
 	if _, err := s.bind(c, &req); err != nil {
 		return err
 	}
-	otp, otpID := req.OTP, req.OTPID
-	for _, a := range req.AuthData {
-		switch a.ID {
-		case "otp", "OTP":
-			otp = a.Value
-		case "otpId":
-			otpID = a.Value
-		}
+	code, otpID, err := cscCode(&req)
+	if err != nil {
+		return err
 	}
-	if otp == "" || otpID == "" {
-		return badRequest("authData must carry otp and otpId")
+	list, err := mergeHashes(req.Hashes, req.Hash, "hashes", "hash")
+	if err != nil {
+		return err
 	}
-	if len(req.Hashes) != req.NumSignatures {
+	oid, err := oneOf(req.HashAlgorithmOID, req.HashAlgo, "hashAlgorithmOID", "hashAlgo")
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		return badRequest("hashes are required: the SAD is bound to them (SCAL 2)")
+	}
+	if len(list) != req.NumSignatures {
 		return badRequest("numSignatures must equal the number of hashes")
 	}
-	hashes, err := decodeHashes(req.Hashes, req.HashAlgorithmOID)
+	hashes, err := decodeHashes(list, oid)
 	if err != nil {
 		return err
 	}
@@ -245,7 +356,16 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 	if err != nil || rec.KeyLocation != "server" {
 		return badRequest("Invalid parameter credentialID")
 	}
-	if err := s.checkOTP(c, rec.UserID, otpID, otp, "sign"); err != nil {
+	var o *OTP
+	if otpID != "" {
+		o, err = s.redeemOTP(c, rec.UserID, otpID, code, "sign", &Consent{CertificateID: rec.ID, HashAlgo: hashName(hashOfOID(oid)), Hashes: hashes})
+	} else {
+		o, err = s.redeemCSCCode(c, rec, code)
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.spendOTP(c.Request().Context(), o); err != nil {
 		return err
 	}
 	secret, _, _ := newCredential(PrefixToken)
@@ -254,8 +374,52 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 		return err
 	}
 	s.audit(c.Request().Context(), &AuditEntry{TenantID: sad.TenantID, Actor: actor(c), Action: "csc.authorize", CertSerial: rec.SerialHex,
-		DocHash: hex.EncodeToString(hashes[0]), Detail: strconv.Itoa(len(hashes)) + " hash(es)"})
+		DocHash: hex.EncodeToString(hashes[0]), Detail: strconv.Itoa(len(hashes)) + " hash(es), " + o.ID})
 	return c.JSON(http.StatusOK, map[string]any{"SAD": "sad_" + secret[len(PrefixToken):], "expiresIn": int(s.cfg.SADTTL / time.Second)})
+}
+
+// redeemCSCCode checks code against the newest unused code that
+// credentials/sendOTP sent for rec.
+func (s *Server) redeemCSCCode(c echo.Context, rec *Certificate, code string) (*OTP, error) {
+	latest, err := s.store.LatestOTP(c.Request().Context(), rec.TenantID, rec.UserID, "csc", s.cfg.Now())
+	if errors.Is(err, ErrNotFound) {
+		return nil, apiErr(http.StatusUnauthorized, CodeOTPExpired, "no unused code for this credential: call credentials/sendOTP")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.redeemOTP(c, rec.UserID, latest.ID, code, "csc", &Consent{CertificateID: rec.ID, AnyDigests: true})
+}
+
+type cscSendOTPReq struct {
+	CredentialID string `json:"credentialID" validate:"required,max=64"`
+	ClientData   string `json:"clientData" validate:"omitempty,max=1000"`
+}
+
+// cscSendOTP sends the credential's holder a code for one
+// credentials/authorize. The message names the credential; the digests
+// are named only at authorize, where the SAD is bound to them.
+func (s *Server) cscSendOTP(c echo.Context) error {
+	var req cscSendOTPReq
+	if _, err := s.bind(c, &req); err != nil {
+		return err
+	}
+	rec, _, err := s.certByRef(c, req.CredentialID)
+	if err != nil || rec.KeyLocation != "server" {
+		return badRequest("Invalid parameter credentialID")
+	}
+	u, err := s.store.User(c.Request().Context(), rec.TenantID, rec.UserID)
+	if err != nil {
+		return err
+	}
+	if _, err := s.consentCertificate(c, u, rec.ID); err != nil {
+		return badRequest("The credential identified by credentialID is disabled")
+	}
+	consent := &Consent{CertificateID: rec.ID, AnyDigests: true}
+	if _, err := s.sendOTP(c, u, "csc", consent, consent.Summary(certLabel(rec))); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
 }
 
 // sadID is the stored id of a SAD: its SHA-256, so the database never holds
@@ -263,6 +427,14 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 func sadID(secret string) string {
 	sum := sha256.Sum256([]byte(secret))
 	return hex.EncodeToString(sum[:])
+}
+
+// hashOfOID is the hash an OID names, SHA-256 when empty.
+func hashOfOID(oid string) crypto.Hash {
+	if oid == "" {
+		return crypto.SHA256
+	}
+	return hashOIDs[oid]
 }
 
 func decodeHashes(list []string, oid string) ([][]byte, error) {
@@ -284,11 +456,15 @@ func decodeHashes(list []string, oid string) ([][]byte, error) {
 	return out, nil
 }
 
+// cscSignHashReq is signatures/signHash in CSC v2 and CSC 1.0.4 names
+// ("hash", "hashAlgo").
 type cscSignHashReq struct {
 	CredentialID     string   `json:"credentialID" validate:"required,max=64"`
 	SAD              string   `json:"SAD" validate:"required,max=200"`
-	Hashes           []string `json:"hashes" validate:"required,min=1,max=50,dive,base64"`
+	Hashes           []string `json:"hashes" validate:"omitempty,max=50,dive,base64"`
+	Hash             []string `json:"hash" validate:"omitempty,max=50,dive,base64"`
 	HashAlgorithmOID string   `json:"hashAlgorithmOID" validate:"omitempty,max=64"`
+	HashAlgo         string   `json:"hashAlgo" validate:"omitempty,max=64"`
 	SignAlgo         string   `json:"signAlgo" validate:"required,max=64"`
 	SignAlgoParams   string   `json:"signAlgoParams" validate:"omitempty,max=1000"`
 	OperationMode    string   `json:"operationMode" validate:"omitempty,oneof=S"`
@@ -300,27 +476,16 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	if _, err := s.bind(c, &req); err != nil {
 		return err
 	}
-	sa, ok := signAlgoOIDs[req.SignAlgo]
-	if !ok {
-		return badRequest("unsupported signAlgo %s", req.SignAlgo)
-	}
-	oid := req.HashAlgorithmOID
-	hash := sa.hash
-	if oid != "" {
-		if hash, ok = hashOIDs[oid]; !ok || (sa.hash != 0 && sa.hash != hash) {
-			return badRequest("hashAlgorithmOID does not fit signAlgo")
-		}
-	}
-	if hash == 0 {
-		hash = crypto.SHA256
-	}
-	hashes, err := decodeHashes(req.Hashes, oidOf(hash))
+	list, err := mergeHashes(req.Hashes, req.Hash, "hashes", "hash")
 	if err != nil {
 		return err
 	}
-	raw, ok := cutPrefix(req.SAD, "sad_")
-	if !ok {
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "Invalid SAD")
+	if len(list) == 0 {
+		return badRequest("Missing (or invalid type) array parameter hashes")
+	}
+	oid, err := oneOf(req.HashAlgorithmOID, req.HashAlgo, "hashAlgorithmOID", "hashAlgo")
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	rec, sg, err := s.serverSigner(c, req.CredentialID)
@@ -331,21 +496,21 @@ func (s *Server) cscSignHash(c echo.Context) error {
 		}
 		return err
 	}
-	sad, err := s.store.UseSAD(ctx, who(c).TenantID, sadID(PrefixToken+raw), s.cfg.Now())
+	spec, err := cscSignSpecOf(req.SignAlgo, oid, req.SignAlgoParams, sg.Certificate().PublicKey)
 	if err != nil {
-		if errors.Is(err, ErrSADInvalid) {
-			s.metrics.outcome("csc", "sad_rejected")
-			return apiErr(http.StatusBadRequest, CodeBadRequest, "SAD unknown, expired or already used")
-		}
+		return badRequest("%v", err)
+	}
+	hashes, err := decodeHashes(list, oidOf(spec.Hash))
+	if err != nil {
 		return err
 	}
-	if sad.CredentialID != rec.ID || !sameHashes(sad.Hashes, hashes) {
-		s.metrics.outcome("csc", "sad_mismatch")
-		return apiErr(http.StatusBadRequest, CodeBadRequest, "the SAD does not authorize these hashes with this credential")
+	sad, err := s.useSAD(c, req.SAD, rec, hashes)
+	if err != nil {
+		return err
 	}
 	sigs := make([]string, len(hashes))
 	for i, d := range hashes {
-		sig, err := signDigest(ctx, sg, sa.alg, hash, d)
+		sig, err := signCSC(ctx, sg, spec, d)
 		if err != nil {
 			s.metrics.outcome("csc", "failed")
 			if ke := keyError(err); ke != nil {
@@ -357,8 +522,29 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	}
 	s.metrics.outcome("csc", "signed")
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "csc.signHash", CertSerial: rec.SerialHex,
-		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: strconv.Itoa(len(hashes)) + " signature(s)"})
+		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: fmt.Sprintf("%d signature(s), %s %s salt %d, SAD %.8s", len(hashes), spec.Alg, hashName(spec.Hash), spec.Salt, sad.ID)})
 	return c.JSON(http.StatusOK, map[string]any{"signatures": sigs})
+}
+
+// useSAD spends the SAD raw if it authorizes exactly hashes with rec.
+func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) (*SAD, error) {
+	secret, ok := strings.CutPrefix(raw, "sad_")
+	if !ok || secret == "" {
+		return nil, badRequest("Invalid parameter SAD")
+	}
+	sad, err := s.store.UseSAD(c.Request().Context(), who(c).TenantID, sadID(PrefixToken+secret), s.cfg.Now())
+	if err != nil {
+		if errors.Is(err, ErrSADInvalid) {
+			s.metrics.outcome("csc", "sad_rejected")
+			return nil, badRequest("SAD unknown, expired or already used")
+		}
+		return nil, err
+	}
+	if sad.CredentialID != rec.ID || !sameDigestSet(sad.Hashes, hashes) {
+		s.metrics.outcome("csc", "sad_mismatch")
+		return nil, badRequest("the SAD does not authorize these hashes with this credential")
+	}
+	return sad, nil
 }
 
 func oidOf(h crypto.Hash) string {
@@ -368,32 +554,4 @@ func oidOf(h crypto.Hash) string {
 		}
 	}
 	return ""
-}
-
-func cutPrefix(s, p string) (string, bool) {
-	if len(s) > len(p) && s[:len(p)] == p {
-		return s[len(p):], true
-	}
-	return "", false
-}
-
-// sameHashes reports whether b lists exactly the hashes of a (any order).
-func sameHashes(a, b [][]byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	used := make([]bool, len(a))
-	for _, x := range b {
-		found := false
-		for i, y := range a {
-			if !used[i] && bytes.Equal(x, y) {
-				used[i], found = true, true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,6 +24,8 @@ const (
 	CodeOTPInvalid          = "SS_OTP_INVALID"          // 401 wrong one-time code
 	CodeOTPLocked           = "SS_OTP_LOCKED"           // 423 too many wrong codes
 	CodeOTPExpired          = "SS_OTP_EXPIRED"          // 401 expired or used one-time code
+	CodeOTPMismatch         = "SS_OTP_MISMATCH"         // 422 right code, another operation than it approves (the code is spent)
+	CodeConsentRequired     = "SS_CONSENT_REQUIRED"     // 422 a sign code must name what it approves (protocol 1.1 §6)
 	CodeRateLimited         = "SS_RATE_LIMITED"         // 429
 	CodeTooManySessions     = "SS_TOO_MANY_SESSIONS"    // 429 open-session limit of the tenant
 	CodeProfileNotAllowed   = "SS_PROFILE_NOT_ALLOWED"  // 422 certificate profile the API does not issue (or not to this tenant)
@@ -114,6 +117,10 @@ func toAPIError(err error) *apiError {
 		}
 		return &apiError{Status: he.Code, Code: code, Msg: msg, Err: he.Internal}
 	}
+	var ce *ConsentError
+	if errors.As(err, &ce) {
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeConsentRequired, Msg: ce.Error(), Err: err}
+	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
@@ -127,6 +134,18 @@ func toAPIError(err error) *apiError {
 		return &apiError{Status: http.StatusUnauthorized, Code: CodeOTPInvalid, Msg: "wrong one-time code", Err: err}
 	case errors.Is(err, ErrOTPLocked):
 		return &apiError{Status: http.StatusLocked, Code: CodeOTPLocked, Msg: "one-time code locked after too many attempts; request a new one", Err: err}
+	case errors.Is(err, ErrOTPMismatch):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeOTPMismatch, Msg: strings.TrimPrefix(err.Error(), "gateway: ") + "; the code is spent", Err: err}
+	case errors.Is(err, ErrOTPLimit):
+		msg := "too many one-time codes for this user"
+		var le *OTPLimitError
+		if errors.As(err, &le) {
+			msg = le.Error() + "; a new code can be sent after " + le.RetryAfter.UTC().Format(time.RFC3339)
+			if le.Unused {
+				msg = le.Error() + "; use or let one expire (the first expires " + le.RetryAfter.UTC().Format(time.RFC3339) + ")"
+			}
+		}
+		return &apiError{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Msg: msg, Err: err}
 	case errors.Is(err, ErrOTPExpired), errors.Is(err, ErrOTPUsed):
 		return &apiError{Status: http.StatusUnauthorized, Code: CodeOTPExpired, Msg: "one-time code expired or already used; request a new one", Err: err}
 	}

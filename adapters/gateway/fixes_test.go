@@ -162,8 +162,9 @@ func TestFixIssuingCARevocation(t *testing.T) {
 	uid := g.newUser(g.key, "cust-blt")
 	oid, code := g.otp(g.key, uid, "issue")
 	issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})
-	soid, scode := g.otp(g.key, uid, "sign")
-	out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("B-LT")), "certificateId": issued["certificateId"],
+	bltPDF := testpdf.Minimal("B-LT")
+	soid, scode := g.signOTPDocs(g.key, uid, issued["certificateId"].(string), bltPDF)
+	out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(bltPDF), "certificateId": issued["certificateId"],
 		"otpId": soid, "otp": scode, "level": "B-LT"})
 	signed, _ := base64.StdEncoding.DecodeString(out["signedPdfBase64"].(string))
 	// Offline: only what the PDF embeds.

@@ -220,7 +220,7 @@ func TestTenantIsolation(t *testing.T) {
 		g.wantErr(404, CodeNotFound, "GET", path, other, nil)
 	}
 	g.wantErr(404, CodeNotFound, "POST", "/v1/users/"+uid+"/otp", other, map[string]any{"purpose": "sign"})
-	oid, _ := g.otp(g.key, uid, "sign")
+	oid, _ := g.otp(g.key, uid, "issue")
 	g.wantErr(404, CodeNotFound, "GET", "/v1/dev/otp/"+oid, other, nil)
 	g.wantErr(404, CodeNotFound, "POST", "/v1/certificates/"+issued["serialNumber"].(string)+"/revoke", other, nil)
 	if l := g.must(200, "GET", "/v1/certificates", other, nil)["certificates"].([]any); len(l) != 0 {
@@ -336,7 +336,7 @@ func TestOTPBruteForce(t *testing.T) {
 		t.Fatalf("%d certificates issued", len(l))
 	}
 	// OTP for another purpose does not work; a fresh one does, once.
-	oid2, code2 := g.otp(g.key, uid, "sign")
+	oid2, code2 := g.signOTPHashes(g.key, uid, g.serverKeyFor(uid), digest("other purpose"))
 	if dev := g.must(200, "GET", "/v1/dev/otp/"+oid2, g.key, nil); dev["code"] != code2 {
 		t.Errorf("dev OTP endpoint = %v", dev)
 	}
@@ -362,21 +362,22 @@ func TestRemoteSigning(t *testing.T) {
 			t.Fatalf("issued %v", issued)
 		}
 		cid := issued["certificateId"].(string)
-		soid, scode := g.otp(g.key, uid, "sign")
-		out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("remote")), "certificateId": cid, "otpId": soid, "otp": scode, "reason": "Loan agreement"})
+		remotePDF := testpdf.Minimal("remote")
+		soid, scode := g.signOTPDocs(g.key, uid, cid, remotePDF)
+		out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(remotePDF), "certificateId": cid, "otpId": soid, "otp": scode, "reason": "Loan agreement"})
 		signed, _ := base64.StdEncoding.DecodeString(out["signedPdfBase64"].(string))
 		rep, err := pdf.Verify(context.Background(), bytes.NewReader(signed), int64(len(signed)), pdf.VerifyOptions{Roots: g.srv.roots})
 		if err != nil || !rep.Valid {
 			t.Fatalf("signed PDF: %v %+v", err, rep)
 		}
 		// The server-key variant of sign/hash.
-		hoid, hcode := g.otp(g.key, uid, "sign")
+		hoid, hcode := g.signOTPHashes(g.key, uid, cid, digest("server hash"))
 		hs := g.must(200, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("server hash")), "certificateId": cid, "otpId": hoid, "otp": hcode})
 		if hs["signAlgo"] != "ECDSA" || len(hs["signaturesBase64"].([]any)) != 1 {
 			t.Errorf("server-key sign/hash = %v", hs)
 		}
 		// Idempotent replay streams the same document again.
-		ioid, icode := g.otp(g.key, uid, "sign")
+		ioid, icode := g.signOTPDocs(g.key, uid, cid, testpdf.Minimal("idem"))
 		ireq := map[string]any{"pdfBase64": b64(testpdf.Minimal("idem")), "certificateId": cid, "otpId": ioid, "otp": icode}
 		first := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
 		again := g.must(200, "POST", "/v1/sign/pdf", g.key, ireq, "Idempotency-Key", "pdf-1")
@@ -384,7 +385,7 @@ func TestRemoteSigning(t *testing.T) {
 			t.Error("idempotent replay of a PDF signature differs")
 		}
 		// The same OTP cannot sign twice.
-		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("again")), "certificateId": cid, "otpId": soid, "otp": scode})
+		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(remotePDF), "certificateId": cid, "otpId": soid, "otp": scode})
 
 		// CSC: list, info, authorize (OTP → SAD), signHash, SAD single use.
 		list := g.must(200, "POST", "/csc/v2/credentials/list", g.key, map[string]any{})
@@ -396,7 +397,7 @@ func TestRemoteSigning(t *testing.T) {
 			t.Fatalf("credentials/info = %v", info)
 		}
 		h := b64(digest("csc"))
-		aoid, acode := g.otp(g.key, uid, "sign")
+		aoid, acode := g.signOTPHashes(g.key, uid, cid, digest("csc"))
 		auth := g.must(200, "POST", "/csc/v2/credentials/authorize", g.key, map[string]any{"credentialID": cid, "numSignatures": 1, "hashes": []string{h},
 			"authData": []map[string]string{{"id": "otpId", "value": aoid}, {"id": "otp", "value": acode}}})
 		sad := auth["SAD"].(string)
@@ -415,8 +416,8 @@ func TestRemoteSigning(t *testing.T) {
 		}
 		// Revocation: the credential stops signing.
 		g.must(200, "POST", "/v1/certificates/"+cid+"/revoke", g.key, map[string]any{"reason": "keyCompromise"})
-		roid, rcode := g.otp(g.key, uid, "sign")
-		g.wantErr(422, CodeUnprocessable, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("revoked")), "certificateId": cid, "otpId": roid, "otp": rcode})
+		g.wantErr(422, CodeUnprocessable, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("revoked")), "certificateId": cid, "otpId": "otp_x", "otp": "123456"})
+		g.wantErr(422, CodeUnprocessable, "POST", "/v1/users/"+uid+"/otp", g.key, map[string]any{"purpose": "sign", "certificateId": cid, "hashes": []string{b64(digest("r"))}, "hashAlgo": "SHA256"})
 	})
 }
 

@@ -6,11 +6,14 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -209,6 +212,42 @@ func (g *testGW) newUser(key, ext string) string {
 func (g *testGW) otp(key, userID, purpose string) (string, string) {
 	g.t.Helper()
 	out := g.must(201, "POST", "/v1/users/"+userID+"/otp", key, map[string]any{"purpose": purpose})
+	id := out["otpId"].(string)
+	return id, otpCode(g.t, g.dir, id)
+}
+
+// serverKeyFor issues uid a certificate with a server-held key and
+// returns its certificateId.
+func (g *testGW) serverKeyFor(uid string) string {
+	g.t.Helper()
+	oid, code := g.otp(g.key, uid, "issue")
+	out := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})
+	return out["certificateId"].(string)
+}
+
+// signOTPDocs asks for a sign code that approves signing these PDFs (as
+// they will be uploaded) with certificate cid.
+func (g *testGW) signOTPDocs(key, uid, cid string, pdfs ...[]byte) (string, string) {
+	g.t.Helper()
+	var docs []map[string]string
+	for i, p := range pdfs {
+		sum := sha256.Sum256(p)
+		docs = append(docs, map[string]string{"sha256": hex.EncodeToString(sum[:]), "name": fmt.Sprintf("Document %d.pdf", i+1)})
+	}
+	out := g.must(201, "POST", "/v1/users/"+uid+"/otp", key, map[string]any{"purpose": "sign", "certificateId": cid, "documents": docs})
+	id := out["otpId"].(string)
+	return id, otpCode(g.t, g.dir, id)
+}
+
+// signOTPHashes asks for a sign code that approves signing these SHA-256
+// digests with certificate cid.
+func (g *testGW) signOTPHashes(key, uid, cid string, hashes ...[]byte) (string, string) {
+	g.t.Helper()
+	var list []string
+	for _, h := range hashes {
+		list = append(list, b64(h))
+	}
+	out := g.must(201, "POST", "/v1/users/"+uid+"/otp", key, map[string]any{"purpose": "sign", "certificateId": cid, "hashes": list, "hashAlgo": "SHA256"})
 	id := out["otpId"].(string)
 	return id, otpCode(g.t, g.dir, id)
 }

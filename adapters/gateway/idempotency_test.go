@@ -48,7 +48,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 		}
 
 		// Killed before the signed file was renamed into place.
-		soid, scode := g.otp(g.key, uid, "sign")
+		soid, scode := g.signOTPDocs(g.key, uid, cid, testpdf.Minimal("lost"))
 		req := map[string]any{"pdfBase64": b64(testpdf.Minimal("lost")), "certificateId": cid, "otpId": soid, "otp": scode}
 		g.must(200, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-lost")
 		crash("crash-lost")
@@ -62,7 +62,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 		}
 
 		// Killed after signing: the retry returns the same document.
-		soid, scode = g.otp(g.key, uid, "sign")
+		soid, scode = g.signOTPDocs(g.key, uid, cid, testpdf.Minimal("kept"))
 		req = map[string]any{"pdfBase64": b64(testpdf.Minimal("kept")), "certificateId": cid, "otpId": soid, "otp": scode}
 		first := g.must(200, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-kept")
 		crash("crash-kept")

@@ -153,25 +153,28 @@ func (s *Server) signPDF(c echo.Context) error {
 	}
 	return s.idempotent(c, u.BodyHash, func() (int, any, error) {
 		if req.CertificateID != "" {
-			return s.signPDFServer(c, &req, u, opts)
+			return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, []*spooledUpload{u}, opts, false)
 		}
 		return s.signPDFToken(c, &req, []*spooledUpload{u}, opts)
 	})
 }
 
-// signPDFServer signs now with a server-held key after the user's OTP.
-func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload, opts pdf.SignOptions) (int, any, error) {
-	if req.OTPID == "" || req.OTP == "" {
+// signPDFServer signs now with a server-held key after the user's code,
+// which must have been issued for exactly these documents (the SHA-256 of
+// each as uploaded) with this certificate (protocol 1.1 §6). One document
+// answers signedPdfBase64; a batch answers signedPdfsBase64 in order.
+func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string, docs []*spooledUpload, opts pdf.SignOptions, batch bool) (int, any, error) {
+	if otpID == "" || code == "" {
 		return 0, nil, badRequest("otpId and otp are required with certificateId")
 	}
 	ctx := c.Request().Context()
-	rec, sg, err := s.serverSigner(c, req.CertificateID)
+	rec, sg, err := s.serverSigner(c, certificateID)
 	if err != nil {
 		return 0, nil, err
 	}
-	// With an Idempotency-Key the signed file is named after it: a retry
+	// With an Idempotency-Key the signed files are named after it: a retry
 	// that took over the reservation of a request killed after signing
-	// returns that file instead of signing again (the OTP is spent anyway).
+	// returns those files instead of signing again (the code is spent).
 	id, field := randomHex(12), "SecureSign_"+randomHex(4)
 	if tok, _ := c.Get(idemTokenKey).(string); tok != "" {
 		id, field = tok, "SecureSign_"+tok[:8]
@@ -179,43 +182,80 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if opts.FieldName == "" {
 		opts.FieldName = field
 	}
-	name := "remote-" + id + ".signed.pdf"
-	final := filepath.Join(s.filesDir(), name)
-	answer := &fileAnswer{Fields: map[string]any{"success": true, "signatureField": opts.FieldName},
-		Members: []fileMember{{Name: "signedPdfBase64", Files: []string{name}}}, Temp: true}
-	if _, err := os.Stat(final); err == nil {
+	names := make([]string, len(docs))
+	recovered := true
+	for i := range docs {
+		names[i] = "remote-" + id + ".signed.pdf"
+		if batch {
+			names[i] = "remote-" + id + "-" + strconv.Itoa(i) + ".signed.pdf"
+		}
+		if _, err := os.Stat(filepath.Join(s.filesDir(), names[i])); err != nil {
+			recovered = false
+		}
+	}
+	member := fileMember{Name: "signedPdfBase64", Files: names}
+	if batch {
+		member = fileMember{Name: "signedPdfsBase64", Files: names, Array: true}
+	}
+	answer := &fileAnswer{Fields: map[string]any{"success": true, "signatureField": opts.FieldName}, Members: []fileMember{member}, Temp: true}
+	if recovered {
 		s.metrics.outcome("remote", "recovered")
 		c.Response().Header().Set("Idempotent-Replayed", "true")
 		return http.StatusOK, answer, nil
 	}
-	if err := s.checkOTP(c, rec.UserID, req.OTPID, req.OTP, "sign"); err != nil {
-		return 0, nil, err
-	}
-	out, err := os.CreateTemp(s.filesDir(), "signed-*.tmp")
-	if err != nil {
-		return 0, nil, err
-	}
-	defer func() { out.Close(); os.Remove(out.Name()) }()
-	docHash, err := fileSHA256(u.File)
-	if err != nil {
-		return 0, nil, err
-	}
-	if err := pdf.Sign(ctx, out, u.File, u.Size, sg, opts); err != nil {
-		s.metrics.outcome("remote", "failed")
-		if ke := keyError(err); ke != nil {
-			return 0, nil, ke
+	op := &Consent{CertificateID: rec.ID}
+	sums := make([]string, len(docs))
+	for i, d := range docs {
+		if sums[i], err = fileSHA256(d.File); err != nil {
+			return 0, nil, err
 		}
-		return 0, nil, pdfError(err)
+		sum, _ := hex.DecodeString(sums[i])
+		op.Documents = append(op.Documents, ConsentDocument{SHA256: sum})
 	}
-	if err := out.Close(); err != nil {
+	o, err := s.redeemOTP(c, rec.UserID, otpID, code, "sign", op)
+	if err != nil {
 		return 0, nil, err
 	}
-	// Audit before the file appears: a crash in between leaves a logged
+	var temps []string
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+	}()
+	for _, d := range docs {
+		out, err := os.CreateTemp(s.filesDir(), "signed-*.tmp")
+		if err != nil {
+			return 0, nil, err
+		}
+		temps = append(temps, out.Name())
+		err = pdf.Sign(ctx, out, d.File, d.Size, sg, opts)
+		if cerr := out.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			s.metrics.outcome("remote", "failed")
+			if ke := keyError(err); ke != nil {
+				return 0, nil, ke
+			}
+			return 0, nil, pdfError(err)
+		}
+	}
+	// Spent only once every document is signed: a refused document leaves
+	// the code usable; a concurrent request that spent it first wins.
+	if err := s.spendOTP(ctx, o); err != nil {
+		return 0, nil, err
+	}
+	// Audit before the files appear: a crash in between leaves a logged
 	// signature that was never delivered, never a delivered one unlogged.
-	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: docHash, Outcome: "signed"})
-	if err := os.Rename(out.Name(), final); err != nil {
-		return 0, nil, err
+	for i := range docs {
+		s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: sums[i], Outcome: "signed", Detail: o.ID})
 	}
+	for i, t := range temps {
+		if err := os.Rename(t, filepath.Join(s.filesDir(), names[i])); err != nil {
+			return 0, nil, err
+		}
+	}
+	temps = nil
 	s.metrics.outcome("remote", "signed")
 	return http.StatusOK, answer, nil
 }
@@ -417,6 +457,11 @@ type signBatchReq struct {
 	ReturnURL   string      `json:"returnUrl" validate:"omitempty,max=1000"`
 	Platform    string      `json:"platform" validate:"omitempty,max=40"`
 	Doc         string      `json:"doc" validate:"omitempty,max=200"`
+	// Server-key variant: sign now with a server-held credential after the
+	// user's code for exactly these items.
+	CertificateID string `json:"certificateId" validate:"omitempty,max=64"`
+	OTPID         string `json:"otpId" validate:"omitempty,max=64"`
+	OTP           string `json:"otp" validate:"omitempty,max=12"`
 	pdfOptions
 }
 
@@ -447,6 +492,9 @@ func (s *Server) signBatch(c echo.Context) error {
 	if nPDF != 0 && nPDF != len(req.Items) {
 		return badRequest("a batch holds only hashes or only PDFs")
 	}
+	if req.CertificateID != "" && req.CertSerial != "" {
+		return badRequest("give certSerial (token user) or certificateId with otpId and otp (server key), not both")
+	}
 	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
 		if nPDF == 0 {
 			algo := req.HashAlgo
@@ -461,6 +509,9 @@ func (s *Server) signBatch(c echo.Context) error {
 				}
 				hashes = append(hashes, b)
 			}
+			if req.CertificateID != "" {
+				return s.signHashServer(c, req.CertificateID, req.OTPID, req.OTP, hashes, hashAlgos[algo])
+			}
 			spec := &sessionSpec{Kind: "batch", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
 				ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
 			if req.CertSerial != "" {
@@ -474,8 +525,8 @@ func (s *Server) signBatch(c echo.Context) error {
 			}
 			return http.StatusCreated, s.sessionAnswer(sess), nil
 		}
-		if req.CertSerial == "" {
-			return 0, nil, badRequest("certSerial is required for a PDF batch")
+		if req.CertSerial == "" && req.CertificateID == "" {
+			return 0, nil, badRequest("certSerial (token user) or certificateId (server key) is required for a PDF batch")
 		}
 		opts, err := s.signOptions(&req.pdfOptions)
 		if err != nil {
@@ -502,6 +553,9 @@ func (s *Server) signBatch(c echo.Context) error {
 				return 0, nil, err
 			}
 			d.Size = int64(len(raw))
+		}
+		if req.CertificateID != "" {
+			return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
 		}
 		one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
 		return s.signPDFToken(c, one, docs, opts)

@@ -109,7 +109,7 @@ func (g *testGW) cscSign(uid, cid, signAlgo string, digests ...[]byte) [][]byte 
 	for i, d := range digests {
 		hashes[i] = b64(d)
 	}
-	oid, code := g.otp(g.key, uid, "sign")
+	oid, code := g.signOTPHashes(g.key, uid, cid, digests...)
 	auth := g.must(200, "POST", "/csc/v2/credentials/authorize", g.key, map[string]any{"credentialID": cid, "numSignatures": len(hashes), "hashes": hashes,
 		"authData": []map[string]string{{"id": "otpId", "value": oid}, {"id": "otp", "value": code}}})
 	out := g.must(200, "POST", "/csc/v2/signatures/signHash", g.key, map[string]any{"credentialID": cid, "SAD": auth["SAD"], "hashes": hashes, "signAlgo": signAlgo})
@@ -262,12 +262,12 @@ func testUserKeysOnToken(t *testing.T, st Store) {
 		t.Errorf("software key signature: %v", err)
 	}
 	// sign/hash and server-side PDF signing with the token key.
-	hoid, hcode := g.otp(g.key, uid, "sign")
+	hoid, hcode := g.signOTPHashes(g.key, uid, cid, d2)
 	hs := g.must(200, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(d2), "certificateId": cid, "otpId": hoid, "otp": hcode})
 	if hs["signAlgo"] != string(signer.RSAPKCS1v15) {
 		t.Errorf("sign/hash = %v", hs)
 	}
-	poid, pcode := g.otp(g.key, uid, "sign")
+	poid, pcode := g.signOTPDocs(g.key, uid, cid, testpdf.Minimal("hsm"))
 	out := g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("hsm")), "certificateId": cid, "otpId": poid, "otp": pcode})
 	signed, _ := base64.StdEncoding.DecodeString(out["signedPdfBase64"].(string))
 	rep, err := pdf.Verify(ctx, bytes.NewReader(signed), int64(len(signed)), pdf.VerifyOptions{Roots: g.srv.roots})

@@ -40,6 +40,7 @@ type Server struct {
 	metrics  *metrics
 	validate *validator.Validate
 	otp      OTPSender
+	otpKey   []byte // HMAC key of stored one-time codes
 	roots    *x509.CertPool
 	anchors  []*x509.Certificate
 	// trust keeps tenants apart: which anchors each tenant's sessions
@@ -164,6 +165,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		return err
 	}
 	s.setupPKIClients()
+	if s.otpKey, err = otpMACKey(cfg.MasterKey); err != nil {
+		return err
+	}
 	s.otp = cfg.OTPSender
 	if s.otp == nil && cfg.Dev {
 		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
@@ -301,8 +305,10 @@ func (s *Server) routes() *echo.Echo {
 	cscAuth := csc.Group("", s.requireAuth)
 	cscAuth.POST("/credentials/list", s.cscList)
 	cscAuth.POST("/credentials/info", s.cscCredInfo)
+	cscAuth.POST("/credentials/sendOTP", s.cscSendOTP)
 	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
 	cscAuth.POST("/signatures/signHash", s.cscSignHash)
+	cscAuth.POST("/signatures/signDoc", s.cscSignDoc)
 	return e
 }
 

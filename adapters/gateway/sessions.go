@@ -292,7 +292,7 @@ func (s *Server) signHash(c echo.Context) error {
 			hashes[i] = b
 		}
 		if req.CertificateID != "" {
-			return s.signHashServer(c, &req, hashes, hashAlgos[algo])
+			return s.signHashServer(c, req.CertificateID, req.OTPID, req.OTP, hashes, hashAlgos[algo])
 		}
 		spec := &sessionSpec{Kind: "hash", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
 			ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
@@ -1095,16 +1095,20 @@ func (c *sessionCounter) add(tenantID string) {
 	c.mu.Unlock()
 }
 
-// signHashServer signs digests with a server-held key after the user's OTP.
-func (s *Server) signHashServer(c echo.Context, req *signHashReq, hashes [][]byte, h crypto.Hash) (int, any, error) {
-	if req.OTPID == "" || req.OTP == "" {
+// signHashServer signs digests with a server-held key after the user's
+// code, which must have been issued for exactly these digests with this
+// certificate (protocol 1.1 §6).
+func (s *Server) signHashServer(c echo.Context, certificateID, otpID, code string, hashes [][]byte, h crypto.Hash) (int, any, error) {
+	if otpID == "" || code == "" {
 		return 0, nil, badRequest("otpId and otp are required with certificateId")
 	}
-	rec, sg, err := s.serverSigner(c, req.CertificateID)
+	rec, sg, err := s.serverSigner(c, certificateID)
 	if err != nil {
 		return 0, nil, err
 	}
-	if err := s.checkOTP(c, rec.UserID, req.OTPID, req.OTP, "sign"); err != nil {
+	op := &Consent{CertificateID: rec.ID, HashAlgo: hashName(h), Hashes: hashes}
+	o, err := s.redeemOTP(c, rec.UserID, otpID, code, "sign", op)
+	if err != nil {
 		return 0, nil, err
 	}
 	ctx := c.Request().Context()
@@ -1121,9 +1125,14 @@ func (s *Server) signHashServer(c echo.Context, req *signHashReq, hashes [][]byt
 		}
 		sigs[i] = base64.StdEncoding.EncodeToString(sig)
 	}
+	// Spent only now: a refusal above leaves the code usable; a concurrent
+	// request that spent it first wins, and these signatures are dropped.
+	if err := s.spendOTP(ctx, o); err != nil {
+		return 0, nil, err
+	}
 	s.metrics.outcome("remote", "signed")
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "hash.sign.server", CertSerial: rec.SerialHex,
-		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: fmt.Sprintf("%d hash(es)", len(hashes))})
+		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: fmt.Sprintf("%d hash(es), %s", len(hashes), o.ID)})
 	return http.StatusOK, map[string]any{"success": true, "signatureBase64": sigs[0], "signaturesBase64": sigs, "signAlgo": string(alg),
 		"certificateBase64": base64.StdEncoding.EncodeToString(rec.DER)}, nil
 }

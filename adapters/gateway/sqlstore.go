@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"database/sql"
 	"embed"
 	"encoding/json"
@@ -801,53 +800,94 @@ func (s *sqlStore) User(ctx context.Context, tenantID, id string) (*User, error)
 	return &u, nil
 }
 
-func (s *sqlStore) CreateOTP(ctx context.Context, o *OTP) error {
-	_, err := s.exec(ctx, "INSERT INTO otps (id, tenant_id, user_id, purpose, salt, hash, attempts, expires_at, used_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		o.ID, o.TenantID, o.UserID, o.Purpose, o.Salt, o.Hash[:], o.Attempts, nanos(o.ExpiresAt), nanos(o.UsedAt), nanos(o.CreatedAt))
-	return err
-}
-
-// OTPHash is the stored form of a one-time code.
-func OTPHash(salt []byte, code string) [32]byte {
-	h := sha256.New()
-	h.Write(salt)
-	h.Write([]byte{0})
-	h.Write([]byte(code))
-	return to32(h.Sum(nil))
-}
-
-func (s *sqlStore) UseOTP(ctx context.Context, tenantID, userID, otpID, purpose, code string, now time.Time, maxAttempts int) error {
-	var salt, h []byte
-	var attempts int
-	var exp, used int64
-	err := s.row(ctx, "SELECT salt, hash, attempts, expires_at, used_at FROM otps WHERE tenant_id = ? AND user_id = ? AND id = ? AND purpose = ?",
-		tenantID, userID, otpID, purpose).Scan(&salt, &h, &attempts, &exp, &used)
-	if err != nil {
-		return notFound(err)
+func (s *sqlStore) CreateOTP(ctx context.Context, o *OTP, lim OTPLimits, now time.Time) error {
+	var consent []byte
+	if o.Consent != nil {
+		consent = jsonBytes(o.Consent)
 	}
-	switch {
-	case used != 0:
-		return ErrOTPUsed
-	case attempts >= maxAttempts:
-		return ErrOTPLocked
-	case !now.Before(fromNanos(exp)):
-		return ErrOTPExpired
-	}
-	want := OTPHash(salt, code)
-	if subtle.ConstantTimeCompare(want[:], h) != 1 {
-		// Count the attempt atomically; a concurrent guess cannot skip it.
-		res, err := s.exec(ctx, "UPDATE otps SET attempts = attempts + 1 WHERE id = ? AND used_at = 0 AND attempts < ?", otpID, maxAttempts)
-		if err != nil {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if s.postgres {
+			// Serialize the count and the insert per user (SQLite's single
+			// writer already does).
+			var id string
+			if err := tx.QueryRowContext(ctx, s.q("SELECT id FROM users WHERE tenant_id = ? AND id = ? FOR UPDATE"), o.TenantID, o.UserID).Scan(&id); err != nil {
+				return notFound(err)
+			}
+		}
+		var unused int
+		var oldestExp int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COUNT(*), COALESCE(MIN(expires_at), 0) FROM otps
+			WHERE tenant_id = ? AND user_id = ? AND used_at = 0 AND attempts < ? AND expires_at > ?`),
+			o.TenantID, o.UserID, max(lim.MaxAttempts, 1), nanos(now)).Scan(&unused, &oldestExp); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return ErrOTPLocked
+		if lim.MaxUnused > 0 && unused >= lim.MaxUnused {
+			return &OTPLimitError{Unused: true, Limit: lim.MaxUnused, RetryAfter: fromNanos(oldestExp)}
 		}
-		if attempts+1 >= maxAttempts {
-			return ErrOTPLocked
+		if lim.MaxSent > 0 {
+			var sent int
+			var oldest int64
+			if err := tx.QueryRowContext(ctx, s.q("SELECT COUNT(*), COALESCE(MIN(created_at), 0) FROM otps WHERE tenant_id = ? AND user_id = ? AND created_at > ?"),
+				o.TenantID, o.UserID, nanos(now.Add(-lim.Window))).Scan(&sent, &oldest); err != nil {
+				return err
+			}
+			if sent >= lim.MaxSent {
+				return &OTPLimitError{Limit: lim.MaxSent, RetryAfter: fromNanos(oldest).Add(lim.Window)}
+			}
 		}
-		return ErrOTPInvalid
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO otps (id, tenant_id, user_id, purpose, salt, hash, attempts, expires_at, used_at, created_at, consent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+			o.ID, o.TenantID, o.UserID, o.Purpose, o.Salt, o.Hash[:], o.Attempts, nanos(o.ExpiresAt), nanos(o.UsedAt), nanos(o.CreatedAt), consent)
+		return err
+	})
+}
+
+func (s *sqlStore) OTP(ctx context.Context, tenantID, userID, otpID, purpose string) (*OTP, error) {
+	o := OTP{TenantID: tenantID, UserID: userID, ID: otpID, Purpose: purpose}
+	var h, consent []byte
+	var exp, used, created int64
+	// Read from the writer: a code is checked right after it was sent or
+	// spent, and a replica may lag.
+	err := s.w.QueryRowContext(ctx, s.q("SELECT salt, hash, attempts, expires_at, used_at, created_at, consent FROM otps WHERE tenant_id = ? AND user_id = ? AND id = ? AND purpose = ?"),
+		tenantID, userID, otpID, purpose).Scan(&o.Salt, &h, &o.Attempts, &exp, &used, &created, &consent)
+	if err != nil {
+		return nil, notFound(err)
 	}
+	o.Hash = to32(h)
+	o.ExpiresAt, o.UsedAt, o.CreatedAt = fromNanos(exp), fromNanos(used), fromNanos(created)
+	if len(consent) > 0 {
+		o.Consent = new(Consent)
+		if err := json.Unmarshal(consent, o.Consent); err != nil {
+			return nil, fmt.Errorf("gateway: stored consent of %s: %w", otpID, err)
+		}
+	}
+	return &o, nil
+}
+
+func (s *sqlStore) LatestOTP(ctx context.Context, tenantID, userID, purpose string, now time.Time) (*OTP, error) {
+	var id string
+	err := s.w.QueryRowContext(ctx, s.q(`SELECT id FROM otps WHERE tenant_id = ? AND user_id = ? AND purpose = ? AND used_at = 0 AND expires_at > ?
+		ORDER BY created_at DESC, id DESC LIMIT 1`), tenantID, userID, purpose, nanos(now)).Scan(&id)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	return s.OTP(ctx, tenantID, userID, id, purpose)
+}
+
+func (s *sqlStore) FailOTP(ctx context.Context, otpID string, maxAttempts int) (bool, error) {
+	var attempts int
+	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		attempts = maxAttempts
+		err := tx.QueryRowContext(ctx, s.q("UPDATE otps SET attempts = attempts + 1 WHERE id = ? AND used_at = 0 AND attempts < ? RETURNING attempts"), otpID, maxAttempts).Scan(&attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	return attempts >= maxAttempts, err
+}
+
+func (s *sqlStore) SpendOTP(ctx context.Context, otpID string, now time.Time, maxAttempts int) error {
 	res, err := s.exec(ctx, "UPDATE otps SET used_at = ? WHERE id = ? AND used_at = 0 AND attempts < ?", nanos(now), otpID, maxAttempts)
 	if err != nil {
 		return err

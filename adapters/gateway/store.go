@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -43,12 +44,22 @@ type Store interface {
 	// UpdateUser stores u's name, e-mail, phone and subject.
 	UpdateUser(ctx context.Context, u *User) error
 
-	CreateOTP(ctx context.Context, o *OTP) error
-	// UseOTP checks code against the OTP otpID of userID for purpose and, if
-	// it matches, marks it used (single use, atomically). A wrong code counts
-	// an attempt; after maxAttempts the OTP is locked. Errors: ErrNotFound,
-	// ErrOTPInvalid, ErrOTPLocked, ErrOTPExpired, ErrOTPUsed.
-	UseOTP(ctx context.Context, tenantID, userID, otpID, purpose, code string, now time.Time, maxAttempts int) error
+	// CreateOTP stores o unless the user already holds lim.MaxUnused
+	// codes that are neither used, expired nor locked, or was sent
+	// lim.MaxSent codes since now-lim.Window: then an *OTPLimitError
+	// (errors.Is ErrOTPLimit). The count and the insert are atomic.
+	CreateOTP(ctx context.Context, o *OTP, lim OTPLimits, now time.Time) error
+	// OTP returns the code otpID of userID for purpose.
+	OTP(ctx context.Context, tenantID, userID, otpID, purpose string) (*OTP, error)
+	// LatestOTP returns userID's newest code for purpose that is neither
+	// used nor expired at now (CSC: the code of the last sendOTP).
+	LatestOTP(ctx context.Context, tenantID, userID, purpose string, now time.Time) (*OTP, error)
+	// FailOTP counts a wrong code (atomically, so concurrent guesses cannot
+	// skip it) and reports whether the code is now locked.
+	FailOTP(ctx context.Context, otpID string, maxAttempts int) (locked bool, err error)
+	// SpendOTP marks the code used if it is still unused and unlocked
+	// (compare and set); ErrOTPUsed if another request spent it first.
+	SpendOTP(ctx context.Context, otpID string, now time.Time, maxAttempts int) error
 
 	// CreateSession stores a new session and, when audit is not nil, its
 	// audit entry in the same transaction.
@@ -124,6 +135,7 @@ var (
 	ErrOTPLocked   = errors.New("gateway: one-time code locked after too many attempts")
 	ErrOTPExpired  = errors.New("gateway: one-time code expired")
 	ErrOTPUsed     = errors.New("gateway: one-time code already used")
+	ErrOTPLimit    = errors.New("gateway: too many one-time codes")
 	ErrSADInvalid  = errors.New("gateway: signature activation data unknown, used or expired")
 	ErrAuditBroken = errors.New("gateway: audit chain broken")
 )
@@ -182,20 +194,47 @@ type UserSubject struct {
 	Country      string `json:"c,omitempty"`
 }
 
-// OTP is a one-time code for one purpose ("issue", "sign"); only its salted
-// hash is kept.
+// OTP is a one-time code for one purpose ("issue", "sign", "csc"); only
+// its HMAC under a key derived from the master key is kept (see otpMAC).
 type OTP struct {
-	ID        string
-	TenantID  string
-	UserID    string
-	Purpose   string
-	Salt      []byte
-	Hash      [32]byte
+	ID       string
+	TenantID string
+	UserID   string
+	Purpose  string
+	Salt     []byte
+	Hash     [32]byte
+	// Consent is the operation a sign code approves (nil for issue).
+	Consent   *Consent
 	Attempts  int
 	ExpiresAt time.Time
 	UsedAt    time.Time
 	CreatedAt time.Time
 }
+
+// OTPLimits bound the codes a user holds and is sent.
+type OTPLimits struct {
+	MaxUnused   int           // unused, unexpired, unlocked codes at a time
+	MaxAttempts int           // wrong codes that lock a code
+	MaxSent     int           // codes sent per Window
+	Window      time.Duration // of MaxSent
+}
+
+// OTPLimitError is a refused CreateOTP: which limit, and when a new code
+// can be sent.
+type OTPLimitError struct {
+	Unused     bool // MaxUnused reached (else MaxSent)
+	Limit      int
+	RetryAfter time.Time
+}
+
+func (e *OTPLimitError) Error() string {
+	if e.Unused {
+		return fmt.Sprintf("the user already holds %d unused one-time codes", e.Limit)
+	}
+	return fmt.Sprintf("the user was sent %d one-time codes recently", e.Limit)
+}
+
+func (e *OTPLimitError) Unwrap() error { return ErrOTPLimit }
 
 // Session statuses.
 const (

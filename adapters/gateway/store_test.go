@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -189,8 +190,8 @@ func TestStoreUsersAndOTP(t *testing.T) {
 		}
 		mk := func(id string) {
 			salt := []byte("salt-" + id)
-			if err := s.CreateOTP(ctx, &OTP{ID: id, TenantID: "t1", UserID: "u1", Purpose: "sign", Salt: salt, Hash: OTPHash(salt, "123456"),
-				ExpiresAt: t0.Add(5 * time.Minute), CreatedAt: t0}); err != nil {
+			if err := s.CreateOTP(ctx, &OTP{ID: id, TenantID: "t1", UserID: "u1", Purpose: "sign", Salt: salt, Hash: otpMAC(testOTPKey, salt, id, "123456"),
+				ExpiresAt: t0.Add(5 * time.Minute), CreatedAt: t0}, OTPLimits{}, t0); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -209,14 +210,14 @@ func TestStoreUsersAndOTP(t *testing.T) {
 			{"reused", "t1", "sign", "123456", now, ErrOTPUsed},
 		}
 		for _, tc := range tests {
-			if err := s.UseOTP(ctx, tc.tenant, "u1", "o1", tc.purpose, tc.code, tc.at, 5); !errors.Is(err, tc.want) {
+			if err := useOTP(ctx, s, testOTPKey, otpRef{tc.tenant, "u1", "o1", tc.purpose}, tc.code, nil, tc.at, 5); !errors.Is(err, tc.want) {
 				t.Errorf("%s: UseOTP = %v, want %v", tc.name, err, tc.want)
 			}
 		}
 		// Brute force: locked after 5 attempts, even for the right code.
 		mk("o2")
 		for i := 1; i <= 5; i++ {
-			err := s.UseOTP(ctx, "t1", "u1", "o2", "sign", fmt.Sprintf("%06d", i), now, 5)
+			err := useOTP(ctx, s, testOTPKey, otpRef{"t1", "u1", "o2", "sign"}, fmt.Sprintf("%06d", i), nil, now, 5)
 			want := ErrOTPInvalid
 			if i == 5 {
 				want = ErrOTPLocked
@@ -225,7 +226,7 @@ func TestStoreUsersAndOTP(t *testing.T) {
 				t.Errorf("attempt %d: %v, want %v", i, err, want)
 			}
 		}
-		if err := s.UseOTP(ctx, "t1", "u1", "o2", "sign", "123456", now, 5); !errors.Is(err, ErrOTPLocked) {
+		if err := useOTP(ctx, s, testOTPKey, otpRef{"t1", "u1", "o2", "sign"}, "123456", nil, now, 5); !errors.Is(err, ErrOTPLocked) {
 			t.Errorf("right code after lockout: %v, want ErrOTPLocked", err)
 		}
 		// Concurrent guesses cannot exceed the limit.
@@ -233,11 +234,95 @@ func TestStoreUsersAndOTP(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := 0; i < 20; i++ {
 			wg.Add(1)
-			go func() { defer wg.Done(); s.UseOTP(ctx, "t1", "u1", "o3", "sign", "999999", now, 5) }() //nolint:errcheck
+			go func() {
+				defer wg.Done()
+				useOTP(ctx, s, testOTPKey, otpRef{"t1", "u1", "o3", "sign"}, "999999", nil, now, 5)
+			}() //nolint:errcheck
 		}
 		wg.Wait()
-		if err := s.UseOTP(ctx, "t1", "u1", "o3", "sign", "123456", now, 5); !errors.Is(err, ErrOTPLocked) {
+		if err := useOTP(ctx, s, testOTPKey, otpRef{"t1", "u1", "o3", "sign"}, "123456", nil, now, 5); !errors.Is(err, ErrOTPLocked) {
 			t.Errorf("after concurrent guesses: %v, want ErrOTPLocked", err)
+		}
+	})
+}
+
+var testOTPKey = []byte("0123456789abcdef0123456789abcdef")
+
+// TestStoreOTPConsent: a code bound to an operation; limits on codes.
+func TestStoreOTPConsent(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		seedTenant(t, s, "t1")
+		if err := s.CreateUser(ctx, &User{ID: "u1", TenantID: "t1", ExternalID: "e1", Name: "A", CreatedAt: t0}); err != nil {
+			t.Fatal(err)
+		}
+		docA := ConsentDocument{SHA256: bytes.Repeat([]byte{0xaa}, 32), Name: "A.pdf"}
+		docB := ConsentDocument{SHA256: bytes.Repeat([]byte{0xbb}, 32), Name: "B.pdf"}
+		lim := OTPLimits{MaxUnused: 3, MaxAttempts: 5, MaxSent: 5, Window: time.Hour}
+		mk := func(id string, at time.Time) error {
+			salt := []byte("salt-" + id)
+			return s.CreateOTP(ctx, &OTP{ID: id, TenantID: "t1", UserID: "u1", Purpose: "sign", Salt: salt, Hash: otpMAC(testOTPKey, salt, id, "123456"),
+				Consent: &Consent{CertificateID: "crt_1", Documents: []ConsentDocument{docA}}, ExpiresAt: at.Add(5 * time.Minute), CreatedAt: at}, lim, at)
+		}
+		for _, id := range []string{"a", "b", "c"} {
+			if err := mk(id, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var le *OTPLimitError
+		if err := mk("d", t0); !errors.As(err, &le) || !le.Unused || !errors.Is(err, ErrOTPLimit) {
+			t.Fatalf("4th unused code: %v, want the unused limit", err)
+		}
+		got, err := s.OTP(ctx, "t1", "u1", "a", "sign")
+		if err != nil || got.Consent == nil || len(got.Consent.Documents) != 1 || got.Consent.Documents[0].Name != "A.pdf" {
+			t.Fatalf("stored consent: %+v, %v", got, err)
+		}
+		ref := func(id string) otpRef { return otpRef{"t1", "u1", id, "sign"} }
+		now := t0.Add(time.Minute)
+		opB := &Consent{CertificateID: "crt_1", Documents: []ConsentDocument{docB}}
+		opA := &Consent{CertificateID: "crt_1", Documents: []ConsentDocument{docA}}
+		// Wrong code for B: an attempt, not a spend.
+		if _, err := redeemOTP(ctx, s, testOTPKey, ref("a"), "000000", opB, now, 5); !errors.Is(err, ErrOTPInvalid) {
+			t.Fatalf("wrong code: %v", err)
+		}
+		// Right code, document B: mismatch, spent.
+		if _, err := redeemOTP(ctx, s, testOTPKey, ref("a"), "123456", opB, now, 5); !errors.Is(err, ErrOTPMismatch) {
+			t.Fatalf("document B: %v, want ErrOTPMismatch", err)
+		}
+		if _, err := redeemOTP(ctx, s, testOTPKey, ref("a"), "123456", opA, now, 5); !errors.Is(err, ErrOTPUsed) {
+			t.Fatalf("after a mismatch: %v, want ErrOTPUsed", err)
+		}
+		// Redeemed but not spent: still usable until spent, once.
+		o, err := redeemOTP(ctx, s, testOTPKey, ref("b"), "123456", opA, now, 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := redeemOTP(ctx, s, testOTPKey, ref("b"), "123456", opA, now, 5); err != nil {
+			t.Fatalf("redeem does not spend: %v", err)
+		}
+		if err := s.SpendOTP(ctx, o.ID, now, 5); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SpendOTP(ctx, o.ID, now, 5); !errors.Is(err, ErrOTPUsed) {
+			t.Fatalf("second spend: %v", err)
+		}
+		// Two spent: two more fit, then the send limit (5 per hour) holds.
+		if err := mk("e", now); err != nil {
+			t.Fatal(err)
+		}
+		if err := mk("f", now); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"c", "e", "f"} {
+			if err := s.SpendOTP(ctx, id, now, 5); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := mk("g", now); !errors.As(err, &le) || le.Unused || !le.RetryAfter.Equal(t0.Add(time.Hour)) {
+			t.Fatalf("6th code in an hour: %v, want the send limit until %v", err, t0.Add(time.Hour))
+		}
+		if err := mk("g", t0.Add(time.Hour+time.Second)); err != nil {
+			t.Fatalf("after the window: %v", err)
 		}
 	})
 }
