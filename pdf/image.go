@@ -153,3 +153,11 @@ func writePNGRaw(rb *revBuilder, p *pngRaw) syntax.Ref {
 	rb.stream(n, d, p.idat)
 	return ref(n)
 }
+
+// CheckImage reports whether data is a JPEG or PNG within the appearance
+// image budgets, reading its header only: servers call it before anything
+// else is spent on a request (an OTP, a prepared file).
+func CheckImage(data []byte) error {
+	_, _, err := imageHeader(data)
+	return err
+}

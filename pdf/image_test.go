@@ -196,7 +196,6 @@ func ppmPixels(t *testing.T, path string) func(x, y int) [3]int {
 	}
 }
 
-
 // FuzzPNGRaw: any bytes either pass through with an inflatable IDAT of the
 // announced size or are left to the decoder; never a panic.
 func FuzzPNGRaw(f *testing.F) {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/pdf"
 )
 
 // Error codes of the HTTP API besides the protocol's SS_* result codes.
@@ -19,10 +20,14 @@ const (
 	CodeTooLarge            = "SS_TOO_LARGE"            // 413 body above the limit
 	CodeUnprocessable       = "SS_UNPROCESSABLE"        // 422 well-formed but unusable (bad PDF, CSR, certificate)
 	CodeIdempotencyMismatch = "SS_IDEMPOTENCY_MISMATCH" // 422 Idempotency-Key reused with another body
+	CodeImageTooLarge       = "SS_IMAGE_TOO_LARGE"      // 422 appearance image above the pixel budget
+	CodeImageInvalid        = "SS_IMAGE_INVALID"        // 422 appearance image neither PNG nor JPEG
+	CodeBusy                = "SS_BUSY"                 // 503 PDF work at capacity; retry after Retry-After
 	CodeOTPInvalid          = "SS_OTP_INVALID"          // 401 wrong one-time code
 	CodeOTPLocked           = "SS_OTP_LOCKED"           // 423 too many wrong codes
 	CodeOTPExpired          = "SS_OTP_EXPIRED"          // 401 expired or used one-time code
 	CodeRateLimited         = "SS_RATE_LIMITED"         // 429
+	CodeTimeout             = "SS_TIMEOUT"              // 408 body slower than the read deadline
 	CodeTooManySessions     = "SS_TOO_MANY_SESSIONS"    // 429 open-session limit of the tenant
 	CodeInternal            = "SS_INTERNAL"             // 500
 	CodeUnavailable         = "SS_UNAVAILABLE"          // 503 store unreachable
@@ -63,6 +68,18 @@ func unprocessable(err error, format string, args ...any) *apiError {
 	return e
 }
 
+// imageError maps a refused appearance image.
+func imageError(err error) *apiError {
+	if errors.Is(err, pdf.ErrImageTooLarge) {
+		e := apiErr(http.StatusUnprocessableEntity, CodeImageTooLarge, "appearance image larger than %d pixels or %d pixels a side", pdf.MaxImagePixels, pdf.MaxImageSide)
+		e.Err = err
+		return e
+	}
+	e := apiErr(http.StatusUnprocessableEntity, CodeImageInvalid, "appearance.imageBase64 is not a PNG or JPEG image")
+	e.Err = err
+	return e
+}
+
 type errorBody struct {
 	Success bool   `json:"success"`
 	Error   string `json:"error"`
@@ -95,6 +112,9 @@ func toAPIError(err error) *apiError {
 			code = CodeRateLimited
 		}
 		return &apiError{Status: he.Code, Code: code, Msg: msg, Err: he.Internal}
+	}
+	if isTimeout(err) {
+		return &apiError{Status: http.StatusRequestTimeout, Code: CodeTimeout, Msg: "request body not received within the read deadline", Err: err}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -37,6 +37,10 @@ type Server struct {
 	userKeys *userKeyStore // subjects' keys: software and the user-key token
 	links    *linkKeys
 	limiter  *rateLimiter
+	// publicLimiter limits unauthenticated calls per client address;
+	// work bounds the PDF jobs in flight.
+	publicLimiter *rateLimiter
+	work          *workGate
 	metrics  *metrics
 	validate *validator.Validate
 	otp      OTPSender
@@ -118,6 +122,8 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
+	s.publicLimiter = newRateLimiter(cfg.PublicRateLimitRPM)
+	s.work = newWorkGate(pdfJobs(cfg), pdfJobs(cfg), cfg.PDFQueueWait)
 	var closer func() error
 	s.ca, s.keys, s.userKeys, closer, err = openGatewayCA(ctx, st, cfg, cfg.PublicURL+"/pki")
 	if err != nil {
@@ -181,9 +187,13 @@ func (s *Server) Close() error {
 // Serve answers on ln until ctx is cancelled, then stops accepting, lets
 // in-flight requests finish (up to ShutdownTimeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := checkDevListener(s.cfg.Dev, ln); err != nil {
+		return err
+	}
+	ln = s.limitConns(ln)
 	hs := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.PublicReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -229,22 +239,22 @@ func (s *Server) routes() *echo.Echo {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.observe, s.recoverer, secureHeaders)
+	e.Use(s.observe, s.recoverer, secureHeaders, s.publicDeadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()), s.metricsAuth)
 	e.GET("/.well-known/securesign-keys.json", s.wellKnownKeys)
 	// OCSP GET paths carry base64 ("//", "+", "="): nothing in front of
 	// the CA's handler may clean or unescape them (no path-rewriting
 	// middleware here; TestFixOCSPOverHTTP holds it).
 	pkiH := http.StripPrefix("/pki", s.ca.Handler())
-	e.Any("/pki/*", echo.WrapHandler(pkiH))
+	e.Any("/pki/*", echo.WrapHandler(pkiH), s.publicRate)
 
-	e.GET("/v1/callback", s.callbackGET)
-	e.POST("/v1/callback", s.callbackPOST)
+	e.GET("/v1/callback", s.callbackGET, s.publicRate)
+	e.POST("/v1/callback", s.callbackPOST, s.publicRate)
 
-	v1 := e.Group("/v1", s.requireAuth)
+	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)
 	v1.POST("/auth/validate", s.authValidate)
 	v1.POST("/auth/session", s.signHash)
@@ -270,9 +280,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 
 	csc := e.Group("/csc/v2", s.cscErrors)
-	csc.POST("/info", s.cscInfo)
-	csc.GET("/info", s.cscInfo)
-	cscAuth := csc.Group("", s.requireAuth)
+	csc.POST("/info", s.cscInfo, s.publicRate)
+	csc.GET("/info", s.cscInfo, s.publicRate)
+	cscAuth := csc.Group("", s.requireAuth, s.authDeadline)
 	cscAuth.POST("/credentials/list", s.cscList)
 	cscAuth.POST("/credentials/info", s.cscCredInfo)
 	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
