@@ -41,14 +41,14 @@ type Server struct {
 	// work bounds the PDF jobs in flight.
 	publicLimiter *rateLimiter
 	work          *workGate
-	metrics  *metrics
-	validate *validator.Validate
-	otp      OTPSender
-	roots    *x509.CertPool
-	anchors  []*x509.Certificate
-	baseURL  string
-	ownStore bool
-	closers  []func() error
+	metrics       *metrics
+	validate      *validator.Validate
+	otp           OTPSender
+	roots         *x509.CertPool
+	anchors       []*x509.Certificate
+	baseURL       string
+	ownStore      bool
+	closers       []func() error
 
 	openSessions sessionCounter
 	tsa          *pki.TSAClient
@@ -73,6 +73,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
@@ -116,6 +119,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		if cfg.MasterKey, err = devMasterKey(cfg.DataDir); err != nil {
 			return fmt.Errorf("gateway: dev master key: %w", err)
 		}
+	}
+	if err := KeyAuditChain(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
+		return err
 	}
 	log := cfg.Logger
 	if log == nil {
