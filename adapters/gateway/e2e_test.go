@@ -80,6 +80,7 @@ type gwProc struct {
 func startGateway(t *testing.T, data, listen string, env ...string) *gwProc {
 	t.Helper()
 	bin := securesignBinary(t)
+	os.Chmod(data, 0o700) // the gateway refuses a directory others can read
 	cmd := exec.Command(bin, "gateway", "--dev", "--data", data, "--listen", listen, "--log-level", "warn")
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
