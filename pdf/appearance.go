@@ -5,7 +5,6 @@ import (
 	"compress/zlib"
 	"crypto/x509"
 	"fmt"
-	"image"
 	"image/color"
 	"image/jpeg"
 	"image/png"
@@ -39,8 +38,8 @@ func (a *Appearance) check() error {
 		return fmt.Errorf("%w: appearance rectangle %gx%g", ErrOptions, a.Width, a.Height)
 	}
 	if len(a.Image) > 0 {
-		if _, _, err := image.DecodeConfig(bytes.NewReader(a.Image)); err != nil {
-			return fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+		if _, _, err := imageHeader(a.Image); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -175,12 +174,18 @@ func writeAppearance(rb *revBuilder, o *SignOptions, cert *x509.Certificate, now
 
 func fmtF(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) }
 
-// writeImage embeds a JPEG as is (DCTDecode) or a PNG as Flate RGB with
-// an alpha soft mask.
+// writeImage embeds a JPEG as is (DCTDecode), a PNG without alpha as is
+// (FlateDecode with PNG predictors), and other PNGs decoded, as Flate RGB
+// with an alpha soft mask. The header's size is checked first.
 func writeImage(rb *revBuilder, data []byte) (syntax.Ref, int, int, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	cfg, format, err := imageHeader(data)
 	if err != nil {
-		return syntax.Ref{}, 0, 0, fmt.Errorf("%w: appearance image: %v", ErrOptions, err)
+		return syntax.Ref{}, 0, 0, err
+	}
+	if format == "png" {
+		if p, err := parsePNGRaw(data); err == nil && p.width == cfg.Width && p.height == cfg.Height {
+			return writePNGRaw(rb, p), cfg.Width, cfg.Height, nil
+		}
 	}
 	d := syntax.Dict{}
 	d["Type"] = syntax.Name("XObject")

@@ -102,7 +102,7 @@ func (c *Checked) Request() *deeplink.Request { return &c.Link.Request }
 
 // Check parses link and applies the policy: allowed origin, not expired,
 // signature verified (against TrustedKeys, else the origin's published
-// keys), unsigned links only when the policy allows them.
+// keys), unsigned links only from the origins the policy opts in for them.
 //
 // When the error concerns a link whose origin is allowed, the returned
 // *Checked is non-nil too, so the caller may report the failure to the
@@ -117,10 +117,10 @@ func (a *App) Check(ctx context.Context, link string) (*Checked, error) {
 	}
 	c := &Checked{Link: l}
 	if !l.Signed {
-		if a.Policy.RequireSignedLinks {
+		if a.Policy.RequireSignedLinks || !a.Policy.allowsUnsigned(l.Origin) {
 			return c, ErrUnsignedLink
 		}
-		c.Note = "This link carries no signature. " + l.Origin + " is on your allowed list, so it is accepted, but nothing proves the portal made it."
+		c.Note = "This link carries no signature. " + l.Origin + " is on your list of portals whose unsigned links are accepted, but nothing proves the portal made it."
 		return c, nil
 	}
 	if a.TrustedKeys != nil {

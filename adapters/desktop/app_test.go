@@ -44,8 +44,10 @@ func TestCheckPolicy(t *testing.T) {
 			wantErr: deeplink.ErrSignature, wantCode: callback.CodeLinkInvalid, reportable: true},
 		{name: "forged signature, fetched keys", link: forged, policy: Policy{AllowedOrigins: []string{p.URL}},
 			wantErr: deeplink.ErrSignature, wantCode: callback.CodeLinkInvalid, reportable: true},
-		{name: "unsigned from an allowed origin", link: unsigned, policy: Policy{AllowedOrigins: []string{p.URL}}},
-		{name: "unsigned, signed links required", link: unsigned, policy: Policy{AllowedOrigins: []string{p.URL}, RequireSignedLinks: true},
+		{name: "unsigned from an origin opted in", link: unsigned, policy: Policy{AllowedOrigins: []string{p.URL}, UnsignedLinkOrigins: []string{p.URL}}},
+		{name: "unsigned from an allowed origin, no opt-in", link: unsigned, policy: Policy{AllowedOrigins: []string{p.URL}},
+			wantErr: ErrUnsignedLink, wantCode: callback.CodeLinkInvalid, reportable: true},
+		{name: "unsigned, signed links required", link: unsigned, policy: Policy{AllowedOrigins: []string{p.URL}, UnsignedLinkOrigins: []string{p.URL}, RequireSignedLinks: true},
 			wantErr: ErrUnsignedLink, wantCode: callback.CodeLinkInvalid, reportable: true},
 		{name: "origin not allowed", link: signed, policy: Policy{AllowedOrigins: []string{"https://bank.example"}}, trusted: true,
 			wantErr: ErrOriginNotAllowed, wantCode: callback.CodeDomainNotAllowed},
@@ -180,6 +182,7 @@ func TestRefusedLinkGetsAPage(t *testing.T) {
 func TestLegacyLinkShownUnverified(t *testing.T) {
 	p := newTestPortal(t)
 	app := newTestApp(t, p, newFakeKeystore(t))
+	app.Policy.UnsignedLinkOrigins = []string{p.URL}
 	var opened string
 	app.OpenBrowser = func(_ context.Context, u string) error { opened = u; return nil }
 	ui, _ := app.NewUI()

@@ -138,7 +138,7 @@ func desktopEntry(exe string) string {
 		"Type=Application\n" +
 		"Name=SecureSign\n" +
 		"Comment=Sign documents with your DSC token\n" +
-		"Exec=" + desktopQuote(exe) + " desktop open %u\n" +
+		"Exec=" + desktopQuote(exe) + " desktop open -- %u\n" +
 		"Terminal=false\n" +
 		"NoDisplay=true\n" +
 		"MimeType=x-scheme-handler/" + Scheme + ";\n" +

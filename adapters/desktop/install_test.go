@@ -36,7 +36,7 @@ func TestInstallUninstallLinux(t *testing.T) {
 	}
 	for _, want := range []string{
 		"MimeType=x-scheme-handler/securesign;\n",
-		`Exec="/opt/Secure Sign/bin/securesign" desktop open %u` + "\n",
+		`Exec="/opt/Secure Sign/bin/securesign" desktop open -- %u` + "\n",
 		"Type=Application\n",
 	} {
 		if !strings.Contains(string(b), want) {

@@ -29,7 +29,7 @@ func (c *Installer) installWindows() ([]string, error) {
 		return nil, fmt.Errorf("desktop: %w", err)
 	}
 	defer cmd.Close()
-	if err := cmd.SetStringValue("", `"`+c.Exe+`" desktop open "%1"`); err != nil {
+	if err := cmd.SetStringValue("", `"`+c.Exe+`" desktop open -- "%1"`); err != nil {
 		return nil, fmt.Errorf("desktop: %w", err)
 	}
 	return []string{`wrote HKCU\` + classesKey}, nil

@@ -18,7 +18,7 @@ import (
 //	{
 //	  "allowedOrigins": ["https://portal.example.in"],
 //	  "trustedKeyFiles": ["/etc/securesign/portal-keys.json"],
-//	  "requireSignedLinks": true,
+//	  "unsignedLinkOrigins": [],
 //	  "fetchKeys": true,
 //	  "modules": ["/usr/lib/WatchData/ProxKey/lib/libwdpkcs_SignatureP11.so"]
 //	}
@@ -30,8 +30,13 @@ type Policy struct {
 	// TrustedKeyFiles are JWKS files (the format of
 	// /.well-known/securesign-keys.json) with link-signing keys.
 	TrustedKeyFiles []string `json:"trustedKeyFiles,omitempty"`
-	// RequireSignedLinks refuses unsigned (legacy) links even from allowed
-	// origins.
+	// UnsignedLinkOrigins are the allowed origins whose unsigned (legacy)
+	// links are accepted, shown as unverified: an explicit opt-in per
+	// portal that cannot sign its links yet. Every other link must be
+	// signed.
+	UnsignedLinkOrigins []string `json:"unsignedLinkOrigins,omitempty"`
+	// RequireSignedLinks refuses unsigned links even from the origins of
+	// UnsignedLinkOrigins.
 	RequireSignedLinks bool `json:"requireSignedLinks,omitempty"`
 	// FetchKeys, when true or absent, fetches an allowed origin's
 	// /.well-known/securesign-keys.json to verify a signed link whose kid
@@ -83,6 +88,18 @@ func (p *Policy) Allows(origin string) bool {
 		return false
 	}
 	return slices.ContainsFunc(p.AllowedOrigins, func(a string) bool {
+		ca, err := CanonicalOrigin(a)
+		return err == nil && ca == o
+	})
+}
+
+// allowsUnsigned reports whether origin opted in for unsigned links.
+func (p *Policy) allowsUnsigned(origin string) bool {
+	o, err := CanonicalOrigin(origin)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(p.UnsignedLinkOrigins, func(a string) bool {
 		ca, err := CanonicalOrigin(a)
 		return err == nil && ca == o
 	})

@@ -49,7 +49,7 @@ type benchGW struct {
 func newBenchGW(b *testing.B, st Store) *benchGW {
 	g := newTestGW(b, st, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-		c.RateLimitRPM = 1 << 30
+		c.RateLimitRPM, c.PublicRateLimitRPM = 1<<30, 1<<30
 		c.MaxOpenSessions = 1 << 30
 		if os.Getenv("BENCH_REVOCATION") != "" {
 			c.Revocation = os.Getenv("BENCH_REVOCATION")
@@ -244,7 +244,7 @@ func BenchmarkCSCSignHashHSM(b *testing.B) {
 	key := g.key
 	g = &benchGW{newTestGW(b, st, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-		c.RateLimitRPM = 1 << 30
+		c.RateLimitRPM, c.PublicRateLimitRPM = 1<<30, 1<<30
 		c.MasterKey = g.srv.cfg.MasterKey
 		c.UserKeysPKCS11 = &PKCS11Key{Module: tok.Module, TokenLabel: tok.Label, PIN: []byte(tok.PIN)}
 	}), nil}

@@ -80,6 +80,40 @@ type Config struct {
 	RateLimitRPM    int           // requests per minute per API key, default 6000
 	ShutdownTimeout time.Duration // default 20 s
 
+	// MemoryLimit is the memory the gateway may use, in bytes; it sizes
+	// the concurrent PDF work (MaxPDFJobs). Zero: the runtime's limit
+	// (GOMEMLIMIT; the CLI sets 1 GiB when it is unset), else 1 GiB.
+	MemoryLimit int64
+	// MaxPDFJobs bounds PDF work in flight (sign, prepare, finish,
+	// verify); zero derives it from MemoryLimit, 64 MiB a job.
+	MaxPDFJobs int
+	// PDFQueueWait is how long a PDF request waits for a free slot before
+	// it gets 503 with Retry-After (default 5 s; negative: no wait); at
+	// most MaxPDFJobs requests wait at once.
+	PDFQueueWait time.Duration
+	// PublicReadTimeout is the time to send request headers, and the
+	// body of unauthenticated calls (callback, OCSP, TSA); default 10 s.
+	PublicReadTimeout time.Duration
+	// ReadTimeout is the time an authenticated call has to send its body
+	// (default 30 s); PDF uploads get MaxBodyBytes at MinUploadRate more.
+	ReadTimeout time.Duration
+	// MinUploadRate is the slowest upload accepted, bytes per second
+	// (default 256 KiB/s: a 50 MiB PDF has some 4.5 minutes).
+	MinUploadRate int64
+	// MaxConnsPerAddr caps the open connections of one client address
+	// (default 128); trusted proxies are exempt.
+	MaxConnsPerAddr int
+	// PublicRateLimitRPM limits the unauthenticated endpoints per client
+	// address, requests per minute (default 600).
+	PublicRateLimitRPM int
+	// MetricsToken, when set, lets /metrics answer a bearer token on the
+	// main listener; without it /metrics is served only by
+	// [Server.MetricsHandler] (an admin listener), or in dev mode.
+	MetricsToken string
+	// Retention is how long signed documents and session payloads are
+	// kept (default 30 days; negative: forever). Audit entries stay.
+	Retention time.Duration
+
 	// Logger receives JSON logs; nil means slog to stderr.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -131,6 +165,17 @@ func (c Config) withDefaults() (Config, error) {
 	defDur(&c.SADTTL, 5*time.Minute)
 	defInt(&c.RateLimitRPM, 6000)
 	defDur(&c.ShutdownTimeout, 20*time.Second)
+	if c.PDFQueueWait == 0 {
+		c.PDFQueueWait = 5 * time.Second
+	}
+	defDur(&c.PublicReadTimeout, 10*time.Second)
+	defDur(&c.ReadTimeout, 30*time.Second)
+	def64(&c.MinUploadRate, 256<<10)
+	defInt(&c.MaxConnsPerAddr, 128)
+	defInt(&c.PublicRateLimitRPM, 600)
+	if c.Retention == 0 {
+		c.Retention = 30 * 24 * time.Hour
+	}
 	if c.SessionTTL > 15*time.Minute {
 		return c, errors.New("gateway: session TTL above the protocol's 15 minutes")
 	}

@@ -38,8 +38,25 @@ func EnsureDevTenant(ctx context.Context, st Store, now time.Time, newKey bool) 
 }
 
 // OpenStore opens the store a configuration names: PostgreSQL when
-// PostgresDSN is set, else SQLite at <DataDir>/gateway.db.
+// PostgresDSN is set, else SQLite at <DataDir>/gateway.db. With a
+// MasterKey it keys the audit chain (KeyAuditChain).
 func OpenStore(ctx context.Context, cfg Config) (Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil || len(cfg.MasterKey) == 0 {
+		return st, err
+	}
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	if err := KeyAuditChain(ctx, st, cfg.MasterKey, now()); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func openStore(ctx context.Context, cfg Config) (Store, error) {
 	if cfg.PostgresDSN != "" {
 		return OpenPostgres(ctx, cfg.PostgresDSN)
 	}
@@ -50,5 +67,9 @@ func OpenStore(ctx context.Context, cfg Config) (Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
 	}
-	return OpenSQLite(ctx, filepath.Join(dir, "gateway.db"))
+	path := filepath.Join(dir, "gateway.db")
+	if err := prepareDBFile(path); err != nil {
+		return nil, err
+	}
+	return OpenSQLite(ctx, path)
 }

@@ -86,6 +86,7 @@ func startGateway(t *testing.T, data, listen string, env ...string) *gwProc {
 func startGatewayArgs(t *testing.T, data, listen string, args []string, env ...string) *gwProc {
 	t.Helper()
 	bin := securesignBinary(t)
+	os.Chmod(data, 0o700) // the gateway refuses a directory others can read
 	cmd := exec.Command(bin, append([]string{"gateway", "--dev", "--data", data, "--listen", listen, "--log-level", "warn"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/pdf"
 )
 
 // Error codes of the HTTP API besides the protocol's SS_* result codes.
@@ -21,12 +22,16 @@ const (
 	CodeTooLarge            = "SS_TOO_LARGE"            // 413 body above the limit
 	CodeUnprocessable       = "SS_UNPROCESSABLE"        // 422 well-formed but unusable (bad PDF, CSR, certificate)
 	CodeIdempotencyMismatch = "SS_IDEMPOTENCY_MISMATCH" // 422 Idempotency-Key reused with another body
+	CodeImageTooLarge       = "SS_IMAGE_TOO_LARGE"      // 422 appearance image above the pixel budget
+	CodeImageInvalid        = "SS_IMAGE_INVALID"        // 422 appearance image neither PNG nor JPEG
+	CodeBusy                = "SS_BUSY"                 // 503 PDF work at capacity; retry after Retry-After
 	CodeOTPInvalid          = "SS_OTP_INVALID"          // 401 wrong one-time code
 	CodeOTPLocked           = "SS_OTP_LOCKED"           // 423 too many wrong codes
 	CodeOTPExpired          = "SS_OTP_EXPIRED"          // 401 expired or used one-time code
 	CodeOTPMismatch         = "SS_OTP_MISMATCH"         // 422 right code, another operation than it approves (the code is spent)
 	CodeConsentRequired     = "SS_CONSENT_REQUIRED"     // 422 a sign code must name what it approves (protocol 1.1 §6)
 	CodeRateLimited         = "SS_RATE_LIMITED"         // 429
+	CodeTimeout             = "SS_TIMEOUT"              // 408 body slower than the read deadline
 	CodeTooManySessions     = "SS_TOO_MANY_SESSIONS"    // 429 open-session limit of the tenant
 	CodeProfileNotAllowed   = "SS_PROFILE_NOT_ALLOWED"  // 422 certificate profile the API does not issue (or not to this tenant)
 	CodeInternal            = "SS_INTERNAL"             // 500
@@ -67,6 +72,18 @@ func notFoundErr(what string) *apiError {
 
 func unprocessable(err error, format string, args ...any) *apiError {
 	e := apiErr(http.StatusUnprocessableEntity, CodeUnprocessable, format, args...)
+	e.Err = err
+	return e
+}
+
+// imageError maps a refused appearance image.
+func imageError(err error) *apiError {
+	if errors.Is(err, pdf.ErrImageTooLarge) {
+		e := apiErr(http.StatusUnprocessableEntity, CodeImageTooLarge, "appearance image larger than %d pixels or %d pixels a side", pdf.MaxImagePixels, pdf.MaxImageSide)
+		e.Err = err
+		return e
+	}
+	e := apiErr(http.StatusUnprocessableEntity, CodeImageInvalid, "appearance.imageBase64 is not a PNG or JPEG image")
 	e.Err = err
 	return e
 }
@@ -120,6 +137,9 @@ func toAPIError(err error) *apiError {
 	var ce *ConsentError
 	if errors.As(err, &ce) {
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeConsentRequired, Msg: ce.Error(), Err: err}
+	}
+	if isTimeout(err) {
+		return &apiError{Status: http.StatusRequestTimeout, Code: CodeTimeout, Msg: "request body not received within the read deadline", Err: err}
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

@@ -12,7 +12,7 @@ import (
 // interrupted requests (older than an hour) and prepared PDFs older than
 // two hours (a link lives at most 15 minutes; the signed copy is made from
 // the prepared file right after the result arrives, or on the first status
-// query after a crash). Signed PDFs are kept: retention is the operator's.
+// query after a crash). Signed PDFs stay for the retention period (applyRetention).
 func (s *Server) sweepFiles(now time.Time) (removed int) {
 	entries, err := os.ReadDir(s.filesDir())
 	if err != nil {
@@ -40,10 +40,13 @@ func (s *Server) sweepFiles(now time.Time) (removed int) {
 	return removed
 }
 
-// janitor sweeps every ten minutes until ctx ends.
+// janitor sweeps every ten minutes until ctx ends: stale temp files,
+// documents and sessions past the retention period; and it signs a
+// checkpoint of every audit chain.
 func (s *Server) janitor(ctx context.Context) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
+	s.applyRetention(ctx, s.cfg.Now())
 	for {
 		select {
 		case <-ctx.Done():
@@ -52,6 +55,8 @@ func (s *Server) janitor(ctx context.Context) {
 			if n := s.sweepFiles(time.Now()); n > 0 {
 				s.log.Info("removed stale files", "count", n)
 			}
+			s.applyRetention(ctx, s.cfg.Now())
+			s.checkpointAll(ctx, s.cfg.Now())
 		}
 	}
 }

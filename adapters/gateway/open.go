@@ -40,6 +40,10 @@ func OpenSQLite(ctx context.Context, path string) (Store, error) {
 		w.Close()
 		return nil, err
 	}
+	if err := s.loadKeying(ctx); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if err := s.warm(ctx); err != nil {
 		s.Close()
 		return nil, err

@@ -70,7 +70,7 @@ type signPDFReq struct {
 func (s *Server) signOptions(o *pdfOptions) (pdf.SignOptions, error) {
 	opts := pdf.SignOptions{Level: pdf.Level(o.Level), Reason: o.Reason, Location: o.Location, ContactInfo: o.ContactInfo,
 		FieldName: o.FieldName, Certify: o.Certify, Now: s.cfg.Now, Timestamper: s.tsa, Revocation: s.revocationFor(),
-		ExtraCertificates: []*x509.Certificate{s.ca.Root()}}
+		ExtraCertificates: []*x509.Certificate{s.ca.Root()}, Limits: pdfLimits}
 	if opts.Level == "" {
 		opts.Level = pdf.LevelBB
 	}
@@ -85,6 +85,9 @@ func (s *Server) signOptions(o *pdfOptions) (pdf.SignOptions, error) {
 				img, err := base64.StdEncoding.DecodeString(o.Appearance.ImageBase64)
 				if err != nil {
 					return opts, badRequest("appearance.imageBase64 is not base64")
+				}
+				if err := pdf.CheckImage(img); err != nil {
+					return opts, imageError(err)
 				}
 				a.Image = img
 			}
@@ -151,11 +154,13 @@ func (s *Server) signPDF(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.idempotent(c, u.BodyHash, func() (int, any, error) {
-		if req.CertificateID != "" {
-			return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, []*spooledUpload{u}, opts, false)
-		}
-		return s.signPDFToken(c, &req, []*spooledUpload{u}, opts)
+	return s.pdfWork(c, func() error {
+		return s.idempotent(c, u.BodyHash, func() (int, any, error) {
+			if req.CertificateID != "" {
+				return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, []*spooledUpload{u}, opts, false)
+			}
+			return s.signPDFToken(c, &req, []*spooledUpload{u}, opts)
+		})
 	})
 }
 
@@ -277,6 +282,9 @@ func pdfError(err error) error {
 	if errors.As(err, &ae) {
 		return err
 	}
+	if errors.Is(err, pdf.ErrImageTooLarge) {
+		return imageError(err)
+	}
 	return unprocessable(err, "cannot sign this PDF: %v", err)
 }
 
@@ -390,6 +398,13 @@ func (s *Server) finishPDFs(ctx context.Context, sess *Session) ([]string, error
 	}
 	lvl := pdf.LevelBB
 	opts, _ := s.signOptions(&pdfOptions{Level: string(lvl)})
+	// The user signed: finishing waits for a slot as long as the caller
+	// does, rather than failing the session.
+	release, err := s.work.acquireWait(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	var names []string
 	for i, p := range st.PDFs {
 		var ps pdf.PreparedSignature
@@ -466,28 +481,51 @@ type signBatchReq struct {
 }
 
 // signBatch opens one session for several hashes or several PDFs (one
-// link, one PIN entry). The body is read into memory: its limit is the PDF
-// limit.
+// link, one PIN entry). The documents are spooled to disk as sign/pdf's
+// is: the whole body may be as large as the PDF limit, the rest of it as
+// the JSON limit.
 func (s *Server) signBatch(c echo.Context) error {
-	body, err := readBody(c, s.cfg.MaxBodyBytes/3*4+s.cfg.MaxJSONBytes)
+	limit := s.cfg.MaxBodyBytes/3*4 + s.cfg.MaxJSONBytes + 4096
+	sb, err := spoolBatch(http.MaxBytesReader(c.Response(), c.Request().Body, limit), s.filesDir(), int(s.cfg.MaxJSONBytes), s.cfg.MaxBatch)
 	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "body larger than %d bytes (PDF limit %d bytes)", limit, s.cfg.MaxBodyBytes)
+		case errors.Is(err, errRestTooLarge):
+			return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "%v", err)
+		case errors.Is(err, errBadBase64):
+			return badRequest("pdfBase64 is not standard base64")
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return badRequest("malformed JSON: unexpected end")
+		}
 		return err
 	}
+	defer sb.Close()
 	var req signBatchReq
-	if err := s.decodeStrict(body, &req); err != nil {
+	if err := s.decodeStrict(sb.Rest, &req); err != nil {
 		return err
 	}
 	if len(req.Items) > s.cfg.MaxBatch {
 		return badRequest("at most %d items", s.cfg.MaxBatch)
 	}
 	nPDF := 0
+	var total int64
 	for i, it := range req.Items {
-		if (it.PDFBase64 == "") == (it.HashBase64 == "") {
+		d := sb.Docs[i]
+		if it.PDFBase64 != "" {
+			return badRequest("item %d: pdfBase64 must be a plain member name", i+1)
+		}
+		if (d == nil || d.Size == 0) == (it.HashBase64 == "") {
 			return badRequest("item %d: give pdfBase64 or hashBase64", i+1)
 		}
-		if it.PDFBase64 != "" {
+		if d != nil && d.Size > 0 {
 			nPDF++
+			total += d.Size
 		}
+	}
+	if total > s.cfg.MaxBodyBytes {
+		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "PDFs larger than %d bytes together", s.cfg.MaxBodyBytes)
 	}
 	if nPDF != 0 && nPDF != len(req.Items) {
 		return badRequest("a batch holds only hashes or only PDFs")
@@ -495,71 +533,59 @@ func (s *Server) signBatch(c echo.Context) error {
 	if req.CertificateID != "" && req.CertSerial != "" {
 		return badRequest("give certSerial (token user) or certificateId with otpId and otp (server key), not both")
 	}
-	return s.idempotent(c, sha256.Sum256(body), func() (int, any, error) {
-		if nPDF == 0 {
-			algo := req.HashAlgo
-			if algo == "" {
-				algo = "SHA256"
-			}
-			var hashes [][]byte
-			for i, it := range req.Items {
-				b, _ := base64.StdEncoding.DecodeString(it.HashBase64)
-				if len(b) != hashAlgos[algo].Size() {
-					return 0, nil, badRequest("item %d: not a %s digest", i+1, algo)
+	run := func() error {
+		return s.idempotent(c, sb.BodyHash, func() (int, any, error) {
+			if nPDF == 0 {
+				algo := req.HashAlgo
+				if algo == "" {
+					algo = "SHA256"
 				}
-				hashes = append(hashes, b)
-			}
-			if req.CertificateID != "" {
-				return s.signHashServer(c, req.CertificateID, req.OTPID, req.OTP, hashes, hashAlgos[algo])
-			}
-			spec := &sessionSpec{Kind: "batch", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
-				ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
-			if req.CertSerial != "" {
-				if spec.CertSerial, err = normalizeSerial(req.CertSerial); err != nil {
+				var hashes [][]byte
+				for i, it := range req.Items {
+					b, _ := base64.StdEncoding.DecodeString(it.HashBase64)
+					if len(b) != hashAlgos[algo].Size() {
+						return 0, nil, badRequest("item %d: not a %s digest", i+1, algo)
+					}
+					hashes = append(hashes, b)
+				}
+				if req.CertificateID != "" {
+					return s.signHashServer(c, req.CertificateID, req.OTPID, req.OTP, hashes, hashAlgos[algo])
+				}
+				spec := &sessionSpec{Kind: "batch", Action: "sign", Hashes: hashes, HashAlgo: algo, CallbackURL: req.CallbackURL,
+					ReturnURL: req.ReturnURL, Doc: req.Doc, Platform: req.Platform}
+				if req.CertSerial != "" {
+					if spec.CertSerial, err = normalizeSerial(req.CertSerial); err != nil {
+						return 0, nil, err
+					}
+				}
+				sess, err := s.createSession(c, spec)
+				if err != nil {
 					return 0, nil, err
 				}
+				return http.StatusCreated, s.sessionAnswer(sess), nil
 			}
-			sess, err := s.createSession(c, spec)
+			if req.CertSerial == "" && req.CertificateID == "" {
+				return 0, nil, badRequest("certSerial (token user) or certificateId (server key) is required for a PDF batch")
+			}
+			opts, err := s.signOptions(&req.pdfOptions)
 			if err != nil {
 				return 0, nil, err
 			}
-			return http.StatusCreated, s.sessionAnswer(sess), nil
-		}
-		if req.CertSerial == "" && req.CertificateID == "" {
-			return 0, nil, badRequest("certSerial (token user) or certificateId (server key) is required for a PDF batch")
-		}
-		opts, err := s.signOptions(&req.pdfOptions)
-		if err != nil {
-			return 0, nil, err
-		}
-		var docs []*spooledUpload
-		defer func() {
-			for _, d := range docs {
-				d.Close()
+			docs := make([]*spooledUpload, len(req.Items))
+			for i := range req.Items {
+				docs[i] = sb.Docs[i]
 			}
-		}()
-		for i, it := range req.Items {
-			f, err := os.CreateTemp(s.filesDir(), "upload-*.tmp")
-			if err != nil {
-				return 0, nil, err
+			if req.CertificateID != "" {
+				return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
 			}
-			d := &spooledUpload{File: f}
-			docs = append(docs, d)
-			raw, err := base64.StdEncoding.DecodeString(it.PDFBase64)
-			if err != nil {
-				return 0, nil, badRequest("item %d: pdfBase64 is not base64", i+1)
-			}
-			if _, err := f.Write(raw); err != nil {
-				return 0, nil, err
-			}
-			d.Size = int64(len(raw))
-		}
-		if req.CertificateID != "" {
-			return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
-		}
-		one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
-		return s.signPDFToken(c, one, docs, opts)
-	})
+			one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
+			return s.signPDFToken(c, one, docs, opts)
+		})
+	}
+	if nPDF == 0 {
+		return run()
+	}
+	return s.pdfWork(c, run)
 }
 
 // ---- verification ----
@@ -579,11 +605,15 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	if u.File == nil || u.Size == 0 {
 		return badRequest("pdfBase64 is required")
 	}
-	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, s.pdfVerifyOptions())
-	if err != nil {
-		return unprocessable(err, "cannot validate this PDF: %v", err)
-	}
-	return c.JSON(http.StatusOK, rep)
+	return s.pdfWork(c, func() error {
+		opts := s.pdfVerifyOptions()
+		opts.Limits = pdfLimits
+		rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, opts)
+		if err != nil {
+			return unprocessable(err, "cannot validate this PDF: %v", err)
+		}
+		return c.JSON(http.StatusOK, rep)
+	})
 }
 
 type verifyHashReq struct {

@@ -71,7 +71,11 @@ func openPostgres(ctx context.Context, dsn string) (*pgStore, error) {
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	base := &sqlStore{w: db, r: db, postgres: true, boot: randomHex(8), closers: []func() error{db.Close}}
-	if err := base.migrate(ctx); err != nil {
+	err = base.migrate(ctx)
+	if err == nil {
+		err = base.loadKeying(ctx)
+	}
+	if err != nil {
 		db.Close()
 		pool.Close()
 		return nil, err
@@ -197,6 +201,11 @@ func (s *pgStore) CreateSession(ctx context.Context, x *Session, audit *AuditEnt
 	if x.Status == "" {
 		x.Status = StatusPending
 	}
+	if audit != nil {
+		if err := s.auditReady(); err != nil {
+			return err
+		}
+	}
 	return s.do(ctx, &pgOp{kind: pgCreate, sess: x, hashes: jsonBytes(x.Hashes), audit: audit})
 }
 
@@ -204,6 +213,11 @@ func (s *pgStore) CompleteSession(ctx context.Context, requestID string, c *Comp
 	status := StatusFailed
 	if c.Success {
 		status = StatusSigned
+	}
+	if audit != nil {
+		if err := s.auditReady(); err != nil {
+			return nil, false, err
+		}
 	}
 	op := &pgOp{kind: pgComplete, reqID: requestID, status: status, comp: encodeCompletion(c), audit: audit}
 	if err := s.do(ctx, op); err != nil {
@@ -220,13 +234,16 @@ func (s *pgStore) CompleteSession(ctx context.Context, requestID string, c *Comp
 }
 
 func (s *pgStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	return s.do(ctx, &pgOp{kind: pgAppend, audit: e})
 }
 
 // committer runs the waiting writes in batches until the store closes.
 func (s *pgStore) committer() {
 	defer close(s.opsEnd)
-	w := &pgWriter{pool: s.pool}
+	w := &pgWriter{pool: s.pool, base: s.sqlStore}
 	defer w.close()
 	var waiting []*pgOp
 	for {
@@ -277,6 +294,7 @@ func splitBatch(waiting []*pgOp) (batch, later []*pgOp) {
 type pgWriter struct {
 	pool *pgxpool.Pool
 	conn *pgxpool.Conn // nil until needed, and after a failure
+	base *sqlStore     // the audit chain's key
 }
 
 // run commits ops in one transaction and closes their done channels. If
@@ -499,7 +517,7 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 		e.At = fromNanos(nanos(e.At))
 		h := heads[e.TenantID]
 		e.Seq, e.PrevHash = h.seq+1, h.hash
-		e.Hash = auditHash(&e, e.PrevHash)
+		e.Hash = w.base.chainHash(&e, e.PrevHash)
 		h.seq, h.hash = e.Seq, e.Hash
 		op.entry = e
 		au.add(&e)

@@ -37,12 +37,16 @@ type Server struct {
 	userKeys *userKeyStore // subjects' keys: software and the user-key token
 	links    *linkKeys
 	limiter  *rateLimiter
-	metrics  *metrics
-	validate *validator.Validate
-	otp      OTPSender
-	otpKey   []byte // HMAC key of stored one-time codes
-	roots    *x509.CertPool
-	anchors  []*x509.Certificate
+	// publicLimiter limits unauthenticated calls per client address;
+	// work bounds the PDF jobs in flight.
+	publicLimiter *rateLimiter
+	work          *workGate
+	metrics       *metrics
+	validate      *validator.Validate
+	otp           OTPSender
+	otpKey        []byte // HMAC key of stored one-time codes
+	roots         *x509.CertPool
+	anchors       []*x509.Certificate
 	// trust keeps tenants apart: which anchors each tenant's sessions
 	// accept, and that gateway-CA certificates serve their own tenant.
 	trust tenantTrust
@@ -75,6 +79,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("gateway: data directory: %w", err)
+	}
+	if err := checkDataDir(cfg.DataDir); err != nil {
+		return nil, err
 	}
 	st, err := OpenStore(ctx, cfg)
 	if err != nil {
@@ -119,11 +126,16 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 			return fmt.Errorf("gateway: dev master key: %w", err)
 		}
 	}
+	if err := KeyAuditChain(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
+		return err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
+	s.publicLimiter = newRateLimiter(cfg.PublicRateLimitRPM)
+	s.work = newWorkGate(pdfJobs(cfg), pdfJobs(cfg), cfg.PDFQueueWait)
 	var closer func() error
 	s.ca, s.keys, s.userKeys, closer, err = openGatewayCA(ctx, st, cfg, cfg.PublicURL+"/pki")
 	if err != nil {
@@ -209,9 +221,13 @@ func (s *Server) Close() error {
 // Serve answers on ln until ctx is cancelled, then stops accepting, lets
 // in-flight requests finish (up to ShutdownTimeout) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if err := checkDevListener(s.cfg.Dev, ln); err != nil {
+		return err
+	}
+	ln = s.limitConns(ln)
 	hs := &http.Server{
 		Handler:           s.echo,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.PublicReadTimeout,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
@@ -257,22 +273,22 @@ func (s *Server) routes() *echo.Echo {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.observe, s.recoverer, secureHeaders)
+	e.Use(s.observe, s.recoverer, secureHeaders, s.publicDeadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
-	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()))
+	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()), s.metricsAuth)
 	e.GET("/.well-known/securesign-keys.json", s.wellKnownKeys)
 	// OCSP GET paths carry base64 ("//", "+", "="): nothing in front of
 	// the CA's handler may clean or unescape them (no path-rewriting
 	// middleware here; TestFixOCSPOverHTTP holds it).
 	pkiH := http.StripPrefix("/pki", s.ca.Handler())
-	e.Any("/pki/*", echo.WrapHandler(pkiH))
+	e.Any("/pki/*", echo.WrapHandler(pkiH), s.publicRate)
 
-	e.GET("/v1/callback", s.callbackGET)
-	e.POST("/v1/callback", s.callbackPOST)
+	e.GET("/v1/callback", s.callbackGET, s.publicRate)
+	e.POST("/v1/callback", s.callbackPOST, s.publicRate)
 
-	v1 := e.Group("/v1", s.requireAuth)
+	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)
 	v1.POST("/auth/validate", s.authValidate)
 	v1.POST("/auth/session", s.signHash)
@@ -300,9 +316,9 @@ func (s *Server) routes() *echo.Echo {
 	}
 
 	csc := e.Group("/csc/v2", s.cscErrors)
-	csc.POST("/info", s.cscInfo)
-	csc.GET("/info", s.cscInfo)
-	cscAuth := csc.Group("", s.requireAuth)
+	csc.POST("/info", s.cscInfo, s.publicRate)
+	csc.GET("/info", s.cscInfo, s.publicRate)
+	cscAuth := csc.Group("", s.requireAuth, s.authDeadline)
 	cscAuth.POST("/credentials/list", s.cscList)
 	cscAuth.POST("/credentials/info", s.cscCredInfo)
 	cscAuth.POST("/credentials/sendOTP", s.cscSendOTP)

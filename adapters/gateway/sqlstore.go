@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,6 +40,11 @@ type sqlStore struct {
 	writerEnd chan struct{}
 	closeOnce sync.Once
 	closeErr  error
+
+	// auditKey keys the audit chain (auditkey.go); keyedDB says the
+	// database's chain is keyed, so that nothing appends without the key.
+	auditKey atomic.Pointer[auditKeys]
+	keyedDB  atomic.Bool
 }
 
 // prep returns query prepared on db once: the SQLite driver would parse
@@ -354,7 +360,7 @@ func (b *auditBatch) append(ctx context.Context, s *sqlStore, tx *sql.Tx, e *Aud
 	}
 	e.Seq = h.seq + 1
 	e.PrevHash = bytes.Clone(h.hash)
-	e.Hash = auditHash(e, e.PrevHash)
+	e.Hash = s.chainHash(e, e.PrevHash)
 	if _, err := s.txExec(ctx, tx, qAuditInsert,
 		e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash); err != nil {
 		return err
@@ -1210,6 +1216,14 @@ func (s *sqlStore) ReleaseIdempotency(ctx context.Context, tenantID, key string)
 // its hashes). The canonical form is the struct's JSON with fixed field
 // order and the time in UTC nanoseconds.
 func auditHash(e *AuditEntry, prev []byte) []byte {
+	h := sha256.New()
+	h.Write(prev)
+	h.Write(auditCanonical(e))
+	return h.Sum(nil)
+}
+
+// auditCanonical is the JSON of e that its link covers.
+func auditCanonical(e *AuditEntry) []byte {
 	c := struct {
 		TenantID   string `json:"tenantId"`
 		Seq        int64  `json:"seq"`
@@ -1223,10 +1237,7 @@ func auditHash(e *AuditEntry, prev []byte) []byte {
 		Outcome    string `json:"outcome"`
 		Detail     string `json:"detail"`
 	}{e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(jsonBytes(c))
-	return h.Sum(nil)
+	return jsonBytes(c)
 }
 
 func (s *sqlStore) AppendAudit(ctx context.Context, e *AuditEntry) error {
@@ -1238,6 +1249,9 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 		e.At = time.Now()
 	}
 	e.At = fromNanos(nanos(e.At))
+	if err := s.auditReady(); err != nil {
+		return err
+	}
 	if b, ok := ctx.Value(auditBatchKey{}).(*auditBatch); ok && !s.postgres {
 		return b.append(ctx, s, tx, e)
 	}
@@ -1251,7 +1265,7 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 		if err == nil {
 			e.Seq++
 			e.PrevHash = prev
-			e.Hash = auditHash(e, prev)
+			e.Hash = s.chainHash(e, prev)
 			_, err := s.txExec(ctx, tx, qAuditHeadHashInsert, e.Seq, e.Hash, e.TenantID,
 				e.TenantID, e.Seq, nanos(e.At), e.Actor, e.Action, e.Origin, e.RequestID, e.CertSerial, e.DocHash, e.Outcome, e.Detail, e.PrevHash, e.Hash)
 			return err
@@ -1266,7 +1280,7 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 		return err
 	}
 	e.PrevHash = prev
-	e.Hash = auditHash(e, prev)
+	e.Hash = s.chainHash(e, prev)
 	if _, err := s.txExec(ctx, tx, qAuditHeadHash, e.Hash, e.TenantID); err != nil {
 		return err
 	}
@@ -1324,6 +1338,9 @@ func (s *sqlStore) AuditLogs(ctx context.Context, f AuditFilter) ([]*AuditEntry,
 }
 
 func (s *sqlStore) VerifyAudit(ctx context.Context, tenantID string) (int, error) {
+	if err := s.auditReady(); err != nil {
+		return 0, err
+	}
 	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ? ORDER BY seq"), tenantID)
 	if err != nil {
 		return 0, err
@@ -1340,7 +1357,7 @@ func (s *sqlStore) VerifyAudit(ctx context.Context, tenantID string) (int, error
 		if e.Seq != int64(n) {
 			return n, fmt.Errorf("%w: entry %d missing (found %d)", ErrAuditBroken, n, e.Seq)
 		}
-		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(auditHash(e, prev), e.Hash) {
+		if !bytes.Equal(e.PrevHash, prev) || !bytes.Equal(s.chainHash(e, prev), e.Hash) {
 			return n, fmt.Errorf("%w: entry %d does not match its hash", ErrAuditBroken, e.Seq)
 		}
 		prev = e.Hash

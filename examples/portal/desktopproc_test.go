@@ -71,7 +71,7 @@ func newDesktopProc(t *testing.T, origin, module string) *desktopProc {
 }
 
 func (d *desktopProc) command(ctx context.Context, link string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, d.exe, "desktop", "open", link, "--linger", "10m")
+	cmd := exec.CommandContext(ctx, d.exe, "desktop", "open", "--linger", "10m", "--", link)
 	cmd.Env = d.env
 	cmd.Dir = d.dir
 	return cmd

@@ -102,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		defer os.RemoveAll(dir)
 		var env []string
-		extra := []string{"--rate-limit", fmt.Sprint(*rateLimit), "--log-level", "warn"}
+		extra := []string{"--rate-limit", fmt.Sprint(*rateLimit), "--public-rate-limit", fmt.Sprint(*rateLimit), "--log-level", "warn"}
 		if *hsm {
 			if tok, err = lg.NewSoftHSMToken(ctx, dir, *hsmModule, "loadgen-user-keys"); err != nil {
 				return fail(err)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -29,25 +28,10 @@ func runDesktop(ctx context.Context, e *env, args []string) int {
 	})
 }
 
-// parseInterleaved parses flags that may come before or after positional
-// arguments ("open LINK --yes" as well as "open --yes LINK"), since the OS
-// puts the link where the registration says.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, int, bool) {
-	var pos []string
-	for {
-		if code, ok := parseFlags(fs, args); !ok {
-			return nil, code, false
-		}
-		if fs.NArg() == 0 {
-			return pos, 0, true
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 func runDesktopOpen(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "desktop open", "desktop open LINK [flags]\n\n"+
+	fs := newFlagSet(e, "desktop open", "desktop open [flags] [--] LINK\n\n"+
+		"Flags come before the link; nothing may follow it (the OS registration runs\n"+
+		"\"desktop open -- LINK\", so a crafted link cannot smuggle in flags).\n"+
 		"Shows the request on a local page in the browser, or with --yes signs without one.\n"+
 		"A second process forwards its link to the running one and exits.\n"+
 		"The page opens in the system's default browser, or with --browser CMD (or $SECURESIGN_BROWSER):\n"+
@@ -55,7 +39,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	var (
 		yes, jsonOut, noForward, requireSigned, noFetch     bool
 		pinEnv, certSerial, tokenLabel, configPath, browser string
-		modules, origins, jwks                              multiFlag
+		modules, origins, jwks, unsignedFrom                multiFlag
 		linger                                              time.Duration
 	)
 	fs.BoolVar(&yes, "yes", false, "headless: sign without a page (needs --pin-env)")
@@ -66,23 +50,35 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs.Var(&origins, "allow-origin", "allow this portal origin (repeatable; adds to the config file)")
 	fs.Var(&jwks, "trust-jwks", "trust the link keys in this JWKS file (repeatable)")
 	fs.StringVar(&configPath, "config", "", "policy file (default <user config dir>/securesign/desktop.json)")
-	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned (legacy) links")
+	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned (legacy) links even from --allow-unsigned-from origins")
+	fs.Var(&unsignedFrom, "allow-unsigned-from", "accept unsigned (legacy) links from this allowed origin, shown as unverified (repeatable; adds to the config file's unsignedLinkOrigins)")
 	fs.BoolVar(&noFetch, "no-fetch-keys", false, "never fetch a portal's /.well-known/securesign-keys.json")
 	fs.BoolVar(&noForward, "no-forward", false, "do not hand the link to a running instance")
 	fs.DurationVar(&linger, "linger", 2*time.Minute, "how long to wait for the next link after the last one")
 	fs.BoolVar(&jsonOut, "json", false, "headless: print the delivered result as JSON")
 	fs.StringVar(&browser, "browser", "", "program that opens the request page, given its URL (default: $SECURESIGN_BROWSER, else the system's default browser)")
-	pos, code, ok := parseInterleaved(fs, args)
-	if !ok {
+	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	if len(pos) != 1 {
+	if fs.NArg() == 0 {
 		fs.Usage()
 		return 2
 	}
-	link := pos[0]
+	if fs.NArg() > 1 {
+		fmt.Fprintf(e.stderr, "securesign desktop open: nothing may follow the link (got %q): flags go before it\n", fs.Arg(1))
+		return 2
+	}
+	link := fs.Arg(0)
 
 	app, err := desktopApp(e, configPath, origins, jwks, modules, tokenLabel, requireSigned, noFetch)
+	if err == nil {
+		for _, o := range unsignedFrom {
+			if _, err = desktop.CanonicalOrigin(o); err != nil {
+				break
+			}
+			app.Policy.UnsignedLinkOrigins = append(app.Policy.UnsignedLinkOrigins, o)
+		}
+	}
 	if err != nil {
 		return fail(e, "desktop open", err)
 	}

@@ -122,8 +122,9 @@ func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
 			}
 			return os.Getenv(k)
 		}}
-		args := append([]string{"desktop", "open", link, "--yes", "--pin-env", "TEST_PIN", "--cert-serial", serial,
+		args := append([]string{"desktop", "open", "--yes", "--pin-env", "TEST_PIN", "--cert-serial", serial,
 			"--module", tok.Module, "--config", filepath.Join(dir, "none.json"), "--trust-jwks", jwksPath, "--json"}, extra...)
+		args = append(args, "--", link)
 		code := run(context.Background(), e, args)
 		return code, out.String() + errb.String()
 	}
@@ -194,8 +195,19 @@ func TestDesktopOpenUsage(t *testing.T) {
 	if code := run(context.Background(), e, []string{"desktop", "open"}); code != 2 {
 		t.Errorf("no link: exit %d", code)
 	}
-	if code := run(context.Background(), e, []string{"desktop", "open", "securesign://sign?x", "--yes", "--config", filepath.Join(t.TempDir(), "x.json")}); code != 1 {
+	if code := run(context.Background(), e, []string{"desktop", "open", "--yes", "--config", filepath.Join(t.TempDir(), "x.json"), "securesign://sign?x"}); code != 1 {
 		t.Errorf("--yes without PIN: exit %d", code)
+	}
+	// Nothing may follow the link: a link crafted to carry flags (or an
+	// OS registration without "--") cannot choose the browser program.
+	errb.Reset()
+	for _, args := range [][]string{
+		{"desktop", "open", "securesign://sign?x", "--browser", "/bin/sh"},
+		{"desktop", "open", "--", "securesign://sign?x", "--browser", "/bin/sh"},
+	} {
+		if code := run(context.Background(), e, args); code != 2 || !strings.Contains(errb.String(), "nothing may follow the link") {
+			t.Errorf("%q: exit %d, %s", args, code, errb.String())
+		}
 	}
 }
 
@@ -212,7 +224,7 @@ func TestDesktopInstallCLI(t *testing.T) {
 		t.Fatalf("install exit %d: %s", code, errb.String())
 	}
 	b, err := os.ReadFile(filepath.Join(home, ".local/share/applications/securesign.desktop"))
-	if err != nil || !strings.Contains(string(b), "Exec=/usr/bin/securesign desktop open %u") {
+	if err != nil || !strings.Contains(string(b), "Exec=/usr/bin/securesign desktop open -- %u") {
 		t.Fatalf("desktop entry: %v\n%s", err, b)
 	}
 	if code := run(context.Background(), e, []string{"desktop", "uninstall"}); code != 0 {
@@ -263,8 +275,8 @@ func TestDesktopOpenSingleInstance(t *testing.T) {
 			}
 			return os.Getenv(k)
 		}}
-		code := run(ctx, e, []string{"desktop", "open", link, "--browser", browser, "--allow-origin", portal.URL,
-			"--config", filepath.Join(rt, "none.json"), "--module", tok.Module, "--trust-jwks", jwksPath, "--linger", "500ms"})
+		code := run(ctx, e, []string{"desktop", "open", "--browser", browser, "--allow-origin", portal.URL,
+			"--config", filepath.Join(rt, "none.json"), "--module", tok.Module, "--trust-jwks", jwksPath, "--linger", "500ms", "--", link})
 		return code, out.String()
 	}
 	waitURLs := func(n int) []string {

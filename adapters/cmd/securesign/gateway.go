@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -34,6 +35,11 @@ type gatewayFlags struct {
 	rateRPM, otpAttempts, maxBatch   int
 	otpSendLimit                     int
 	sessionTTL, tokenTTL, shutdownTO time.Duration
+
+	memoryMiB, pdfJobs, publicRPM, connsPerAddr int
+	minUploadKiB                                int64
+	pdfWait, publicRead, readTO, retention      time.Duration
+	adminListen                                 string
 }
 
 func envOr(e *env, name, def string) string {
@@ -108,6 +114,16 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&f.sessionTTL, "session-ttl", envDur(e, "SECURESIGN_SESSION_TTL", 10*time.Minute), "deep-link lifetime, at most 15m (env SECURESIGN_SESSION_TTL)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
 	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
+	fs.IntVar(&f.memoryMiB, "memory-limit", envInt(e, "SECURESIGN_MEMORY_LIMIT_MIB", 1024), "memory the gateway may use, MiB: the Go runtime's soft limit (unless GOMEMLIMIT is set) and the size of the PDF work (env SECURESIGN_MEMORY_LIMIT_MIB)")
+	fs.IntVar(&f.pdfJobs, "pdf-jobs", envInt(e, "SECURESIGN_PDF_JOBS", 0), "concurrent PDF jobs (sign, prepare, finish, verify); 0 = (memory limit - 128 MiB) / 64 MiB (env SECURESIGN_PDF_JOBS)")
+	fs.DurationVar(&f.pdfWait, "pdf-queue-wait", envDur(e, "SECURESIGN_PDF_QUEUE_WAIT", 5*time.Second), "how long a PDF request waits for a free job before 503; negative = no wait (env SECURESIGN_PDF_QUEUE_WAIT)")
+	fs.DurationVar(&f.publicRead, "public-read-timeout", envDur(e, "SECURESIGN_PUBLIC_READ_TIMEOUT", 10*time.Second), "time to send headers, and the body of unauthenticated calls (env SECURESIGN_PUBLIC_READ_TIMEOUT)")
+	fs.DurationVar(&f.readTO, "read-timeout", envDur(e, "SECURESIGN_READ_TIMEOUT", 30*time.Second), "time an authenticated call has to send its body; PDF uploads get more (env SECURESIGN_READ_TIMEOUT)")
+	fs.Int64Var(&f.minUploadKiB, "min-upload-rate", int64(envInt(e, "SECURESIGN_MIN_UPLOAD_RATE_KIB", 256)), "slowest PDF upload accepted, KiB/s: sets the upload read deadline (env SECURESIGN_MIN_UPLOAD_RATE_KIB)")
+	fs.IntVar(&f.connsPerAddr, "max-conns-per-addr", envInt(e, "SECURESIGN_MAX_CONNS_PER_ADDR", 128), "open connections per client address; trusted proxies exempt (env SECURESIGN_MAX_CONNS_PER_ADDR)")
+	fs.IntVar(&f.publicRPM, "public-rate-limit", envInt(e, "SECURESIGN_PUBLIC_RATE_LIMIT_RPM", 600), "requests per minute per client address to callback, OCSP, TSA and CSC info (env SECURESIGN_PUBLIC_RATE_LIMIT_RPM)")
+	fs.StringVar(&f.adminListen, "admin-listen", e.getenv("SECURESIGN_ADMIN_LISTEN"), "address of an admin listener serving /metrics without a token (env SECURESIGN_ADMIN_LISTEN); or set SECURESIGN_METRICS_TOKEN for /metrics with a bearer token")
+	fs.DurationVar(&f.retention, "retention", envDur(e, "SECURESIGN_RETENTION", 30*24*time.Hour), "how long signed PDFs and session payloads are kept; audit entries stay; negative = forever (env SECURESIGN_RETENTION)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -132,6 +148,9 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, TSATrustFiles: f.tsaTrust, MasterKey: master,
 		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
 		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, OTPSendLimit: f.otpSendLimit, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
+		MemoryLimit: int64(f.memoryMiB) << 20, MaxPDFJobs: f.pdfJobs, PDFQueueWait: f.pdfWait, PublicReadTimeout: f.publicRead,
+		ReadTimeout: f.readTO, MinUploadRate: f.minUploadKiB << 10, MaxConnsPerAddr: f.connsPerAddr, PublicRateLimitRPM: f.publicRPM,
+		MetricsToken: e.getenv("SECURESIGN_METRICS_TOKEN"), Retention: f.retention,
 	}
 	for _, tf := range f.trustFor {
 		tenants, file, ok := strings.Cut(tf, "=")
@@ -139,6 +158,14 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 			return fail(e, "gateway", fmt.Errorf("--trust-for %q: want TENANT[,TENANT...]=FILE", tf))
 		}
 		cfg.TenantTrust = append(cfg.TenantTrust, gateway.TenantTrust{File: file, Tenants: strings.Split(tenants, ",")})
+	}
+	if f.memoryMiB <= 0 {
+		return fail(e, "gateway", errors.New("--memory-limit must be positive"))
+	}
+	if e.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(cfg.MemoryLimit)
+	} else {
+		cfg.MemoryLimit = 0 // sized from GOMEMLIMIT
 	}
 	if f.caModule != "" {
 		pin, err := secretFromEnv(e, "SECURESIGN_CA_PIN")
@@ -163,6 +190,11 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		return fail(e, "gateway", err)
 	}
 	defer ln.Close()
+	if f.dev {
+		if a := ln.Addr().(*net.TCPAddr); !a.IP.IsLoopback() {
+			return fail(e, "gateway", fmt.Errorf("--dev serves one-time codes over HTTP: listen on a loopback address (127.0.0.1:PORT), not %s", a))
+		}
+	}
 	scheme := "http"
 	if f.tlsCert != "" {
 		scheme = "https"
@@ -204,6 +236,19 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "dev tenant %q exists: its API key was shown when it was created (run with --new-key for another)\n", gateway.DevTenantID)
 		}
 		fmt.Fprintf(e.stdout, "OTP outbox: %s\n", filepath.Join(f.data, "dev-otp-outbox.jsonl"))
+	}
+	if f.adminListen != "" {
+		aln, err := net.Listen("tcp", f.adminListen)
+		if err != nil {
+			return fail(e, "gateway", fmt.Errorf("--admin-listen: %w", err))
+		}
+		defer aln.Close()
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		as := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go as.Serve(aln) //nolint:errcheck
+		defer as.Close()
+		fmt.Fprintf(e.stdout, "admin listener (/metrics) on %s\n", aln.Addr())
 	}
 	fmt.Fprintf(e.stdout, "listening on %s\n", local)
 	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {

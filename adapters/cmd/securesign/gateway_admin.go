@@ -3,16 +3,18 @@
 package main
 
 import (
-	"strings"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/securesign/securesign/adapters/gateway"
+	"github.com/securesign/securesign/internal/atomicfile"
 )
 
 // runGatewayAdmin administers a gateway's database directly (tenants, API
@@ -50,7 +52,15 @@ func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
 		"origin-remove":   {"remove an allowed origin", adminOrigin("remove"), originFlags(tenantFlag)},
 		"origin-list":     {"list a tenant's allowed origins", adminOrigin("list"), tenantFlag},
 		"link-key-rotate": {"create a new link-signing key and make it active", adminRotate, nil},
-		"audit-verify":    {"verify a tenant's audit hash chain", adminAuditVerify, tenantFlag},
+		"audit-verify": {"verify a tenant's audit chain (HMAC links; with --checkpoint, against an exported signed checkpoint)", adminAuditVerify, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file exported by audit-checkpoint: the chain must still hold the entry it signed")
+		}},
+		"audit-checkpoint": {"sign a checkpoint of a tenant's audit chain head and write it (JSON) to --out or stdout", adminAuditCheckpoint, func(fs *flag.FlagSet, o *adminOpts) {
+			tenantFlag(fs, o)
+			fs.StringVar(&o.out, "out", "", "file to write the checkpoint to (default stdout)")
+		}},
+		"audit-key": {"print the public key (PEM) that verifies audit checkpoints, for openssl", adminAuditKey, nil},
 		"tenant-profiles": {"narrow the certificate profiles a tenant may have issued (empty --profiles: all signing profiles)", adminTenantProfiles, func(fs *flag.FlagSet, o *adminOpts) {
 			tenantFlag(fs, o)
 			fs.StringVar(&o.profiles, "profiles", "", "comma-separated: "+strings.Join(gateway.APIProfiles, ", ")+"; empty allows all of them")
@@ -73,6 +83,13 @@ func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
 			}
 			o.e = e
 			cfg := gateway.Config{DataDir: o.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN")}
+			// The audit chain is keyed: appending to it or verifying it
+			// needs the master key (the environment's, or dev mode's file).
+			master, err := adminMasterKey(e, o.data)
+			if err != nil {
+				return fail(e, "gateway admin", err)
+			}
+			cfg.MasterKey, o.master = master, master
 			if cfg.PostgresDSN == "" {
 				if _, err := os.Stat(filepath.Join(o.data, "gateway.db")); err != nil {
 					return fail(e, "gateway admin", fmt.Errorf("no gateway database in %s (start the gateway once, or set --data)", o.data))
@@ -99,6 +116,8 @@ type adminOpts struct {
 	live, json         bool
 	origins            multiFlag
 	profiles           string
+	checkpoint, out    string
+	master             []byte
 }
 
 func adminTenantProfiles(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
@@ -319,17 +338,25 @@ func adminOrigin(op string) func(context.Context, gateway.Store, *flag.FlagSet, 
 	}
 }
 
-func adminRotate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
-	master, err := masterKey(o.e, o.e.getenv("SECURESIGN_MASTER_KEY_FILE"))
+// adminMasterKey is the master key from the environment, else dev mode's
+// <data>/master.key; nil when there is neither.
+func adminMasterKey(e *env, data string) ([]byte, error) {
+	master, err := masterKey(e, e.getenv("SECURESIGN_MASTER_KEY_FILE"))
 	if err == nil && master == nil {
-		// Dev mode keeps its master key in the data directory.
-		master, err = masterKey(o.e, filepath.Join(o.data, "master.key"))
+		master, err = masterKey(e, filepath.Join(data, "master.key"))
 		if errors.Is(err, os.ErrNotExist) {
-			err = errors.New("no master key: set SECURESIGN_MASTER_KEY or SECURESIGN_MASTER_KEY_FILE")
+			return nil, nil
 		}
 	}
-	if err != nil {
-		return err
+	return master, err
+}
+
+var errNoMasterKey = errors.New("no master key: set SECURESIGN_MASTER_KEY or SECURESIGN_MASTER_KEY_FILE")
+
+func adminRotate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	master := o.master
+	if master == nil {
+		return errNoMasterKey
 	}
 	kid, err := gateway.RotateLinkKey(ctx, st, master, time.Now())
 	if err != nil {
@@ -346,7 +373,27 @@ func adminAuditVerify(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o
 	if err := needTenant(o); err != nil {
 		return err
 	}
-	n, err := st.VerifyAudit(ctx, o.tenant)
+	var n int
+	var err error
+	if o.checkpoint != "" {
+		var b []byte
+		var cp *gateway.AuditCheckpoint
+		if o.master == nil {
+			return errNoMasterKey
+		}
+		if b, err = os.ReadFile(o.checkpoint); err != nil {
+			return err
+		}
+		if cp, err = gateway.ParseAuditCheckpoint(b); err != nil {
+			return err
+		}
+		if cp.TenantID != o.tenant {
+			return fmt.Errorf("the checkpoint is of tenant %s, not %s", cp.TenantID, o.tenant)
+		}
+		n, err = gateway.VerifyAuditCheckpoint(ctx, st, cp, o.master)
+	} else {
+		n, err = st.VerifyAudit(ctx, o.tenant)
+	}
 	if o.json {
 		out := map[string]any{"tenantId": o.tenant, "entries": n, "valid": err == nil}
 		if err != nil {
@@ -362,4 +409,43 @@ func adminAuditVerify(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o
 	}
 	fmt.Fprintf(o.e.stdout, "audit chain of %s: %d entries, valid\n", o.tenant, n)
 	return nil
+}
+
+func adminAuditCheckpoint(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if err := needTenant(o); err != nil {
+		return err
+	}
+	if o.master == nil {
+		return errNoMasterKey
+	}
+	cp, err := gateway.NewAuditCheckpoint(ctx, st, o.tenant, time.Now())
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(cp, "", "  ")
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	if o.out == "" {
+		_, err = o.e.stdout.Write(b)
+		return err
+	}
+	if err := atomicfile.WriteBytes(o.out, b, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.e.stderr, "checkpoint of %s: entry %d, written to %s\n", o.tenant, cp.Seq, o.out)
+	return nil
+}
+
+func adminAuditKey(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adminOpts) error {
+	if o.master == nil {
+		return errNoMasterKey
+	}
+	pub, err := gateway.AuditPublicKeyPEM(o.master)
+	if err != nil {
+		return err
+	}
+	_, err = o.e.stdout.Write(pub)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -98,6 +99,16 @@ func TestGatewayAdminCLI(t *testing.T) {
 // stops it through its context, as SIGTERM does.
 func TestGatewayServeCLI(t *testing.T) {
 	dir := t.TempDir()
+	// The gateway refuses a data directory others can read.
+	if code, _, errs := runGatewayCLI(t, nil, "--dev", "--data", dir, "--listen", "127.0.0.1:0"); code == 0 || !strings.Contains(errs, "chmod 700") {
+		if fi, _ := os.Stat(dir); fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("0755 data directory: exit %d, %s", code, errs)
+		}
+	}
+	if code, _, errs := runGatewayCLI(t, nil, "--dev", "--data", filepath.Join(dir, "x"), "--listen", "0.0.0.0:0"); code == 0 || !strings.Contains(errs, "loopback") {
+		t.Errorf("--dev on 0.0.0.0: exit %d, %s", code, errs)
+	}
+	os.Chmod(dir, 0o700)
 	ctx, cancel := context.WithCancel(context.Background())
 	var out gwBuffer
 	e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &bytes.Buffer{}, getenv: func(string) string { return "" }}
@@ -156,7 +167,7 @@ func TestGatewayUserKeyFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			args := append([]string{"--dev", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--log-level", "error"}, tt.args...)
+			args := append([]string{"--dev", "--data", filepath.Join(t.TempDir(), "data"), "--listen", "127.0.0.1:0", "--log-level", "error"}, tt.args...)
 			code, out, errs := runGatewayCLI(t, tt.vars, args...)
 			if code != 1 || !strings.Contains(errs, tt.want) {
 				t.Errorf("exit %d, stderr %q, stdout %q; want 1 and %q", code, errs, out, tt.want)

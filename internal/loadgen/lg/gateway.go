@@ -49,6 +49,11 @@ func StartGateway(ctx context.Context, bin, data, listen string, env []string, e
 	if _, err := CheckLoopback("http://" + listen); err != nil {
 		return nil, err
 	}
+	// The gateway refuses a data directory others can read (t.TempDir's
+	// are 0755).
+	if err := os.Chmod(data, 0o700); err != nil {
+		return nil, err
+	}
 	args := append([]string{"gateway", "--dev", "--data", data, "--listen", listen}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
