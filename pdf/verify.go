@@ -232,6 +232,10 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 	typ, _ := sig.Name("Type")
 	subFilter, _ := sig.Name("SubFilter")
 	docTS := typ == "DocTimeStamp" || subFilter == "ETSI.RFC3161"
+	sr.Kind = KindSignature
+	if docTS {
+		sr.Kind = KindDocumentTimestamp
+	}
 	if m, ok := sig["M"].(syntax.String); ok {
 		if t, ok := parsePDFDate(string(m.Bytes)); ok {
 			sr.SigningTime = t.UTC().Format(time.RFC3339)
