@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/securesign/securesign/pki"
+
 	_ "crypto/sha1" // SHA-1 digests of old signatures are recognised (and reported weak)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -60,6 +62,8 @@ var (
 	errVNoSignerCert    = errors.New("the signer's certificate is not in the signature")
 	errVUnsupportedAlgo = errors.New("unsupported algorithm")
 	errVSigningCertAttr = errors.New("the signing-certificate attribute does not match the signer's certificate")
+	errVAttrsNotDER     = errors.New("the signature does not cover the DER encoding of its signed attributes")
+	errVUnparsedCert    = errors.New("unsupported certificate")
 )
 
 func vHashByOID(oid asn1.ObjectIdentifier) crypto.Hash {
@@ -98,7 +102,16 @@ type vIssuerAndSerial struct {
 
 // vSignedData is a parsed CMS SignedData with one signer.
 type vSignedData struct {
-	raw          []byte
+	raw          []byte // DER
+	ber          bool   // the input was BER, not DER
+	trailing     bool   // non-zero bytes followed the structure
+	// eContentPresent: the encapsulated content is there (possibly empty)
+	eContentPresent bool
+	// attrsNotDER: the signed attributes are not the DER encoding the
+	// signature must cover (BER lengths or SET OF out of order)
+	attrsNotDER string
+	unparsed    []vUnparsedCert // certificates x509 could not parse
+	others      []*vSignedData  // further SignerInfos of the same CMS
 	eContentType asn1.ObjectIdentifier
 	eContent     []byte // nil when detached
 	certs        []*x509.Certificate
@@ -106,6 +119,11 @@ type vSignedData struct {
 	signedAttrs  []vCmsAttribute
 	unsigned     []vCmsAttribute
 	hash         crypto.Hash
+}
+
+type vUnparsedCert struct {
+	der []byte
+	err error
 }
 
 // vCmsResult is what a successful (or partly successful) check found.
@@ -116,25 +134,36 @@ type vCmsResult struct {
 	signingTime time.Time // the signingTime attribute, zero if absent
 	essV2       bool      // a signing-certificate(-v2) attribute was present and matched
 	sigValue    []byte
-	tsToken     []byte // unsigned signature-time-stamp token, if any
+	tsTokens    [][]byte // unsigned signature-time-stamp tokens (usually one)
 	adbeOCSP    [][]byte
 	adbeCRLs    [][]byte
 }
 
-// vParseSignedData parses a DER ContentInfo holding SignedData. Trailing
-// bytes are allowed only if they are zero (the /Contents padding).
-func vParseSignedData(der []byte) (*vSignedData, error) {
+// vParseSignedData parses a ContentInfo holding SignedData. The outer
+// structure may be BER (Java signers write indefinite lengths); it is
+// re-encoded as DER first, leaving DER parts untouched. Bytes after the
+// structure are allowed: a /Contents string is zero-padded, and what
+// follows the CMS in it is covered by no signature and read by nobody
+// (sd.trailing says whether anything but zeros was there).
+func vParseSignedData(in []byte) (*vSignedData, error) {
+	der, tree, rest, err := berToDER(in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errVCMSFormat, err)
+	}
 	var ci struct {
 		ContentType asn1.ObjectIdentifier
 		Content     asn1.RawValue `asn1:"explicit,tag:0"`
 	}
-	rest, err := asn1.Unmarshal(der, &ci)
-	if err != nil {
+	if r, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: %v", errVCMSFormat, err)
+	} else if len(r) > 0 {
+		return nil, fmt.Errorf("%w: data after the ContentInfo", errVCMSFormat)
 	}
+	trailing := false
 	for _, b := range rest {
 		if b != 0 {
-			return nil, fmt.Errorf("%w: data after the CMS structure", errVCMSFormat)
+			trailing = true
+			break
 		}
 	}
 	if !ci.ContentType.Equal(vOidSignedData) {
@@ -158,16 +187,17 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: data after SignedData", errVCMSFormat)
 	}
-	if len(sd.SignerInfos) != 1 {
-		return nil, fmt.Errorf("%w: %d signers (exactly one expected)", errVCMSFormat, len(sd.SignerInfos))
+	if len(sd.SignerInfos) == 0 || len(sd.SignerInfos) > vMaxSigners {
+		return nil, fmt.Errorf("%w: %d signers (1 to %d expected)", errVCMSFormat, len(sd.SignerInfos), vMaxSigners)
 	}
-	out := &vSignedData{raw: der, eContentType: sd.EncapContentInfo.EContentType, si: sd.SignerInfos[0]}
+	base := vSignedData{raw: der, ber: !tree.der, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
+	base.eContentPresent = len(sd.EncapContentInfo.EContent.FullBytes) > 0
 	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
 		var oct []byte
 		if _, err := asn1.Unmarshal(sd.EncapContentInfo.EContent.Bytes, &oct); err != nil {
 			return nil, fmt.Errorf("%w: eContent: %v", errVCMSFormat, err)
 		}
-		out.eContent = oct
+		base.eContent = oct
 	}
 	if len(sd.Certificates.Bytes) > 0 {
 		b := sd.Certificates.Bytes
@@ -181,34 +211,97 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 			if rv.Class != asn1.ClassUniversal || rv.Tag != asn1.TagSequence {
 				continue // attribute certificates and others are ignored
 			}
-			c, err := x509.ParseCertificate(rv.FullBytes)
-			if err != nil {
-				return nil, fmt.Errorf("%w: certificate: %v", errVCMSFormat, err)
-			}
-			out.certs = append(out.certs, c)
-			if len(out.certs) > 64 {
+			if len(base.certs)+len(base.unparsed) >= 64 {
 				return nil, fmt.Errorf("%w: too many certificates", errVCMSFormat)
 			}
+			c, err := pki.ParseCertificate(rv.FullBytes)
+			if err != nil {
+				// a certificate Go cannot read (an unsupported curve, a
+				// name attribute of a type it refuses) says nothing about
+				// the signature: it is reported, and if the signer's own
+				// certificate is among them, the signature is unverifiable
+				base.unparsed = append(base.unparsed, vUnparsedCert{der: rv.FullBytes, err: err})
+				continue
+			}
+			base.certs = append(base.certs, c)
 		}
 	}
-	out.hash = vHashByOID(out.si.DigestAlgorithm.Algorithm)
-	if out.hash == 0 {
-		return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, out.si.DigestAlgorithm.Algorithm)
-	}
-	if len(out.si.SignedAttrs.FullBytes) > 0 {
-		if out.signedAttrs, err = vParseAttrs(out.si.SignedAttrs.Bytes); err != nil {
-			return nil, err
+	attrsNotDER := vSignedAttrsNotDER(tree)
+	var out *vSignedData
+	for i, si := range sd.SignerInfos {
+		one := base
+		one.si = si
+		if i < len(attrsNotDER) {
+			one.attrsNotDER = attrsNotDER[i]
 		}
-	}
-	if len(out.si.UnsignedAttrs.FullBytes) > 0 {
-		if out.unsigned, err = vParseAttrs(out.si.UnsignedAttrs.Bytes); err != nil {
-			return nil, err
+		one.hash = vHashByOID(si.DigestAlgorithm.Algorithm)
+		if one.hash == 0 {
+			return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, si.DigestAlgorithm.Algorithm)
+		}
+		if len(si.SignedAttrs.FullBytes) > 0 {
+			if one.signedAttrs, err = vParseAttrs(si.SignedAttrs.Bytes, false); err != nil {
+				return nil, err
+			}
+		}
+		if len(si.UnsignedAttrs.FullBytes) > 0 {
+			// unsigned attributes may repeat (two signature timestamps)
+			if one.unsigned, err = vParseAttrs(si.UnsignedAttrs.Bytes, true); err != nil {
+				return nil, err
+			}
+		}
+		if out == nil {
+			out = &one
+		} else {
+			out.others = append(out.others, &one)
 		}
 	}
 	return out, nil
 }
 
-func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
+const vMaxSigners = 8
+
+// vSignedAttrsNotDER says, for each SignerInfo of the parsed ContentInfo
+// tree, why its signed attributes are not the DER encoding the signature
+// must cover ("" when they are). The signature covers the DER encoding of
+// the attributes (RFC 5652 5.4); a signer that signed another encoding
+// (indefinite lengths, SET OF out of order) signed something a DER
+// re-encoding does not reproduce, and validators that re-encode (DSS,
+// BouncyCastle) call it a hash failure.
+func vSignedAttrsNotDER(tree *berNode) []string {
+	// ContentInfo { contentType, [0] { SignedData { ..., signerInfos SET } } }
+	if tree == nil || len(tree.kids) < 2 || len(tree.kids[1].kids) < 1 {
+		return nil
+	}
+	sd := tree.kids[1].kids[0]
+	if len(sd.kids) == 0 {
+		return nil
+	}
+	sis := sd.kids[len(sd.kids)-1]
+	var out []string
+	for _, si := range sis.kids {
+		why := ""
+		for _, k := range si.kids {
+			if k.class != 2 || k.tag != 0 {
+				continue
+			}
+			switch {
+			case !k.der:
+				why = "the signed attributes are not DER-encoded"
+			default:
+				for i := 1; i < len(k.kids); i++ {
+					if bytes.Compare(k.kids[i-1].raw, k.kids[i].raw) > 0 {
+						why = "the signed attributes are not in DER order (SET OF sorted by encoding)"
+						break
+					}
+				}
+			}
+		}
+		out = append(out, why)
+	}
+	return out
+}
+
+func vParseAttrs(b []byte, repeatable bool) ([]vCmsAttribute, error) {
 	var out []vCmsAttribute
 	seen := map[string]bool{}
 	for len(b) > 0 {
@@ -218,7 +311,7 @@ func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
 			return nil, fmt.Errorf("%w: attribute: %v", errVCMSFormat, err)
 		}
 		b = r
-		if seen[a.Type.String()] {
+		if seen[a.Type.String()] && !repeatable {
 			return nil, fmt.Errorf("%w: attribute %v appears twice", errVCMSFormat, a.Type)
 		}
 		seen[a.Type.String()] = true
@@ -274,15 +367,24 @@ func (sd *vSignedData) findSigner() (*x509.Certificate, error) {
 func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 	res := &vCmsResult{certs: sd.certs, hash: sd.hash, sigValue: sd.si.Signature}
 	for _, a := range sd.unsigned {
-		if a.Type.Equal(vOidAttrTimestamp) {
-			v, err := vAttr(sd.unsigned, vOidAttrTimestamp)
+		if !a.Type.Equal(vOidAttrTimestamp) {
+			continue
+		}
+		b := a.Values.Bytes
+		for len(b) > 0 && len(res.tsTokens) < 8 {
+			var v asn1.RawValue
+			r, err := asn1.Unmarshal(b, &v)
 			if err != nil {
-				return res, err
+				return res, fmt.Errorf("%w: signature timestamp attribute: %v", errVCMSFormat, err)
 			}
-			res.tsToken = v
+			res.tsTokens = append(res.tsTokens, v.FullBytes)
+			b = r
 		}
 	}
 	cert, err := sd.findSigner()
+	if errors.Is(err, errVNoSignerCert) && len(sd.unparsed) > 0 {
+		return res, fmt.Errorf("%w: the signer's certificate may be one of the %d certificates that could not be parsed (%v)", errVUnparsedCert, len(sd.unparsed), sd.unparsed[0].err)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -323,6 +425,9 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 		}
 		if !bytes.Equal(mdv, digest) {
 			return res, errVDigestMismatch
+		}
+		if sd.attrsNotDER != "" {
+			return res, fmt.Errorf("%w: %s", errVAttrsNotDER, sd.attrsNotDER)
 		}
 		// the signature covers the DER SET OF attributes (tag 0x31, not [0])
 		der := append([]byte(nil), sd.si.SignedAttrs.FullBytes...)

@@ -14,8 +14,12 @@ import (
 type Report struct {
 	// Valid is true when there is at least one signature and every one is
 	// TOTAL_PASSED.
-	Valid      bool              `json:"valid"`
-	Signatures []SignatureReport `json:"signatures"`
+	Valid bool `json:"valid"`
+	// ValidationTime is the time signatures were judged at (RFC 3339, UTC):
+	// VerifyOptions.Now, or the current time. A signature with a trusted
+	// timestamp has its chain judged at the timestamp's time instead.
+	ValidationTime string            `json:"validationTime"`
+	Signatures     []SignatureReport `json:"signatures"`
 }
 
 // SignatureReport describes one signature or document timestamp.

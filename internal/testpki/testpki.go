@@ -10,13 +10,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"crypto/sha256"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // KeyType names a key algorithm and size.
@@ -198,4 +203,39 @@ func KeyPEM(t testing.TB, key crypto.Signer) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// WithNegativeSerial returns c re-issued by issuerKey with a negative serial
+// number, as some CAs did. x509.CreateCertificate refuses to make one, so
+// the TBSCertificate's serial is patched and signed again (SHA-256 with the
+// issuer's key type).
+func WithNegativeSerial(t testing.TB, c *x509.Certificate, issuerKey crypto.Signer) []byte {
+	t.Helper()
+	var cert struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.Raw, &cert); err != nil {
+		t.Fatal(err)
+	}
+	tbs := append([]byte(nil), cert.TBS.FullBytes...)
+	s := cryptobyte.String(tbs)
+	var body, serial cryptobyte.String
+	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) || !body.ReadASN1(&serial, cbasn1.INTEGER) {
+		t.Fatal("testpki: cannot find the serial number")
+	}
+	serial[0] = 0x85 // negative, minimal (not 0xff)
+	h := sha256.Sum256(tbs)
+	sig, err := issuerKey.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert.TBS = asn1.RawValue{FullBytes: tbs}
+	cert.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	der, err := asn1.Marshal(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }
