@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -183,6 +184,19 @@ func TestExternalCMS(t *testing.T) {
 			t.Fatalf("broken second SignerInfo: %+v", s)
 		}
 	})
+	t.Run("ed25519", func(t *testing.T) {
+		// RFC 8419: PureEdDSA over the DER signed attributes (OpenSSL 3.0
+		// cannot make one: "eddsa_digest_signverify_init: invalid digest")
+		leaf := p.h.Issue(t, testpki.Ed25519, testpki.Options{CommonName: "Ed Signer", Slot: 8})
+		rep := mustVerify(t, withCMS(t, signed, ed25519CMS(t, leaf, content)))
+		if s := rep.Signatures[0]; s.Indication != TotalPassed || s.Integrity != IntegrityOK {
+			t.Fatalf("Ed25519: %s", dumpReport(rep))
+		}
+		bad := withCMS(t, signed, ed25519CMS(t, leaf, append(content, 'x')))
+		if s := mustVerify(t, bad).Signatures[0]; s.Indication != TotalFailed || s.SubIndication != SubHashFailure {
+			t.Fatalf("Ed25519 over other bytes: %+v", s)
+		}
+	})
 	t.Run("negative-serial", func(t *testing.T) {
 		// leaf and root with negative serials: trust file and CMS
 		leaf := p.h.Issue(t, testpki.P256, testpki.Options{CommonName: "Negative Serial", Slot: 7})
@@ -252,6 +266,11 @@ func rebuildCMS(t testing.TB, der []byte, key crypto.Signer, edit func(*rawSigne
 		}
 		si.Signature = sig
 	}
+	return encodeRawSignedData(t, sd)
+}
+
+func encodeRawSignedData(t testing.TB, sd *rawSignedData) []byte {
+	t.Helper()
 	for i := range sd.SignerInfos {
 		a := &sd.SignerInfos[i].SignedAttrs
 		*a = asn1.RawValue{Class: asn1.ClassContextSpecific, Tag: 0, IsCompound: true, Bytes: a.Bytes}
@@ -302,4 +321,45 @@ func detachBER(t testing.TB, ber []byte) []byte {
 	start := cap(ber) - cap(encap.raw)
 	repl := append(append([]byte{0x30, 0x80}, encap.kids[0].raw...), 0, 0)
 	return append(append(append([]byte(nil), ber[:start]...), repl...), ber[start+len(encap.raw):]...)
+}
+
+// ed25519CMS builds a detached RFC 8419 SignedData over content.
+func ed25519CMS(t testing.TB, leaf *testpki.Leaf, content []byte) []byte {
+	t.Helper()
+	sha512 := asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
+	md := crypto.SHA512.New()
+	md.Write(content)
+	attr := func(oid asn1.ObjectIdentifier, v any) []byte {
+		val, _ := asn1.Marshal(v)
+		b, err := asn1.Marshal(struct {
+			T asn1.ObjectIdentifier
+			V asn1.RawValue
+		}{oid, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: val}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	attrs := [][]byte{attr(vOidAttrContentType, asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}), attr(vOidAttrMessageDigest, md.Sum(nil))}
+	sort.Slice(attrs, func(i, j int) bool { return bytes.Compare(attrs[i], attrs[j]) < 0 })
+	set, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: bytes.Join(attrs, nil)})
+	sig, err := leaf.Key.Sign(rand.Reader, set, crypto.Hash(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	algSeq := func(oid asn1.ObjectIdentifier) asn1.RawValue {
+		b, _ := asn1.Marshal(struct{ O asn1.ObjectIdentifier }{oid})
+		return asn1.RawValue{FullBytes: b}
+	}
+	sid, _ := asn1.Marshal(struct {
+		Issuer asn1.RawValue
+		Serial *big.Int
+	}{asn1.RawValue{FullBytes: leaf.Cert.RawIssuer}, leaf.Cert.SerialNumber})
+	digestAlgs, _ := asn1.Marshal(asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagSet, IsCompound: true, Bytes: algSeq(sha512).FullBytes})
+	sd := rawSignedData{Version: 1, DigestAlgorithms: asn1.RawValue{FullBytes: digestAlgs}}
+	sd.EncapContentInfo.EContentType = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 1}
+	sd.Certificates.Bytes = append(append([]byte(nil), leaf.Cert.Raw...), leaf.Chain[0].Raw...)
+	sd.SignerInfos = []rawSignerInfo{{Version: 1, SID: asn1.RawValue{FullBytes: sid}, DigestAlgorithm: algSeq(sha512),
+		SignedAttrs: asn1.RawValue{Bytes: bytes.Join(attrs, nil)}, SignatureAlgorithm: algSeq(vOidEd25519), Signature: sig}}
+	return encodeRawSignedData(t, &sd)
 }

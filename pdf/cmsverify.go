@@ -52,6 +52,9 @@ var (
 	vOidECSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	vOidECSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	vOidECSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	vOidEd25519   = asn1.ObjectIdentifier{1, 3, 101, 112}
+	// BSI TR-03111 ecdsa-plain-signatures: 0.4.0.127.0.7.1.1.4.1.{1..6}
+	vOidPlainECDSA = asn1.ObjectIdentifier{0, 4, 0, 127, 0, 7, 1, 1, 4, 1}
 )
 
 // CMS verification failures; the validator maps them to ETSI sub-indications.
@@ -235,6 +238,9 @@ func vParseSignedData(in []byte) (*vSignedData, error) {
 			one.attrsNotDER = attrsNotDER[i]
 		}
 		one.hash = vHashByOID(si.DigestAlgorithm.Algorithm)
+		if one.hash == 0 && vIsSignatureAlgorithm(si.DigestAlgorithm.Algorithm) {
+			return nil, fmt.Errorf("%w: the digest algorithm is the signature algorithm %v", errVCMSFormat, si.DigestAlgorithm.Algorithm)
+		}
 		if one.hash == 0 {
 			return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, si.DigestAlgorithm.Algorithm)
 		}
@@ -311,13 +317,26 @@ func vParseAttrs(b []byte, repeatable bool) ([]vCmsAttribute, error) {
 			return nil, fmt.Errorf("%w: attribute: %v", errVCMSFormat, err)
 		}
 		b = r
-		if seen[a.Type.String()] && !repeatable {
+		if seen[a.Type.String()] && !repeatable && vInterpretedAttr(a.Type) {
 			return nil, fmt.Errorf("%w: attribute %v appears twice", errVCMSFormat, a.Type)
 		}
 		seen[a.Type.String()] = true
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// vInterpretedAttr: signed attributes whose value the validator uses; one
+// of them given twice is ambiguous, so refused. Others may repeat (DSS
+// accepts that; nothing reads them).
+func vInterpretedAttr(oid asn1.ObjectIdentifier) bool {
+	for _, o := range []asn1.ObjectIdentifier{vOidAttrContentType, vOidAttrMessageDigest, vOidAttrSigningTime,
+		vOidAttrSigningCertV1, vOidAttrSigningCertV2, vOidAttrTimestamp, vOidAttrAdbeRevInfo} {
+		if oid.Equal(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // vAttr returns the single value of attribute oid, or nil.
@@ -390,6 +409,7 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 	}
 	res.signer = cert
 	signed := digest // what the signature covers when there are no attributes
+	var message []byte // the signed attributes (PureEdDSA signs them, not a hash)
 	var signedHash []byte
 	if sd.signedAttrs != nil {
 		md, err := vAttr(sd.signedAttrs, vOidAttrMessageDigest)
@@ -432,6 +452,7 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 		// the signature covers the DER SET OF attributes (tag 0x31, not [0])
 		der := append([]byte(nil), sd.si.SignedAttrs.FullBytes...)
 		der[0] = 0x31
+		message = der
 		h := sd.hash.New()
 		h.Write(der)
 		signedHash = h.Sum(nil)
@@ -444,7 +465,12 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 			res.essV2 = true
 		}
 	}
-	if err := vVerifySignature(cert.PublicKey, sd.si.SignatureAlgorithm, sd.hash, signed, sd.si.Signature); err != nil {
+	if _, ok := cert.PublicKey.(ed25519.PublicKey); ok && message == nil {
+		// RFC 8419 without signed attributes signs the content itself,
+		// which for a PDF is the whole ByteRange
+		return res, fmt.Errorf("%w: Ed25519 without signed attributes", errVUnsupportedAlgo)
+	}
+	if err := vVerifySignature(cert.PublicKey, sd.si.SignatureAlgorithm, sd.hash, signed, message, sd.si.Signature); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -513,9 +539,12 @@ func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error 
 	return nil
 }
 
-// vVerifySignature checks sig over the hashed value with the key and
-// algorithm given.
-func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h crypto.Hash, hashed, sig []byte) error {
+// vVerifySignature checks sig over the hashed value (or, for Ed25519,
+// over message) with the key and algorithm given. An algorithm this
+// validator does not implement is errVUnsupportedAlgo; an algorithm that
+// cannot go with the key (or is no signature algorithm at all) is a
+// malformed signature.
+func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h crypto.Hash, hashed, message, sig []byte) error {
 	oid := alg.Algorithm
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -528,11 +557,17 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 			if ph != h {
 				return fmt.Errorf("%w: RSA-PSS hash differs from the digest algorithm", errVUnsupportedAlgo)
 			}
+			if vBigExponent(k) {
+				return vVerifyPSSBig(k, h, hashed, sig, saltLen)
+			}
 			if err := rsa.VerifyPSS(k, h, hashed, sig, &rsa.PSSOptions{SaltLength: saltLen, Hash: h}); err != nil {
 				return errVSigCrypto
 			}
 			return nil
 		case oid.Equal(vOidRSA), oid.Equal(vOidRSASHA1), oid.Equal(vOidRSASHA256), oid.Equal(vOidRSASHA384), oid.Equal(vOidRSASHA512):
+			if vBigExponent(k) {
+				return vVerifyPKCS1v15Big(k, h, hashed, sig)
+			}
 			if err := rsa.VerifyPKCS1v15(k, h, hashed, sig); err != nil {
 				return errVSigCrypto
 			}
@@ -545,9 +580,31 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 				return errVSigCrypto
 			}
 			return nil
+		case vIsPlainECDSA(oid):
+			// BSI TR-03111 plain signature: r ‖ s, each the size of the order
+			n := (k.Curve.Params().N.BitLen() + 7) / 8
+			if len(sig) != 2*n {
+				return fmt.Errorf("%w: plain ECDSA signature of %d bytes for a %d-byte order", errVCMSFormat, len(sig), n)
+			}
+			r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
+			if !ecdsa.Verify(k, hashed, r, s) {
+				return errVSigCrypto
+			}
+			return nil
 		}
 	case ed25519.PublicKey:
-		return fmt.Errorf("%w: Ed25519 in CMS", errVUnsupportedAlgo)
+		if oid.Equal(vOidEd25519) {
+			if len(alg.Parameters.FullBytes) > 0 {
+				return fmt.Errorf("%w: Ed25519 algorithm identifier with parameters", errVCMSFormat)
+			}
+			if !ed25519.Verify(k, message, sig) {
+				return errVSigCrypto
+			}
+			return nil
+		}
+	}
+	if vKnownNonMatching(oid) {
+		return fmt.Errorf("%w: signature algorithm %v cannot be used with a %T key", errVCMSFormat, oid, pub)
 	}
 	return fmt.Errorf("%w: signature algorithm %v for key %T", errVUnsupportedAlgo, oid, pub)
 }
@@ -616,4 +673,36 @@ func vParseAdbeRevInfo(der []byte) (ocsps, crls [][]byte) {
 		ocsps = each(ria.OCSP.Bytes)
 	}
 	return ocsps, crls
+}
+
+// vTSTInfo is what the validator uses of an RFC 3161 TSTInfo.
+type vTSTInfo struct {
+	HashAlgorithm crypto.Hash
+	HashedMessage []byte
+	Time          time.Time
+}
+
+// vParseTSTInfo reads a TSTInfo (RFC 3161 2.4.2). It is parsed here rather
+// than by a timestamp library so that a certificate in the token that Go's
+// x509 cannot read does not make the token unreadable.
+func vParseTSTInfo(der []byte) (*vTSTInfo, error) {
+	var tst struct {
+		Version        int
+		Policy         asn1.ObjectIdentifier
+		MessageImprint struct {
+			HashAlgorithm pkix.AlgorithmIdentifier
+			HashedMessage []byte
+		}
+		SerialNumber *big.Int
+		GenTime      time.Time `asn1:"generalized"`
+		Rest         asn1.RawValue `asn1:"optional"`
+	}
+	if _, err := asn1.Unmarshal(der, &tst); err != nil {
+		return nil, fmt.Errorf("%w: TSTInfo: %v", errVCMSFormat, err)
+	}
+	h := vHashByOID(tst.MessageImprint.HashAlgorithm.Algorithm)
+	if h == 0 {
+		return nil, fmt.Errorf("%w: timestamp imprint hash %v", errVUnsupportedAlgo, tst.MessageImprint.HashAlgorithm.Algorithm)
+	}
+	return &vTSTInfo{HashAlgorithm: h, HashedMessage: tst.MessageImprint.HashedMessage, Time: tst.GenTime}, nil
 }

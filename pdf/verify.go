@@ -15,8 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/digitorus/timestamp"
-
 	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
 )
@@ -690,12 +688,9 @@ func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash)
 	if err != nil {
 		return out, fmt.Errorf("timestamp token: %w", err)
 	}
-	// digitorus/timestamp parses the TSTInfo (and checks the CMS again);
-	// it is given the DER re-encoding, cut at the structure's end (a
-	// document timestamp's token sits in zero-padded /Contents)
-	ts, err := timestamp.Parse(sd.raw)
+	ts, err := vParseTSTInfo(sd.eContent)
 	if err != nil {
-		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
+		return out, err
 	}
 	want, err := digestOf(ts.HashAlgorithm)
 	if err != nil {

@@ -6,6 +6,7 @@ package testpki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
@@ -33,6 +34,7 @@ const (
 	RSA4096 KeyType = "RSA-4096"
 	P256    KeyType = "ECDSA-P256"
 	P384    KeyType = "ECDSA-P384"
+	Ed25519 KeyType = "Ed25519"
 )
 
 var keyCache sync.Map // KeyType+slot -> crypto.Signer; keygen for RSA-4096 is slow
@@ -56,6 +58,8 @@ func Key(t testing.TB, kt KeyType, slot int) crypto.Signer {
 		key, err = rsa.GenerateKey(rand.Reader, 3072)
 	case RSA4096:
 		key, err = rsa.GenerateKey(rand.Reader, 4096)
+	case Ed25519:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
 	case P256:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case P384:
