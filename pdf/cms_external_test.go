@@ -12,10 +12,10 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/hex"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
-	"math/big"
 	"sort"
 	"strconv"
 	"strings"
@@ -218,7 +218,7 @@ type rawSignedData struct {
 		EContentType asn1.ObjectIdentifier
 		EContent     []byte `asn1:"optional,explicit,tag:0"`
 	}
-	Certificates asn1.RawValue `asn1:"optional,tag:0"`
+	Certificates asn1.RawValue   `asn1:"optional,tag:0"`
 	SignerInfos  []rawSignerInfo `asn1:"set"`
 }
 

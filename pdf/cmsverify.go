@@ -105,16 +105,16 @@ type vIssuerAndSerial struct {
 
 // vSignedData is a parsed CMS SignedData with one signer.
 type vSignedData struct {
-	raw          []byte // DER
-	ber          bool   // the input was BER, not DER
-	trailing     bool   // non-zero bytes followed the structure
+	raw      []byte // DER
+	ber      bool   // the input was BER, not DER
+	trailing bool   // non-zero bytes followed the structure
 	// eContentPresent: the encapsulated content is there (possibly empty)
 	eContentPresent bool
 	// attrsNotDER: the signed attributes are not the DER encoding the
 	// signature must cover (BER lengths or SET OF out of order)
-	attrsNotDER string
-	unparsed    []vUnparsedCert // certificates x509 could not parse
-	others      []*vSignedData  // further SignerInfos of the same CMS
+	attrsNotDER  string
+	unparsed     []vUnparsedCert // certificates x509 could not parse
+	others       []*vSignedData  // further SignerInfos of the same CMS
 	eContentType asn1.ObjectIdentifier
 	eContent     []byte // nil when detached
 	certs        []*x509.Certificate
@@ -408,7 +408,7 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 		return res, err
 	}
 	res.signer = cert
-	signed := digest // what the signature covers when there are no attributes
+	signed := digest   // what the signature covers when there are no attributes
 	var message []byte // the signed attributes (PureEdDSA signs them, not a hash)
 	var signedHash []byte
 	if sd.signedAttrs != nil {
@@ -694,7 +694,7 @@ func vParseTSTInfo(der []byte) (*vTSTInfo, error) {
 			HashedMessage []byte
 		}
 		SerialNumber *big.Int
-		GenTime      time.Time `asn1:"generalized"`
+		GenTime      time.Time     `asn1:"generalized"`
 		Rest         asn1.RawValue `asn1:"optional"`
 	}
 	if _, err := asn1.Unmarshal(der, &tst); err != nil {
