@@ -17,6 +17,8 @@ import (
 	"math/big"
 	"time"
 
+	"github.com/securesign/securesign/pki"
+
 	_ "crypto/sha1" // SHA-1 digests of old signatures are recognised (and reported weak)
 	_ "crypto/sha256"
 	_ "crypto/sha512"
@@ -50,6 +52,9 @@ var (
 	vOidECSHA256  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
 	vOidECSHA384  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
 	vOidECSHA512  = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	vOidEd25519   = asn1.ObjectIdentifier{1, 3, 101, 112}
+	// BSI TR-03111 ecdsa-plain-signatures: 0.4.0.127.0.7.1.1.4.1.{1..6}
+	vOidPlainECDSA = asn1.ObjectIdentifier{0, 4, 0, 127, 0, 7, 1, 1, 4, 1}
 )
 
 // CMS verification failures; the validator maps them to ETSI sub-indications.
@@ -60,6 +65,8 @@ var (
 	errVNoSignerCert    = errors.New("the signer's certificate is not in the signature")
 	errVUnsupportedAlgo = errors.New("unsupported algorithm")
 	errVSigningCertAttr = errors.New("the signing-certificate attribute does not match the signer's certificate")
+	errVAttrsNotDER     = errors.New("the signature does not cover the DER encoding of its signed attributes")
+	errVUnparsedCert    = errors.New("unsupported certificate")
 )
 
 func vHashByOID(oid asn1.ObjectIdentifier) crypto.Hash {
@@ -98,7 +105,16 @@ type vIssuerAndSerial struct {
 
 // vSignedData is a parsed CMS SignedData with one signer.
 type vSignedData struct {
-	raw          []byte
+	raw      []byte // DER
+	ber      bool   // the input was BER, not DER
+	trailing bool   // non-zero bytes followed the structure
+	// eContentPresent: the encapsulated content is there (possibly empty)
+	eContentPresent bool
+	// attrsNotDER: the signed attributes are not the DER encoding the
+	// signature must cover (BER lengths or SET OF out of order)
+	attrsNotDER  string
+	unparsed     []vUnparsedCert // certificates x509 could not parse
+	others       []*vSignedData  // further SignerInfos of the same CMS
 	eContentType asn1.ObjectIdentifier
 	eContent     []byte // nil when detached
 	certs        []*x509.Certificate
@@ -106,6 +122,11 @@ type vSignedData struct {
 	signedAttrs  []vCmsAttribute
 	unsigned     []vCmsAttribute
 	hash         crypto.Hash
+}
+
+type vUnparsedCert struct {
+	der []byte
+	err error
 }
 
 // vCmsResult is what a successful (or partly successful) check found.
@@ -116,25 +137,36 @@ type vCmsResult struct {
 	signingTime time.Time // the signingTime attribute, zero if absent
 	essV2       bool      // a signing-certificate(-v2) attribute was present and matched
 	sigValue    []byte
-	tsToken     []byte // unsigned signature-time-stamp token, if any
+	tsTokens    [][]byte // unsigned signature-time-stamp tokens (usually one)
 	adbeOCSP    [][]byte
 	adbeCRLs    [][]byte
 }
 
-// vParseSignedData parses a DER ContentInfo holding SignedData. Trailing
-// bytes are allowed only if they are zero (the /Contents padding).
-func vParseSignedData(der []byte) (*vSignedData, error) {
+// vParseSignedData parses a ContentInfo holding SignedData. The outer
+// structure may be BER (Java signers write indefinite lengths); it is
+// re-encoded as DER first, leaving DER parts untouched. Bytes after the
+// structure are allowed: a /Contents string is zero-padded, and what
+// follows the CMS in it is covered by no signature and read by nobody
+// (sd.trailing says whether anything but zeros was there).
+func vParseSignedData(in []byte) (*vSignedData, error) {
+	der, tree, rest, err := berToDER(in)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errVCMSFormat, err)
+	}
 	var ci struct {
 		ContentType asn1.ObjectIdentifier
 		Content     asn1.RawValue `asn1:"explicit,tag:0"`
 	}
-	rest, err := asn1.Unmarshal(der, &ci)
-	if err != nil {
+	if r, err := asn1.Unmarshal(der, &ci); err != nil {
 		return nil, fmt.Errorf("%w: %v", errVCMSFormat, err)
+	} else if len(r) > 0 {
+		return nil, fmt.Errorf("%w: data after the ContentInfo", errVCMSFormat)
 	}
+	trailing := false
 	for _, b := range rest {
 		if b != 0 {
-			return nil, fmt.Errorf("%w: data after the CMS structure", errVCMSFormat)
+			trailing = true
+			break
 		}
 	}
 	if !ci.ContentType.Equal(vOidSignedData) {
@@ -158,16 +190,17 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 	if len(rest) > 0 {
 		return nil, fmt.Errorf("%w: data after SignedData", errVCMSFormat)
 	}
-	if len(sd.SignerInfos) != 1 {
-		return nil, fmt.Errorf("%w: %d signers (exactly one expected)", errVCMSFormat, len(sd.SignerInfos))
+	if len(sd.SignerInfos) == 0 || len(sd.SignerInfos) > vMaxSigners {
+		return nil, fmt.Errorf("%w: %d signers (1 to %d expected)", errVCMSFormat, len(sd.SignerInfos), vMaxSigners)
 	}
-	out := &vSignedData{raw: der, eContentType: sd.EncapContentInfo.EContentType, si: sd.SignerInfos[0]}
+	base := vSignedData{raw: der, ber: !tree.der, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
+	base.eContentPresent = len(sd.EncapContentInfo.EContent.FullBytes) > 0
 	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
 		var oct []byte
 		if _, err := asn1.Unmarshal(sd.EncapContentInfo.EContent.Bytes, &oct); err != nil {
 			return nil, fmt.Errorf("%w: eContent: %v", errVCMSFormat, err)
 		}
-		out.eContent = oct
+		base.eContent = oct
 	}
 	if len(sd.Certificates.Bytes) > 0 {
 		b := sd.Certificates.Bytes
@@ -181,34 +214,100 @@ func vParseSignedData(der []byte) (*vSignedData, error) {
 			if rv.Class != asn1.ClassUniversal || rv.Tag != asn1.TagSequence {
 				continue // attribute certificates and others are ignored
 			}
-			c, err := x509.ParseCertificate(rv.FullBytes)
-			if err != nil {
-				return nil, fmt.Errorf("%w: certificate: %v", errVCMSFormat, err)
-			}
-			out.certs = append(out.certs, c)
-			if len(out.certs) > 64 {
+			if len(base.certs)+len(base.unparsed) >= 64 {
 				return nil, fmt.Errorf("%w: too many certificates", errVCMSFormat)
 			}
+			c, err := pki.ParseCertificate(rv.FullBytes)
+			if err != nil {
+				// a certificate Go cannot read (an unsupported curve, a
+				// name attribute of a type it refuses) says nothing about
+				// the signature: it is reported, and if the signer's own
+				// certificate is among them, the signature is unverifiable
+				base.unparsed = append(base.unparsed, vUnparsedCert{der: rv.FullBytes, err: err})
+				continue
+			}
+			base.certs = append(base.certs, c)
 		}
 	}
-	out.hash = vHashByOID(out.si.DigestAlgorithm.Algorithm)
-	if out.hash == 0 {
-		return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, out.si.DigestAlgorithm.Algorithm)
-	}
-	if len(out.si.SignedAttrs.FullBytes) > 0 {
-		if out.signedAttrs, err = vParseAttrs(out.si.SignedAttrs.Bytes); err != nil {
-			return nil, err
+	attrsNotDER := vSignedAttrsNotDER(tree)
+	var out *vSignedData
+	for i, si := range sd.SignerInfos {
+		one := base
+		one.si = si
+		if i < len(attrsNotDER) {
+			one.attrsNotDER = attrsNotDER[i]
 		}
-	}
-	if len(out.si.UnsignedAttrs.FullBytes) > 0 {
-		if out.unsigned, err = vParseAttrs(out.si.UnsignedAttrs.Bytes); err != nil {
-			return nil, err
+		one.hash = vHashByOID(si.DigestAlgorithm.Algorithm)
+		if one.hash == 0 && vIsSignatureAlgorithm(si.DigestAlgorithm.Algorithm) {
+			return nil, fmt.Errorf("%w: the digest algorithm is the signature algorithm %v", errVCMSFormat, si.DigestAlgorithm.Algorithm)
+		}
+		if one.hash == 0 {
+			return nil, fmt.Errorf("%w: digest algorithm %v", errVUnsupportedAlgo, si.DigestAlgorithm.Algorithm)
+		}
+		if len(si.SignedAttrs.FullBytes) > 0 {
+			if one.signedAttrs, err = vParseAttrs(si.SignedAttrs.Bytes, false); err != nil {
+				return nil, err
+			}
+		}
+		if len(si.UnsignedAttrs.FullBytes) > 0 {
+			// unsigned attributes may repeat (two signature timestamps)
+			if one.unsigned, err = vParseAttrs(si.UnsignedAttrs.Bytes, true); err != nil {
+				return nil, err
+			}
+		}
+		if out == nil {
+			out = &one
+		} else {
+			out.others = append(out.others, &one)
 		}
 	}
 	return out, nil
 }
 
-func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
+const vMaxSigners = 8
+
+// vSignedAttrsNotDER says, for each SignerInfo of the parsed ContentInfo
+// tree, why its signed attributes are not the DER encoding the signature
+// must cover ("" when they are). The signature covers the DER encoding of
+// the attributes (RFC 5652 5.4); a signer that signed another encoding
+// (indefinite lengths, SET OF out of order) signed something a DER
+// re-encoding does not reproduce, and validators that re-encode (DSS,
+// BouncyCastle) call it a hash failure.
+func vSignedAttrsNotDER(tree *berNode) []string {
+	// ContentInfo { contentType, [0] { SignedData { ..., signerInfos SET } } }
+	if tree == nil || len(tree.kids) < 2 || len(tree.kids[1].kids) < 1 {
+		return nil
+	}
+	sd := tree.kids[1].kids[0]
+	if len(sd.kids) == 0 {
+		return nil
+	}
+	sis := sd.kids[len(sd.kids)-1]
+	var out []string
+	for _, si := range sis.kids {
+		why := ""
+		for _, k := range si.kids {
+			if k.class != 2 || k.tag != 0 {
+				continue
+			}
+			switch {
+			case !k.der:
+				why = "the signed attributes are not DER-encoded"
+			default:
+				for i := 1; i < len(k.kids); i++ {
+					if bytes.Compare(k.kids[i-1].raw, k.kids[i].raw) > 0 {
+						why = "the signed attributes are not in DER order (SET OF sorted by encoding)"
+						break
+					}
+				}
+			}
+		}
+		out = append(out, why)
+	}
+	return out
+}
+
+func vParseAttrs(b []byte, repeatable bool) ([]vCmsAttribute, error) {
 	var out []vCmsAttribute
 	seen := map[string]bool{}
 	for len(b) > 0 {
@@ -218,13 +317,26 @@ func vParseAttrs(b []byte) ([]vCmsAttribute, error) {
 			return nil, fmt.Errorf("%w: attribute: %v", errVCMSFormat, err)
 		}
 		b = r
-		if seen[a.Type.String()] {
+		if seen[a.Type.String()] && !repeatable && vInterpretedAttr(a.Type) {
 			return nil, fmt.Errorf("%w: attribute %v appears twice", errVCMSFormat, a.Type)
 		}
 		seen[a.Type.String()] = true
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// vInterpretedAttr: signed attributes whose value the validator uses; one
+// of them given twice is ambiguous, so refused. Others may repeat (DSS
+// accepts that; nothing reads them).
+func vInterpretedAttr(oid asn1.ObjectIdentifier) bool {
+	for _, o := range []asn1.ObjectIdentifier{vOidAttrContentType, vOidAttrMessageDigest, vOidAttrSigningTime,
+		vOidAttrSigningCertV1, vOidAttrSigningCertV2, vOidAttrTimestamp, vOidAttrAdbeRevInfo} {
+		if oid.Equal(o) {
+			return true
+		}
+	}
+	return false
 }
 
 // vAttr returns the single value of attribute oid, or nil.
@@ -274,20 +386,30 @@ func (sd *vSignedData) findSigner() (*x509.Certificate, error) {
 func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 	res := &vCmsResult{certs: sd.certs, hash: sd.hash, sigValue: sd.si.Signature}
 	for _, a := range sd.unsigned {
-		if a.Type.Equal(vOidAttrTimestamp) {
-			v, err := vAttr(sd.unsigned, vOidAttrTimestamp)
+		if !a.Type.Equal(vOidAttrTimestamp) {
+			continue
+		}
+		b := a.Values.Bytes
+		for len(b) > 0 && len(res.tsTokens) < 8 {
+			var v asn1.RawValue
+			r, err := asn1.Unmarshal(b, &v)
 			if err != nil {
-				return res, err
+				return res, fmt.Errorf("%w: signature timestamp attribute: %v", errVCMSFormat, err)
 			}
-			res.tsToken = v
+			res.tsTokens = append(res.tsTokens, v.FullBytes)
+			b = r
 		}
 	}
 	cert, err := sd.findSigner()
+	if errors.Is(err, errVNoSignerCert) && len(sd.unparsed) > 0 {
+		return res, fmt.Errorf("%w: the signer's certificate may be one of the %d certificates that could not be parsed (%v)", errVUnparsedCert, len(sd.unparsed), sd.unparsed[0].err)
+	}
 	if err != nil {
 		return res, err
 	}
 	res.signer = cert
-	signed := digest // what the signature covers when there are no attributes
+	signed := digest   // what the signature covers when there are no attributes
+	var message []byte // the signed attributes (PureEdDSA signs them, not a hash)
 	var signedHash []byte
 	if sd.signedAttrs != nil {
 		md, err := vAttr(sd.signedAttrs, vOidAttrMessageDigest)
@@ -324,9 +446,13 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 		if !bytes.Equal(mdv, digest) {
 			return res, errVDigestMismatch
 		}
+		if sd.attrsNotDER != "" {
+			return res, fmt.Errorf("%w: %s", errVAttrsNotDER, sd.attrsNotDER)
+		}
 		// the signature covers the DER SET OF attributes (tag 0x31, not [0])
 		der := append([]byte(nil), sd.si.SignedAttrs.FullBytes...)
 		der[0] = 0x31
+		message = der
 		h := sd.hash.New()
 		h.Write(der)
 		signedHash = h.Sum(nil)
@@ -339,7 +465,12 @@ func (sd *vSignedData) verify(digest []byte) (*vCmsResult, error) {
 			res.essV2 = true
 		}
 	}
-	if err := vVerifySignature(cert.PublicKey, sd.si.SignatureAlgorithm, sd.hash, signed, sd.si.Signature); err != nil {
+	if _, ok := cert.PublicKey.(ed25519.PublicKey); ok && message == nil {
+		// RFC 8419 without signed attributes signs the content itself,
+		// which for a PDF is the whole ByteRange
+		return res, fmt.Errorf("%w: Ed25519 without signed attributes", errVUnsupportedAlgo)
+	}
+	if err := vVerifySignature(cert.PublicKey, sd.si.SignatureAlgorithm, sd.hash, signed, message, sd.si.Signature); err != nil {
 		return res, err
 	}
 	return res, nil
@@ -408,9 +539,12 @@ func vCheckSigningCertAttr(attrs []vCmsAttribute, cert *x509.Certificate) error 
 	return nil
 }
 
-// vVerifySignature checks sig over the hashed value with the key and
-// algorithm given.
-func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h crypto.Hash, hashed, sig []byte) error {
+// vVerifySignature checks sig over the hashed value (or, for Ed25519,
+// over message) with the key and algorithm given. An algorithm this
+// validator does not implement is errVUnsupportedAlgo; an algorithm that
+// cannot go with the key (or is no signature algorithm at all) is a
+// malformed signature.
+func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h crypto.Hash, hashed, message, sig []byte) error {
 	oid := alg.Algorithm
 	switch k := pub.(type) {
 	case *rsa.PublicKey:
@@ -423,11 +557,17 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 			if ph != h {
 				return fmt.Errorf("%w: RSA-PSS hash differs from the digest algorithm", errVUnsupportedAlgo)
 			}
+			if vBigExponent(k) {
+				return vVerifyPSSBig(k, h, hashed, sig, saltLen)
+			}
 			if err := rsa.VerifyPSS(k, h, hashed, sig, &rsa.PSSOptions{SaltLength: saltLen, Hash: h}); err != nil {
 				return errVSigCrypto
 			}
 			return nil
 		case oid.Equal(vOidRSA), oid.Equal(vOidRSASHA1), oid.Equal(vOidRSASHA256), oid.Equal(vOidRSASHA384), oid.Equal(vOidRSASHA512):
+			if vBigExponent(k) {
+				return vVerifyPKCS1v15Big(k, h, hashed, sig)
+			}
 			if err := rsa.VerifyPKCS1v15(k, h, hashed, sig); err != nil {
 				return errVSigCrypto
 			}
@@ -440,9 +580,31 @@ func vVerifySignature(pub crypto.PublicKey, alg pkix.AlgorithmIdentifier, h cryp
 				return errVSigCrypto
 			}
 			return nil
+		case vIsPlainECDSA(oid):
+			// BSI TR-03111 plain signature: r ‖ s, each the size of the order
+			n := (k.Curve.Params().N.BitLen() + 7) / 8
+			if len(sig) != 2*n {
+				return fmt.Errorf("%w: plain ECDSA signature of %d bytes for a %d-byte order", errVCMSFormat, len(sig), n)
+			}
+			r, s := new(big.Int).SetBytes(sig[:n]), new(big.Int).SetBytes(sig[n:])
+			if !ecdsa.Verify(k, hashed, r, s) {
+				return errVSigCrypto
+			}
+			return nil
 		}
 	case ed25519.PublicKey:
-		return fmt.Errorf("%w: Ed25519 in CMS", errVUnsupportedAlgo)
+		if oid.Equal(vOidEd25519) {
+			if len(alg.Parameters.FullBytes) > 0 {
+				return fmt.Errorf("%w: Ed25519 algorithm identifier with parameters", errVCMSFormat)
+			}
+			if !ed25519.Verify(k, message, sig) {
+				return errVSigCrypto
+			}
+			return nil
+		}
+	}
+	if vKnownNonMatching(oid) {
+		return fmt.Errorf("%w: signature algorithm %v cannot be used with a %T key", errVCMSFormat, oid, pub)
 	}
 	return fmt.Errorf("%w: signature algorithm %v for key %T", errVUnsupportedAlgo, oid, pub)
 }
@@ -511,4 +673,36 @@ func vParseAdbeRevInfo(der []byte) (ocsps, crls [][]byte) {
 		ocsps = each(ria.OCSP.Bytes)
 	}
 	return ocsps, crls
+}
+
+// vTSTInfo is what the validator uses of an RFC 3161 TSTInfo.
+type vTSTInfo struct {
+	HashAlgorithm crypto.Hash
+	HashedMessage []byte
+	Time          time.Time
+}
+
+// vParseTSTInfo reads a TSTInfo (RFC 3161 2.4.2). It is parsed here rather
+// than by a timestamp library so that a certificate in the token that Go's
+// x509 cannot read does not make the token unreadable.
+func vParseTSTInfo(der []byte) (*vTSTInfo, error) {
+	var tst struct {
+		Version        int
+		Policy         asn1.ObjectIdentifier
+		MessageImprint struct {
+			HashAlgorithm pkix.AlgorithmIdentifier
+			HashedMessage []byte
+		}
+		SerialNumber *big.Int
+		GenTime      time.Time     `asn1:"generalized"`
+		Rest         asn1.RawValue `asn1:"optional"`
+	}
+	if _, err := asn1.Unmarshal(der, &tst); err != nil {
+		return nil, fmt.Errorf("%w: TSTInfo: %v", errVCMSFormat, err)
+	}
+	h := vHashByOID(tst.MessageImprint.HashAlgorithm.Algorithm)
+	if h == 0 {
+		return nil, fmt.Errorf("%w: timestamp imprint hash %v", errVUnsupportedAlgo, tst.MessageImprint.HashAlgorithm.Algorithm)
+	}
+	return &vTSTInfo{HashAlgorithm: h, HashedMessage: tst.MessageImprint.HashedMessage, Time: tst.GenTime}, nil
 }

@@ -14,13 +14,20 @@ import (
 type Report struct {
 	// Valid is true when there is at least one signature and every one is
 	// TOTAL_PASSED.
-	Valid      bool              `json:"valid"`
-	Signatures []SignatureReport `json:"signatures"`
+	Valid bool `json:"valid"`
+	// ValidationTime is the time signatures were judged at (RFC 3339, UTC):
+	// VerifyOptions.Now, or the current time. A signature with a trusted
+	// timestamp has its chain judged at the timestamp's time instead.
+	ValidationTime string            `json:"validationTime"`
+	Signatures     []SignatureReport `json:"signatures"`
 }
 
 // SignatureReport describes one signature or document timestamp.
 type SignatureReport struct {
-	Field  string             `json:"field"`
+	Field string `json:"field"`
+	// Kind is "signature" (approval or certification signature) or
+	// "document-timestamp" (an RFC 3161 token over the document).
+	Kind   string             `json:"kind"`
 	Signer CertificateSummary `json:"signer"`
 	// SigningTime is the time the signer claims (/M or the signingTime
 	// attribute), RFC 3339; it is not trusted for validation.
@@ -30,7 +37,10 @@ type SignatureReport struct {
 	// "B-LTA"); empty for a signature that is not PAdES (adbe.pkcs7.detached)
 	// or a document timestamp.
 	Level string `json:"level"`
-	// Integrity is "ok" or "failed" (ByteRange digest and CMS signature).
+	// Integrity is "ok", "failed" (ByteRange, digest or CMS signature do
+	// not verify, or the structure is malformed) or "unsupported" (the
+	// algorithm or encoding is one this validator does not check: nothing
+	// is known about the signature either way).
 	Integrity string `json:"integrity"`
 	// Coverage is "whole-file", "whole-revision" or "partial".
 	Coverage string `json:"coverage"`
@@ -84,6 +94,19 @@ const (
 	SubCryptoConstraintsFailure = "CRYPTO_CONSTRAINTS_FAILURE"
 	SubSigConstraintsFailure    = "SIG_CONSTRAINTS_FAILURE"
 	SubTryLater                 = "TRY_LATER"
+)
+
+// Signature kinds (SignatureReport.Kind).
+const (
+	KindSignature         = "signature"
+	KindDocumentTimestamp = "document-timestamp"
+)
+
+// Integrity values (SignatureReport.Integrity).
+const (
+	IntegrityOK          = "ok"
+	IntegrityFailed      = "failed"
+	IntegrityUnsupported = "unsupported"
 )
 
 // Modification kinds (SignatureReport.ModifiedAfter), least to most serious.

@@ -6,7 +6,6 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -15,8 +14,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/digitorus/timestamp"
 
 	"github.com/securesign/securesign/pdf/internal/syntax"
 	"github.com/securesign/securesign/pki"
@@ -147,7 +144,7 @@ func (v *verifier) run() (*Report, error) {
 		sort.Slice(found, func(i, j int) bool { return found[i].ref.Num < found[j].ref.Num })
 		sigs = append(sigs, found...)
 	}
-	rep := &Report{Signatures: []SignatureReport{}}
+	rep := &Report{Signatures: []SignatureReport{}, ValidationTime: v.now.UTC().Format(time.RFC3339)}
 	type withEnd struct {
 		sr  SignatureReport
 		end int64
@@ -232,15 +229,23 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 	typ, _ := sig.Name("Type")
 	subFilter, _ := sig.Name("SubFilter")
 	docTS := typ == "DocTimeStamp" || subFilter == "ETSI.RFC3161"
+	sr.Kind = KindSignature
+	if docTS {
+		sr.Kind = KindDocumentTimestamp
+	}
 	if m, ok := sig["M"].(syntax.String); ok {
 		if t, ok := parsePDFDate(string(m.Bytes)); ok {
 			sr.SigningTime = t.UTC().Format(time.RFC3339)
 		}
 	}
 	switch subFilter {
-	case "adbe.pkcs7.detached", "ETSI.CAdES.detached", "ETSI.RFC3161":
+	case "adbe.pkcs7.detached", "ETSI.CAdES.detached", "ETSI.RFC3161", "adbe.pkcs7.sha1":
+	case "PBAD.PAdES":
+		// the PAdES signature-policy profile (ETSI TS 119 442/ Brazil's
+		// AD-RB...): a CAdES detached signature like ETSI.CAdES.detached
 	default:
-		o.fail(Indeterminate, SubFormatFailure, "signature format /SubFilter /%s is not supported (only adbe.pkcs7.detached, ETSI.CAdES.detached, ETSI.RFC3161)", subFilter)
+		sr.Integrity = IntegrityUnsupported
+		o.fail(Indeterminate, SubFormatFailure, "signature format /SubFilter /%s is unsupported (supported: adbe.pkcs7.detached, adbe.pkcs7.sha1, ETSI.CAdES.detached, PBAD.PAdES, ETSI.RFC3161)", subFilter)
 		return 0
 	}
 	// ByteRange: exactly [0 b c d] around the /Contents string
@@ -355,6 +360,7 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		res, err := v.verifyTimestampToken(contents.Bytes, func(h crypto.Hash) ([]byte, error) { return v.hashRanges(h, b, c, d) })
 		if res != nil {
 			chainCert, cmsCerts = res.signer, res.certs
+			noteNegativeSerials(o, res.certs)
 			if res.signer != nil {
 				sr.Signer = summarize(res.signer)
 			}
@@ -372,25 +378,23 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 			v.cmsFail(o, err)
 			return end
 		}
+		if sd.trailing {
+			o.note("/Contents holds bytes after the CMS structure; no signature covers them and they were ignored")
+		}
 		if sd.hash == crypto.SHA1 {
 			o.fail(Indeterminate, SubCryptoConstraintsFailure, "the signature uses SHA-1, which is no longer accepted")
 		}
-		digest, err := v.hashRanges(sd.hash, b, c, d)
-		if err != nil {
-			if v.isFatal(err) {
-				return end
-			}
-			o.fail(Indeterminate, SubFormatFailure, "reading the signed bytes: %v", err)
-			return end
-		}
-		res, err := sd.verify(digest)
+		res, ok := v.verifyCMS(sd, subFilter, b, c, d, o)
 		if res != nil && res.signer != nil {
 			sr.Signer = summarize(res.signer)
 		}
-		if err != nil {
-			v.cmsFail(o, err)
+		if !ok {
 			return end
 		}
+		for _, u := range sd.unparsed {
+			o.note("a certificate in the signature could not be parsed and was not used (%v)", u.err)
+		}
+		noteNegativeSerials(o, sd.certs)
 		sr.Integrity = "ok"
 		chainCert, cmsCerts = res.signer, res.certs
 		adbeOCSP, adbeCRL = res.adbeOCSP, res.adbeCRLs
@@ -401,22 +405,32 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		if subFilter == "ETSI.CAdES.detached" && !res.signingTime.IsZero() {
 			o.note("the CMS signingTime attribute is present, which PAdES forbids (the time belongs in /M)")
 		}
-		if res.tsToken != nil {
-			ts, err := v.verifyTimestampToken(res.tsToken, func(h crypto.Hash) ([]byte, error) {
+		// every signature timestamp must verify; the earliest trusted
+		// one is the proof of existence
+		for _, tok := range res.tsTokens {
+			ts, err := v.verifyTimestampToken(tok, func(h crypto.Hash) ([]byte, error) {
 				hh := h.New()
 				hh.Write(res.sigValue)
 				return hh.Sum(nil), nil
 			})
 			if err != nil {
 				o.fail(Indeterminate, SubSigConstraintsFailure, "the signature timestamp is invalid: %v", err)
-			} else {
+				continue
+			}
+			if st := v.checkTSAChain(ts.signer, ts.certs, ts.genTime, nil, nil); st.err != nil {
+				o.fail(Indeterminate, SubSigConstraintsFailure, "the timestamp authority's certificate is not trusted: %v", st.err)
+				if sr.Timestamp == nil {
+					sr.Timestamp = &TimestampSummary{Time: ts.genTime.UTC().Format(time.RFC3339), TSA: ts.signer.Subject.String()}
+				}
+				continue
+			}
+			if !tsOK || ts.genTime.Before(tsTime) {
 				sr.Timestamp = &TimestampSummary{Time: ts.genTime.UTC().Format(time.RFC3339), TSA: ts.signer.Subject.String()}
 				tsTime, tsOK = ts.genTime, true
-				if st := v.checkTSAChain(ts.signer, ts.certs, ts.genTime, nil, nil); st.err != nil {
-					o.fail(Indeterminate, SubSigConstraintsFailure, "the timestamp authority's certificate is not trusted: %v", st.err)
-					tsOK = false
-				}
 			}
+		}
+		if len(res.tsTokens) > 1 {
+			o.note("the signature carries %d signature timestamps", len(res.tsTokens))
 		}
 	}
 
@@ -441,7 +455,7 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 	}
 
 	// PAdES level
-	if !docTS && subFilter == "ETSI.CAdES.detached" && sr.Integrity == "ok" {
+	if !docTS && (subFilter == "ETSI.CAdES.detached" || subFilter == "PBAD.PAdES") && sr.Integrity == "ok" {
 		if essOK {
 			sr.Level = "B-B"
 		} else {
@@ -527,8 +541,92 @@ func (v *verifier) chainFail(o *outcome, st chainStatus, poe bool) {
 	}
 }
 
+// verifyCMS checks the signer(s) of sd against the document bytes
+// [0, b) and [c, c+d). A detached signature (the PAdES and adbe.pkcs7.detached
+// case) signs the document bytes; one that carries content (eContent) signs
+// that content, which then must be the document bytes themselves, or for
+// adbe.pkcs7.sha1 their SHA-1 digest. Every SignerInfo must verify.
+func (v *verifier) verifyCMS(sd *vSignedData, subFilter syntax.Name, b, c, d int64, o *outcome) (*vCmsResult, bool) {
+	var first *vCmsResult
+	for i, one := range append([]*vSignedData{sd}, sd.others...) {
+		docDigest, err := v.hashRanges(one.hash, b, c, d)
+		if err != nil {
+			if !v.isFatal(err) {
+				o.fail(Indeterminate, SubFormatFailure, "reading the signed bytes: %v", err)
+			}
+			return first, false
+		}
+		digest := docDigest
+		if one.eContentPresent {
+			h := one.hash.New()
+			h.Write(one.eContent)
+			digest = h.Sum(nil)
+		}
+		res, err := one.verify(digest)
+		if i == 0 {
+			first = res
+		}
+		if err != nil {
+			if i > 0 {
+				err = fmt.Errorf("SignerInfo %d of %d: %w", i+1, 1+len(sd.others), err)
+			}
+			v.cmsFail(o, err)
+			return first, false
+		}
+		if !one.eContentPresent {
+			if subFilter == "adbe.pkcs7.sha1" {
+				o.fail(TotalFailed, SubFormatFailure, "an adbe.pkcs7.sha1 signature must carry the document's SHA-1 digest as its content, and this one carries none")
+				return first, false
+			}
+			continue
+		}
+		var want []byte
+		if subFilter == "adbe.pkcs7.sha1" {
+			if want, err = v.hashRanges(crypto.SHA1, b, c, d); err != nil {
+				if !v.isFatal(err) {
+					o.fail(Indeterminate, SubFormatFailure, "reading the signed bytes: %v", err)
+				}
+				return first, false
+			}
+			if !bytes.Equal(one.eContent, want) {
+				o.sr.Integrity = IntegrityFailed
+				o.fail(TotalFailed, SubHashFailure, "the signed bytes were changed: the SHA-1 digest the adbe.pkcs7.sha1 signature signs is not the document's")
+				return first, false
+			}
+			continue
+		}
+		if !bytes.Equal(digest, docDigest) {
+			// the CMS is intact, but what it signs is its own content
+			o.sr.Integrity = IntegrityOK
+			o.fail(TotalFailed, SubFormatFailure, "the CMS carries and signs %d bytes of content of its own, not this document's signed bytes: a detached PDF signature must not encapsulate content", len(one.eContent))
+			return first, false
+		}
+		o.note("the CMS encapsulates the signed document bytes instead of being detached; they are the document's, so the signature covers the document")
+	}
+	if n := len(sd.others); n > 0 {
+		o.note("the CMS holds %d SignerInfos; all verify, the first is reported", n+1)
+	}
+	return first, true
+}
+
+// noteNegativeSerials says which certificates have a negative serial
+// number: RFC 5280 forbids them, Go's x509 refuses them, CAs issued them;
+// they are accepted (pki.ParseCertificate) and named.
+func noteNegativeSerials(o *outcome, certs []*x509.Certificate) {
+	for _, c := range certs {
+		if pki.NegativeSerial(c) {
+			o.note("certificate %q has a negative serial number (%s), which RFC 5280 forbids; accepted", c.Subject.String(), c.SerialNumber)
+		}
+	}
+}
+
 func (v *verifier) cmsFail(o *outcome, err error) {
 	switch {
+	case errors.Is(err, errVAttrsNotDER):
+		o.fail(TotalFailed, SubHashFailure, "%v", err)
+	case errors.Is(err, errVUnparsedCert):
+		o.sr.Integrity = IntegrityUnsupported
+		o.fail(Indeterminate, SubNoSigningCertificate, "%v", err)
 	case errors.Is(err, errVDigestMismatch):
 		o.fail(TotalFailed, SubHashFailure, "the signed bytes were changed: %v", err)
 	case errors.Is(err, errVSigCrypto):
@@ -536,6 +634,7 @@ func (v *verifier) cmsFail(o *outcome, err error) {
 	case errors.Is(err, errVNoSignerCert), errors.Is(err, errVSigningCertAttr):
 		o.fail(Indeterminate, SubNoSigningCertificate, "%v", err)
 	case errors.Is(err, errVUnsupportedAlgo):
+		o.sr.Integrity = IntegrityUnsupported
 		o.fail(Indeterminate, SubCryptoConstraintsFailure, "%v", err)
 	default:
 		o.fail(TotalFailed, SubFormatFailure, "%v", err)
@@ -594,17 +693,9 @@ func (v *verifier) verifyTimestampToken(token []byte, digestOf func(crypto.Hash)
 	if err != nil {
 		return out, fmt.Errorf("timestamp token: %w", err)
 	}
-	// digitorus/timestamp parses the TSTInfo (and checks the CMS again)
-	// A document timestamp's token sits in zero-padded /Contents: cut it at
-	// its DER length, not at the last non-zero byte (a token's DER may
-	// itself end in 0x00).
-	var whole asn1.RawValue
-	if _, err := asn1.Unmarshal(token, &whole); err != nil {
-		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
-	}
-	ts, err := timestamp.Parse(whole.FullBytes)
+	ts, err := vParseTSTInfo(sd.eContent)
 	if err != nil {
-		return out, fmt.Errorf("%w: timestamp token: %v", errVCMSFormat, err)
+		return out, err
 	}
 	want, err := digestOf(ts.HashAlgorithm)
 	if err != nil {
@@ -741,7 +832,7 @@ func (v *verifier) loadDSS() error {
 		return err
 	}
 	for _, der := range certs {
-		if c, err := x509.ParseCertificate(der); err == nil {
+		if c, err := pki.ParseCertificate(der); err == nil {
 			v.dssCerts = append(v.dssCerts, c)
 		}
 	}

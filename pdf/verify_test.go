@@ -46,11 +46,11 @@ func TestReportJSON(t *testing.T) {
 		sort.Strings(k)
 		return k
 	}
-	if diff := cmp.Diff([]string{"signatures", "valid"}, keys(m)); diff != "" {
+	if diff := cmp.Diff([]string{"signatures", "valid", "validationTime"}, keys(m)); diff != "" {
 		t.Fatal(diff)
 	}
 	sig := m["signatures"].([]any)[0].(map[string]any)
-	want := []string{"chain", "coverage", "field", "indication", "integrity", "level", "messages", "modifiedAfter",
+	want := []string{"chain", "coverage", "field", "indication", "integrity", "kind", "level", "messages", "modifiedAfter",
 		"revocation", "signer", "signingTime", "subIndication", "timestamp"}
 	if diff := cmp.Diff(want, keys(sig)); diff != "" {
 		t.Fatalf("signature keys (-want +got):\n%s", diff)

@@ -155,8 +155,9 @@ func LoadTrustAnchors(paths ...string) (*x509.CertPool, []*x509.Certificate, err
 	return pool, all, nil
 }
 
-// ParseCertificates parses PEM CERTIFICATE blocks, or one DER certificate.
-// No certificate at all is an error.
+// ParseCertificates parses PEM CERTIFICATE blocks, or one DER certificate,
+// with ParseCertificate (negative serial numbers accepted). No certificate
+// at all is an error.
 func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	rest := data
@@ -169,14 +170,14 @@ func ParseCertificates(data []byte) ([]*x509.Certificate, error) {
 		if b.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(b.Bytes)
+		c, err := ParseCertificate(b.Bytes)
 		if err != nil {
 			return nil, err
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		c, err := x509.ParseCertificate(data)
+		c, err := ParseCertificate(data)
 		if err != nil {
 			return nil, errors.New("no PEM certificate and not a DER certificate")
 		}

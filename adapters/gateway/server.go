@@ -154,6 +154,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 			return fmt.Errorf("gateway: trust anchors: %w", err)
 		}
 		for _, a := range anchors {
+			if pki.NegativeSerial(a) {
+				s.log.Warn("trust anchor has a negative serial number (RFC 5280 forbids it); accepted", "subject", a.Subject.String(), "serial", a.SerialNumber.String())
+			}
 			s.roots.AddCert(a)
 		}
 		s.anchors = anchors

@@ -6,17 +6,23 @@ package testpki
 import (
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"fmt"
 	"math/big"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // KeyType names a key algorithm and size.
@@ -28,6 +34,7 @@ const (
 	RSA4096 KeyType = "RSA-4096"
 	P256    KeyType = "ECDSA-P256"
 	P384    KeyType = "ECDSA-P384"
+	Ed25519 KeyType = "Ed25519"
 )
 
 var keyCache sync.Map // KeyType+slot -> crypto.Signer; keygen for RSA-4096 is slow
@@ -51,6 +58,8 @@ func Key(t testing.TB, kt KeyType, slot int) crypto.Signer {
 		key, err = rsa.GenerateKey(rand.Reader, 3072)
 	case RSA4096:
 		key, err = rsa.GenerateKey(rand.Reader, 4096)
+	case Ed25519:
+		_, key, err = ed25519.GenerateKey(rand.Reader)
 	case P256:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case P384:
@@ -198,4 +207,39 @@ func KeyPEM(t testing.TB, key crypto.Signer) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// WithNegativeSerial returns c re-issued by issuerKey with a negative serial
+// number, as some CAs did. x509.CreateCertificate refuses to make one, so
+// the TBSCertificate's serial is patched and signed again (SHA-256 with the
+// issuer's key type).
+func WithNegativeSerial(t testing.TB, c *x509.Certificate, issuerKey crypto.Signer) []byte {
+	t.Helper()
+	var cert struct {
+		TBS asn1.RawValue
+		Alg pkix.AlgorithmIdentifier
+		Sig asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(c.Raw, &cert); err != nil {
+		t.Fatal(err)
+	}
+	tbs := append([]byte(nil), cert.TBS.FullBytes...)
+	s := cryptobyte.String(tbs)
+	var body, serial cryptobyte.String
+	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) || !body.ReadASN1(&serial, cbasn1.INTEGER) {
+		t.Fatal("testpki: cannot find the serial number")
+	}
+	serial[0] = 0x85 // negative, minimal (not 0xff)
+	h := sha256.Sum256(tbs)
+	sig, err := issuerKey.Sign(rand.Reader, h[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert.TBS = asn1.RawValue{FullBytes: tbs}
+	cert.Sig = asn1.BitString{Bytes: sig, BitLength: 8 * len(sig)}
+	der, err := asn1.Marshal(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
 }

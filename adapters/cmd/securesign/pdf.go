@@ -125,7 +125,7 @@ func readCertsPEM(path string) ([]*x509.Certificate, error) {
 		if blk.Type != "CERTIFICATE" {
 			continue
 		}
-		c, err := x509.ParseCertificate(blk.Bytes)
+		c, err := pki.ParseCertificate(blk.Bytes)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -405,9 +405,14 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 	}
 	var opts pdf.VerifyOptions
 	if len(trust) > 0 {
-		pool, _, err := pki.LoadTrustAnchors(trust...)
+		pool, anchors, err := pki.LoadTrustAnchors(trust...)
 		if err != nil {
 			return fail(e, "pdf verify", err)
+		}
+		for _, a := range anchors {
+			if pki.NegativeSerial(a) {
+				fmt.Fprintf(e.stderr, "securesign pdf verify: warning: trust anchor %q has a negative serial number (RFC 5280 forbids it); accepted\n", a.Subject.String())
+			}
 		}
 		opts.Roots = pool
 	}
