@@ -350,7 +350,7 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 	if err := opts.check(); err != nil {
 		return err
 	}
-	doc, err := openDocument(ctx, src, size, opts.Limits)
+	doc, err := openDocument(ctx, src, size, opts.Limits, opts.Password)
 	if err != nil {
 		return err
 	}
@@ -370,7 +370,7 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 		hf = crypto.SHA256
 	}
 	h := hf.New()
-	if err := copyAndHash(ctx, dst, src, size, h); err != nil {
+	if err := copyAndHash(ctx, dst, doc.src, doc.size, h); err != nil {
 		return err
 	}
 	return extendFromState(ctx, dst, st, h, level, sigs, &opts)

@@ -249,7 +249,7 @@ func sgOpenState(t testing.TB, path string) *tailState {
 	}
 	t.Cleanup(func() { f.Close() })
 	fi, _ := f.Stat()
-	d, err := openDocument(context.Background(), f, fi.Size(), Limits{})
+	d, err := openDocument(context.Background(), f, fi.Size(), Limits{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
