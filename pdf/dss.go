@@ -354,6 +354,9 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 	if err != nil {
 		return err
 	}
+	if doc.f.HeaderOffset() > 0 {
+		return fmt.Errorf("%w (%d bytes before the %%PDF- header)", ErrSignedDamaged, doc.f.HeaderOffset())
+	}
 	st, err := stateFromDocument(doc)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func malformed(format string, args ...any) error {
 // objects asked for (catalog, form, page tree), never the whole file.
 type document struct {
 	f        *syntax.File
-	rev      int // newest revision
+	rev      int         // newest revision
 	src      io.ReaderAt // the document (after any bytes before its header)
 	size     int64
 	trailer  syntax.Dict

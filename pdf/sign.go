@@ -92,6 +92,9 @@ type SignOptions struct {
 	// user password, as most "permissions only" files are, need none. The
 	// appended revisions are encrypted with the document's own key.
 	Password []byte
+	// Info, if not nil, receives what signing did to the input: whether
+	// it was repaired (rewritten once) before the signature was appended.
+	Info *SignInfo
 	// Limits bounds the work done reading the input's structure (xref
 	// chain, catalog, form, page tree), as for Verify: a hostile input
 	// fails with a *LimitError instead of exhausting memory. Zero fields
@@ -487,9 +490,12 @@ func newPlanSized(ctx context.Context, src io.ReaderAt, size int64, cert *x509.C
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(ctx, src, size, o.Limits, o.Password)
+	doc, info, err := openForSigning(ctx, src, size, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.Info != nil {
+		*o.Info = *info
 	}
 	st, err := stateFromDocument(doc)
 	if err != nil {
