@@ -76,7 +76,7 @@ func wrapSignErr(err error) error {
 	case errors.Is(err, ErrMalformed), errors.Is(err, ErrPassword), errors.Is(err, ErrEncrypted):
 		return err
 	case errors.Is(err, syntax.ErrPassword):
-		return fmt.Errorf("%w: %w", ErrPassword, err)
+		return fmt.Errorf("%w (%w): %w", ErrPassword, ErrEncrypted, err)
 	case errors.Is(err, syntax.ErrEncryption):
 		return fmt.Errorf("%w: %w", ErrEncrypted, err)
 	case errors.Is(err, syntax.ErrLimit), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

@@ -67,28 +67,43 @@ func openForSigning(ctx context.Context, src io.ReaderAt, size int64, o *SignOpt
 	default:
 		return nil, nil, err
 	}
+	if errors.Is(damage, syntax.ErrCycle) {
+		// a reference cycle is not damage a reader's repair explains
+		return nil, nil, wrapSignErr(damage)
+	}
 	if has, err := hasSignatureBytes(ctx, src, size); err != nil {
 		return nil, nil, err
 	} else if has {
 		return nil, nil, fmt.Errorf("%w: %v", ErrSignedDamaged, damage)
 	}
+	// When the repair fails too, the error is the original damage.
+	damage = wrapSignErr(damage)
 	rf, err := syntax.Reconstruct(ctx, src, size, o.Limits.syntax())
 	if err != nil {
 		if fatalParse(err) {
 			return nil, nil, wrapSignErr(err)
 		}
-		return nil, nil, malformed("%v (rebuilding the cross-reference data failed too: %v)", damage, err)
+		return nil, nil, fmt.Errorf("%w (rebuilding the cross-reference data failed too: %v)", damage, err)
 	}
 	if rf.Encrypted() {
-		return nil, nil, malformed("%v (a damaged encrypted document is not repaired)", damage)
+		return nil, nil, fmt.Errorf("%w (a damaged encrypted document is not repaired)", damage)
 	}
 	data, err := fullSave(ctx, rf)
 	if err != nil {
-		return nil, nil, wrapSignErr(err)
+		if fatalParse(err) {
+			return nil, nil, wrapSignErr(err)
+		}
+		return nil, nil, fmt.Errorf("%w (rewriting it failed: %v)", damage, err)
 	}
 	doc, err = openDocument(ctx, bytes.NewReader(data), int64(len(data)), o.Limits, nil)
+	if err == nil {
+		var cat syntax.Dict
+		if cat, err = doc.dict(doc.trailer.Get("Root")); err == nil && cat == nil {
+			err = errors.New("no catalog")
+		}
+	}
 	if err != nil {
-		return nil, nil, malformed("%v (the repaired document does not open: %v)", damage, err)
+		return nil, nil, fmt.Errorf("%w (the repaired document is not readable either: %v)", damage, err)
 	}
 	info.Repaired = true
 	info.Reason = damage.Error()

@@ -111,7 +111,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) 
 func wrapParseErr(err error) error {
 	switch {
 	case errors.Is(err, syntax.ErrPassword):
-		return fmt.Errorf("%w: %w", ErrPassword, err)
+		return fmt.Errorf("%w (%w): %w", ErrPassword, ErrEncrypted, err)
+	case errors.Is(err, syntax.ErrEncryption):
+		return fmt.Errorf("%w: %w", ErrEncrypted, err)
 	case errors.Is(err, syntax.ErrLimit):
 		return fmt.Errorf("pdf: verify: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):

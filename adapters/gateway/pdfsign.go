@@ -50,6 +50,10 @@ type pdfOptions struct {
 	Appearance  *appearanceReq `json:"appearance"`
 	FieldName   string         `json:"fieldName" validate:"omitempty,max=100,printascii"`
 	Certify     bool           `json:"certify"`
+	// Password opens a PDF encrypted with a user password (documents with
+	// only an owner password need none). It is used for this request only,
+	// never stored or logged.
+	Password string `json:"password" validate:"omitempty,max=127"`
 }
 
 type signPDFReq struct {
@@ -73,6 +77,9 @@ func (s *Server) signOptions(o *pdfOptions) (pdf.SignOptions, error) {
 		ExtraCertificates: []*x509.Certificate{s.ca.Root()}}
 	if opts.Level == "" {
 		opts.Level = pdf.LevelBB
+	}
+	if o.Password != "" {
+		opts.Password = []byte(o.Password)
 	}
 	if o.Visible || o.Position != nil || o.Appearance != nil {
 		a := &pdf.Appearance{Page: o.Page, X: 36, Y: 36, Width: 200, Height: 60}
@@ -200,6 +207,8 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if err != nil {
 		return 0, nil, err
 	}
+	var info pdf.SignInfo
+	opts.Info = &info
 	if err := pdf.Sign(ctx, out, u.File, u.Size, sg, opts); err != nil {
 		s.metrics.outcome("remote", "failed")
 		if ke := keyError(err); ke != nil {
@@ -210,6 +219,9 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 	if err := out.Close(); err != nil {
 		return 0, nil, err
 	}
+	// The input was rewritten once (damaged cross-reference data) before
+	// the signature was appended: the portal should know.
+	answer.Fields["repaired"] = info.Repaired
 	// Audit before the file appears: a crash in between leaves a logged
 	// signature that was never delivered, never a delivered one unlogged.
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: docHash, Outcome: "signed"})
@@ -269,8 +281,14 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	if err != nil {
 		return 0, nil, err
 	}
+	if len(opts.Password) > 0 && (opts.Level == pdf.LevelBLT || opts.Level == pdf.LevelBLTA) {
+		// Finish would have to read the encrypted document again, after
+		// the request (and its password) is gone.
+		return 0, nil, badRequest("a password-protected PDF is signed with a token up to level B-T; use a server-held key for B-LT and B-LTA")
+	}
 	rid := newRequestID()
 	var parts []pdfPart
+	repaired := false
 	var hashes [][]byte
 	hashAlgo := ""
 	cleanup := func() {
@@ -280,11 +298,14 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	}
 	for i, d := range docs {
 		name := rid + "-" + strconv.Itoa(i) + ".prepared.pdf"
+		var info pdf.SignInfo
+		opts.Info = &info
 		ps, err := s.prepareOne(ctx, d, name, cert, chain, opts)
 		if err != nil {
 			cleanup()
 			return 0, nil, err
 		}
+		repaired = repaired || info.Repaired
 		state, err := ps.MarshalBinary()
 		if err != nil {
 			cleanup()
@@ -310,7 +331,9 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		cleanup()
 		return 0, nil, err
 	}
-	return http.StatusCreated, s.sessionAnswer(sess), nil
+	ans := s.sessionAnswer(sess)
+	ans.Repaired = repaired
+	return http.StatusCreated, ans, nil
 }
 
 // prepareOne writes the prepared file atomically and returns its state.

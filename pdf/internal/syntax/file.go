@@ -271,25 +271,23 @@ func (f *File) lastStartxref() (int64, error) {
 		buf = make([]byte, f.size-start)
 		n, _ := f.r.ReadAt(buf, start)
 		buf = buf[:n]
-		// the last startxref followed by %%EOF: junk after the end may
-		// itself contain a stray "startxref"
-		for end := len(buf); end > 0; {
-			j := bytes.LastIndex(buf[:end], []byte("startxref"))
-			if j < 0 {
-				break
-			}
-			if bytes.Contains(buf[j:min(j+64, len(buf))], []byte("%%EOF")) {
-				i = j
-				break
-			}
-			end = j
-		}
+		// the window widens only while it holds no startxref at all: a
+		// last startxref without %%EOF is a truncated file, not junk
+		i = bytes.LastIndex(buf, []byte("startxref"))
 		if start == 0 || tail >= maxTrailingJunk {
 			break
 		}
 	}
 	if i < 0 {
-		return 0, &SyntaxError{Offset: f.size, Msg: "no startxref followed by %%EOF near the end of the file (truncated?)", Err: io.ErrUnexpectedEOF}
+		return 0, &SyntaxError{Offset: f.size, Msg: "no startxref near the end of the file (truncated?)", Err: io.ErrUnexpectedEOF}
+	}
+	e := bytes.Index(buf[i:], []byte("%%EOF"))
+	if e < 0 {
+		return 0, &SyntaxError{Offset: f.size, Msg: "no %%EOF after the last startxref (truncated?)", Err: io.ErrUnexpectedEOF}
+	}
+	if rest := buf[i+e:]; len(rest) > 2048 && (bytes.Contains(rest, []byte("endobj")) || bytes.Contains(rest, []byte("endstream"))) {
+		// not padding but an update cut short before its startxref
+		return 0, &SyntaxError{Offset: f.size, Msg: "objects after the last startxref but no startxref after them (truncated?)", Err: io.ErrUnexpectedEOF}
 	}
 	lx := &lexer{r: newReader(f.r, f.size, start+int64(i)+9), lim: &f.lim}
 	t, err := lx.token()

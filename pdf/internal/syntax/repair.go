@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"sort"
 )
@@ -39,6 +40,9 @@ func (f *File) CheckXref(rev int) error {
 			}
 		case Compressed:
 			se, ok := f.Entry(rev, e.Stream)
+			if ok && se.Type == Compressed {
+				return &SyntaxError{Msg: fmt.Sprintf("object stream %d is itself inside an object stream", e.Stream), Err: ErrCycle}
+			}
 			if !ok || se.Type != InUse {
 				return syntaxErr(0, "object %d is in missing object stream %d", num, e.Stream)
 			}
@@ -77,11 +81,21 @@ func Reconstruct(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*F
 	}
 	entries := map[uint32]Entry{}
 	var trailers []int64
-	if err := f.scan(entries, &trailers); err != nil {
+	lastEOF, err := f.scan(entries, &trailers)
+	if err != nil {
 		return nil, err
 	}
 	if len(entries) == 0 {
 		return nil, syntaxErr(0, "no objects found")
+	}
+	// A file cut short is not repaired: what it shows would be part of a
+	// document, and signing that is never what the user meant.
+	lastObj := int64(-1)
+	for _, e := range entries {
+		lastObj = max(lastObj, e.Offset)
+	}
+	if lastEOF < lastObj {
+		return nil, &SyntaxError{Offset: f.size, Msg: "no %%EOF after the last object (truncated file)", Err: io.ErrUnexpectedEOF}
 	}
 	rv := &Revision{entries: entries, Trailer: Dict{}, EOFMark: f.size, End: f.size}
 	rv.Sections = []*Section{{Offset: 0, Entries: entries, Trailer: rv.Trailer, EOF: f.size}}
@@ -172,18 +186,23 @@ func fatal(err error) bool {
 	return errors.Is(err, ErrLimit) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// scan finds object headers and "trailer" keywords.
-func (f *File) scan(entries map[uint32]Entry, trailers *[]int64) error {
+// scan finds object headers and "trailer" keywords, and returns where
+// the last "%%EOF" is (-1 if none).
+func (f *File) scan(entries map[uint32]Entry, trailers *[]int64) (int64, error) {
+	lastEOF := int64(-1)
 	const chunk = 1 << 20
 	const overlap = 64
 	buf := make([]byte, chunk+overlap)
 	for pos := int64(0); pos < f.size; pos += chunk {
 		if err := f.ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		n, _ := f.r.ReadAt(buf[:min(int64(len(buf)), f.size-pos)], pos)
 		data := buf[:n]
 		limit := min(n, chunk) // matches starting in the overlap belong to the next chunk
+		if e := bytes.LastIndex(data, []byte("%%EOF")); e >= 0 {
+			lastEOF = max(lastEOF, pos+int64(e))
+		}
 		for i := 0; i < n; {
 			j := bytes.Index(data[i:], []byte("obj"))
 			k := bytes.Index(data[i:], []byte("trailer"))
@@ -209,16 +228,16 @@ func (f *File) scan(entries map[uint32]Entry, trailers *[]int64) error {
 			}
 			if _, seen := entries[num]; !seen {
 				if err := f.addEntries(1); err != nil {
-					return err
+					return 0, err
 				}
 				if len(entries) >= f.lim.MaxObjects {
-					return &LimitError{Limit: "MaxObjects", Max: int64(f.lim.MaxObjects)}
+					return 0, &LimitError{Limit: "MaxObjects", Max: int64(f.lim.MaxObjects)}
 				}
 			}
 			entries[num] = Entry{Type: InUse, Offset: pos + int64(start), Gen: gen}
 		}
 	}
-	return nil
+	return lastEOF, nil
 }
 
 // objHeaderBefore parses "num gen " backwards from data[at] ("obj").
