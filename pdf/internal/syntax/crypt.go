@@ -89,9 +89,10 @@ func (f *File) setupCrypt(password []byte) error {
 		return err
 	}
 	c.encryptNum = encNum
+	// the password given first, so that an owner password is known as one
 	tries := [][]byte{nil}
 	if len(password) > 0 {
-		tries = append(tries, password)
+		tries = [][]byte{password, nil}
 	}
 	for _, pw := range tries {
 		if c.authUser(pw) {
