@@ -3,6 +3,7 @@ package pdf
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -255,4 +256,76 @@ func (v *sgValidators) pool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(v.rootCert)
 	return pool
+}
+
+// TestEncryptedTwoPhaseAndExtend: two-phase signing (visible, B-LTA) and
+// Extend of qpdf-encrypted documents; Finish and Extend read the prepared
+// or signed document again, which needs its password when it has a user
+// password.
+func TestEncryptedTwoPhaseAndExtend(t *testing.T) {
+	testenv.LookPath(t, "qpdf", "qpdf")
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, user string
+		level      Level
+	}{{"owner-only-aes-256", "", LevelBLTA}, {"owner-only-rc4-128", "", LevelBLT}, {"user-password-aes-256", "user-secret", LevelBLT}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"--allow-weak-crypto", "--encrypt", c.user, "owner", "256", "--"}
+			if strings.Contains(c.name, "rc4") {
+				args = []string{"--allow-weak-crypto", "--encrypt", c.user, "owner", "128", "--use-aes=n", "--"}
+			}
+			in := tmQpdf(args...)(t, dir, tmGhostscriptPDF(t, dir))
+			var pw []byte
+			if c.user != "" {
+				pw = []byte(c.user)
+			}
+			l := w.h.Issue(t, testpki.P256, testpki.Options{CommonName: "Rajesh Kumar"})
+			prepared := filepath.Join(dir, "prepared.pdf")
+			ps, err := PrepareFile(ctx, in, prepared, l.Cert, l.Chain, SignOptions{Level: c.level, Reason: "two-phase", Appearance: sgVisibleAt(1), Password: pw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sig, err := l.Key.Sign(rand.Reader, ps.Digest, ps.Hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fopts := SignOptions{Timestamper: w.tsa, Revocation: w.ocsp, ExtraCertificates: w.extra()}
+			if pw != nil {
+				before, _ := os.ReadFile(prepared)
+				if err := FinishFile(ctx, prepared, ps, sig, fopts); !errors.Is(err, ErrPassword) {
+					t.Fatalf("Finish without the password: %v, want ErrPassword", err)
+				}
+				if after, _ := os.ReadFile(prepared); !bytes.Equal(before, after) {
+					t.Fatal("a refused Finish changed the prepared file")
+				}
+				fopts.Password = pw
+			}
+			if err := FinishFile(ctx, prepared, ps, sig, fopts); err != nil {
+				t.Fatal(err)
+			}
+			want := 1
+			if c.level == LevelBLTA {
+				want = 2
+			}
+			if pw == nil {
+				v.check(t, prepared, want)
+			} else {
+				tmCheckWithPassword(t, v, prepared, want, c.user)
+			}
+			if got, wantEnc := tmEncryption(t, prepared, "owner"), tmEncryption(t, in, "owner"); got != wantEnc {
+				t.Errorf("encryption settings changed:\n%s\nwant\n%s", got, wantEnc)
+			}
+			if pw != nil {
+				return
+			}
+			extended := filepath.Join(dir, "extended.pdf")
+			if err := ExtendFile(ctx, prepared, extended, LevelBLTA, SignOptions{Timestamper: w.tsa, Revocation: w.ocsp, ExtraCertificates: w.extra()}); err != nil {
+				t.Fatal(err)
+			}
+			v.check(t, extended, want+1)
+		})
+	}
 }
