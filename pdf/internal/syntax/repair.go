@@ -275,8 +275,8 @@ func objHeaderBefore(data []byte, at int) (num uint32, gen uint16, start int, ok
 	if !okn || g > 65535 || n > 1<<31 || n == 0 {
 		return 0, 0, 0, false
 	}
-	if i > 0 && !isWhite(int(data[i-1])) && !isDelim(int(data[i-1])) {
-		return 0, 0, 0, false
+	if i > 0 && ((!isWhite(int(data[i-1])) && !isDelim(int(data[i-1]))) || data[i-1] == '%') {
+		return 0, 0, 0, false // part of a word, or commented out
 	}
 	return uint32(n), uint16(g), i, true
 }
