@@ -11,6 +11,7 @@ need pkcs11-tool opensc
 need pdfsig poppler-utils
 need certutil libnss3-tools
 need qpdf qpdf
+need mutool mupdf-tools
 need openssl openssl
 need gs ghostscript
 need chromium chromium

@@ -350,9 +350,12 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 	if err := opts.check(); err != nil {
 		return err
 	}
-	doc, err := openDocument(ctx, src, size, opts.Limits)
+	doc, err := openDocument(ctx, src, size, opts.Limits, opts.Password)
 	if err != nil {
 		return err
+	}
+	if doc.f.HeaderOffset() > 0 {
+		return fmt.Errorf("%w (%d bytes before the %%PDF- header)", ErrSignedDamaged, doc.f.HeaderOffset())
 	}
 	st, err := stateFromDocument(doc)
 	if err != nil {
@@ -370,7 +373,7 @@ func Extend(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, lev
 		hf = crypto.SHA256
 	}
 	h := hf.New()
-	if err := copyAndHash(ctx, dst, src, size, h); err != nil {
+	if err := copyAndHash(ctx, dst, doc.src, doc.size, h); err != nil {
 		return err
 	}
 	return extendFromState(ctx, dst, st, h, level, sigs, &opts)

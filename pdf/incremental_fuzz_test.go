@@ -17,7 +17,7 @@ func FuzzOpenDocument(f *testing.F) {
 	f.Add(testpdf.Bytes(testpdf.Options{Pages: 2, Fields: 2}))
 	f.Add([]byte("%PDF-1.7\n1 0 obj<</Type/XRef/W[1 2 1]/Size 2/Length 3>>stream\nabc\nendstream endobj\nstartxref\n9\n%%EOF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := openDocument(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{})
+		d, err := openDocument(context.Background(), bytes.NewReader(data), int64(len(data)), Limits{}, nil)
 		if err != nil {
 			return
 		}

@@ -13,9 +13,14 @@ import (
 )
 
 var (
-	// ErrEncrypted is returned for encrypted PDFs: signing one would need
-	// re-encrypting the appended objects, which this package does not do.
+	// ErrEncrypted is returned for encrypted PDFs this package cannot
+	// open: a security handler other than the standard one (certificate
+	// encryption, custom handlers) or an unknown algorithm.
 	ErrEncrypted = errors.New("pdf: document is encrypted")
+	// ErrPassword is returned for a document encrypted with a user
+	// password when no password, or a wrong one, was given (documents
+	// with only an owner password open without one).
+	ErrPassword = errors.New("pdf: the document needs a password to open")
 	// ErrMalformed is returned when the document's structure (header,
 	// cross-reference data, trailer, catalog, page tree) cannot be read
 	// reliably enough to append a revision to it.
@@ -31,7 +36,8 @@ func malformed(format string, args ...any) error {
 // objects asked for (catalog, form, page tree), never the whole file.
 type document struct {
 	f        *syntax.File
-	rev      int // newest revision
+	rev      int         // newest revision
+	src      io.ReaderAt // the document (after any bytes before its header)
 	size     int64
 	trailer  syntax.Dict
 	eolAtEnd bool // the file ends with an end-of-line marker
@@ -39,15 +45,17 @@ type document struct {
 
 // openDocument reads the xref chain of src within lim. Structure errors
 // wrap ErrMalformed; a hit limit stays a *LimitError (errors.Is ErrLimit).
-func openDocument(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*document, error) {
-	f, err := syntax.Open(ctx, r, size, lim.syntax())
+func openDocument(ctx context.Context, r io.ReaderAt, size int64, lim Limits, password []byte) (*document, error) {
+	f, err := syntax.OpenWithPassword(ctx, r, size, lim.syntax(), password)
 	if err != nil {
 		return nil, wrapSignErr(err)
 	}
-	if f.Encrypted() {
-		return nil, ErrEncrypted
+	if f.Encrypted() && f.Crypt() == nil {
+		return nil, fmt.Errorf("%w: an earlier revision is encrypted, the newest is not", ErrEncrypted)
 	}
-	d := &document{f: f, rev: len(f.Revisions) - 1, size: size}
+	// f reads the document as starting at its header; so does the signer
+	d := &document{f: f, rev: len(f.Revisions) - 1, src: f.ReaderAt(), size: f.Size()}
+	r, size = d.src, d.size
 	d.trailer = f.Revisions[d.rev].Trailer
 	if _, ok := d.trailer.Get("Root").(syntax.Ref); !ok {
 		return nil, malformed("trailer has no /Root reference")
@@ -65,8 +73,12 @@ func wrapSignErr(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, ErrMalformed):
+	case errors.Is(err, ErrMalformed), errors.Is(err, ErrPassword), errors.Is(err, ErrEncrypted):
 		return err
+	case errors.Is(err, syntax.ErrPassword):
+		return fmt.Errorf("%w (%w): %w", ErrPassword, ErrEncrypted, err)
+	case errors.Is(err, syntax.ErrEncryption):
+		return fmt.Errorf("%w: %w", ErrEncrypted, err)
 	case errors.Is(err, syntax.ErrLimit), errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return fmt.Errorf("pdf: %w", err)
 	}
@@ -126,11 +138,10 @@ func (d *document) page(number int) (syntax.Ref, syntax.Dict, error) {
 	node := cat.Get("Pages")
 	want := number
 	for depth := 0; depth < 64; depth++ {
-		ref, ok := node.(syntax.Ref)
-		if !ok {
-			return syntax.Ref{}, nil, malformed("page tree node is not a reference")
-		}
-		nd, err := d.dict(ref)
+		// A node is normally a reference; some writers put a kid inside
+		// its parent's /Kids as a direct dictionary, which readers accept.
+		ref, _ := node.(syntax.Ref)
+		nd, err := d.dict(node)
 		if err != nil {
 			return syntax.Ref{}, nil, err
 		}

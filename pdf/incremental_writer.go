@@ -22,6 +22,11 @@ type tailState struct {
 	root       syntax.Ref
 	catalog    syntax.Dict // current catalog (as most recently written)
 	info, id   syntax.Object
+	// encrypt is the trailer's /Encrypt, kept in every appended trailer;
+	// crypt encrypts the strings and streams of appended objects with the
+	// document's key.
+	encrypt syntax.Object
+	crypt   *syntax.Crypt
 	// objects overlays the input with dictionaries rewritten by revisions
 	// appended in this session, so a later revision builds on them.
 	objects map[uint32]syntax.Dict
@@ -65,6 +70,7 @@ func stateFromDocument(d *document) (*tailState, error) {
 		doc: d, size: d.size, eolAtEnd: d.eolAtEnd, startxref: d.startxref(),
 		xrefStream: d.xrefStream(), nextNum: d.nextObjectNumber(), root: root,
 		catalog: cat.Clone(), info: d.trailer.Get("Info"), id: d.trailer.Get("ID"),
+		encrypt: d.trailer.Get("Encrypt"), crypt: d.f.Crypt(),
 	}, nil
 }
 
@@ -106,14 +112,50 @@ func (rb *revBuilder) pos() int64 { return rb.base + int64(rb.buf.Len()) }
 func (rb *revBuilder) object(num int, o syntax.Object) {
 	rb.offsets[num] = rb.pos()
 	fmt.Fprintf(&rb.buf, "%d 0 obj\n", num)
-	writeObj(&rb.buf, o)
+	writeObj(&rb.buf, rb.encrypted(ref(num), o))
 	rb.buf.WriteString("\nendobj\n")
+}
+
+// encrypted returns o with its strings encrypted for object r when the
+// document is encrypted. rawPDF values (the signature's /Contents
+// placeholder) stay as they are: /Contents is never encrypted.
+func (rb *revBuilder) encrypted(r syntax.Ref, o syntax.Object) syntax.Object {
+	c := rb.st.crypt
+	if c == nil {
+		return o
+	}
+	var walk func(o syntax.Object) syntax.Object
+	walk = func(o syntax.Object) syntax.Object {
+		switch x := o.(type) {
+		case syntax.String:
+			return syntax.String{Bytes: c.EncryptString(r, x.Bytes)}
+		case syntax.Array:
+			out := make(syntax.Array, len(x))
+			for i, v := range x {
+				out[i] = walk(v)
+			}
+			return out
+		case syntax.Dict:
+			out := make(syntax.Dict, len(x))
+			for k, v := range x {
+				out[k] = walk(v)
+			}
+			return out
+		}
+		return o
+	}
+	return walk(o)
 }
 
 // stream writes a stream object with dictionary d and data (already
 // encoded as d's /Filter says).
 func (rb *revBuilder) stream(num int, d syntax.Dict, data []byte) {
 	d = d.Clone()
+	if rb.st.crypt != nil && d.Get("Type") != syntax.Name("XRef") {
+		// the xref stream (and its trailer strings) is never encrypted
+		data = rb.st.crypt.EncryptStream(ref(num), data)
+		d = rb.encrypted(ref(num), d).(syntax.Dict)
+	}
 	d["Length"] = int64(len(data))
 	rb.offsets[num] = rb.pos()
 	fmt.Fprintf(&rb.buf, "%d 0 obj\n", num)
@@ -198,6 +240,9 @@ func (rb *revBuilder) trailerCommon(t syntax.Dict) {
 	}
 	if st.id != nil {
 		t["ID"] = st.id
+	}
+	if st.encrypt != nil {
+		t["Encrypt"] = st.encrypt
 	}
 	t["Prev"] = st.startxref
 }

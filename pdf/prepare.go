@@ -162,7 +162,7 @@ func Prepare(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, ce
 		return nil, err
 	}
 	h := p.parts.Hash.New()
-	if err := copyAndHash(ctx, dst, src, size, h); err != nil {
+	if err := copyAndHash(ctx, dst, p.st.doc.src, p.st.doc.size, h); err != nil {
 		return nil, err
 	}
 	inputState, err := marshalHash(h)
@@ -296,7 +296,7 @@ func (p *PreparedSignature) plan(ctx context.Context, f io.ReaderAt, signature [
 	h.Write(rev)
 	// Read the prepared file's structure (xref, catalog); its /Contents
 	// placeholder is irrelevant to that.
-	doc, err := openDocument(ctx, f, p.fileSize, opts.Limits)
+	doc, err := openDocument(ctx, f, p.fileSize, opts.Limits, opts.Password)
 	if err != nil {
 		return nil, err
 	}

@@ -208,6 +208,10 @@ type VerifyOptions struct {
 	Revocation *pki.RevocationChecker
 	// Limits bounds the work done on hostile input.
 	Limits Limits
+	// Password opens an encrypted document that needs a user password
+	// (the owner password works too). Documents encrypted with an empty
+	// user password need none.
+	Password []byte
 	// Now returns the current time (validation time when there is no
 	// timestamp); nil means time.Now.
 	Now func() time.Time

@@ -87,6 +87,14 @@ type SignOptions struct {
 	// root here so the intermediates' revocation data can be fetched
 	// (their issuer must be known).
 	ExtraCertificates []*x509.Certificate
+	// Password opens an encrypted document that needs a user password
+	// (the owner password works too); documents encrypted with an empty
+	// user password, as most "permissions only" files are, need none. The
+	// appended revisions are encrypted with the document's own key.
+	Password []byte
+	// Info, if not nil, receives what signing did to the input: whether
+	// it was repaired (rewritten once) before the signature was appended.
+	Info *SignInfo
 	// Limits bounds the work done reading the input's structure (xref
 	// chain, catalog, form, page tree), as for Verify: a hostile input
 	// fails with a *LimitError instead of exhausting memory. Zero fields
@@ -375,13 +383,21 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 		}
 	}
 	pageRef, pageDict, err := st.doc.page(pageNo)
-	if err != nil {
-		if errors.Is(err, ErrMalformed) || fatalParse(err) {
-			return nil, err
-		}
+	switch {
+	case err != nil && fatalParse(err):
+		return nil, err
+	case err != nil && !visible:
+		// An invisible signature needs no page: its widget's /P is
+		// optional, and a damaged page tree is no reason to refuse.
+		pageRef, pageDict = syntax.Ref{}, nil
+	case err != nil && errors.Is(err, ErrMalformed):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("%w: %v", ErrOptions, err)
+	case visible && pageRef.Num == 0:
+		return nil, fmt.Errorf("%w: page %d is a direct object inside its parent's /Kids; a visible signature needs an indirect page", ErrOptions, pageNo)
 	}
-	if d, ok := st.objects[pageRef.Num]; ok {
+	if d, ok := st.objects[pageRef.Num]; ok && pageRef.Num != 0 {
 		pageDict = d
 	}
 	w := syntax.Dict{}
@@ -390,7 +406,9 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	w["FT"] = syntax.Name("Sig")
 	w["T"] = pdfText(fieldName)
 	w["V"] = sigRef
-	w["P"] = pageRef
+	if pageRef.Num != 0 {
+		w["P"] = pageRef
+	}
 	w["F"] = int64(132) // Print | Locked
 	if visible {
 		rect, apRef, err := writeAppearance(rb, o, cert, now)
@@ -447,7 +465,7 @@ func (rb *revBuilder) objectRef(r syntax.Ref, o syntax.Object) {
 	rb.offsets[int(r.Num)] = rb.pos()
 	rb.gens()[int(r.Num)] = int(r.Gen)
 	fmt.Fprintf(&rb.buf, "%d %d obj\n", r.Num, r.Gen)
-	writeObj(&rb.buf, o)
+	writeObj(&rb.buf, rb.encrypted(r, o))
 	rb.buf.WriteString("\nendobj\n")
 }
 
@@ -472,9 +490,12 @@ func newPlanSized(ctx context.Context, src io.ReaderAt, size int64, cert *x509.C
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	doc, err := openDocument(ctx, src, size, o.Limits)
+	doc, info, err := openForSigning(ctx, src, size, o)
 	if err != nil {
 		return nil, err
+	}
+	if o.Info != nil {
+		*o.Info = *info
 	}
 	st, err := stateFromDocument(doc)
 	if err != nil {
@@ -642,7 +663,7 @@ func Sign(ctx context.Context, dst io.Writer, src io.ReaderAt, size int64, s sig
 		return err
 	}
 	h := p.parts.Hash.New()
-	if err := copyAndHash(ctx, dst, src, size, h); err != nil {
+	if err := copyAndHash(ctx, dst, p.st.doc.src, p.st.doc.size, h); err != nil {
 		return err
 	}
 	inputState, err := marshalHash(h)

@@ -86,12 +86,12 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) 
 		ctx, cancel = context.WithTimeout(ctx, lim.Timeout)
 		defer cancel()
 	}
-	f, err := syntax.Open(ctx, r, size, lim)
+	f, err := syntax.OpenWithPassword(ctx, r, size, lim, opts.Password)
 	if err != nil {
 		return nil, wrapParseErr(err)
 	}
-	if f.Encrypted() {
-		return nil, fmt.Errorf("%w: encrypted documents are not validated (decrypt first, e.g. qpdf --decrypt)", ErrEncrypted)
+	if f.Encrypted() && f.Crypt() == nil {
+		return nil, fmt.Errorf("%w: an earlier revision is encrypted, the newest is not", ErrEncrypted)
 	}
 	v := &verifier{ctx: ctx, r: r, size: size, f: f, opts: opts, infos: map[int]*docInfo{}, refs: map[int]map[uint32]bool{}, dssRev: -1}
 	v.now = time.Now()
@@ -107,6 +107,10 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) 
 
 func wrapParseErr(err error) error {
 	switch {
+	case errors.Is(err, syntax.ErrPassword):
+		return fmt.Errorf("%w (%w): %w", ErrPassword, ErrEncrypted, err)
+	case errors.Is(err, syntax.ErrEncryption):
+		return fmt.Errorf("%w: %w", ErrEncrypted, err)
 	case errors.Is(err, syntax.ErrLimit):
 		return fmt.Errorf("pdf: verify: %w", err)
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):

@@ -50,6 +50,10 @@ type pdfOptions struct {
 	Appearance  *appearanceReq `json:"appearance"`
 	FieldName   string         `json:"fieldName" validate:"omitempty,max=100,printascii"`
 	Certify     bool           `json:"certify"`
+	// Password opens a PDF encrypted with a user password (documents with
+	// only an owner password need none). It is used for this request only,
+	// never stored or logged.
+	Password string `json:"password" validate:"omitempty,max=127"`
 }
 
 type signPDFReq struct {
@@ -73,6 +77,9 @@ func (s *Server) signOptions(o *pdfOptions) (pdf.SignOptions, error) {
 		ExtraCertificates: []*x509.Certificate{s.ca.Root()}, Limits: pdfLimits}
 	if opts.Level == "" {
 		opts.Level = pdf.LevelBB
+	}
+	if o.Password != "" {
+		opts.Password = []byte(o.Password)
 	}
 	if o.Visible || o.Position != nil || o.Appearance != nil {
 		a := &pdf.Appearance{Page: o.Page, X: 36, Y: 36, Width: 200, Height: 60}
@@ -227,13 +234,18 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 			os.Remove(t)
 		}
 	}()
+	repaired := false
 	for _, d := range docs {
 		out, err := os.CreateTemp(s.filesDir(), "signed-*.tmp")
 		if err != nil {
 			return 0, nil, err
 		}
 		temps = append(temps, out.Name())
-		err = pdf.Sign(ctx, out, d.File, d.Size, sg, opts)
+		var info pdf.SignInfo
+		o := opts
+		o.Info = &info
+		err = pdf.Sign(ctx, out, d.File, d.Size, sg, o)
+		repaired = repaired || info.Repaired
 		if cerr := out.Close(); err == nil {
 			err = cerr
 		}
@@ -250,6 +262,9 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 	if err := s.spendOTP(ctx, o); err != nil {
 		return 0, nil, err
 	}
+	// An input was rewritten once (damaged cross-reference data) before
+	// the signature was appended: the portal should know.
+	answer.Fields["repaired"] = repaired
 	// Audit before the files appear: a crash in between leaves a logged
 	// signature that was never delivered, never a delivered one unlogged.
 	for i := range docs {
@@ -317,8 +332,14 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	if err != nil {
 		return 0, nil, err
 	}
+	if len(opts.Password) > 0 && (opts.Level == pdf.LevelBLT || opts.Level == pdf.LevelBLTA) {
+		// Finish would have to read the encrypted document again, after
+		// the request (and its password) is gone.
+		return 0, nil, badRequest("a password-protected PDF is signed with a token up to level B-T; use a server-held key for B-LT and B-LTA")
+	}
 	rid := newRequestID()
 	var parts []pdfPart
+	repaired := false
 	var hashes [][]byte
 	hashAlgo := ""
 	cleanup := func() {
@@ -328,11 +349,14 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	}
 	for i, d := range docs {
 		name := rid + "-" + strconv.Itoa(i) + ".prepared.pdf"
+		var info pdf.SignInfo
+		opts.Info = &info
 		ps, err := s.prepareOne(ctx, d, name, cert, chain, opts)
 		if err != nil {
 			cleanup()
 			return 0, nil, err
 		}
+		repaired = repaired || info.Repaired
 		state, err := ps.MarshalBinary()
 		if err != nil {
 			cleanup()
@@ -358,7 +382,9 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		cleanup()
 		return 0, nil, err
 	}
-	return http.StatusCreated, s.sessionAnswer(sess), nil
+	ans := s.sessionAnswer(sess)
+	ans.Repaired = repaired
+	return http.StatusCreated, ans, nil
 }
 
 // prepareOne writes the prepared file atomically and returns its state.

@@ -224,6 +224,9 @@ type sessionAnswerBody struct {
 	SessionID string `json:"sessionId"`
 	StatusURL string `json:"statusUrl"`
 	Success   bool   `json:"success"`
+	// Repaired: a PDF was rewritten once (damaged cross-reference data)
+	// before its signature was prepared.
+	Repaired bool `json:"repaired,omitempty"`
 }
 
 func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {

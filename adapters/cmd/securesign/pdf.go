@@ -43,6 +43,7 @@ type pdfCommon struct {
 	page                                         int
 	rect, image, field                           string
 	certify, asJSON                              bool
+	passwordEnv                                  string
 }
 
 func (c *pdfCommon) register(fs interface {
@@ -54,6 +55,7 @@ func (c *pdfCommon) register(fs interface {
 	fs.StringVar(&c.tsa, "tsa", "", "RFC 3161 TSA URL (needed from B-T on)")
 	fs.StringVar(&c.extra, "extra-certs", "", "PEM file of further certificates (e.g. the root) for B-LT validation data")
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
+	fs.StringVar(&c.passwordEnv, "password-env", "", passwordEnvUsage)
 	if !signing {
 		return
 	}
@@ -68,9 +70,28 @@ func (c *pdfCommon) register(fs interface {
 	fs.BoolVar(&c.certify, "certify", false, "certification signature (DocMDP P=2) instead of approval")
 }
 
-func (c *pdfCommon) options() (pdf.SignOptions, error) {
+const passwordEnvUsage = "environment variable holding the PDF's password (only for documents encrypted with a user password)"
+
+// pdfPassword reads the document password named by --password-env.
+func pdfPassword(e *env, name string) ([]byte, error) {
+	if name == "" {
+		return nil, nil
+	}
+	pw, err := secretFromEnv(e, name)
+	if err != nil {
+		return nil, fmt.Errorf("--password-env: %w", err)
+	}
+	return []byte(pw), nil
+}
+
+func (c *pdfCommon) options(e *env) (pdf.SignOptions, error) {
 	o := pdf.SignOptions{Level: pdf.Level(strings.ToUpper(c.level)), Reason: c.reason, Location: c.location,
 		ContactInfo: c.contact, Certify: c.certify, FieldName: c.field}
+	pw, err := pdfPassword(e, c.passwordEnv)
+	if err != nil {
+		return o, err
+	}
+	o.Password = pw
 	if c.tsa != "" {
 		o.Timestamper = &pki.TSAClient{URL: c.tsa}
 	}
@@ -166,7 +187,7 @@ func runPDFSign(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	opts, err := c.options()
+	opts, err := c.options(e)
 	if err != nil {
 		return fail(e, "pdf sign", err)
 	}
@@ -213,16 +234,31 @@ func runPDFSign(ctx context.Context, e *env, args []string) int {
 		s = chainSigner{s, certs}
 	}
 	start := time.Now()
+	var info pdf.SignInfo
+	opts.Info = &info
 	if err := pdf.SignFile(ctx, *in, *out, s, opts); err != nil {
 		return fail(e, "pdf sign", err)
 	}
 	if c.asJSON {
-		printJSON(e.stdout, map[string]any{"success": true, "out": *out, "level": string(opts.Level),
-			"signer": s.Certificate().Subject.CommonName, "seconds": time.Since(start).Seconds()})
+		res := map[string]any{"success": true, "out": *out, "level": string(opts.Level),
+			"signer": s.Certificate().Subject.CommonName, "seconds": time.Since(start).Seconds(), "repaired": info.Repaired}
+		if info.Repaired {
+			res["repairReason"] = info.Reason
+		}
+		printJSON(e.stdout, res)
 	} else {
+		printRepaired(e, info)
 		fmt.Fprintf(e.stdout, "signed %s (%s) as %s\n", *out, opts.Level, s.Certificate().Subject.CommonName)
 	}
 	return 0
+}
+
+// printRepaired says, on its own line, that the input was rewritten
+// before signing.
+func printRepaired(e *env, info pdf.SignInfo) {
+	if info.Repaired {
+		fmt.Fprintf(e.stdout, "repaired: the input was rewritten once as a clean full save before signing (%s)\n", info.Reason)
+	}
 }
 
 func runPDFPrepare(ctx context.Context, e *env, args []string) int {
@@ -244,7 +280,7 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 	if *prepared == "" {
 		*prepared = *state + ".pdf"
 	}
-	opts, err := c.options()
+	opts, err := c.options(e)
 	if err != nil {
 		return fail(e, "pdf prepare", err)
 	}
@@ -260,6 +296,8 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 		}
 		chain = append(chain, more...)
 	}
+	var info pdf.SignInfo
+	opts.Info = &info
 	ps, err := pdf.PrepareFile(ctx, *in, *prepared, certs[0], chain, opts)
 	if err != nil {
 		return fail(e, "pdf prepare", err)
@@ -275,8 +313,12 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 	d := base64.StdEncoding.EncodeToString(ps.Digest)
 	if c.asJSON {
 		printJSON(e.stdout, map[string]any{"hashBase64": d, "hashAlgo": strings.ReplaceAll(ps.Hash.String(), "-", ""),
-			"signAlgo": string(ps.Algorithm), "state": *state, "prepared": *prepared})
+			"signAlgo": string(ps.Algorithm), "state": *state, "prepared": *prepared, "repaired": info.Repaired})
 	} else {
+		if info.Repaired {
+			// stdout carries only the digest: scripts read it
+			fmt.Fprintf(e.stderr, "repaired: the input was rewritten once as a clean full save (%s)\n", info.Reason)
+		}
 		fmt.Fprintln(e.stdout, d)
 	}
 	return 0
@@ -300,7 +342,7 @@ func runPDFFinish(ctx context.Context, e *env, args []string) int {
 	if *prepared == "" {
 		*prepared = *state + ".pdf"
 	}
-	opts, err := c.options()
+	opts, err := c.options(e)
 	if err != nil {
 		return fail(e, "pdf finish", err)
 	}
@@ -378,7 +420,7 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	opts, err := c.options()
+	opts, err := c.options(e)
 	if err != nil {
 		return fail(e, "pdf extend", err)
 	}
@@ -396,6 +438,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 	fs.Var(&trust, "trust", "PEM file of trust anchors (repeatable)")
 	online := fs.Bool("online", false, "fetch OCSP/CRL online when the document has no revocation data")
 	asJSON := fs.Bool("json", false, "print the validation report as JSON")
+	passwordEnv := fs.String("password-env", "", passwordEnvUsage)
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -404,6 +447,11 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	var opts pdf.VerifyOptions
+	pw, err := pdfPassword(e, *passwordEnv)
+	if err != nil {
+		return fail(e, "pdf verify", err)
+	}
+	opts.Password = pw
 	if len(trust) > 0 {
 		pool, anchors, err := pki.LoadTrustAnchors(trust...)
 		if err != nil {

@@ -8,12 +8,14 @@ import (
 	"encoding/base64"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"github.com/securesign/securesign/internal/testenv"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf"
 )
@@ -122,5 +124,57 @@ func TestPDFCLI(t *testing.T) {
 	}
 	if code, _, stderr := runPDFCLI(t, vars, "sign", "--in", p("in.pdf"), "--out", p("x.pdf"), "--p12", p("user.p12"), "--p12-pass-env", "P12PASS", "--level", "B-T"); code != 1 || !strings.Contains(stderr, "Timestamper") {
 		t.Errorf("B-T without --tsa: exit %d: %s", code, stderr)
+	}
+}
+
+// TestPDFCLIPasswordAndRepair: --password-env opens a user-password PDF
+// (sign and verify); a damaged unsigned input is repaired and says so.
+func TestPDFCLIPasswordAndRepair(t *testing.T) {
+	qpdf := testenv.LookPath(t, "qpdf", "qpdf")
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	dir := t.TempDir()
+	p := func(n string) string { return filepath.Join(dir, n) }
+	p12, err := pkcs12.Modern.Encode(leaf.Key, leaf.Cert, leaf.Chain, "secret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(p("user.p12"), p12, 0o600)
+	os.WriteFile(p("root.pem"), testpki.PEM(h.Root.Cert), 0o600)
+	os.WriteFile(p("in.pdf"), minimalPDF(), 0o600)
+	if out, err := exec.Command(qpdf, "--encrypt", "doc-secret", "owner", "256", "--", p("in.pdf"), p("enc.pdf")).CombinedOutput(); err != nil {
+		t.Fatalf("qpdf: %v\n%s", err, out)
+	}
+	vars := map[string]string{"P12PASS": "secret", "PDFPW": "doc-secret"}
+	sign := func(in, out string, extra ...string) (int, string, string) {
+		return runPDFCLI(t, vars, append([]string{"sign", "--in", in, "--out", out, "--p12", p("user.p12"), "--p12-pass-env", "P12PASS"}, extra...)...)
+	}
+	if code, _, stderr := sign(p("enc.pdf"), p("x.pdf")); code != 1 || !strings.Contains(stderr, "password") {
+		t.Errorf("user-password PDF without --password-env: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := sign(p("enc.pdf"), p("enc-signed.pdf"), "--password-env", "PDFPW"); code != 0 {
+		t.Fatalf("sign with --password-env: exit %d: %s", code, stderr)
+	}
+	if code, out, stderr := runPDFCLI(t, vars, "verify", "--in", p("enc-signed.pdf"), "--trust", p("root.pem"), "--password-env", "PDFPW"); code != 0 {
+		t.Fatalf("verify with --password-env: exit %d: %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runPDFCLI(t, vars, "verify", "--in", p("enc-signed.pdf")); code != 1 || !strings.Contains(stderr, "password") {
+		t.Errorf("verify without the password: exit %d: %s", code, stderr)
+	}
+
+	// a damaged (unsigned) input: the catalog's xref entry points into it
+	damaged := bytes.Replace(minimalPDF(), []byte("0000000009 00000 n"), []byte("0000000012 00000 n"), 1)
+	os.WriteFile(p("damaged.pdf"), damaged, 0o600)
+	code, out, stderr := sign(p("damaged.pdf"), p("repaired.pdf"))
+	if code != 0 || !strings.HasPrefix(out, "repaired: ") {
+		t.Fatalf("sign damaged: exit %d: %q %s", code, out, stderr)
+	}
+	code, out, stderr = sign(p("damaged.pdf"), p("repaired2.pdf"), "--json")
+	if code != 0 || !strings.Contains(out, `"repaired": true`) {
+		t.Fatalf("sign damaged --json: exit %d: %q %s", code, out, stderr)
+	}
+	code, out, _ = sign(p("in.pdf"), p("plain.pdf"), "--json")
+	if code != 0 || !strings.Contains(out, `"repaired": false`) {
+		t.Fatalf("sign --json: exit %d: %q", code, out)
 	}
 }

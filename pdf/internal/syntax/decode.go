@@ -21,13 +21,31 @@ func (f *File) Decode(s *Stream) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.Encrypted() {
-		return nil, fmt.Errorf("stream of an encrypted file: %w", ErrUnsupported)
-	}
 	var src io.Reader = io.NewSectionReader(f.r, s.Offset, s.Length)
 	budget := f.lim.MaxStreamBytes
 	if rest := f.lim.MaxTotalBytes - f.decoded; rest < budget {
 		budget = rest
+	}
+	if f.Encrypted() {
+		if f.crypt == nil {
+			return nil, fmt.Errorf("stream of an encrypted file: %w", ErrUnsupported)
+		}
+		if s.Length > budget {
+			return nil, f.limitErr(s.Length)
+		}
+		raw := make([]byte, s.Length)
+		if _, err := io.ReadFull(src, raw); err != nil {
+			return nil, &SyntaxError{Offset: s.Offset, Msg: "reading stream", Err: err}
+		}
+		plain, err := f.decryptStream(s, raw)
+		if err != nil {
+			return nil, err
+		}
+		src = bytes.NewReader(plain)
+		if len(filters) == 0 {
+			f.decoded += int64(len(plain))
+			return plain, nil
+		}
 	}
 	var data []byte
 	if len(filters) == 0 {

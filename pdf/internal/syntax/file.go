@@ -68,6 +68,8 @@ type File struct {
 	objstms   map[int64]*objStm
 	inflight  map[cacheKey]bool
 	encrypted bool
+	crypt     *Crypt
+	base      int64 // bytes before the header not counted by offsets
 }
 
 type cacheKey struct {
@@ -85,15 +87,33 @@ type objStm struct {
 // Open reads the xref chain of a PDF of the given size. ctx (and
 // lim.Timeout) bound all later work on the File as well.
 func Open(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*File, error) {
+	return OpenWithPassword(ctx, r, size, lim, nil)
+}
+
+// OpenWithPassword is Open for documents that may be encrypted: an
+// encrypted document opens with the empty user password or with password
+// (as user or owner password), and its strings and streams are then
+// decrypted as they are read. Otherwise the error matches ErrPassword;
+// security handlers other than the standard one give ErrUnsupported.
+func OpenWithPassword(ctx context.Context, r io.ReaderAt, size int64, lim Limits, password []byte) (*File, error) {
 	lim = lim.WithDefaults()
 	f := &File{r: r, size: size, lim: lim, ctx: ctx,
 		cache: map[cacheKey]Object{}, objstms: map[int64]*objStm{}, inflight: map[cacheKey]bool{}}
-	if err := f.header(); err != nil {
+	hdr, err := f.header()
+	if err != nil {
 		return nil, err
 	}
 	start, err := f.lastStartxref()
 	if err != nil {
 		return nil, err
+	}
+	if hdr > 0 && !f.sectionAt(start) && start+hdr < size && f.sectionAt(start+hdr) {
+		// Bytes before "%PDF-" with offsets counted from the header (as
+		// readers allow): read the file as if it began there.
+		f.base = hdr
+		f.r = io.NewSectionReader(r, hdr, size-hdr)
+		f.size = size - hdr
+		size = f.size
 	}
 	var chain []*Section
 	seen := map[int64]bool{}
@@ -174,6 +194,14 @@ func Open(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*File, er
 	if f.Revisions[len(f.Revisions)-1].Trailer["Root"] == nil {
 		return nil, syntaxErr(start, "trailer has no /Root")
 	}
+	if f.Revisions[len(f.Revisions)-1].Trailer["Encrypt"] != nil {
+		if err := f.setupCrypt(password); err != nil {
+			if errors.Is(err, ErrPassword) || errors.Is(err, ErrLimit) || f.ctx.Err() != nil {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %w", ErrEncryption, err)
+		}
+	}
 	return f, nil
 }
 
@@ -189,12 +217,32 @@ func (f *File) ReaderAt() io.ReaderAt { return f.r }
 // Encrypted reports whether any trailer has /Encrypt.
 func (f *File) Encrypted() bool { return f.encrypted }
 
-func (f *File) header() error {
+// HeaderOffset is the number of bytes before "%PDF-" that the file's
+// offsets do not count; the File reads the PDF as starting after them.
+func (f *File) HeaderOffset() int64 { return f.base }
+
+// sectionAt reports whether an xref table or an indirect object (an xref
+// stream) starts at off.
+func (f *File) sectionAt(off int64) bool {
+	lx := &lexer{r: newReader(f.r, f.size, off), lim: &f.lim}
+	t, err := lx.token()
+	if err != nil {
+		return false
+	}
+	if t.kind == tKeyword && t.s == "xref" {
+		return true
+	}
+	t2, err2 := lx.token()
+	t3, err3 := lx.token()
+	return t.kind == tInt && err2 == nil && err3 == nil && t2.kind == tInt && t3.kind == tKeyword && t3.s == "obj"
+}
+
+func (f *File) header() (int64, error) {
 	var b [1024]byte
 	n, _ := f.r.ReadAt(b[:], 0)
 	i := bytes.Index(b[:n], []byte("%PDF-"))
 	if i < 0 {
-		return syntaxErr(0, "no %%PDF- header")
+		return 0, syntaxErr(0, "no %%PDF- header")
 	}
 	v := b[i+5 : n]
 	j := 0
@@ -202,24 +250,44 @@ func (f *File) header() error {
 		j++
 	}
 	f.Version = string(v[:j])
-	return nil
+	return int64(i), nil
 }
 
+// maxTrailingJunk bounds how far before the end of the file the last
+// startxref is looked for: padded uploads carry junk after %%EOF.
+const maxTrailingJunk = 8 << 20
+
 func (f *File) lastStartxref() (int64, error) {
-	const tail = 2048
-	start := f.size - tail
-	if start < 0 {
-		start = 0
+	var (
+		buf   []byte
+		start int64
+		i     = -1
+	)
+	for tail := int64(2048); i < 0; tail *= 32 {
+		if err := f.ctx.Err(); err != nil {
+			return 0, err
+		}
+		start = max(f.size-min(tail, maxTrailingJunk), 0)
+		buf = make([]byte, f.size-start)
+		n, _ := f.r.ReadAt(buf, start)
+		buf = buf[:n]
+		// the window widens only while it holds no startxref at all: a
+		// last startxref without %%EOF is a truncated file, not junk
+		i = bytes.LastIndex(buf, []byte("startxref"))
+		if start == 0 || tail >= maxTrailingJunk {
+			break
+		}
 	}
-	buf := make([]byte, f.size-start)
-	n, _ := f.r.ReadAt(buf, start)
-	buf = buf[:n]
-	i := bytes.LastIndex(buf, []byte("startxref"))
 	if i < 0 {
 		return 0, &SyntaxError{Offset: f.size, Msg: "no startxref near the end of the file (truncated?)", Err: io.ErrUnexpectedEOF}
 	}
-	if !bytes.Contains(buf[i:], []byte("%%EOF")) {
+	e := bytes.Index(buf[i:], []byte("%%EOF"))
+	if e < 0 {
 		return 0, &SyntaxError{Offset: f.size, Msg: "no %%EOF after the last startxref (truncated?)", Err: io.ErrUnexpectedEOF}
+	}
+	if rest := buf[i+e:]; len(rest) > 2048 && (bytes.Contains(rest, []byte("endobj")) || bytes.Contains(rest, []byte("endstream"))) {
+		// not padding but an update cut short before its startxref
+		return 0, &SyntaxError{Offset: f.size, Msg: "objects after the last startxref but no startxref after them (truncated?)", Err: io.ErrUnexpectedEOF}
 	}
 	lx := &lexer{r: newReader(f.r, f.size, start+int64(i)+9), lim: &f.lim}
 	t, err := lx.token()
@@ -272,11 +340,19 @@ func (f *File) section(off int64) (*Section, error) {
 	}
 	// startxref N %%EOF
 	t, err = lx.token()
-	if err != nil {
-		return nil, err
-	}
-	if t.kind != tKeyword || t.s != "startxref" {
-		return nil, syntaxErr(t.pos, "xref section at %d is not followed by startxref", off)
+	if err != nil || t.kind != tKeyword || t.s != "startxref" {
+		// Not every section ends its revision: qpdf's linearized output
+		// puts objects after the first-page xref stream, and hybrid saves
+		// follow the table with its /XRefStm object. Such a section belongs
+		// to the revision that ends at the next %%EOF.
+		from := lx.r.pos
+		if err == nil {
+			from = t.pos
+		}
+		if sec.EOF, err = f.nextEOF(from); err != nil {
+			return nil, err
+		}
+		return sec, nil
 	}
 	if t, err = lx.token(); err != nil || t.kind != tInt {
 		return nil, syntaxErr(t.pos, "startxref without offset")
@@ -298,6 +374,23 @@ func (f *File) section(off int64) (*Section, error) {
 	}
 	sec.EOF = r.pos
 	return sec, nil
+}
+
+// nextEOF returns the offset just after the first "%%EOF" at or after from.
+func (f *File) nextEOF(from int64) (int64, error) {
+	const chunk = 64 << 10
+	mark := []byte("%%EOF")
+	buf := make([]byte, chunk+len(mark)-1)
+	for pos := from; pos < f.size; pos += chunk {
+		if err := f.ctx.Err(); err != nil {
+			return 0, err
+		}
+		n, _ := f.r.ReadAt(buf[:min(int64(len(buf)), f.size-pos)], pos)
+		if i := bytes.Index(buf[:n], mark); i >= 0 {
+			return pos + int64(i+len(mark)), nil
+		}
+	}
+	return 0, &SyntaxError{Offset: from, Msg: "no %%EOF after the xref section", Err: io.ErrUnexpectedEOF}
 }
 
 func (f *File) table(lx *lexer, off int64) (*Section, error) {
@@ -338,8 +431,17 @@ func (f *File) table(lx *lexer, off int64) (*Section, error) {
 			if err := errors.Join(err1, err2, err3); err != nil {
 				return nil, err
 			}
-			if a.kind != tInt || b.kind != tInt || c.kind != tKeyword || (c.s != "n" && c.s != "f") || b.i < 0 || b.i > 65535 || a.i < 0 {
+			if a.kind != tInt || b.kind != tInt || c.kind != tKeyword || (c.s != "n" && c.s != "f") || b.i < 0 || a.i < 0 {
 				return nil, syntaxErr(a.pos, "bad xref entry")
+			}
+			if b.i > 65535 {
+				// MuPDF writes the free-list head as "0000000000 65536 f";
+				// no reader uses a free entry's generation, so only an
+				// in-use entry must have a valid one.
+				if c.s == "n" {
+					return nil, syntaxErr(a.pos, "bad xref entry (generation %d)", b.i)
+				}
+				b.i = 65535
 			}
 			num := uint32(t.i + k)
 			if _, dup := sec.Entries[num]; dup {
@@ -552,6 +654,9 @@ func (f *File) Lookup(rev int, num uint32) (Object, error) {
 		defer delete(f.inflight, key)
 		p := newParser(f, f.r, f.size, e.Offset, &f.lim, rev)
 		_, o, err := p.indirect(Ref{Num: num, Gen: e.Gen}, true)
+		if err == nil && f.crypt != nil {
+			o, err = f.decryptObject(Ref{Num: num, Gen: e.Gen}, o)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("object %d: %w", num, err)
 		}

@@ -52,6 +52,7 @@ type Stream struct {
 	Dict   Dict
 	Offset int64 // absolute file offset of the first data byte, or -1 inside an object stream
 	Length int64 // raw (encoded) length
+	Ref    Ref   // the stream's object (for decryption); zero inside object streams
 	// data holds the raw bytes for streams that do not live in the file
 	// directly (never for normal streams).
 	data []byte

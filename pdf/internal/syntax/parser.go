@@ -220,14 +220,14 @@ func (p *parser) streamBody(self Ref, d Dict) (*Stream, error) {
 		}
 	}
 	if length >= 0 && start+length <= r.size && p.endstreamAt(start+length) {
-		return &Stream{Dict: d, Offset: start, Length: length}, nil
+		return &Stream{Dict: d, Offset: start, Length: length, Ref: self}, nil
 	}
 	// fall back to searching for "endstream" (bounded by the file size)
 	end, err := p.findEndstream(start)
 	if err != nil {
 		return nil, err
 	}
-	return &Stream{Dict: d, Offset: start, Length: end - start}, nil
+	return &Stream{Dict: d, Offset: start, Length: end - start, Ref: self}, nil
 }
 
 func (p *parser) endstreamAt(pos int64) bool {

@@ -1,0 +1,97 @@
+package pdf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/securesign/securesign/internal/testpdf"
+	"github.com/securesign/securesign/internal/testpki"
+)
+
+// TestSignRepairsDamaged: an unsigned document whose cross-reference data
+// readers would rebuild is rewritten once and signed; a signed one is
+// refused (a rewrite would break its signature), and so is a truncated
+// one (what is left is not the document).
+func TestSignRepairsDamaged(t *testing.T) {
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	s := w.leaf(t, testpki.P256, 0, "Rajesh Kumar")
+	ctx := context.Background()
+	data := testpdf.Bytes(testpdf.Options{Pages: 2, Fields: 1})
+	lastStartxref := bytes.LastIndex(data, []byte("startxref\n"))
+	noXref := bytes.Index(data, []byte("\nxref\n"))
+	repairable := map[string][]byte{
+		"startxref-wrong":  bytes.Replace(data, []byte("startxref\n"), []byte("startxref\n9"), 1),
+		"xref-offsets":     tmShiftXref(data, 3),
+		"xref-missing":     append(append([]byte(nil), data[:noXref+1]...), "%%EOF\n"...),
+		"prev-broken":      bytes.Replace(data, []byte("trailer\n<<"), []byte("trailer\n<< /Prev 17"), 1),
+		"startxref-absent": append(append([]byte(nil), data[:lastStartxref]...), "%%EOF\n"...),
+	}
+	for name, doc := range repairable {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			in, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+			if err := os.WriteFile(in, doc, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var info SignInfo
+			if err := SignFile(ctx, in, out, s, SignOptions{Info: &info}); err != nil {
+				t.Fatalf("sign: %v", err)
+			}
+			if !info.Repaired || info.Reason == "" {
+				t.Errorf("info = %+v, want Repaired with a reason", info)
+			}
+			v.check(t, out, 1)
+			// verification reads the output as it is, and never repairs
+			// the damaged input
+			if _, err := VerifyFile(ctx, in, VerifyOptions{}); !errors.Is(err, ErrMalformed) {
+				t.Errorf("VerifyFile(damaged input) = %v, want ErrMalformed", err)
+			}
+		})
+	}
+
+	// signed documents are not repaired
+	dir := t.TempDir()
+	signed := filepath.Join(dir, "signed.pdf")
+	in := sgWriteTemp(t, "in.pdf", data)
+	if err := SignFile(ctx, in, signed, s, SignOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sd, _ := os.ReadFile(signed)
+	refused := map[string]struct {
+		doc  []byte
+		want error
+	}{
+		"signed-startxref-wrong": {rpBreakLastStartxref(sd), ErrSignedDamaged},
+		"signed-xref-offsets":    {tmShiftXref(sd, 3), ErrSignedDamaged},
+		"signed-header-offset":   {append([]byte("junk before the header\n"), sd...), ErrSignedDamaged},
+		"truncated":              {data[:len(data)*2/3], ErrMalformed},
+		"no-objects":             {[]byte("%PDF-1.7\nnothing here\n%%EOF\n"), ErrMalformed},
+	}
+	for name, c := range refused {
+		t.Run(name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.pdf")
+			var info SignInfo
+			err := SignFile(ctx, sgWriteTemp(t, "in.pdf", c.doc), out, s, SignOptions{Info: &info})
+			if !errors.Is(err, c.want) {
+				t.Fatalf("err = %v, want %v", err, c.want)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("output written")
+			}
+			if info.Repaired {
+				t.Error("Repaired set on failure")
+			}
+		})
+	}
+}
+
+// rpBreakLastStartxref makes the last startxref point past the end.
+func rpBreakLastStartxref(d []byte) []byte {
+	i := bytes.LastIndex(d, []byte("startxref\n")) + len("startxref\n")
+	return append(append(append([]byte(nil), d[:i]...), '9'), d[i:]...)
+}
