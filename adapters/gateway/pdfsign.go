@@ -242,9 +242,9 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 		}
 		temps = append(temps, out.Name())
 		var info pdf.SignInfo
-		o := opts
-		o.Info = &info
-		err = pdf.Sign(ctx, out, d.File, d.Size, sg, o)
+		docOpts := opts
+		docOpts.Info = &info
+		err = pdf.Sign(ctx, out, d.File, d.Size, sg, docOpts)
 		repaired = repaired || info.Repaired
 		if cerr := out.Close(); err == nil {
 			err = cerr
