@@ -37,7 +37,11 @@ const (
 	MaxAuditPage     = 1000
 )
 
-var auditTypeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+var (
+	auditTypeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	auditEpoch  = time.Unix(0, 0)
+	auditEnd    = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
 
 // parseAuditQuery reads the query of GET /v1/audit/logs.
 func parseAuditQuery(tenantID string, get func(string) string) (AuditQuery, error) {
@@ -57,6 +61,10 @@ func parseAuditQuery(tenantID string, get func(string) string) (AuditQuery, erro
 			at, err := time.Parse(time.RFC3339Nano, v)
 			if err != nil {
 				return q, badRequest("%s must be an RFC 3339 time such as 2026-06-22T10:30:00Z", t.name)
+			}
+			// The store keeps Unix nanoseconds: years 1970 to 2200 fit.
+			if at.Before(auditEpoch) || at.After(auditEnd) {
+				return q, badRequest("%s must be between 1970 and 2200", t.name)
 			}
 			*t.dst = at
 		}

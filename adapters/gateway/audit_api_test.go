@@ -37,7 +37,8 @@ func TestParseAuditQuery(t *testing.T) {
 	}
 	for _, bad := range []string{"limit=0", "limit=1001", "limit=ten", "limit=-5", "from=yesterday", "to=2026-06-22",
 		"from=2026-06-22T11:00:00Z&to=2026-06-22T10:00:00Z", "type=Certificate", "type=a%20b", "type=" + strings.Repeat("a", 65),
-		"requestId=" + strings.Repeat("r", 65), "next=42", "next=" + auditCursor(42) + "!", "next=djE6MA", "next=djI6NDI"} {
+		"requestId=" + strings.Repeat("r", 65), "next=42", "next=" + auditCursor(42) + "!", "next=djE6MA", "next=djI6NDI",
+		"to=0000-01-01T00:00:00Z", "from=1969-12-31T23:59:59Z", "to=2262-04-12T00:00:00Z"} {
 		if _, err := parse(bad); err == nil {
 			t.Errorf("%s: accepted", bad)
 		} else if ae, ok := err.(*apiError); !ok || ae.Status != 400 {
@@ -237,4 +238,30 @@ func TestAuditLogsAPI(t *testing.T) {
 	if _, out := g.call("GET", "/v1/audit/logs", other, nil); len(out["entries"].([]any)) != 0 {
 		t.Errorf("other tenant sees %d entries", len(out["entries"].([]any)))
 	}
+}
+
+// FuzzAuditQuery: any query string is refused or gives a query within the
+// limits, and an accepted cursor is one auditCursor makes.
+func FuzzAuditQuery(f *testing.F) {
+	f.Add("limit=10&type=certificate&next=" + auditCursor(42))
+	f.Add("from=2026-06-22T10:30:00Z&to=2026-06-22T10:30:00.999999999%2B05:30&requestId=abc")
+	f.Add("next=djE6LTE&limit=1e3")
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, err := parseAuditQuery("t1", v.Get)
+		if err != nil {
+			return
+		}
+		if q.Limit < 1 || q.Limit > MaxAuditPage || q.BeforeSeq < 0 || (!q.To.IsZero() && q.To.Before(q.From)) {
+			t.Fatalf("accepted %q as %+v", raw, q)
+		}
+		if q.BeforeSeq > 0 {
+			if seq, ok := parseAuditCursor(auditCursor(q.BeforeSeq)); !ok || seq != q.BeforeSeq {
+				t.Fatalf("cursor %d does not round-trip", q.BeforeSeq)
+			}
+		}
+	})
 }

@@ -52,6 +52,18 @@ var docIDs = struct {
 }{"usr_6bb41bd217ca5d7476e5ba5d", "otp_216449250ac1be87d59c1556", "440616", "crt_e3f1836d82a54feb613e72f4",
 	"otp_5a0e8c1f3b7d29e4a6c81d07", "731605", "9f2c6d1a0b7e4c3d8a5f1e2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d", "JVBERi0xLjcKJeLjz9MK…"}
 
+// fill replaces the page's example values in body with this run's (old,
+// new pairs), failing when the page no longer has one of them there.
+func fill(t *testing.T, step, body string, oldnew ...string) string {
+	t.Helper()
+	for i := 0; i < len(oldnew); i += 2 {
+		if !strings.Contains(body, oldnew[i]) {
+			t.Fatalf("step %s's body no longer has %q: update docIDs or the page", step, oldnew[i])
+		}
+	}
+	return strings.NewReplacer(oldnew...).Replace(body)
+}
+
 // consentBound is whether this build binds sign codes to the operation
 // (docs/protocol.md §3.5): steps 4 and 5 of §4 need it.
 // TODO(merge): true once the consent work is in, then delete the switch.
@@ -104,7 +116,7 @@ func TestOnboardingAsDocumented(t *testing.T) {
 	code := otpCode(t, data, oid)
 
 	// Step 3: issue with the key held by the gateway.
-	body = strings.NewReplacer(docIDs.user, uid, docIDs.issueOTP, oid, `"`+docIDs.issueCode+`"`, `"`+code+`"`).Replace(steps["3"][0])
+	body = fill(t, "3", steps["3"][0], docIDs.user, uid, docIDs.issueOTP, oid, `"`+docIDs.issueCode+`"`, `"`+code+`"`)
 	cert := g.must(201, "POST", "/v1/certificates/issue", p.key, body)
 	if cert["keyLocation"] != "server" || cert["userId"] != uid || !strings.Contains(cert["subject"].(string), "ST=Karnataka") {
 		t.Errorf("step 3 answer = %v", cert)
@@ -114,6 +126,9 @@ func TestOnboardingAsDocumented(t *testing.T) {
 			t.Errorf("step 3 answer has no %s", m)
 		}
 	}
+	// Steps 4 and 5 carry the page's values this run replaces.
+	fill(t, "4", steps["4"][0], docIDs.cert, "", docIDs.docSHA256, "")
+	fill(t, "5", steps["5"][0], docIDs.cert, "", docIDs.signOTP, "", `"`+docIDs.signCode+`"`, "", docIDs.pdf, "")
 	if !consentBound {
 		t.Log("steps 4 and 5 wait for sign codes bound to the operation (consentBound)")
 		return
@@ -123,13 +138,13 @@ func TestOnboardingAsDocumented(t *testing.T) {
 	cid := cert["certificateId"].(string)
 	pdfBytes := testpdf.Minimal("Personal Loan Agreement")
 	sum := sha256.Sum256(pdfBytes)
-	body = strings.NewReplacer(docIDs.user, uid, docIDs.cert, cid, docIDs.docSHA256, hex.EncodeToString(sum[:])).Replace(steps["4"][0])
+	body = fill(t, "4", steps["4"][0], docIDs.cert, cid, docIDs.docSHA256, hex.EncodeToString(sum[:]))
 	otp = g.must(201, "POST", "/v1/users/"+uid+"/otp", p.key, body)
 	oid = otp["otpId"].(string)
 	code = otpCode(t, data, oid)
 
 	// Step 5: sign it.
-	body = strings.NewReplacer(docIDs.cert, cid, docIDs.signOTP, oid, `"`+docIDs.signCode+`"`, `"`+code+`"`, docIDs.pdf, b64(pdfBytes)).Replace(steps["5"][0])
+	body = fill(t, "5", steps["5"][0], docIDs.cert, cid, docIDs.signOTP, oid, `"`+docIDs.signCode+`"`, `"`+code+`"`, docIDs.pdf, b64(pdfBytes))
 	signed := g.must(200, "POST", "/v1/sign/pdf", p.key, body)
 	if diff := cmp.Diff([]string{"signatureField", "signedPdfBase64", "success"}, slices.Sorted(maps.Keys(signed))); diff != "" {
 		t.Errorf("step 5 answer members (-page +gateway):\n%s", diff)

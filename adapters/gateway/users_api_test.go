@@ -339,3 +339,41 @@ func TestStoreUserLookupAndUpdate(t *testing.T) {
 		}
 	})
 }
+
+// FuzzUserPatch: any patch is refused or gives a user that the default
+// profile certifies, with the same externalId, and that passes the rules
+// again unchanged.
+func FuzzUserPatch(f *testing.F) {
+	f.Add(`{"state":"Maharashtra","postalCode":"411001","locality":"Pune","email":null}`)
+	f.Add(`{"name":"राजेश कुमार","country":"in","organization":""}`)
+	f.Add(`{"externalId":"cust-10293","phone":"+919812345678"}`)
+	prof := pki.DefaultProfiles(nil)[pki.ProfileIndividualSigning]
+	base, err := newUser("t1", rajesh(), prof, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, js string) {
+		var p userPatch
+		if json.Unmarshal([]byte(js), &p) != nil {
+			return
+		}
+		u, _, err := patchUser(*base, p, prof)
+		if err != nil {
+			var fe *fieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("refusal %v is not a field error", err)
+			}
+			return
+		}
+		if u.ExternalID != base.ExternalID || u.ID != base.ID {
+			t.Fatalf("patch %s changed the identity: %+v", js, u)
+		}
+		if err := prof.CheckSubject(userSubject(u)); err != nil {
+			t.Fatalf("patch %s gives a user the profile refuses: %v", js, err)
+		}
+		again := *u
+		if err := checkUser(&again, prof); err != nil || again != *u {
+			t.Fatalf("patched user not stable under checkUser: %v", err)
+		}
+	})
+}
