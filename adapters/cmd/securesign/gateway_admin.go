@@ -3,13 +3,13 @@
 package main
 
 import (
-	"strings"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/securesign/securesign/adapters/gateway"
