@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/securesign/securesign/adapters/gateway"
+	"github.com/securesign/securesign/deeplink"
 )
 
 // runGatewayAdmin administers a gateway's database directly (tenants, API
@@ -49,7 +50,7 @@ func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
 		"origin-add":      {"allow an origin for a tenant", adminOrigin("add"), originFlags(tenantFlag)},
 		"origin-remove":   {"remove an allowed origin", adminOrigin("remove"), originFlags(tenantFlag)},
 		"origin-list":     {"list a tenant's allowed origins", adminOrigin("list"), tenantFlag},
-		"link-key-rotate": {"create a new link-signing key and make it active", adminRotate, nil},
+		"link-key-rotate": {"create a new link-signing key for a tenant (--tenant) and make it active", adminRotate, tenantFlag},
 		"audit-verify":    {"verify a tenant's audit hash chain", adminAuditVerify, tenantFlag},
 		"tenant-profiles": {"narrow the certificate profiles a tenant may have issued (empty --profiles: all signing profiles)", adminTenantProfiles, func(fs *flag.FlagSet, o *adminOpts) {
 			tenantFlag(fs, o)
@@ -162,6 +163,10 @@ func adminTenantCreate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, 
 		name = o.tenant
 	}
 	now := time.Now()
+	// The name is what signing apps show above the origin (org).
+	if err := deeplink.CheckOrg(name); err != nil {
+		return fmt.Errorf("--name: %w (it is shown to users as the organisation asking)", err)
+	}
 	if err := st.CreateTenant(ctx, &gateway.Tenant{ID: o.tenant, Name: name, CreatedAt: now}); err != nil {
 		return err
 	}
@@ -331,7 +336,7 @@ func adminRotate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adm
 	if err != nil {
 		return err
 	}
-	kid, err := gateway.RotateLinkKey(ctx, st, master, time.Now())
+	kid, err := gateway.RotateTenantLinkKey(ctx, st, master, o.tenant, time.Now())
 	if err != nil {
 		return err
 	}
