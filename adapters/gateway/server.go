@@ -194,7 +194,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		s.anchors = append(s.anchors, anchors...)
 		s.trust.addAnchors(anchors, tt.Tenants)
 	}
-	if s.services, err = loadServiceTrust(ctx, st, s.ca.Certificate(), cfg.TSATrustFiles); err != nil {
+	if s.services, err = loadServiceTrust(ctx, st, s.ca, cfg.TSATrustFiles); err != nil {
 		return err
 	}
 	s.setupPKIClients()
