@@ -26,19 +26,19 @@ type pageView struct {
 	Origin            string
 	// Org is the link's org, set only when its signature verified
 	// (PROTOCOL 1.1 §1): an unverified link shows no organisation.
-	Org               string
-	Verified          bool
-	VerifyNote        string
-	Doc               string
-	Fingerprints      []string
-	HashAlgo          string
-	RequestID         string
-	Expires           string
-	Certs             []certView
-	TokenErrors       []string
-	Error             string
-	FinalTry          bool
-	Outcome           *outcomeView
+	Org          string
+	Verified     bool
+	VerifyNote   string
+	Doc          string
+	Fingerprints []string
+	HashAlgo     string
+	RequestID    string
+	Expires      string
+	Certs        []certView
+	TokenErrors  []string
+	Error        string
+	FinalTry     bool
+	Outcome      *outcomeView
 }
 
 type certView struct {
