@@ -207,7 +207,7 @@ func isDeeplinkError(err error) bool {
 	for _, s := range []error{deeplink.ErrMalformed, deeplink.ErrTooLong, deeplink.ErrUnknownAction,
 		deeplink.ErrMissingParam, deeplink.ErrDuplicateParam, deeplink.ErrUnexpectedParam, deeplink.ErrRequestID,
 		deeplink.ErrHash, deeplink.ErrCallbackURL, deeplink.ErrOrigin, deeplink.ErrOriginMismatch, deeplink.ErrExpiry,
-		deeplink.ErrDoc, deeplink.ErrAPIKey, deeplink.ErrCertSerial, deeplink.ErrCertSHA256, deeplink.ErrChallenge,
+		deeplink.ErrDoc, deeplink.ErrOrg, deeplink.ErrAPIKey, deeplink.ErrCertSerial, deeplink.ErrCertSHA256, deeplink.ErrChallenge,
 		deeplink.ErrKID, deeplink.ErrUnsigned, deeplink.ErrUnknownKey, deeplink.ErrSignature, deeplink.ErrKeySet,
 		deeplink.ErrFetch} {
 		if errors.Is(err, s) {

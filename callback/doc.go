@@ -29,10 +29,16 @@
 // same result again, however encoded: the recorded outcome, nothing
 // changes), Conflict (a different result for a completed request, HTTP 409;
 // a cancel after a success is a Conflict too, and the success stands), or
-// Rejected (Code and Err say why; nothing changes). The first valid result
+// Rejected (Code and Err say why; nothing changes). The first valid success
 // wins: [Store.Complete] is an atomic compare-and-set, so of two concurrent
-// deliveries exactly one is accepted; a recorded completion is never
-// replaced.
+// deliveries exactly one is accepted. A failure result (a cancel, a wrong
+// PIN) is recorded but does not complete the request (PROTOCOL 1.1 §3):
+// until the request expires a verified success still completes it, so
+// whoever sees a link cannot block it with a forged cancel; the same
+// failure again is a Duplicate, another failure a Conflict, and a success
+// is never replaced. [Verifier].Authorize lets a consumer add its own rule
+// about which certificate may complete which request (the gateway keeps
+// its tenants apart with it).
 //
 // # Error codes
 //

@@ -15,7 +15,9 @@
 // user info, no fragment, an ASCII host (IDNs as xn--), and lies on origin;
 // origin is canonical; exp is in the future and at most 15 minutes (plus a
 // minute of clock skew) ahead; doc holds at most 200 characters and no
-// control or bidirectional formatting characters. Each rule has its own
+// control or bidirectional formatting characters; org (the organisation
+// asking, PROTOCOL 1.1 §1) at most 80 printable characters ([CheckOrg]),
+// to be shown only when sig verifies. Each rule has its own
 // sentinel error (ErrDuplicateParam, ErrCallbackURL, ErrExpired, …), wrapped
 // in an [*Error] naming the parameter; callback.CodeOf maps them to SS_*
 // codes. Unknown parameters are kept in Request.Extra and covered by sig.

@@ -52,6 +52,9 @@ var (
 	// ErrDoc means doc is longer than 200 characters, not UTF-8, or holds
 	// control or bidirectional formatting characters.
 	ErrDoc = errors.New("deeplink: invalid doc")
+	// ErrOrg means org is longer than 80 characters, not UTF-8, blank, or
+	// holds a character that is not printable.
+	ErrOrg = errors.New("deeplink: invalid org")
 	// ErrAPIKey means apiKey has characters outside [A-Za-z0-9_-], or (when
 	// building) is a secret key rather than a publishable ss_pk_ id.
 	ErrAPIKey = errors.New("deeplink: invalid apiKey")

@@ -105,6 +105,8 @@ func Parse(link string, now time.Time) (*Link, error) {
 			exp = p.value
 		case ParamDoc:
 			r.Doc = p.value
+		case ParamOrg:
+			r.Org = p.value
 		case ParamAPIKey:
 			r.APIKey = p.value
 		case ParamCertSerial:

@@ -37,6 +37,8 @@ const (
 	ClockSkew = time.Minute
 	// MaxDocLength is the longest doc, in characters.
 	MaxDocLength = 200
+	// MaxOrgLength is the longest org, in characters.
+	MaxOrgLength = 80
 	// ChallengeSize is the size of a register challenge, in bytes.
 	ChallengeSize = 32
 )
@@ -51,6 +53,7 @@ const (
 	ParamOrigin       = "origin"
 	ParamExp          = "exp"
 	ParamDoc          = "doc"
+	ParamOrg          = "org"
 	ParamAPIKey       = "apiKey"
 	ParamCertSerial   = "certSerial"
 	ParamCertSHA256   = "certSha256"
@@ -60,7 +63,7 @@ const (
 )
 
 var knownParams = []string{ParamRequestID, ParamHash, ParamHashAlgo, ParamDocumentType, ParamCallbackURL,
-	ParamOrigin, ParamExp, ParamDoc, ParamAPIKey, ParamCertSerial, ParamCertSHA256, ParamChallenge, ParamKID, ParamSig}
+	ParamOrigin, ParamExp, ParamDoc, ParamOrg, ParamAPIKey, ParamCertSerial, ParamCertSHA256, ParamChallenge, ParamKID, ParamSig}
 
 func isKnownParam(name string) bool { return slices.Contains(knownParams, name) }
 
@@ -85,6 +88,11 @@ type Request struct {
 	Expires time.Time
 	// Doc says what is being signed, for display.
 	Doc string
+	// Org is the display name of the organisation asking (PROTOCOL 1.1
+	// §1): at most 80 printable characters. An app shows it, above the
+	// origin, only when the link's signature verifies; a gateway sets it
+	// from the tenant's name, which only its operator sets.
+	Org string
 	// APIKey is a publishable integrator key id (ss_pk_…); it grants nothing.
 	APIKey string
 	// CertSerial is the hex serial of the expected certificate, as written.
@@ -199,6 +207,7 @@ func requestParams(r *Request) []param {
 		add(ParamExp, strconv.FormatInt(r.Expires.Unix(), 10))
 	}
 	add(ParamDoc, r.Doc)
+	add(ParamOrg, r.Org)
 	add(ParamAPIKey, r.APIKey)
 	add(ParamCertSerial, r.CertSerial)
 	add(ParamCertSHA256, r.CertSHA256)

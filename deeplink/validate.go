@@ -94,6 +94,11 @@ func validate(r *Request, legacy bool) error {
 			return err
 		}
 	}
+	if r.Org != "" {
+		if err := CheckOrg(r.Org); err != nil {
+			return err
+		}
+	}
 	if r.APIKey != "" && !isToken(r.APIKey, 128) {
 		return errf(ErrAPIKey, ParamAPIKey, "want at most 128 characters of [A-Za-z0-9_-]")
 	}
@@ -196,6 +201,28 @@ func checkDoc(s string) error {
 	for _, r := range s {
 		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
 			return errf(ErrDoc, ParamDoc, "control or formatting character %U", r)
+		}
+	}
+	return nil
+}
+
+// CheckOrg checks an org value (PROTOCOL 1.1 §1): UTF-8, at most
+// MaxOrgLength characters, every one printable (unicode.IsPrint: no
+// control, bidirectional or other format characters, no spaces but
+// U+0020), not blank. Errors wrap ErrOrg.
+func CheckOrg(s string) error {
+	if !utf8.ValidString(s) {
+		return errf(ErrOrg, ParamOrg, "not UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n > MaxOrgLength {
+		return errf(ErrOrg, ParamOrg, "%d characters, at most %d", n, MaxOrgLength)
+	}
+	if strings.TrimSpace(s) == "" {
+		return errf(ErrOrg, ParamOrg, "blank")
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return errf(ErrOrg, ParamOrg, "character %U is not printable (control, format or bidirectional)", r)
 		}
 	}
 	return nil

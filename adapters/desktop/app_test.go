@@ -7,6 +7,8 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +231,51 @@ func TestUnansweredRequestExpires(t *testing.T) {
 		t.Fatal("the portal was not told that the request expired")
 	}
 	<-ui.Idle()
+}
+
+// TestOrgOnlyWhenVerified: PROTOCOL 1.1 §1: the page shows org, first,
+// only for a link whose signature verifies; an unsigned link's org is not
+// shown at all.
+func TestOrgOnlyWhenVerified(t *testing.T) {
+	p := newTestPortal(t)
+	app := newTestApp(t, p, newFakeKeystore(t))
+	var opened string
+	app.OpenBrowser = func(_ context.Context, u string) error { opened = u; return nil }
+	ui, _ := app.NewUI()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go ui.Serve(ctx)
+	for i, tc := range []struct {
+		key  bool
+		want bool
+	}{{true, true}, {false, false}} {
+		sum := sha256.Sum256([]byte("org"))
+		req := &deeplink.Request{Action: deeplink.ActionSign, RequestID: fmt.Sprintf("org-req-000%d", i), Hashes: [][]byte{sum[:]},
+			HashAlgo: crypto.SHA256, CallbackURL: p.URL + "/cb", Origin: p.URL, Expires: time.Now().Add(5 * time.Minute), Org: "Example Bank"}
+		key := linkKey(t)
+		if !tc.key {
+			key = nil
+		}
+		link, err := deeplink.Build(req, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ui.Open(ctx, link); err != nil {
+			t.Fatal(err)
+		}
+		_, body := get(t, opened, nil)
+		shown := strings.Contains(body, `id="org">Example Bank<`) && strings.Contains(body, "via "+p.URL)
+		if shown != tc.want || (!tc.want && strings.Contains(body, "Example Bank")) {
+			t.Errorf("signed=%t: org shown=%t:\n%s", tc.key, shown, body)
+		}
+		// Cancel it, so the next request can open.
+		csrf := between(body, `name="csrf" value="`, `"`)
+		post(t, opened+"cancel", url.Values{"csrf": {csrf}}, map[string]string{"Origin": "http://" + ui.Addr(), "Sec-Fetch-Site": "same-origin"})
+	}
+}
+
+func between(s, a, b string) string {
+	_, rest, _ := strings.Cut(s, a)
+	v, _, _ := strings.Cut(rest, b)
+	return v
 }

@@ -20,8 +20,11 @@ type HeadlessOptions struct {
 
 // Headless handles link without a page, for automation and tests: the same
 // checks, signing and delivery as the interactive flow, with the answers
-// given up front. A wrong PIN is not retried: it is reported to the portal
-// (SS_PIN_INVALID with pinTriesLeft when the token tells) and returned.
+// given up front. A wrong PIN is not retried and, as on the page, not
+// reported to the portal: the request stays open (a failure result would
+// mark it failed), and the error, wrapping signer.ErrPINIncorrect with
+// the tries left when the token tells, says to run again with the right
+// PIN. A locked PIN is final and is reported (SS_PIN_BLOCKED).
 //
 // It returns the result it delivered (nil when nothing could be sent: the
 // link was not acceptable at all) and the first error.
@@ -62,6 +65,9 @@ func (a *App) Headless(ctx context.Context, link string, o HeadlessOptions) (*ca
 		return a.fail(ctx, chk, err)
 	}
 	res, err := a.Sign(ctx, chk, cert, o.PIN)
+	if errors.Is(err, signer.ErrPINIncorrect) {
+		return nil, fmt.Errorf("desktop: %w; nothing was sent, the request stays open: run again with the right PIN before it expires", err)
+	}
 	if err != nil {
 		return a.fail(ctx, chk, err)
 	}

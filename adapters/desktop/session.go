@@ -24,18 +24,21 @@ type pageView struct {
 	Nonce, Base, CSRF string
 	Action            string
 	Origin            string
-	Verified          bool
-	VerifyNote        string
-	Doc               string
-	Fingerprints      []string
-	HashAlgo          string
-	RequestID         string
-	Expires           string
-	Certs             []certView
-	TokenErrors       []string
-	Error             string
-	FinalTry          bool
-	Outcome           *outcomeView
+	// Org is the link's org, set only when its signature verified
+	// (PROTOCOL 1.1 §1): an unverified link shows no organisation.
+	Org          string
+	Verified     bool
+	VerifyNote   string
+	Doc          string
+	Fingerprints []string
+	HashAlgo     string
+	RequestID    string
+	Expires      string
+	Certs        []certView
+	TokenErrors  []string
+	Error        string
+	FinalTry     bool
+	Outcome      *outcomeView
 }
 
 type certView struct {
@@ -155,6 +158,9 @@ func (s *session) view(_ context.Context, errMsg string) *pageView {
 		CSRF: s.csrf, Action: string(req.Action), Origin: req.Origin,
 		Verified: s.chk.Verified, VerifyNote: s.chk.Note, Doc: req.Doc,
 		HashAlgo: hashName(req), RequestID: req.RequestID, Error: errMsg,
+	}
+	if s.chk.Verified {
+		v.Org = req.Org
 	}
 	if !req.Expires.IsZero() {
 		v.Expires = req.Expires.Local().Format("15:04:05 (2 Jan 2006)")

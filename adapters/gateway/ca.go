@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/securesign/securesign/deeplink"
@@ -285,62 +286,121 @@ func firstOf(s []string) string {
 	return ""
 }
 
-// linkKeys is the gateway's set of link-signing keys: the active one signs,
-// all unretired ones are published.
+// linkKeys are the link-signing keys (PROTOCOL 1.1 §2): each tenant's
+// links are signed with the tenant's own active key, made on the tenant's
+// first link; every unretired key of every tenant is published. Keys are
+// read from the store, so that every gateway sharing it publishes the keys
+// any of them made.
 type linkKeys struct {
-	active *deeplink.SigningKey
-	set    *deeplink.KeySet
+	st     Store
+	master []byte
+	mu     sync.Mutex
+	signer map[string]*deeplink.SigningKey // active key by tenant
 }
 
-// loadLinkKeys reads the link keys, creating the first one when none exists.
+// loadLinkKeys reads the active keys.
 func loadLinkKeys(ctx context.Context, st Store, master []byte, now time.Time) (*linkKeys, error) {
-	keys, err := st.LinkKeys(ctx)
-	if err != nil {
+	lk := &linkKeys{st: st, master: master}
+	if err := lk.reload(ctx); err != nil {
 		return nil, err
-	}
-	if len(keys) == 0 {
-		if _, err := RotateLinkKey(ctx, st, master, now); err != nil {
-			return nil, err
-		}
-		if keys, err = st.LinkKeys(ctx); err != nil {
-			return nil, err
-		}
-	}
-	lk := &linkKeys{set: &deeplink.KeySet{}}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
-	for _, k := range keys {
-		if !k.RetiredAt.IsZero() {
-			continue
-		}
-		lk.set.Keys = append(lk.set.Keys, deeplink.PublicKey{KID: k.KID, Key: ed25519.PublicKey(k.Public)})
-		if k.Active {
-			seed, err := openSecret(master, "linkkey:"+k.KID, k.Private)
-			if err != nil {
-				return nil, fmt.Errorf("gateway: link key %s: %w", k.KID, err)
-			}
-			sk, err := deeplink.SigningKeyFromSeed(k.KID, seed)
-			clear(seed)
-			if err != nil {
-				return nil, err
-			}
-			lk.active = sk
-		}
-	}
-	if lk.active == nil {
-		// Two gateways created a first key at once: use the newest.
-		k := keys[len(keys)-1]
-		if err := st.ActivateLinkKey(ctx, k.KID, now); err != nil {
-			return nil, err
-		}
-		return loadLinkKeys(ctx, st, master, now)
 	}
 	return lk, nil
 }
 
-// RotateLinkKey creates a new Ed25519 link-signing key and makes it the
-// active one; earlier keys stay published so links already out still verify.
+// reload reads the tenants' active keys from the store.
+func (lk *linkKeys) reload(ctx context.Context) error {
+	keys, err := lk.st.LinkKeys(ctx)
+	if err != nil {
+		return err
+	}
+	m := map[string]*deeplink.SigningKey{}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].CreatedAt.Before(keys[j].CreatedAt) })
+	for _, k := range keys {
+		if !k.Active || !k.RetiredAt.IsZero() {
+			continue
+		}
+		seed, err := openSecret(lk.master, "linkkey:"+k.KID, k.Private)
+		if err != nil {
+			return fmt.Errorf("gateway: link key %s: %w", k.KID, err)
+		}
+		sk, err := deeplink.SigningKeyFromSeed(k.KID, seed)
+		clear(seed)
+		if err != nil {
+			return err
+		}
+		m[k.TenantID] = sk // newest active wins (two gateways made one at once)
+	}
+	lk.mu.Lock()
+	lk.signer = m
+	lk.mu.Unlock()
+	return nil
+}
+
+// forTenant returns the key that signs tenantID's links, making the
+// tenant's first key when it has none.
+func (lk *linkKeys) forTenant(ctx context.Context, tenantID string, now time.Time) (*deeplink.SigningKey, error) {
+	lk.mu.Lock()
+	sk := lk.signer[tenantID]
+	lk.mu.Unlock()
+	if sk != nil {
+		return sk, nil
+	}
+	// Another gateway may have made it: read before making one.
+	if err := lk.reload(ctx); err != nil {
+		return nil, err
+	}
+	lk.mu.Lock()
+	sk = lk.signer[tenantID]
+	lk.mu.Unlock()
+	if sk != nil {
+		return sk, nil
+	}
+	if _, err := RotateTenantLinkKey(ctx, lk.st, lk.master, tenantID, now); err != nil {
+		return nil, err
+	}
+	if err := lk.reload(ctx); err != nil {
+		return nil, err
+	}
+	lk.mu.Lock()
+	defer lk.mu.Unlock()
+	if sk = lk.signer[tenantID]; sk == nil {
+		return nil, fmt.Errorf("gateway: no link key for tenant %s after making one", tenantID)
+	}
+	return sk, nil
+}
+
+// published returns the JWKS of every unretired key, or of one tenant's
+// when tenantID is not nil.
+func (lk *linkKeys) published(ctx context.Context, tenantID *string) (*deeplink.KeySet, error) {
+	keys, err := lk.st.LinkKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set := &deeplink.KeySet{Keys: []deeplink.PublicKey{}}
+	for _, k := range keys {
+		if !k.RetiredAt.IsZero() || (tenantID != nil && k.TenantID != *tenantID) {
+			continue
+		}
+		set.Keys = append(set.Keys, deeplink.PublicKey{KID: k.KID, Key: ed25519.PublicKey(k.Public)})
+	}
+	return set, nil
+}
+
+// RotateLinkKey makes a new key for the gateway's own links of before 1.1
+// (the empty tenant). Tenants' links are signed with their own keys: see
+// RotateTenantLinkKey.
 func RotateLinkKey(ctx context.Context, st Store, master []byte, now time.Time) (string, error) {
+	return RotateTenantLinkKey(ctx, st, master, "", now)
+}
+
+// RotateTenantLinkKey creates a new Ed25519 key for tenantID's links and
+// makes it the tenant's active one; its earlier keys stay published so
+// links already out still verify. The kid names the tenant.
+func RotateTenantLinkKey(ctx context.Context, st Store, master []byte, tenantID string, now time.Time) (string, error) {
 	kid := "gw-" + now.UTC().Format("20060102") + "-" + randomHex(4)
+	if tenantID != "" {
+		kid = kidPart(tenantID) + "-" + now.UTC().Format("20060102") + "-" + randomHex(4)
+	}
 	sk, err := deeplink.NewSigningKey(kid, nil)
 	if err != nil {
 		return "", err
@@ -351,10 +411,24 @@ func RotateLinkKey(ctx context.Context, st Store, master []byte, now time.Time) 
 	if err != nil {
 		return "", err
 	}
-	if err := st.CreateLinkKey(ctx, &LinkKey{KID: kid, Public: sk.Key.Public().(ed25519.PublicKey), Private: enc, CreatedAt: now}); err != nil {
+	if err := st.CreateLinkKey(ctx, &LinkKey{KID: kid, TenantID: tenantID, Public: sk.Key.Public().(ed25519.PublicKey), Private: enc, CreatedAt: now}); err != nil {
 		return "", err
 	}
 	return kid, st.ActivateLinkKey(ctx, kid, now)
+}
+
+// kidPart is a tenant id as kid characters ([A-Za-z0-9._-]), at most 40.
+func kidPart(tenantID string) string {
+	b := []byte(tenantID)
+	for i, c := range b {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
 }
 
 // openTokenCA builds the CA on an issuing key held by a PKCS#11 token. The

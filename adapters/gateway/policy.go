@@ -98,7 +98,7 @@ type serviceTrust struct {
 // loadServiceTrust reads the gateway's own service certificates (settings
 // "ca.tsa", "ca.ocsp" and their ".previous" lists) and the operator's TSA
 // anchors.
-func loadServiceTrust(ctx context.Context, st Store, issuing *x509.Certificate, tsaTrustFiles []string) (*serviceTrust, error) {
+func loadServiceTrust(ctx context.Context, st Store, ca *pki.CA, tsaTrustFiles []string) (*serviceTrust, error) {
 	tsa, err := serviceCerts(ctx, st, "ca.tsa")
 	if err != nil {
 		return nil, err
@@ -107,7 +107,15 @@ func loadServiceTrust(ctx context.Context, st Store, issuing *x509.Certificate, 
 	if err != nil {
 		return nil, err
 	}
-	t := &serviceTrust{tsaCerts: tsa, responders: pki.PinResponders(issuing, ocsp...)}
+	// The CA's signers are the stored ones; named again in case a store
+	// write lagged.
+	if s := ca.TSASigner(); s != nil {
+		tsa = append(tsa, s.Certificate())
+	}
+	if s := ca.OCSPSigner(); s != nil {
+		ocsp = append(ocsp, s.Certificate())
+	}
+	t := &serviceTrust{tsaCerts: tsa, responders: pki.PinResponders(ca.Certificate(), ocsp...)}
 	if len(tsaTrustFiles) > 0 {
 		if t.tsaRoots, _, err = pki.LoadTrustAnchors(tsaTrustFiles...); err != nil {
 			return nil, fmt.Errorf("gateway: TSA trust anchors: %w", err)

@@ -214,3 +214,36 @@ func TestProfilesRefusedKeepOTP(t *testing.T) {
 		t.Error(diff)
 	}
 }
+
+// TestPDFSessionAfterForgedCancel: PROTOCOL 1.1 §3 for a PDF session on
+// both stores: a cancel marks it failed, the real signature still
+// completes it and the signed PDF is made.
+func TestPDFSessionAfterForgedCancel(t *testing.T) {
+	eachStore(t, func(t *testing.T, st Store) {
+		g := newTestGW(t, st)
+		k := testpki.Key(t, testpki.P256, 47)
+		issued := g.issueCSR(g.key, "cust-pdf-cancel", k)
+		app := appSigner(t, k, issued)
+		out := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("cancel")), "certSerial": issued["serialNumber"]})
+		rid := out["requestId"].(string)
+		if code, ans := g.postResult(mustEncodeFail(t, rid)); code != 200 || ans["status"] != "failed" {
+			t.Fatalf("cancel: %d %v", code, ans)
+		}
+		if code, ans := g.postResult(signLink(t, g, out["deepLink"].(string), app)); code != 200 || ans["status"] != "signed" {
+			t.Fatalf("signature after the cancel: %d %v", code, ans)
+		}
+		s := g.must(200, "GET", "/v1/sessions/"+rid, g.key, nil)
+		if s["status"] != "signed" || s["signedPdfBase64"] == nil || s["error"] != nil {
+			t.Fatalf("session: status %v error %v pdf %t", s["status"], s["error"], s["signedPdfBase64"] != nil)
+		}
+		// An expired session takes no signature, after a failure either.
+		out = g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("late"))})
+		rid = out["requestId"].(string)
+		g.postResult(mustEncodeFail(t, rid))
+		enc := signLink(t, g, out["deepLink"].(string), app)
+		g.clock.Advance(time.Hour)
+		if code, ans := g.postResult(enc); code != 422 || ans["error"] != "SS_LINK_EXPIRED" {
+			t.Errorf("signature after expiry: %d %v", code, ans)
+		}
+	})
+}

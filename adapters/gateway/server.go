@@ -18,11 +18,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-playground/validator/v10"
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/callback"
+	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/pki"
 )
 
@@ -67,6 +69,38 @@ type Server struct {
 	// this process made; apiKeys the authentication its key records.
 	pendingSessions pendingCache
 	apiKeys         apiKeyCache
+
+	// orgs caches tenants' display names for links' org (set by the
+	// operator only; a rename shows after a restart).
+	orgsMu sync.Mutex
+	orgs   map[string]string
+}
+
+// tenantOrg is the org of tenantID's links: its display name, or "" when
+// the name is not fit to show (deeplink.CheckOrg) or the tenant unknown.
+func (s *Server) tenantOrg(ctx context.Context, tenantID string) string {
+	s.orgsMu.Lock()
+	org, ok := s.orgs[tenantID]
+	s.orgsMu.Unlock()
+	if ok {
+		return org
+	}
+	t, err := s.store.Tenant(ctx, tenantID)
+	if err != nil {
+		return "" // not cached: asked again next time
+	}
+	if err := deeplink.CheckOrg(t.Name); err == nil {
+		org = t.Name
+	} else {
+		s.log.Warn("tenant name not usable as a link's org", "tenant", tenantID, "err", err.Error())
+	}
+	s.orgsMu.Lock()
+	if s.orgs == nil {
+		s.orgs = map[string]string{}
+	}
+	s.orgs[tenantID] = org
+	s.orgsMu.Unlock()
+	return org
 }
 
 // New opens the store the configuration names (PostgreSQL or SQLite in
@@ -176,7 +210,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		s.anchors = append(s.anchors, anchors...)
 		s.trust.addAnchors(anchors, tt.Tenants)
 	}
-	if s.services, err = loadServiceTrust(ctx, st, s.ca.Certificate(), cfg.TSATrustFiles); err != nil {
+	if s.services, err = loadServiceTrust(ctx, st, s.ca, cfg.TSATrustFiles); err != nil {
 		return err
 	}
 	s.setupPKIClients()
@@ -314,6 +348,7 @@ func (s *Server) routes() *echo.Echo {
 	v1.GET("/certificates/:serial", s.getCertificate)
 	v1.POST("/certificates/:serial/revoke", s.revokeCertificate)
 	v1.GET("/audit/logs", s.auditLogs)
+	v1.GET("/link-keys", s.tenantLinkKeys)
 	if s.cfg.Dev {
 		v1.GET("/dev/otp/:id", s.devOTP)
 	}
@@ -405,9 +440,29 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready"})
 }
 
+// wellKnownKeys publishes every tenant's link keys (PROTOCOL 1.1 §2).
 func (s *Server) wellKnownKeys(c echo.Context) error {
+	set, err := s.links.published(c.Request().Context(), nil)
+	if err != nil {
+		return err
+	}
 	c.Response().Header().Set("Cache-Control", "max-age=300")
-	return c.JSON(http.StatusOK, s.links.set)
+	return c.JSON(http.StatusOK, set)
+}
+
+// tenantLinkKeys answers GET /v1/link-keys: the caller's own JWKS, for a
+// portal that sends its own callbackUrl to publish at its origin.
+func (s *Server) tenantLinkKeys(c echo.Context) error {
+	ctx := c.Request().Context()
+	tid := who(c).TenantID
+	if _, err := s.links.forTenant(ctx, tid, s.cfg.Now()); err != nil {
+		return err
+	}
+	set, err := s.links.published(ctx, &tid)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, set)
 }
 
 // readBody reads a JSON body of at most limit bytes.

@@ -190,7 +190,12 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 			sess.CertSHA256 = sum
 		}
 	}
-	link, err := deeplink.Build(req, s.links.active)
+	key, err := s.links.forTenant(ctx, p.TenantID, now)
+	if err != nil {
+		return nil, err
+	}
+	req.Org = s.tenantOrg(ctx, p.TenantID)
+	link, err := deeplink.Build(req, key)
 	if err != nil {
 		return nil, unprocessable(err, "cannot build the deep link: %v", err)
 	}

@@ -1383,8 +1383,8 @@ func (s *sqlStore) VerifyAudit(ctx context.Context, tenantID string) (int, error
 // ---- link keys ----
 
 func (s *sqlStore) CreateLinkKey(ctx context.Context, k *LinkKey) error {
-	_, err := s.exec(ctx, "INSERT INTO link_keys (kid, public_key, private_key, active, created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?)",
-		k.KID, k.Public, k.Private, b2i(k.Active), nanos(k.CreatedAt), nanos(k.RetiredAt))
+	_, err := s.exec(ctx, "INSERT INTO link_keys (kid, tenant_id, public_key, private_key, active, created_at, retired_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		k.KID, k.TenantID, k.Public, k.Private, b2i(k.Active), nanos(k.CreatedAt), nanos(k.RetiredAt))
 	if s.isUnique(err) {
 		return ErrExists
 	}
@@ -1392,7 +1392,7 @@ func (s *sqlStore) CreateLinkKey(ctx context.Context, k *LinkKey) error {
 }
 
 func (s *sqlStore) LinkKeys(ctx context.Context) ([]*LinkKey, error) {
-	rows, err := s.r.QueryContext(ctx, "SELECT kid, public_key, private_key, active, created_at, retired_at FROM link_keys ORDER BY created_at, kid")
+	rows, err := s.r.QueryContext(ctx, "SELECT kid, tenant_id, public_key, private_key, active, created_at, retired_at FROM link_keys ORDER BY created_at, kid")
 	if err != nil {
 		return nil, err
 	}
@@ -1402,7 +1402,7 @@ func (s *sqlStore) LinkKeys(ctx context.Context) ([]*LinkKey, error) {
 		var k LinkKey
 		var act int
 		var c, r int64
-		if err := rows.Scan(&k.KID, &k.Public, &k.Private, &act, &c, &r); err != nil {
+		if err := rows.Scan(&k.KID, &k.TenantID, &k.Public, &k.Private, &act, &c, &r); err != nil {
 			return nil, err
 		}
 		k.Active, k.CreatedAt, k.RetiredAt = act != 0, fromNanos(c), fromNanos(r)
@@ -1424,7 +1424,8 @@ func (s *sqlStore) ActivateLinkKey(ctx context.Context, kid string, at time.Time
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	if _, err := tx.ExecContext(ctx, s.q("UPDATE link_keys SET active = 0 WHERE kid <> ?"), kid); err != nil {
+	// One active key per tenant: the others of the same tenant step back.
+	if _, err := tx.ExecContext(ctx, s.q("UPDATE link_keys SET active = 0 WHERE kid <> ? AND tenant_id = (SELECT tenant_id FROM link_keys WHERE kid = ?)"), kid, kid); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -113,8 +113,9 @@ type Store interface {
 
 	CreateLinkKey(ctx context.Context, k *LinkKey) error
 	LinkKeys(ctx context.Context) ([]*LinkKey, error)
-	// ActivateLinkKey makes kid the one key that signs links; the others
-	// stay published for verification until retired.
+	// ActivateLinkKey makes kid the one key that signs its tenant's links;
+	// the tenant's others stay published for verification until retired.
+	// Other tenants' keys are not touched.
 	ActivateLinkKey(ctx context.Context, kid string, at time.Time) error
 
 	CreateSAD(ctx context.Context, s *SAD) error
@@ -337,7 +338,10 @@ type AuditFilter struct {
 // LinkKey is an Ed25519 key that signs deep links. Private is the seed,
 // encrypted at rest.
 type LinkKey struct {
-	KID       string
+	KID string
+	// TenantID is the tenant whose links the key signs; "" is the
+	// gateway's own key of before 1.1, kept published.
+	TenantID  string
 	Public    []byte
 	Private   []byte
 	Active    bool

@@ -607,6 +607,30 @@ func TestStoreLinkKeys(t *testing.T) {
 		if err := s.ActivateLinkKey(ctx, "nope", t0); !errors.Is(err, ErrNotFound) {
 			t.Errorf("activate unknown: %v", err)
 		}
+		// Tenants' keys are apart: activating one tenant's key leaves the
+		// others' (and the gateway's own) active.
+		for _, k := range []*LinkKey{{KID: "a1", TenantID: "ta"}, {KID: "b1", TenantID: "tb"}, {KID: "a2", TenantID: "ta"}} {
+			k.Public, k.Private, k.CreatedAt = []byte(k.KID), []byte("enc"), t0
+			if err := s.CreateLinkKey(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.ActivateLinkKey(ctx, k.KID, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		keys, _ = s.LinkKeys(ctx)
+		active := map[string]string{}
+		for _, k := range keys {
+			if k.Active {
+				if prev, ok := active[k.TenantID]; ok {
+					t.Errorf("tenant %q has two active keys: %s and %s", k.TenantID, prev, k.KID)
+				}
+				active[k.TenantID] = k.KID
+			}
+		}
+		if diff := cmp.Diff(map[string]string{"": "k2", "ta": "a2", "tb": "b1"}, active); diff != "" {
+			t.Errorf("active keys per tenant (-want +got):\n%s", diff)
+		}
 	})
 }
 

@@ -5,18 +5,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
-	"encoding/pem"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pdf"
@@ -92,6 +94,49 @@ func TestE2ETrustBoundaries(t *testing.T) {
 	keyA := p.key
 	keyB := adminTenant(t, data, "bank-b", "Bank B")
 	a, b := p.client(data, keyA), p.client(data, keyB)
+
+	t.Run("each tenant's links carry its own key and name", func(t *testing.T) {
+		kids := map[string]string{}
+		for name, tc := range map[string]struct {
+			g        *testGW
+			key, org string
+		}{"A": {a, keyA, "Development tenant"}, "B": {b, keyB, "Bank B"}} {
+			out := tc.g.must(201, "POST", "/v1/sign/hash", tc.key, map[string]any{"hashBase64": b64(digest("org " + name))})
+			l, err := deeplink.Parse(out["deepLink"].(string), time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Org != tc.org {
+				t.Errorf("%s: org %q, want %q", name, l.Org, tc.org)
+			}
+			kids[name] = l.KID
+			// The tenant's own JWKS verifies its links, and only its keys.
+			var own deeplink.KeySet
+			_, raw := tc.g.raw("GET", "/v1/link-keys", tc.key, nil)
+			if err := json.Unmarshal(raw, &own); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.Verify(&own); err != nil {
+				t.Errorf("%s: own JWKS does not verify its link: %v", name, err)
+			}
+			if len(own.Keys) != 1 || own.Keys[0].KID != l.KID {
+				t.Errorf("%s: /v1/link-keys lists %v", name, own.Keys)
+			}
+		}
+		if kids["A"] == kids["B"] || !strings.HasPrefix(kids["B"], "bank-b-") {
+			t.Errorf("link keys: %v", kids)
+		}
+		var all deeplink.KeySet
+		_, raw := a.raw("GET", deeplink.WellKnownPath, "", nil)
+		if err := json.Unmarshal(raw, &all); err != nil {
+			t.Fatal(err)
+		}
+		for _, kid := range kids {
+			if _, ok := all.Lookup(kid); !ok {
+				t.Errorf("the gateway's JWKS lacks %s", kid)
+			}
+		}
+	})
 
 	t.Run("TSA and OCSP profiles are refused, the OTP is not spent", func(t *testing.T) {
 		uid := a.newUser(keyA, "svc-hunter")

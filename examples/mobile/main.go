@@ -96,8 +96,12 @@ func run(ctx context.Context, args []string) int {
 			if r.Verified {
 				v = "verified"
 			}
+			from := r.Origin
+			if r.Org != "" { // only on a verified link
+				from = r.Org + " — via " + r.Origin
+			}
 			fmt.Fprintf(os.Stderr, "%s request from %s (%s)\n  document: %s\n  digests: %d, expires %s\n  certificate: %s\nSign? [y/N] ",
-				r.Action, r.Origin, v, r.Doc, r.Digests, r.Expires.Format("15:04:05"), s.Certificate().Subject.CommonName)
+				r.Action, from, v, r.Doc, r.Digests, r.Expires.Format("15:04:05"), s.Certificate().Subject.CommonName)
 			ans, _ := in.ReadString('\n')
 			return strings.EqualFold(strings.TrimSpace(ans), "y")
 		}

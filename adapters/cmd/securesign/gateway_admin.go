@@ -8,12 +8,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/securesign/securesign/adapters/gateway"
+	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/internal/atomicfile"
 )
 
@@ -51,7 +52,7 @@ func runGatewayAdmin(ctx context.Context, e *env, args []string) int {
 		"origin-add":      {"allow an origin for a tenant", adminOrigin("add"), originFlags(tenantFlag)},
 		"origin-remove":   {"remove an allowed origin", adminOrigin("remove"), originFlags(tenantFlag)},
 		"origin-list":     {"list a tenant's allowed origins", adminOrigin("list"), tenantFlag},
-		"link-key-rotate": {"create a new link-signing key and make it active", adminRotate, nil},
+		"link-key-rotate": {"create a new link-signing key for a tenant (--tenant) and make it active", adminRotate, tenantFlag},
 		"audit-verify": {"verify a tenant's audit chain (HMAC links; with --checkpoint, against an exported signed checkpoint)", adminAuditVerify, func(fs *flag.FlagSet, o *adminOpts) {
 			tenantFlag(fs, o)
 			fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint file exported by audit-checkpoint: the chain must still hold the entry it signed")
@@ -181,6 +182,10 @@ func adminTenantCreate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, 
 		name = o.tenant
 	}
 	now := time.Now()
+	// The name is what signing apps show above the origin (org).
+	if err := deeplink.CheckOrg(name); err != nil {
+		return fmt.Errorf("--name: %w (it is shown to users as the organisation asking)", err)
+	}
 	if err := st.CreateTenant(ctx, &gateway.Tenant{ID: o.tenant, Name: name, CreatedAt: now}); err != nil {
 		return err
 	}
@@ -358,7 +363,7 @@ func adminRotate(ctx context.Context, st gateway.Store, fs *flag.FlagSet, o *adm
 	if master == nil {
 		return errNoMasterKey
 	}
-	kid, err := gateway.RotateLinkKey(ctx, st, master, time.Now())
+	kid, err := gateway.RotateTenantLinkKey(ctx, st, master, o.tenant, time.Now())
 	if err != nil {
 		return err
 	}

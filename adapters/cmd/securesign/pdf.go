@@ -432,10 +432,12 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 }
 
 func runPDFVerify(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--online] [--json]")
+	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--tsa-trust TSA.pem]... [--ocsp-responder CA.pem=RESPONDER.pem]... [--online] [--json]")
 	in := fs.String("in", "", "PDF to validate")
-	var trust multiFlag
+	var trust, tsaTrust, responders multiFlag
 	fs.Var(&trust, "trust", "PEM file of trust anchors (repeatable)")
+	fs.Var(&tsaTrust, "tsa-trust", "PEM file of TSA anchors or TSA certificates: only these may date signatures (default: --trust); repeatable")
+	fs.Var(&responders, "ocsp-responder", "ISSUER.pem=RESPONDERS.pem: for that CA's certificates only its key and these responder certificates answer OCSP; repeatable")
 	online := fs.Bool("online", false, "fetch OCSP/CRL online when the document has no revocation data")
 	asJSON := fs.Bool("json", false, "print the validation report as JSON")
 	passwordEnv := fs.String("password-env", "", passwordEnvUsage)
@@ -464,8 +466,49 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		}
 		opts.Roots = pool
 	}
+	if len(tsaTrust) > 0 {
+		pool, certs, err := pki.LoadTrustAnchors(tsaTrust...)
+		if err != nil {
+			return fail(e, "pdf verify", err)
+		}
+		// Self-signed: anchors; others: pinned TSA certificates.
+		opts.TSARoots = pool
+		for _, c := range certs {
+			if !c.IsCA {
+				opts.TSACertificates = append(opts.TSACertificates, c)
+			}
+		}
+	}
+	var policies []pki.ResponderPolicy
+	for _, r := range responders {
+		issuerFile, respFile, ok := strings.Cut(r, "=")
+		if !ok {
+			return fail(e, "pdf verify", fmt.Errorf("--ocsp-responder %q: want ISSUER.pem=RESPONDERS.pem", r))
+		}
+		_, issuers, err := pki.LoadTrustAnchors(issuerFile)
+		if err != nil {
+			return fail(e, "pdf verify", err)
+		}
+		_, resp, err := pki.LoadTrustAnchors(respFile)
+		if err != nil {
+			return fail(e, "pdf verify", err)
+		}
+		for _, is := range issuers {
+			policies = append(policies, pki.PinResponders(is, resp...))
+		}
+	}
+	if len(policies) > 0 {
+		opts.OCSPResponders = func(issuer, responder *x509.Certificate) error {
+			for _, p := range policies {
+				if err := p(issuer, responder); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
 	if *online {
-		opts.Revocation = pki.NewRevocationChecker(pki.RevocationOptions{})
+		opts.Revocation = pki.NewRevocationChecker(pki.RevocationOptions{Responders: opts.OCSPResponders})
 	}
 	rep, err := pdf.VerifyFile(ctx, *in, opts)
 	if err != nil {

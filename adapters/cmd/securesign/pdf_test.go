@@ -82,6 +82,14 @@ func TestPDFCLI(t *testing.T) {
 	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--json"); code != 0 {
 		t.Fatalf("verify: exit %d: %s %s", code, out, stderr)
 	}
+	// Separate TSA and responder trust (a B-B file: they change nothing).
+	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--tsa-trust", p("root.pem"),
+		"--ocsp-responder", p("chain.pem")+"="+p("cert.pem")); code != 0 {
+		t.Fatalf("verify with --tsa-trust and --ocsp-responder: exit %d: %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--ocsp-responder", p("chain.pem")); code == 0 || !strings.Contains(stderr, "ISSUER.pem=RESPONDERS.pem") {
+		t.Errorf("--ocsp-responder without '=': exit %d: %s", code, stderr)
+	}
 	// Untrusted: exit 1.
 	if code, _, _ := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf")); code != 1 {
 		t.Errorf("verify without trust anchors: exit %d, want 1", code)

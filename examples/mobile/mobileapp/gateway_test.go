@@ -81,13 +81,19 @@ func TestAgainstGateway(t *testing.T) {
 	}
 
 	key, _ := signer.NewSoftware(leaf.Key, leaf.Cert, leaf.Chain)
-	app := &mobileapp.App{AllowedOrigins: []string{base}, RequireSigned: true, Signer: key}
+	var shown *mobileapp.Request
+	app := &mobileapp.App{AllowedOrigins: []string{base}, RequireSigned: true, Signer: key,
+		Confirm: func(r *mobileapp.Request) bool { shown = r; return true }}
 	out, err := app.Handle(ctx, link)
 	if err != nil {
 		t.Fatalf("mobile app: %v", err)
 	}
 	if out.Status != 200 {
 		t.Errorf("callback answered %d", out.Status)
+	}
+	// The gateway's link names the tenant, under the tenant's own key.
+	if shown == nil || !shown.Verified || shown.Org != "Development tenant" {
+		t.Errorf("the app showed %+v, want the verified tenant name", shown)
 	}
 	st := call("GET", "/v1/sessions/"+reqID, nil)
 	if st["status"] != "signed" {

@@ -59,7 +59,10 @@ type App struct {
 
 // Request is what the app shows the user before signing.
 type Request struct {
-	Action   deeplink.Action
+	Action deeplink.Action
+	// Org is the organisation asking, set only when the link's signature
+	// verified (PROTOCOL 1.1 §1): show it first, above the origin.
+	Org      string
 	Origin   string
 	Verified bool
 	Doc      string
@@ -108,6 +111,9 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 		return a.report(ctx, l, err)
 	}
 	req := &Request{Action: l.Action, Origin: l.Origin, Verified: verified, Doc: l.Doc, Digests: len(l.Hashes), Expires: l.Expires}
+	if verified {
+		req.Org = l.Org
+	}
 	if a.Confirm != nil && !a.Confirm(req) {
 		return a.report(ctx, l, callback.ErrCancelled)
 	}
