@@ -75,7 +75,7 @@ var signAlgoOIDs = map[string]struct {
 
 // cscMethods are the CSC methods the gateway serves.
 var cscMethods = []string{"info", "credentials/list", "credentials/info", "credentials/sendOTP", "credentials/authorize",
-	"signatures/signHash", "signatures/signDoc"}
+	"signatures/signHash", "signatures/signDoc", "oauth2/authorize", "oauth2/token"}
 
 // cscSignAlgos lists every signAlgo some credential can use; a
 // credential's own are in its key/algo.
@@ -85,11 +85,16 @@ var cscSignAlgos = []string{"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.
 func (s *Server) cscInfo(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
 		"specs": "2.0.0.2", "name": "SecureSign Gateway", "logo": s.baseURL + "/favicon.ico", "region": "IN", "lang": "en-US",
-		"description": "SecureSign remote signing over server-held credentials. Explicit mode: credentials/sendOTP sends a code " +
-			"naming the credential, credentials/authorize binds the SAD to the hashes given (SCAL 2).",
-		// API keys and access tokens are issued outside CSC (the tenant's
-		// portal holds them): "external".
-		"authType": []string{"external"}, "methods": cscMethods,
+		"description": "SecureSign remote signing over server-held credentials. Both modes are SCAL 2 (every SAD and token " +
+			"is bound to its hashes). Explicit: credentials/sendOTP sends a code naming the credential, credentials/authorize " +
+			"binds the SAD to the hashes given. OAuth 2.0 (oauth2code, authorization_details): the user sees the document " +
+			"labels and digest fingerprints on the gateway's page and the code's message names them.",
+		// Service authorization: API keys and access tokens issued outside
+		// CSC ("external"). Credential authorization: explicit (sendOTP,
+		// authorize) or OAuth 2.0 authorization code with
+		// authorization_details, approved on the gateway's consent page.
+		"authType": []string{"external", "oauth2code"}, "oauth2": s.baseURL + "/csc/v2", "supportsRar": true,
+		"methods": cscMethods,
 		"asynchronousOperationMode": false, "validationInfo": false,
 		"signAlgorithms": map[string]any{"algos": cscSignAlgos, "algoParams": []string{}},
 		// signDoc makes PAdES from whole PDFs (documents).
@@ -460,7 +465,7 @@ func decodeHashes(list []string, oid string) ([][]byte, error) {
 // ("hash", "hashAlgo").
 type cscSignHashReq struct {
 	CredentialID     string   `json:"credentialID" validate:"required,max=64"`
-	SAD              string   `json:"SAD" validate:"required,max=200"`
+	SAD              string   `json:"SAD" validate:"omitempty,max=200"`
 	Hashes           []string `json:"hashes" validate:"omitempty,max=50,dive,base64"`
 	Hash             []string `json:"hash" validate:"omitempty,max=50,dive,base64"`
 	HashAlgorithmOID string   `json:"hashAlgorithmOID" validate:"omitempty,max=64"`
@@ -504,7 +509,7 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sad, err := s.useSAD(c, req.SAD, rec, hashes)
+	sad, err := s.useSAD(c, bearerSAD(c, req.SAD), rec, hashes)
 	if err != nil {
 		return err
 	}
@@ -529,6 +534,9 @@ func (s *Server) cscSignHash(c echo.Context) error {
 // useSAD spends the SAD raw if it authorizes exactly hashes with rec.
 func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) (*SAD, error) {
 	secret, ok := strings.CutPrefix(raw, "sad_")
+	if raw == "" {
+		return nil, badRequest("Missing (or invalid type) string parameter SAD")
+	}
 	if !ok || secret == "" {
 		return nil, badRequest("Invalid parameter SAD")
 	}

@@ -29,7 +29,7 @@ type cscDocument struct {
 type cscSignDocReq struct {
 	CredentialID         string            `json:"credentialID" validate:"required,max=64"`
 	SignatureQualifier   string            `json:"signatureQualifier" validate:"omitempty,max=64"`
-	SAD                  string            `json:"SAD" validate:"required,max=200"`
+	SAD                  string            `json:"SAD" validate:"omitempty,max=200"`
 	Documents            []cscDocument     `json:"documents" validate:"omitempty,max=50,dive"`
 	DocumentDigests      []json.RawMessage `json:"documentDigests"`
 	OperationMode        string            `json:"operationMode" validate:"omitempty,oneof=S"`
@@ -101,7 +101,7 @@ func (s *Server) cscSignDoc(c echo.Context) error {
 		// PAdES's default envelope property is a certification signature.
 		opts[i].Certify = d.SignedEnvelopeProperty != "Revision"
 	}
-	sad, err := s.useSAD(c, req.SAD, rec, sums)
+	sad, err := s.useSAD(c, bearerSAD(c, req.SAD), rec, sums)
 	if err != nil {
 		return err
 	}
