@@ -44,6 +44,9 @@ func cscError(c echo.Context, ae *apiError) {
 		code = "invalid_otp"
 	case ae.Status == http.StatusTooManyRequests:
 		code, status = "too_many_requests", ae.Status
+	case ae.Status == http.StatusNotFound && ae.Code == CodeNotFound, ae.Status == http.StatusMethodNotAllowed:
+		// An unknown method, not a refused parameter.
+		status = ae.Status
 	case ae.Status >= 500:
 		code, status = "server_error", ae.Status
 	}
@@ -366,6 +369,10 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 		o, err = s.redeemOTP(c, rec.UserID, otpID, code, "sign", &Consent{CertificateID: rec.ID, HashAlgo: hashName(hashOfOID(oid)), Hashes: hashes})
 	} else {
 		o, err = s.redeemCSCCode(c, rec, code)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return apiErr(http.StatusUnauthorized, CodeOTPInvalid, "unknown otpId for this credential's holder")
 	}
 	if err != nil {
 		return err
