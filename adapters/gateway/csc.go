@@ -97,7 +97,7 @@ func (s *Server) cscInfo(c echo.Context) error {
 		// authorize) or OAuth 2.0 authorization code with
 		// authorization_details, approved on the gateway's consent page.
 		"authType": []string{"external", "oauth2code"}, "oauth2": s.baseURL + "/csc/v2", "supportsRar": true,
-		"methods": cscMethods,
+		"methods":                   cscMethods,
 		"asynchronousOperationMode": false, "validationInfo": false,
 		"signAlgorithms": map[string]any{"algos": cscSignAlgos, "algoParams": []string{}},
 		// signDoc makes PAdES from whole PDFs (documents).

@@ -264,10 +264,12 @@ func TestOAuthConsent(t *testing.T) {
 		t.Errorf("foreign redirect_uri = %d", res.StatusCode)
 	}
 	for name, mutate := range map[string]func(url.Values){
-		"no PKCE":          func(q url.Values) { q.Del("code_challenge") },
-		"plain PKCE":       func(q url.Values) { q.Set("code_challenge_method", "plain") },
-		"token flow":       func(q url.Values) { q.Set("response_type", "token") },
-		"other credential": func(q url.Values) { q.Set("authorization_details", strings.Replace(q.Get("authorization_details"), cid, "crt_nope", 1)) },
+		"no PKCE":    func(q url.Values) { q.Del("code_challenge") },
+		"plain PKCE": func(q url.Values) { q.Set("code_challenge_method", "plain") },
+		"token flow": func(q url.Values) { q.Set("response_type", "token") },
+		"other credential": func(q url.Values) {
+			q.Set("authorization_details", strings.Replace(q.Get("authorization_details"), cid, "crt_nope", 1))
+		},
 	} {
 		if q := codeFrom(t, first(bad(mutate))); q.Get("error") == "" || q.Get("code") != "" {
 			t.Errorf("%s: redirect %v", name, q)
