@@ -280,3 +280,26 @@ func TestOAuthConsent(t *testing.T) {
 func first[A, B any](a A, _ B) A { return a }
 
 func b64hex(d []byte) string { return hex.EncodeToString(d) }
+
+// FuzzParseCredentialAuthorization: authorization_details from any
+// client never panic, and what is accepted is showable and well-formed.
+func FuzzParseCredentialAuthorization(f *testing.F) {
+	h := sha256.Sum256([]byte("seed"))
+	f.Add(`[{"type":"credential","credentialID":"crt_1","documentDigests":[{"hash":"` + b64(h[:]) + `","label":"Contract"}],"hashAlgorithmOID":"2.16.840.1.101.3.4.2.1"}]`)
+	f.Add(`[{"type":"credential","credentialID":"crt_1","documentDigests":[{"hash":"","label":"\u202e"}]}]`)
+	f.Add(`[]`)
+	f.Fuzz(func(t *testing.T, details string) {
+		a, err := parseCredentialAuthorization(url.Values{"authorization_details": {details}})
+		if err != nil {
+			return
+		}
+		if a.CredentialID == "" || len(a.Digests) == 0 || len(a.Digests) > maxConsentItems {
+			t.Fatalf("accepted %+v", a)
+		}
+		for _, d := range a.Digests {
+			if len(d.Hash) != a.Hash.Size() || !displayable(d.Label) {
+				t.Fatalf("accepted digest %+v", d)
+			}
+		}
+	})
+}
