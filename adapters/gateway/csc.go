@@ -539,15 +539,14 @@ func (s *Server) cscSignHash(c echo.Context) error {
 }
 
 // useSAD spends the SAD raw if it authorizes exactly hashes with rec.
+// A SAD for other hashes or another credential is spent too (as a code
+// used for another operation is).
 func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) (*SAD, error) {
-	secret, ok := strings.CutPrefix(raw, "sad_")
-	if raw == "" {
-		return nil, badRequest("Missing (or invalid type) string parameter SAD")
+	id, err := sadIDOf(raw)
+	if err != nil {
+		return nil, err
 	}
-	if !ok || secret == "" {
-		return nil, badRequest("Invalid parameter SAD")
-	}
-	sad, err := s.store.UseSAD(c.Request().Context(), who(c).TenantID, sadID(PrefixToken+secret), s.cfg.Now())
+	sad, err := s.store.UseSAD(c.Request().Context(), who(c).TenantID, id, s.cfg.Now())
 	if err != nil {
 		if errors.Is(err, ErrSADInvalid) {
 			s.metrics.outcome("csc", "sad_rejected")
@@ -560,6 +559,40 @@ func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][
 		return nil, badRequest("the SAD does not authorize these hashes with this credential")
 	}
 	return sad, nil
+}
+
+// checkSAD is useSAD without spending: signDoc checks the SAD, signs,
+// and spends it only then, so a document refused for its content
+// leaves the SAD usable. A mismatch spends it.
+func (s *Server) checkSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) error {
+	id, err := sadIDOf(raw)
+	if err != nil {
+		return err
+	}
+	sad, err := s.store.PeekSAD(c.Request().Context(), id, s.cfg.Now())
+	if err != nil || sad.TenantID != who(c).TenantID {
+		if err == nil || errors.Is(err, ErrNotFound) {
+			s.metrics.outcome("csc", "sad_rejected")
+			return badRequest("SAD unknown, expired or already used")
+		}
+		return err
+	}
+	if sad.CredentialID != rec.ID || !sameDigestSet(sad.Hashes, hashes) {
+		_, err := s.useSAD(c, raw, rec, hashes)
+		return err
+	}
+	return nil
+}
+
+func sadIDOf(raw string) (string, error) {
+	secret, ok := strings.CutPrefix(raw, "sad_")
+	if raw == "" {
+		return "", badRequest("Missing (or invalid type) string parameter SAD")
+	}
+	if !ok || secret == "" {
+		return "", badRequest("Invalid parameter SAD")
+	}
+	return sadID(PrefixToken + secret), nil
 }
 
 func oidOf(h crypto.Hash) string {

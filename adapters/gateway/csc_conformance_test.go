@@ -447,5 +447,16 @@ func TestCSCConformance(t *testing.T) {
 		auth = g.cscMust("credentials/authorize", map[string]any{"credentialID": rsaCID, "numSignatures": 1, "hashes": b64s(sum[:]),
 			"authData": []map[string]string{{"id": "OTP", "value": code}}})
 		g.cscRefused(400, "invalid_request", "signatures/signDoc", docReq(other))
+		// Not a PDF: refused for its content, twice, the SAD unspent by it.
+		junk := []byte("%PDF-1.7 not really")
+		jsum := sha256.Sum256(junk)
+		code, _ = g.cscSendOTP(rsaCID)
+		auth = g.cscMust("credentials/authorize", map[string]any{"credentialID": rsaCID, "numSignatures": 1, "hashes": b64s(jsum[:]),
+			"authData": []map[string]string{{"id": "OTP", "value": code}}})
+		for range 2 {
+			if desc := g.cscRefused(400, "invalid_request", "signatures/signDoc", docReq(junk)); strings.Contains(desc, "SAD") {
+				t.Errorf("a bad PDF spent the SAD: %s", desc)
+			}
+		}
 	})
 }
