@@ -516,8 +516,8 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sad, err := s.useSAD(c, bearerSAD(c, req.SAD), rec, hashes)
-	if err != nil {
+	raw := bearerSAD(c, req.SAD)
+	if err := s.checkSAD(c, raw, rec, hashes); err != nil {
 		return err
 	}
 	sigs := make([]string, len(hashes))
@@ -531,6 +531,12 @@ func (s *Server) cscSignHash(c echo.Context) error {
 			return unprocessable(err, "signing failed: %v", err)
 		}
 		sigs[i] = base64.StdEncoding.EncodeToString(sig)
+	}
+	// Spent only now: a key that failed leaves the SAD usable; a
+	// concurrent request that spent it first wins.
+	sad, err := s.useSAD(c, raw, rec, hashes)
+	if err != nil {
+		return err
 	}
 	s.metrics.outcome("csc", "signed")
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "csc.signHash", CertSerial: rec.SerialHex,
@@ -561,9 +567,10 @@ func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][
 	return sad, nil
 }
 
-// checkSAD is useSAD without spending: signDoc checks the SAD, signs,
-// and spends it only then, so a document refused for its content
-// leaves the SAD usable. A mismatch spends it.
+// checkSAD is useSAD without spending: signHash and signDoc check the
+// SAD, sign, and spend it only then, so a request refused for its
+// content or a key that failed leaves the SAD usable. A mismatch spends
+// it.
 func (s *Server) checkSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) error {
 	id, err := sadIDOf(raw)
 	if err != nil {
