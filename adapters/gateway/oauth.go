@@ -175,6 +175,11 @@ func (s *Server) oauthAuthorize(c echo.Context) error {
 	if err != nil || !key.RevokedAt.IsZero() || key.TenantDisabled {
 		return s.consentMessage(c, http.StatusBadRequest, "Unknown client", "The application that sent you here is not known to this signing service (client_id).")
 	}
+	// Anyone may call this with a public client_id: the client's rate,
+	// and the holder's code limits, bound how many codes it sends.
+	if ok, _ := s.limiter.allow("oauth:"+key.ID, s.cfg.Now()); !ok {
+		return s.consentMessage(c, http.StatusTooManyRequests, "Too many requests", "Too many signing requests from this application; try again in a minute.")
+	}
 	redirect := q.Get("redirect_uri")
 	ru, err := url.Parse(redirect)
 	origins, oerr := s.tenantOrigins(ctx, key.TenantID)
