@@ -26,6 +26,9 @@ type Consent struct {
 	// HashAlgo and Hashes: the operation signs exactly these digests.
 	HashAlgo string   `json:"hashAlgo,omitempty"`
 	Hashes   [][]byte `json:"hashes,omitempty"`
+	// Labels name the documents behind Hashes for the user (CSC OAuth
+	// documentDigests); they are shown, not compared.
+	Labels []string `json:"labels,omitempty"`
 	// Documents: the operation signs exactly these PDFs, each named by the
 	// SHA-256 of its bytes as uploaded.
 	Documents []ConsentDocument `json:"documents,omitempty"`
@@ -152,6 +155,14 @@ func (c *Consent) Summary(cert string) string {
 				b.WriteString(", ")
 			}
 			b.WriteString(strconv.Quote(d.Name) + " (" + fingerprint(d.SHA256) + ")")
+		}
+	case len(c.Labels) == len(c.Hashes):
+		b.WriteString("Sign " + plural(len(c.Hashes), "document") + " with certificate " + cert + ": ")
+		for i, d := range c.Hashes {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strconv.Quote(c.Labels[i]) + " (" + fingerprint(d) + ")")
 		}
 	default:
 		b.WriteString("Sign " + plural(len(c.Hashes), c.HashAlgo+" digest") + " with certificate " + cert + ": ")

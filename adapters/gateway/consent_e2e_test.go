@@ -195,3 +195,38 @@ func TestE2EConsentBoundToOperation(t *testing.T) {
 		t.Error("a code appears in the gateway's logs")
 	}
 }
+
+// TestE2ECSCOAuth: the real binary serves the CSC OAuth consent flow and
+// honours signAlgoParams: the user approves two labelled digests on the
+// gateway's page, and the token signs exactly those with RSASSA-PSS salt
+// 222, which openssl verifies with that salt length.
+func TestE2ECSCOAuth(t *testing.T) {
+	data := t.TempDir()
+	p := startGateway(t, data, "127.0.0.1:0")
+	g := p.client(data, p.key)
+	_, cid, cert := g.issueServerKey("e2e-oauth", "RSA-2048")
+	o := newOAuthClient(g)
+	a, b := digest("e2e contract"), digest("e2e annex")
+	page, code := o.start(cid, []string{"Contract", "Annex"}, a, b)
+	if res, html := o.do("GET", page, nil); res.StatusCode != 200 || !strings.Contains(html, "Contract") || !strings.Contains(html, hex.EncodeToString(a)[:8]) ||
+		!strings.Contains(res.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("consent page = %d %v\n%s", res.StatusCode, res.Header, html)
+	}
+	q := codeFrom(t, first(o.approve(page, code)))
+	st, tok := o.token(q.Get("code"), o.verifier)
+	if st != 200 {
+		t.Fatalf("token = %d %v", st, tok)
+	}
+	st, out := g.call("POST", "/csc/v2/signatures/signHash", tok["access_token"].(string), map[string]any{"credentialID": cid,
+		"hashes": b64s(a, b), "hashAlgorithmOID": oidSHA256, "signAlgo": oidPSS, "signAlgoParams": pssParamsB64(t, oidSHA256, oidSHA256, 222)})
+	if st != 200 {
+		t.Fatalf("signHash = %d %v", st, out)
+	}
+	for i, sig := range sigsOf(t, out, 2) {
+		opensslVerifyDigest(t, cert, [][]byte{a, b}[i], sig, "digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:222", "rsa_mgf1_md:sha256")
+	}
+	if st, _ := o.token(q.Get("code"), o.verifier); st != 400 {
+		t.Errorf("replayed code = %d", st)
+	}
+	p.stop()
+}

@@ -2,13 +2,19 @@ package gateway
 
 import (
 	"bytes"
+	"crypto/rsa"
 	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/securesign/securesign/internal/testpki"
 )
+
+func testRSAPublic(t testing.TB) *rsa.PublicKey {
+	return &testpki.Key(t, testpki.RSA2048, 30).(*rsa.PrivateKey).PublicKey
+}
 
 func sum(s string) []byte { b := sha256.Sum256([]byte(s)); return b[:] }
 
@@ -146,4 +152,24 @@ func TestOTPMAC(t *testing.T) {
 	if _, err := otpMACKey([]byte("short")); err == nil {
 		t.Error("a short master key gives an OTP key")
 	}
+}
+
+// FuzzCSCSignSpec: signAlgo, hashAlgorithmOID and signAlgoParams from a
+// client never panic, and what is accepted is signable with the key.
+func FuzzCSCSignSpec(f *testing.F) {
+	key := testRSAPublic(f)
+	f.Add(oidPSS, oidSHA256, "MDSgDzANBglghkgBZQMEAgEFAKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgEFAKIDAgEg")
+	f.Add(oidPSS, "", "")
+	f.Add(oidRSA256, oidSHA384, "")
+	f.Add(oidRSA, oidSHA256, "BQA=")
+	f.Add(oidECDSA, "", "MAA=")
+	f.Fuzz(func(t *testing.T, algo, hashOID, params string) {
+		spec, err := cscSignSpecOf(algo, hashOID, params, key)
+		if err != nil {
+			return
+		}
+		if spec.Hash.Size() == 0 || (spec.Alg == "RSA-PSS" && (spec.Salt < 1 || spec.Salt > 256-spec.Hash.Size()-2)) {
+			t.Fatalf("accepted %+v", spec)
+		}
+	})
 }

@@ -44,6 +44,9 @@ func cscError(c echo.Context, ae *apiError) {
 		code = "invalid_otp"
 	case ae.Status == http.StatusTooManyRequests:
 		code, status = "too_many_requests", ae.Status
+	case ae.Status == http.StatusNotFound && ae.Code == CodeNotFound, ae.Status == http.StatusMethodNotAllowed:
+		// An unknown method, not a refused parameter.
+		status = ae.Status
 	case ae.Status >= 500:
 		code, status = "server_error", ae.Status
 	}
@@ -75,7 +78,7 @@ var signAlgoOIDs = map[string]struct {
 
 // cscMethods are the CSC methods the gateway serves.
 var cscMethods = []string{"info", "credentials/list", "credentials/info", "credentials/sendOTP", "credentials/authorize",
-	"signatures/signHash", "signatures/signDoc"}
+	"signatures/signHash", "signatures/signDoc", "oauth2/authorize", "oauth2/token"}
 
 // cscSignAlgos lists every signAlgo some credential can use; a
 // credential's own are in its key/algo.
@@ -85,11 +88,16 @@ var cscSignAlgos = []string{"1.2.840.113549.1.1.1", "1.2.840.113549.1.1.11", "1.
 func (s *Server) cscInfo(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
 		"specs": "2.0.0.2", "name": "SecureSign Gateway", "logo": s.baseURL + "/favicon.ico", "region": "IN", "lang": "en-US",
-		"description": "SecureSign remote signing over server-held credentials. Explicit mode: credentials/sendOTP sends a code " +
-			"naming the credential, credentials/authorize binds the SAD to the hashes given (SCAL 2).",
-		// API keys and access tokens are issued outside CSC (the tenant's
-		// portal holds them): "external".
-		"authType": []string{"external"}, "methods": cscMethods,
+		"description": "SecureSign remote signing over server-held credentials. Both modes are SCAL 2 (every SAD and token " +
+			"is bound to its hashes). Explicit: credentials/sendOTP sends a code naming the credential, credentials/authorize " +
+			"binds the SAD to the hashes given. OAuth 2.0 (oauth2code, authorization_details): the user sees the document " +
+			"labels and digest fingerprints on the gateway's page and the code's message names them.",
+		// Service authorization: API keys and access tokens issued outside
+		// CSC ("external"). Credential authorization: explicit (sendOTP,
+		// authorize) or OAuth 2.0 authorization code with
+		// authorization_details, approved on the gateway's consent page.
+		"authType": []string{"external", "oauth2code"}, "oauth2": s.baseURL + "/csc/v2", "supportsRar": true,
+		"methods":                   cscMethods,
 		"asynchronousOperationMode": false, "validationInfo": false,
 		"signAlgorithms": map[string]any{"algos": cscSignAlgos, "algoParams": []string{}},
 		// signDoc makes PAdES from whole PDFs (documents).
@@ -362,6 +370,10 @@ func (s *Server) cscAuthorize(c echo.Context) error {
 	} else {
 		o, err = s.redeemCSCCode(c, rec, code)
 	}
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return apiErr(http.StatusUnauthorized, CodeOTPInvalid, "unknown otpId for this credential's holder")
+	}
 	if err != nil {
 		return err
 	}
@@ -460,7 +472,7 @@ func decodeHashes(list []string, oid string) ([][]byte, error) {
 // ("hash", "hashAlgo").
 type cscSignHashReq struct {
 	CredentialID     string   `json:"credentialID" validate:"required,max=64"`
-	SAD              string   `json:"SAD" validate:"required,max=200"`
+	SAD              string   `json:"SAD" validate:"omitempty,max=200"`
 	Hashes           []string `json:"hashes" validate:"omitempty,max=50,dive,base64"`
 	Hash             []string `json:"hash" validate:"omitempty,max=50,dive,base64"`
 	HashAlgorithmOID string   `json:"hashAlgorithmOID" validate:"omitempty,max=64"`
@@ -504,8 +516,8 @@ func (s *Server) cscSignHash(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sad, err := s.useSAD(c, req.SAD, rec, hashes)
-	if err != nil {
+	raw := bearerSAD(c, req.SAD)
+	if err := s.checkSAD(c, raw, rec, hashes); err != nil {
 		return err
 	}
 	sigs := make([]string, len(hashes))
@@ -520,6 +532,12 @@ func (s *Server) cscSignHash(c echo.Context) error {
 		}
 		sigs[i] = base64.StdEncoding.EncodeToString(sig)
 	}
+	// Spent only now: a key that failed leaves the SAD usable; a
+	// concurrent request that spent it first wins.
+	sad, err := s.useSAD(c, raw, rec, hashes)
+	if err != nil {
+		return err
+	}
 	s.metrics.outcome("csc", "signed")
 	s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "csc.signHash", CertSerial: rec.SerialHex,
 		DocHash: hex.EncodeToString(hashes[0]), Outcome: "signed", Detail: fmt.Sprintf("%d signature(s), %s %s salt %d, SAD %.8s", len(hashes), spec.Alg, hashName(spec.Hash), spec.Salt, sad.ID)})
@@ -527,12 +545,14 @@ func (s *Server) cscSignHash(c echo.Context) error {
 }
 
 // useSAD spends the SAD raw if it authorizes exactly hashes with rec.
+// A SAD for other hashes or another credential is spent too (as a code
+// used for another operation is).
 func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) (*SAD, error) {
-	secret, ok := strings.CutPrefix(raw, "sad_")
-	if !ok || secret == "" {
-		return nil, badRequest("Invalid parameter SAD")
+	id, err := sadIDOf(raw)
+	if err != nil {
+		return nil, err
 	}
-	sad, err := s.store.UseSAD(c.Request().Context(), who(c).TenantID, sadID(PrefixToken+secret), s.cfg.Now())
+	sad, err := s.store.UseSAD(c.Request().Context(), who(c).TenantID, id, s.cfg.Now())
 	if err != nil {
 		if errors.Is(err, ErrSADInvalid) {
 			s.metrics.outcome("csc", "sad_rejected")
@@ -545,6 +565,41 @@ func (s *Server) useSAD(c echo.Context, raw string, rec *Certificate, hashes [][
 		return nil, badRequest("the SAD does not authorize these hashes with this credential")
 	}
 	return sad, nil
+}
+
+// checkSAD is useSAD without spending: signHash and signDoc check the
+// SAD, sign, and spend it only then, so a request refused for its
+// content or a key that failed leaves the SAD usable. A mismatch spends
+// it.
+func (s *Server) checkSAD(c echo.Context, raw string, rec *Certificate, hashes [][]byte) error {
+	id, err := sadIDOf(raw)
+	if err != nil {
+		return err
+	}
+	sad, err := s.store.PeekSAD(c.Request().Context(), id, s.cfg.Now())
+	if err != nil || sad.TenantID != who(c).TenantID {
+		if err == nil || errors.Is(err, ErrNotFound) {
+			s.metrics.outcome("csc", "sad_rejected")
+			return badRequest("SAD unknown, expired or already used")
+		}
+		return err
+	}
+	if sad.CredentialID != rec.ID || !sameDigestSet(sad.Hashes, hashes) {
+		_, err := s.useSAD(c, raw, rec, hashes)
+		return err
+	}
+	return nil
+}
+
+func sadIDOf(raw string) (string, error) {
+	secret, ok := strings.CutPrefix(raw, "sad_")
+	if raw == "" {
+		return "", badRequest("Missing (or invalid type) string parameter SAD")
+	}
+	if !ok || secret == "" {
+		return "", badRequest("Invalid parameter SAD")
+	}
+	return sadID(PrefixToken + secret), nil
 }
 
 func oidOf(h crypto.Hash) string {

@@ -29,7 +29,7 @@ type cscDocument struct {
 type cscSignDocReq struct {
 	CredentialID         string            `json:"credentialID" validate:"required,max=64"`
 	SignatureQualifier   string            `json:"signatureQualifier" validate:"omitempty,max=64"`
-	SAD                  string            `json:"SAD" validate:"required,max=200"`
+	SAD                  string            `json:"SAD" validate:"omitempty,max=200"`
 	Documents            []cscDocument     `json:"documents" validate:"omitempty,max=50,dive"`
 	DocumentDigests      []json.RawMessage `json:"documentDigests"`
 	OperationMode        string            `json:"operationMode" validate:"omitempty,oneof=S"`
@@ -101,8 +101,8 @@ func (s *Server) cscSignDoc(c echo.Context) error {
 		// PAdES's default envelope property is a certification signature.
 		opts[i].Certify = d.SignedEnvelopeProperty != "Revision"
 	}
-	sad, err := s.useSAD(c, req.SAD, rec, sums)
-	if err != nil {
+	raw := bearerSAD(c, req.SAD)
+	if err := s.checkSAD(c, raw, rec, sums); err != nil {
 		return err
 	}
 	out := make([]string, len(docs))
@@ -116,6 +116,14 @@ func (s *Server) cscSignDoc(c echo.Context) error {
 			return pdfError(err)
 		}
 		out[i] = base64.StdEncoding.EncodeToString(buf.Bytes())
+	}
+	// Spent once every document is signed; a concurrent request that
+	// spent it first wins and these signatures are dropped.
+	sad, err := s.useSAD(c, raw, rec, sums)
+	if err != nil {
+		return err
+	}
+	for i := range docs {
 		s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "csc.signDoc", CertSerial: rec.SerialHex,
 			DocHash: hex.EncodeToString(sums[i]), Outcome: "signed", Detail: fmt.Sprintf("%s %s, SAD %.8s", opts[i].Level, opts[i].Algorithm, sad.ID)})
 	}

@@ -361,8 +361,16 @@ func (s *Server) routes() *echo.Echo {
 	cscAuth.POST("/credentials/info", s.cscCredInfo)
 	cscAuth.POST("/credentials/sendOTP", s.cscSendOTP)
 	cscAuth.POST("/credentials/authorize", s.cscAuthorize)
-	cscAuth.POST("/signatures/signHash", s.cscSignHash)
-	cscAuth.POST("/signatures/signDoc", s.cscSignDoc)
+	// The signing methods also take an OAuth credential token.
+	cscSign := csc.Group("", s.cscCredentialAuth)
+	cscSign.POST("/signatures/signHash", s.cscSignHash)
+	cscSign.POST("/signatures/signDoc", s.cscSignDoc)
+	// OAuth 2.0 credential authorization: the user approves on the
+	// gateway's own page.
+	csc.GET("/oauth2/authorize", s.oauthAuthorize)
+	csc.GET("/oauth2/consent/:id", s.oauthConsentPage)
+	csc.POST("/oauth2/consent/:id", s.oauthConsentPost)
+	csc.POST("/oauth2/token", s.oauthToken)
 	return e
 }
 

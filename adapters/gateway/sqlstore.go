@@ -1461,6 +1461,70 @@ func (s *sqlStore) UseSAD(ctx context.Context, tenantID, id string, now time.Tim
 	return &x, nil
 }
 
+func (s *sqlStore) PeekSAD(ctx context.Context, id string, now time.Time) (*SAD, error) {
+	var x SAD
+	var hashes []byte
+	var exp, used int64
+	if err := s.w.QueryRowContext(ctx, s.q("SELECT id, tenant_id, credential_id, hashes, expires_at, used_at FROM sads WHERE id = ? AND used_at = 0 AND expires_at > ?"), id, nanos(now)).
+		Scan(&x.ID, &x.TenantID, &x.CredentialID, &hashes, &exp, &used); err != nil {
+		return nil, notFound(err)
+	}
+	if err := json.Unmarshal(hashes, &x.Hashes); err != nil {
+		return nil, err
+	}
+	x.ExpiresAt, x.UsedAt = fromNanos(exp), fromNanos(used)
+	return &x, nil
+}
+
+// ---- CSC OAuth requests ----
+
+func (s *sqlStore) CreateOAuthRequest(ctx context.Context, r *OAuthRequest) error {
+	_, err := s.exec(ctx, "INSERT INTO oauth_requests (id, tenant_id, data, status, code_hash, expires_at) VALUES (?, ?, ?, 'pending', NULL, ?)",
+		r.ID, r.TenantID, jsonBytes(r), nanos(r.ExpiresAt))
+	return err
+}
+
+func (s *sqlStore) scanOAuth(row *sql.Row) (*OAuthRequest, error) {
+	var data []byte
+	var status string
+	if err := row.Scan(&data, &status); err != nil {
+		return nil, notFound(err)
+	}
+	var r OAuthRequest
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("gateway: stored OAuth request: %w", err)
+	}
+	r.Status = status
+	return &r, nil
+}
+
+func (s *sqlStore) OAuthRequest(ctx context.Context, id string) (*OAuthRequest, error) {
+	return s.scanOAuth(s.w.QueryRowContext(ctx, s.q("SELECT data, status FROM oauth_requests WHERE id = ?"), id))
+}
+
+func (s *sqlStore) ApproveOAuthRequest(ctx context.Context, id, codeHash string, codeExpires, now time.Time) error {
+	res, err := s.exec(ctx, "UPDATE oauth_requests SET status = 'approved', code_hash = ?, code_expires_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+		codeHash, nanos(codeExpires), id, nanos(now))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+func (s *sqlStore) RedeemOAuthCode(ctx context.Context, codeHash string, now time.Time) (*OAuthRequest, error) {
+	res, err := s.exec(ctx, "UPDATE oauth_requests SET status = 'used' WHERE code_hash = ? AND status = 'approved' AND code_expires_at > ?", codeHash, nanos(now))
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return nil, ErrNotFound
+	}
+	return s.scanOAuth(s.w.QueryRowContext(ctx, s.q("SELECT data, status FROM oauth_requests WHERE code_hash = ?"), codeHash))
+}
+
 // ---- settings ----
 
 func (s *sqlStore) Setting(ctx context.Context, name string) ([]byte, error) {

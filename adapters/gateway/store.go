@@ -122,6 +122,21 @@ type Store interface {
 	// UseSAD consumes a SAD once (compare and set).
 	UseSAD(ctx context.Context, tenantID, id string, now time.Time) (*SAD, error)
 
+	// PeekSAD returns an unused, unexpired SAD without spending it (an
+	// OAuth credential token presented as a bearer).
+	PeekSAD(ctx context.Context, id string, now time.Time) (*SAD, error)
+
+	CreateOAuthRequest(ctx context.Context, r *OAuthRequest) error
+	OAuthRequest(ctx context.Context, id string) (*OAuthRequest, error)
+	// ApproveOAuthRequest moves a pending, unexpired request to approved
+	// with the hash of its authorization code (compare and set);
+	// ErrNotFound when it is not pending or expired.
+	ApproveOAuthRequest(ctx context.Context, id string, codeHash string, codeExpires, now time.Time) error
+	// RedeemOAuthCode spends an approved request's code once (compare and
+	// set) and returns the request; ErrNotFound for an unknown, used or
+	// expired code.
+	RedeemOAuthCode(ctx context.Context, codeHash string, now time.Time) (*OAuthRequest, error)
+
 	// Setting and PutSetting keep small named values (the CA's state).
 	// PutSetting with onlyIfAbsent keeps an existing value and returns it.
 	Setting(ctx context.Context, name string) ([]byte, error)
@@ -236,6 +251,32 @@ func (e *OTPLimitError) Error() string {
 }
 
 func (e *OTPLimitError) Unwrap() error { return ErrOTPLimit }
+
+// OAuthRequest is a CSC OAuth 2.0 authorization request waiting for, or
+// given, the user's approval on the gateway's consent page.
+type OAuthRequest struct {
+	ID            string        `json:"id"`
+	TenantID      string        `json:"tenantId"`
+	ClientID      string        `json:"clientId"`
+	RedirectURI   string        `json:"redirectUri"`
+	State         string        `json:"state,omitempty"`
+	CodeChallenge string        `json:"codeChallenge"`
+	CredentialID  string        `json:"credentialId"`
+	UserID        string        `json:"userId"`
+	HashAlgo      string        `json:"hashAlgo"`
+	Digests       []OAuthDigest `json:"digests"`
+	OTPID         string        `json:"otpId"`
+	Status        string        `json:"-"` // "pending", "approved", "used"
+	ExpiresAt     time.Time     `json:"expiresAt"`
+	CreatedAt     time.Time     `json:"createdAt"`
+}
+
+// OAuthDigest is one document of an OAuth authorization: its digest and
+// the label the user is shown.
+type OAuthDigest struct {
+	Hash  []byte `json:"hash"`
+	Label string `json:"label"`
+}
 
 // Session statuses.
 const (

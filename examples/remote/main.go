@@ -20,6 +20,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fmt.Fprintf(out, "user          %s\n", user.UserID)
 
 	// 2. Issue a certificate; the gateway generates and keeps the key.
-	otpID, code, err := c.OTP(ctx, user.UserID, "issue", codes)
+	otpID, code, err := c.OTP(ctx, user.UserID, map[string]any{"purpose": "issue"}, codes)
 	if err != nil {
 		return err
 	}
@@ -80,14 +81,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "certificate   %s serial %s, key on the %s, valid to %s\n", cert.CertificateID, cert.SerialNumber, cert.KeyLocation, cert.NotAfter)
 
-	// 3. Sign a PDF with it, after a fresh OTP for "sign".
+	// 3. Sign a PDF with it, after a fresh OTP for "sign" that names the
+	//    certificate and the document (its SHA-256 as it will be
+	//    uploaded): the user's message says what they approve, and the
+	//    code signs that document only.
 	doc := samplePDF()
 	if *in != "" {
 		if doc, err = os.ReadFile(*in); err != nil {
 			return err
 		}
 	}
-	otpID, code, err = c.OTP(ctx, user.UserID, "sign", codes)
+	docSum := sha256.Sum256(doc)
+	otpID, code, err = c.OTP(ctx, user.UserID, map[string]any{"purpose": "sign", "certificateId": cert.CertificateID,
+		"documents": []map[string]string{{"sha256": hex.EncodeToString(docSum[:]), "name": "Loan agreement"}}}, codes)
 	if err != nil {
 		return err
 	}
@@ -120,7 +126,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// 5. CSC API v2: authorize one hash with an OTP, get a SAD, sign it.
 	digest := sha256.Sum256([]byte("invoice 2026-0042"))
 	h := base64.StdEncoding.EncodeToString(digest[:])
-	otpID, code, err = c.OTP(ctx, user.UserID, "sign", codes)
+	otpID, code, err = c.OTP(ctx, user.UserID, map[string]any{"purpose": "sign", "certificateId": cert.CertificateID,
+		"hashes": []string{h}, "hashAlgo": "SHA256"}, codes)
 	if err != nil {
 		return err
 	}
@@ -196,11 +203,12 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	return json.Unmarshal(raw, out)
 }
 
-// OTP asks the gateway to send the user a code for purpose and returns the
-// code's id and the code, as the user reports it.
-func (c *Client) OTP(ctx context.Context, userID, purpose string, codes func(otpID string) (string, error)) (string, string, error) {
+// OTP asks the gateway to send the user a code (req: purpose and, for
+// "sign", what the code approves) and returns the code's id and the code,
+// as the user reports it.
+func (c *Client) OTP(ctx context.Context, userID string, req map[string]any, codes func(otpID string) (string, error)) (string, string, error) {
 	var o struct{ OtpID string }
-	if err := c.Do(ctx, "POST", "/v1/users/"+userID+"/otp", map[string]any{"purpose": purpose}, &o); err != nil {
+	if err := c.Do(ctx, "POST", "/v1/users/"+userID+"/otp", req, &o); err != nil {
 		return "", "", err
 	}
 	code, err := codes(o.OtpID)

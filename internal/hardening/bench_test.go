@@ -33,7 +33,7 @@ func inProcess(b *testing.B, dsn string) (*lg.Client, string) {
 	os.Chmod(data, 0o700) // the gateway refuses a directory others can read
 	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: data, PublicURL: url, PostgresDSN: dsn, RateLimitRPM: 1 << 30, PublicRateLimitRPM: 1 << 30,
+	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: data, PublicURL: url, PostgresDSN: dsn, RateLimitRPM: 1 << 30, PublicRateLimitRPM: 1 << 30, OTPSendLimit: 1 << 30, OTPMaxUnused: 1 << 20,
 		MaxOpenSessions: 1 << 30, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)

@@ -63,7 +63,7 @@ func securesign(t *testing.T) string {
 // high enough for load, and kills it when the test ends.
 func startGateway(t *testing.T, data, listen string, env []string, extra ...string) *lg.Gateway {
 	t.Helper()
-	args := append([]string{"--rate-limit", "100000000", "--public-rate-limit", "100000000"}, extra...)
+	args := append([]string{"--rate-limit", "100000000", "--public-rate-limit", "100000000", "--otp-send-limit", "1000000000", "--otp-max-unused", "1000000"}, extra...)
 	g, err := lg.StartGateway(context.Background(), securesign(t), data, listen, env, args...)
 	if err != nil {
 		t.Fatal(err)

@@ -102,7 +102,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 		defer os.RemoveAll(dir)
 		var env []string
-		extra := []string{"--rate-limit", fmt.Sprint(*rateLimit), "--public-rate-limit", fmt.Sprint(*rateLimit), "--log-level", "warn"}
+		// One user signs over and over: lift the per-user code limits.
+		extra := []string{"--rate-limit", fmt.Sprint(*rateLimit), "--public-rate-limit", fmt.Sprint(*rateLimit), "--log-level", "warn", "--otp-send-limit", "1000000000", "--otp-max-unused", "1000000"}
 		if *hsm {
 			if tok, err = lg.NewSoftHSMToken(ctx, dir, *hsmModule, "loadgen-user-keys"); err != nil {
 				return fail(err)

@@ -33,7 +33,7 @@ type gatewayFlags struct {
 	tsaTrust                         multiFlag
 	maxBody                          int64
 	rateRPM, otpAttempts, maxBatch   int
-	otpSendLimit                     int
+	otpSendLimit, otpMaxUnused       int
 	sessionTTL, tokenTTL, shutdownTO time.Duration
 
 	memoryMiB, pdfJobs, publicRPM, connsPerAddr int
@@ -108,6 +108,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.Var(&f.tsaTrust, "tsa-trust", "PEM anchors of outside time-stamping authorities whose timestamps validation believes (the gateway's own TSA always counts); repeatable")
 	fs.Int64Var(&f.maxBody, "max-body", int64(envInt(e, "SECURESIGN_MAX_BODY", 50<<20)), "largest PDF accepted, bytes (env SECURESIGN_MAX_BODY)")
 	fs.IntVar(&f.rateRPM, "rate-limit", envInt(e, "SECURESIGN_RATE_LIMIT_RPM", 6000), "requests per minute per API key (env SECURESIGN_RATE_LIMIT_RPM)")
+	fs.IntVar(&f.otpMaxUnused, "otp-max-unused", envInt(e, "SECURESIGN_OTP_MAX_UNUSED", 3), "unused one-time codes one user may hold at a time (env SECURESIGN_OTP_MAX_UNUSED)")
 	fs.IntVar(&f.otpSendLimit, "otp-send-limit", envInt(e, "SECURESIGN_OTP_SEND_LIMIT", 10), "one-time codes sent to one user per hour (env SECURESIGN_OTP_SEND_LIMIT)")
 	fs.IntVar(&f.otpAttempts, "otp-attempts", envInt(e, "SECURESIGN_OTP_ATTEMPTS", 5), "wrong OTP entries before the OTP locks (env SECURESIGN_OTP_ATTEMPTS)")
 	fs.IntVar(&f.maxBatch, "max-batch", envInt(e, "SECURESIGN_MAX_BATCH", 50), "hashes or PDFs per batch, at most 50 (env SECURESIGN_MAX_BATCH)")
@@ -147,7 +148,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		Listen: f.listen, PublicURL: f.publicURL, DataDir: f.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN"), Dev: f.dev,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, TSATrustFiles: f.tsaTrust, MasterKey: master,
 		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
-		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, OTPSendLimit: f.otpSendLimit, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
+		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, OTPSendLimit: f.otpSendLimit, OTPMaxUnused: f.otpMaxUnused, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
 		MemoryLimit: int64(f.memoryMiB) << 20, MaxPDFJobs: f.pdfJobs, PDFQueueWait: f.pdfWait, PublicReadTimeout: f.publicRead,
 		ReadTimeout: f.readTO, MinUploadRate: f.minUploadKiB << 10, MaxConnsPerAddr: f.connsPerAddr, PublicRateLimitRPM: f.publicRPM,
 		MetricsToken: e.getenv("SECURESIGN_METRICS_TOKEN"), Retention: f.retention,

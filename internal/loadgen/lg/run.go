@@ -488,12 +488,20 @@ func digest(n int) []byte {
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 
-// signHash runs one CSC authorization and signing: OTP (purpose sign) →
-// credentials/authorize → signatures/signHash.
+// signHash runs one CSC authorization and signing: OTP (purpose sign,
+// naming the digests) → credentials/authorize → signatures/signHash.
 func (w *worker) signHash(ctx context.Context, cfg *Config) bool {
 	c := cfg.Client
 	cr := cfg.Credential
-	res, ok := w.call(ctx, c, "POST /v1/users/:id/otp", http.StatusCreated, http.MethodPost, "/v1/users/"+cr.UserID+"/otp", map[string]any{"purpose": "sign"}, true)
+	hashes := make([]string, cfg.Hashes)
+	for i := range hashes {
+		d := make([]byte, 32)
+		rand.Read(d) //nolint:errcheck
+		hashes[i] = b64(d)
+	}
+	// The code names what it approves (protocol 1.1 §6).
+	res, ok := w.call(ctx, c, "POST /v1/users/:id/otp", http.StatusCreated, http.MethodPost, "/v1/users/"+cr.UserID+"/otp",
+		map[string]any{"purpose": "sign", "certificateId": cr.CertificateID, "hashes": hashes, "hashAlgo": "SHA256"}, true)
 	if !ok {
 		return false
 	}
@@ -504,12 +512,6 @@ func (w *worker) signHash(ctx context.Context, cfg *Config) bool {
 			w.recs = append(w.recs, rec{op: "outbox", status: -1, bad: true, note: err.Error()})
 		}
 		return false
-	}
-	hashes := make([]string, cfg.Hashes)
-	for i := range hashes {
-		d := make([]byte, 32)
-		rand.Read(d) //nolint:errcheck
-		hashes[i] = b64(d)
 	}
 	res, ok = w.call(ctx, c, "POST /csc/v2/credentials/authorize", http.StatusOK, http.MethodPost, "/csc/v2/credentials/authorize", map[string]any{
 		"credentialID": cr.CertificateID, "numSignatures": len(hashes), "hashes": hashes, "hashAlgorithmOID": "2.16.840.1.101.3.4.2.1",

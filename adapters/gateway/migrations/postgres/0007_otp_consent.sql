@@ -5,3 +5,14 @@
 ALTER TABLE otps ADD COLUMN consent BYTEA;
 DELETE FROM otps;
 CREATE INDEX otps_user ON otps (tenant_id, user_id, created_at);
+-- CSC OAuth 2.0 authorization requests (consent page) and their codes.
+CREATE TABLE oauth_requests (
+  id TEXT PRIMARY KEY,
+  tenant_id TEXT NOT NULL,
+  data BYTEA NOT NULL,
+  status TEXT NOT NULL,
+  code_hash TEXT,
+  expires_at BIGINT NOT NULL,
+  code_expires_at BIGINT NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX oauth_requests_code ON oauth_requests (code_hash);
