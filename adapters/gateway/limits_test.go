@@ -77,7 +77,7 @@ func TestPDFWorkBusy(t *testing.T) {
 	}
 	release()
 	g.must(200, "POST", "/v1/verify/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("free"))})
-	if n := pdfJobs(Config{MemoryLimit: 1 << 30}); n != 14 {
+	if n := pdfJobs(Config{MemoryLimit: 1 << 30}); n != 9 {
 		t.Errorf("jobs in 1 GiB: %d", n)
 	}
 	if n := pdfJobs(Config{MemoryLimit: 100 << 20}); n != 1 {

@@ -110,7 +110,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
 	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
 	fs.IntVar(&f.memoryMiB, "memory-limit", envInt(e, "SECURESIGN_MEMORY_LIMIT_MIB", 1024), "memory the gateway may use, MiB: the Go runtime's soft limit (unless GOMEMLIMIT is set) and the size of the PDF work (env SECURESIGN_MEMORY_LIMIT_MIB)")
-	fs.IntVar(&f.pdfJobs, "pdf-jobs", envInt(e, "SECURESIGN_PDF_JOBS", 0), "concurrent PDF jobs (sign, prepare, finish, verify); 0 = (memory limit - 128 MiB) / 64 MiB (env SECURESIGN_PDF_JOBS)")
+	fs.IntVar(&f.pdfJobs, "pdf-jobs", envInt(e, "SECURESIGN_PDF_JOBS", 0), "concurrent PDF jobs (sign, prepare, finish, verify); 0 = (memory limit - 128 MiB) / 96 MiB (env SECURESIGN_PDF_JOBS)")
 	fs.DurationVar(&f.pdfWait, "pdf-queue-wait", envDur(e, "SECURESIGN_PDF_QUEUE_WAIT", 5*time.Second), "how long a PDF request waits for a free job before 503; negative = no wait (env SECURESIGN_PDF_QUEUE_WAIT)")
 	fs.DurationVar(&f.publicRead, "public-read-timeout", envDur(e, "SECURESIGN_PUBLIC_READ_TIMEOUT", 10*time.Second), "time to send headers, and the body of unauthenticated calls (env SECURESIGN_PUBLIC_READ_TIMEOUT)")
 	fs.DurationVar(&f.readTO, "read-timeout", envDur(e, "SECURESIGN_READ_TIMEOUT", 30*time.Second), "time an authenticated call has to send its body; PDF uploads get more (env SECURESIGN_READ_TIMEOUT)")
