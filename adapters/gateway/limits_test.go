@@ -178,3 +178,16 @@ func TestSlowBodyDeadline(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodedSlashNotPastAuth: CVE-2026-55677 (echo before 4.15.3): an
+// encoded "/" must not reach an authenticated route without its
+// middleware.
+func TestEncodedSlashNotPastAuth(t *testing.T) {
+	g := newTestGW(t, nil)
+	for _, p := range []string{"/v1%2Faudit%2Flogs", "/v1/audit%2Flogs", "/csc/v2%2Fcredentials%2Flist"} {
+		res, body := g.raw("GET", p, "", nil)
+		if res.StatusCode == 200 {
+			t.Errorf("%s without a key: %d %s", p, res.StatusCode, body)
+		}
+	}
+}
