@@ -216,7 +216,7 @@ func (c *Installer) uninstallLinux(ctx context.Context) ([]string, error) {
 }
 
 // InfoPlist renders the macOS Info.plist for an app bundle whose executable
-// is exe (a small launcher that runs "securesign desktop open URL"). macOS
+// is exe (a small launcher that runs "securesign desktop open -- URL"). macOS
 // delivers links to a running app as Apple Events, not argv, so the bundle's
 // launcher must hand them over; see adapters/desktop/macos/README.md.
 func InfoPlist(exe, version string) (string, error) {

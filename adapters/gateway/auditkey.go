@@ -179,6 +179,17 @@ func (s *sqlStore) useAuditKey(ctx context.Context, master []byte, now time.Time
 		return err
 	})
 	if err != nil {
+		// Another gateway on the same database may have keyed it
+		// meanwhile (its transaction won): then this key must match.
+		var check []byte
+		if rerr := s.row(ctx, "SELECT key_check FROM audit_keying WHERE id = 1").Scan(&check); rerr == nil {
+			if !hmac.Equal(check, keys.check()) {
+				return fmt.Errorf("%w: this master key is not the one the audit chain is keyed with", ErrAuditKey)
+			}
+			s.auditKey.Store(keys)
+			s.keyedDB.Store(true)
+			return nil
+		}
 		return fmt.Errorf("gateway: keying the audit chain: %w", err)
 	}
 	s.auditKey.Store(keys)

@@ -85,7 +85,7 @@ type Config struct {
 	// (GOMEMLIMIT; the CLI sets 1 GiB when it is unset), else 1 GiB.
 	MemoryLimit int64
 	// MaxPDFJobs bounds PDF work in flight (sign, prepare, finish,
-	// verify); zero derives it from MemoryLimit, 64 MiB a job.
+	// verify); zero derives it from MemoryLimit: (MemoryLimit - 128 MiB) / 96 MiB.
 	MaxPDFJobs int
 	// PDFQueueWait is how long a PDF request waits for a free slot before
 	// it gets 503 with Retry-After (default 5 s; negative: no wait); at

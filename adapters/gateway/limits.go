@@ -20,12 +20,15 @@ import (
 )
 
 // Memory sizing of PDF work. A verification of a hostile document within
-// pdfLimits, or the signing of a 50 MB one, stays under pdfJobMemory; the
-// rest of the process (caches, connections, SQLite) under baseMemory.
+// pdfLimits (32 MiB of decoded streams, some 50 MiB of heap with the
+// buffers' growth, measured in internal/hardening) or the signing of a
+// 50 MB one (under 64 MiB, issue 8) stays under pdfJobMemory with the
+// garbage collector's slack; the rest of the process (caches,
+// connections, SQLite) under baseMemory.
 const (
 	defaultMemoryLimit = 1 << 30
 	baseMemory         = 128 << 20
-	pdfJobMemory       = 64 << 20
+	pdfJobMemory       = 96 << 20
 )
 
 // pdfLimits are the budgets of one PDF read by the gateway (verification,
@@ -36,7 +39,7 @@ var pdfLimits = pdf.Limits{
 	MaxObjects:      250_000,
 	MaxXrefEntries:  500_000,
 	MaxObjectTokens: 256 << 10,
-	MaxStreamBytes:  16 << 20,
+	MaxStreamBytes:  8 << 20,
 	MaxTotalBytes:   32 << 20,
 	MaxStringBytes:  4 << 20,
 	MaxRevisions:    200,
@@ -54,7 +57,8 @@ func memoryLimit(cfg Config) int64 {
 	return defaultMemoryLimit
 }
 
-// pdfJobs is the number of PDF jobs that fit in the memory limit.
+// pdfJobs is the number of PDF jobs that fit in the memory limit: 9 in
+// the default 1 GiB.
 func pdfJobs(cfg Config) int {
 	if cfg.MaxPDFJobs > 0 {
 		return cfg.MaxPDFJobs

@@ -297,6 +297,15 @@ type pgWriter struct {
 	base *sqlStore     // the audit chain's key
 }
 
+// chainHash links e under the store's audit key (unkeyed without a store:
+// writers made by tests).
+func (w *pgWriter) chainHash(e *AuditEntry, prev []byte) []byte {
+	if w.base == nil {
+		return auditHash(e, prev)
+	}
+	return w.base.chainHash(e, prev)
+}
+
 // run commits ops in one transaction and closes their done channels. If
 // the transaction fails (PostgreSQL refuses it whole for one op's bad
 // value), each op runs in its own, so one caller's error is not the
@@ -517,7 +526,7 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 		e.At = fromNanos(nanos(e.At))
 		h := heads[e.TenantID]
 		e.Seq, e.PrevHash = h.seq+1, h.hash
-		e.Hash = w.base.chainHash(&e, e.PrevHash)
+		e.Hash = w.chainHash(&e, e.PrevHash)
 		h.seq, h.hash = e.Seq, e.Hash
 		op.entry = e
 		au.add(&e)

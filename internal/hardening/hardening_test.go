@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 }
 
 // securesign builds the real binary once per test process.
-func securesign(t *testing.T) string {
+func securesign(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the gateway binary; skipped with -short")
@@ -61,7 +61,7 @@ func securesign(t *testing.T) string {
 
 // startGateway starts a dev gateway on data and listen with a rate limit
 // high enough for load, and kills it when the test ends.
-func startGateway(t *testing.T, data, listen string, env []string, extra ...string) *lg.Gateway {
+func startGateway(t testing.TB, data, listen string, env []string, extra ...string) *lg.Gateway {
 	t.Helper()
 	args := append([]string{"--rate-limit", "100000000", "--public-rate-limit", "100000000", "--otp-send-limit", "1000000000", "--otp-max-unused", "1000000"}, extra...)
 	g, err := lg.StartGateway(context.Background(), securesign(t), data, listen, env, args...)
@@ -72,7 +72,7 @@ func startGateway(t *testing.T, data, listen string, env []string, extra ...stri
 	return g
 }
 
-func newClient(t *testing.T, g *lg.Gateway, key string, conns int) *lg.Client {
+func newClient(t testing.TB, g *lg.Gateway, key string, conns int) *lg.Client {
 	t.Helper()
 	c, err := lg.NewClient(g.URL, key, conns)
 	if err != nil {

@@ -115,8 +115,8 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.DurationVar(&f.sessionTTL, "session-ttl", envDur(e, "SECURESIGN_SESSION_TTL", 10*time.Minute), "deep-link lifetime, at most 15m (env SECURESIGN_SESSION_TTL)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
 	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
-	fs.IntVar(&f.memoryMiB, "memory-limit", envInt(e, "SECURESIGN_MEMORY_LIMIT_MIB", 1024), "memory the gateway may use, MiB: the Go runtime's soft limit (unless GOMEMLIMIT is set) and the size of the PDF work (env SECURESIGN_MEMORY_LIMIT_MIB)")
-	fs.IntVar(&f.pdfJobs, "pdf-jobs", envInt(e, "SECURESIGN_PDF_JOBS", 0), "concurrent PDF jobs (sign, prepare, finish, verify); 0 = (memory limit - 128 MiB) / 64 MiB (env SECURESIGN_PDF_JOBS)")
+	fs.IntVar(&f.memoryMiB, "memory-limit", envInt(e, "SECURESIGN_MEMORY_LIMIT_MIB", 1024), "memory the gateway may use, MiB: sizes the PDF work, and 90% of it is the Go runtime's soft limit unless GOMEMLIMIT is set (env SECURESIGN_MEMORY_LIMIT_MIB)")
+	fs.IntVar(&f.pdfJobs, "pdf-jobs", envInt(e, "SECURESIGN_PDF_JOBS", 0), "concurrent PDF jobs (sign, prepare, finish, verify); 0 = (memory limit - 128 MiB) / 96 MiB (env SECURESIGN_PDF_JOBS)")
 	fs.DurationVar(&f.pdfWait, "pdf-queue-wait", envDur(e, "SECURESIGN_PDF_QUEUE_WAIT", 5*time.Second), "how long a PDF request waits for a free job before 503; negative = no wait (env SECURESIGN_PDF_QUEUE_WAIT)")
 	fs.DurationVar(&f.publicRead, "public-read-timeout", envDur(e, "SECURESIGN_PUBLIC_READ_TIMEOUT", 10*time.Second), "time to send headers, and the body of unauthenticated calls (env SECURESIGN_PUBLIC_READ_TIMEOUT)")
 	fs.DurationVar(&f.readTO, "read-timeout", envDur(e, "SECURESIGN_READ_TIMEOUT", 30*time.Second), "time an authenticated call has to send its body; PDF uploads get more (env SECURESIGN_READ_TIMEOUT)")
@@ -164,7 +164,10 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		return fail(e, "gateway", errors.New("--memory-limit must be positive"))
 	}
 	if e.getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(cfg.MemoryLimit)
+		// The runtime's limit is soft and counts Go memory only (not
+		// SQLite's mappings, not the slack the scavenger has yet to
+		// return): 90% of the budget keeps the RSS under the budget.
+		debug.SetMemoryLimit(cfg.MemoryLimit / 10 * 9)
 	} else {
 		cfg.MemoryLimit = 0 // sized from GOMEMLIMIT
 	}

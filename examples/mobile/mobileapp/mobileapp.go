@@ -228,12 +228,30 @@ func LinkFromQR(path string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
+	// A photo or screenshot, not a poster: its header is checked before
+	// any pixel is decoded (a few KB of PNG can declare 65,535² pixels).
+	cfg, _, err := image.DecodeConfig(f)
+	if err != nil {
+		return "", fmt.Errorf("mobileapp: %s: %w", path, err)
+	}
+	if cfg.Width > maxQRImageSide || cfg.Height > maxQRImageSide || cfg.Width*cfg.Height > maxQRImagePixels {
+		return "", fmt.Errorf("mobileapp: %s: %d × %d pixels, more than a QR photo needs (%d a side, %d in all)", path, cfg.Width, cfg.Height, maxQRImageSide, maxQRImagePixels)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return "", err
+	}
 	img, _, err := image.Decode(f)
 	if err != nil {
 		return "", fmt.Errorf("mobileapp: %s: %w", path, err)
 	}
 	return LinkFromImage(img)
 }
+
+// The largest QR image LinkFromQR decodes: a 48-megapixel phone photo.
+const (
+	maxQRImageSide   = 12000
+	maxQRImagePixels = 48_000_000
+)
 
 // LinkFromImage decodes the QR code in img.
 func LinkFromImage(img image.Image) (string, error) {
