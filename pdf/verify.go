@@ -327,14 +327,18 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		if v.isFatal(err) {
 			return end
 		}
+		// the signature itself is still checked below: what is unknown is
+		// what happened after it
 		o.fail(Indeterminate, SubFormatFailure, "comparing revisions failed: %v", err)
-		sr.ModifiedAfter = ModOther // unknown, so never better than "other"
-		o.tampered = true
-		return end
+		chg = &changeSet{}
+		chg.add(kOther, "the later revisions could not be compared with the signed one")
 	}
 	worst := chg.worst()
 	sr.ModifiedAfter = worst.String()
 	perm := v.docMDP(sig)
+	for _, n := range chg.notes {
+		o.note("%s", n)
+	}
 	for _, ch := range chg.changes {
 		switch {
 		case ch.kind == kOther:
