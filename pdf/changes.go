@@ -401,6 +401,20 @@ func (v *verifier) walkNameTree(rev int, o syntax.Object, into map[uint32]bool, 
 	}
 }
 
+// onlyKeys reports whether every key of keys is one of allowed.
+func onlyKeys(keys []syntax.Name, allowed ...syntax.Name) bool {
+	for _, k := range keys {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return false
+		}
+	}
+	return len(keys) > 0
+}
+
 func sortNames(n []syntax.Name) { sort.Slice(n, func(i, j int) bool { return n[i] < n[j] }) }
 
 func dictOf(o syntax.Object) syntax.Dict {
@@ -515,6 +529,10 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 		}
 	case ot == "Page" && nd != nil:
 		v.pageDiff(cs, n, od, nd, newInfo)
+	case ot == "Pages" && nd != nil && onlyKeys(diffKeys(od, nd), "ITXT"):
+		// iText writes its version (/ITXT) into the page tree root when
+		// it saves; no reader interprets the key
+		cs.add(kSig, "page tree %d: iText's /ITXT version marker set", n)
 	case isAnnotsArray(oldV, newV, v, len(v.f.Revisions)-1):
 		v.annotsDiff(cs, fmt.Sprintf("annotation array %d", n), oldV.(syntax.Array), newV.(syntax.Array), newInfo)
 	case od != nil && isAnnot(od):

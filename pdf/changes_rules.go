@@ -218,3 +218,87 @@ const (
 	annotFlagLocked   = 1 << 7
 	fieldFlagReadOnly = 1
 )
+
+// annotationOverlaps names the pages of revision rev on which two visible
+// annotations overlap (DSS warns about it: one annotation can hide
+// another, or the content under it). Touching borders do not count; popups
+// are left out (they sit over their parent by design).
+func (v *verifier) annotationOverlaps(rev int) []string {
+	cat, _ := v.f.ResolveDict(rev, v.f.Revisions[rev].Trailer["Root"])
+	if cat == nil {
+		return nil
+	}
+	var out []string
+	pageNo := 0
+	budget := 20000
+	var walk func(o syntax.Object, depth int)
+	walk = func(o syntax.Object, depth int) {
+		if depth > 32 || budget <= 0 {
+			return
+		}
+		budget--
+		d, _ := v.f.ResolveDict(rev, o)
+		if d == nil {
+			return
+		}
+		if t, _ := d.Name("Type"); t == "Pages" || d["Kids"] != nil {
+			kids, _ := v.f.Resolve(rev, d["Kids"])
+			ka, _ := kids.(syntax.Array)
+			for _, k := range ka {
+				walk(k, depth+1)
+			}
+			return
+		}
+		pageNo++
+		annots, _ := v.f.Resolve(rev, d["Annots"])
+		aa, _ := annots.(syntax.Array)
+		var rects [][4]float64
+		for _, a := range aa {
+			if budget--; budget <= 0 || len(rects) > 500 {
+				break
+			}
+			ad, _ := v.f.ResolveDict(rev, a)
+			if ad == nil {
+				continue
+			}
+			if st, _ := ad.Name("Subtype"); st == "Popup" {
+				continue
+			}
+			if fl, _ := ad.Int("F"); fl&2 != 0 { // hidden
+				continue
+			}
+			ro, _ := v.f.Resolve(rev, ad["Rect"])
+			ra, _ := ro.(syntax.Array)
+			if len(ra) != 4 {
+				continue
+			}
+			var r [4]float64
+			ok := true
+			for i := range ra {
+				if r[i], ok = numberOf(ra[i]); !ok {
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+			r = [4]float64{math.Min(r[0], r[2]), math.Min(r[1], r[3]), math.Max(r[0], r[2]), math.Max(r[1], r[3])}
+			if r[2]-r[0] <= 0 || r[3]-r[1] <= 0 {
+				continue
+			}
+			rects = append(rects, r)
+		}
+	pairs:
+		for i := range rects {
+			for j := i + 1; j < len(rects); j++ {
+				a, b := rects[i], rects[j]
+				if math.Min(a[2], b[2]) > math.Max(a[0], b[0]) && math.Min(a[3], b[3]) > math.Max(a[1], b[1]) {
+					out = append(out, strconv.Itoa(pageNo))
+					break pairs
+				}
+			}
+		}
+	}
+	walk(cat["Pages"], 0)
+	return out
+}

@@ -157,6 +157,11 @@ func (v *verifier) run() (*Report, error) {
 		}
 		all = append(all, withEnd{sr, end})
 	}
+	if pages := v.annotationOverlaps(last); len(pages) > 0 {
+		for i := range all {
+			all[i].sr.Messages = append(all[i].sr.Messages, fmt.Sprintf("annotations overlap on page %s: one may hide another or the content under it", strings.Join(pages, ", ")))
+		}
+	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].end < all[j].end })
 	for _, w := range all {
 		rep.Signatures = append(rep.Signatures, w.sr)
@@ -273,24 +278,6 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		return 0
 	}
 	end := c + d
-	contents, ok := sig["Contents"].(syntax.String)
-	if !ok || len(contents.Bytes) == 0 {
-		o.fail(TotalFailed, SubFormatFailure, "/Contents is missing or not a string")
-		return end
-	}
-	cs, ce, err := f.ValueSpan(last, s.ref.Num, "Contents")
-	if err != nil {
-		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary must be a plain object with one /Contents: %v", err)
-		return end
-	}
-	if cs != b || ce != c {
-		o.fail(TotalFailed, SubFormatFailure, "the /ByteRange gap [%d, %d) is not exactly the /Contents string [%d, %d): the signed bytes are elsewhere (signature wrapping)", b, c, cs, ce)
-		return end
-	}
-	if !contents.Hex {
-		o.fail(TotalFailed, SubFormatFailure, "/Contents is not a hex string")
-		return end
-	}
 	// which revision does the signature cover?
 	k := -1
 	for i, rv := range f.Revisions {
@@ -302,13 +289,59 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		o.fail(TotalFailed, SubFormatFailure, "the signed bytes end at %d, which is not the end of a revision: bytes outside the revision are not covered", end)
 		return end
 	}
-	if sigOff := f.ObjectOffset(k, s.ref.Num); sigOff < 0 || sigOff != f.ObjectOffset(last, s.ref.Num) || sigOff >= b {
-		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary is not the one inside the signed revision")
+	// A signature dictionary re-stated after signing (spoofing: another
+	// /Reason, /M or /Name) is judged in the version its signature covers;
+	// the change analysis reports the re-statement, which fails it.
+	sigRev := last
+	if off := f.ObjectOffset(k, s.ref.Num); off >= 0 && off != f.ObjectOffset(last, s.ref.Num) {
+		if sk, err := f.ResolveDict(k, s.ref); err == nil && sk != nil && valueEqual(sk["ByteRange"], sig["ByteRange"], 0) {
+			sig, sigRev = sk, k
+			typ, _ = sig.Name("Type")
+			subFilter, _ = sig.Name("SubFilter")
+			if docTS != (typ == "DocTimeStamp" || subFilter == "ETSI.RFC3161") {
+				o.fail(TotalFailed, SubFormatFailure, "the signature dictionary was re-stated after signing as another kind of signature")
+				return end
+			}
+		}
+	}
+	contents, ok := sig["Contents"].(syntax.String)
+	if !ok || len(contents.Bytes) == 0 {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is missing or not a string")
 		return end
 	}
-	if end == v.size {
+	cs, ce, err := f.ValueSpan(sigRev, s.ref.Num, "Contents")
+	if err != nil {
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary must be a plain object with one /Contents: %v", err)
+		return end
+	}
+	gapIsString := true
+	if cs != b || ce != c {
+		// fails the signature; its CMS is still checked, so the report
+		// says whether the bytes it names are intact
+		o.fail(TotalFailed, SubFormatFailure, "the /ByteRange gap [%d, %d) is not exactly the /Contents string [%d, %d): the signed bytes are elsewhere (signature wrapping)", b, c, cs, ce)
+		// a gap that is not even a hex string is a broken ByteRange
+		// ("partial"); one that is another signature's /Contents is a
+		// borrowed one
+		var lt, gt [1]byte
+		v.r.ReadAt(lt[:], b)
+		v.r.ReadAt(gt[:], c-1)
+		gapIsString = lt[0] == '<' && gt[0] == '>'
+	}
+	if !contents.Hex {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is not a hex string")
+		return end
+	}
+	if sigOff := f.ObjectOffset(k, s.ref.Num); sigOff < 0 || sigOff != f.ObjectOffset(sigRev, s.ref.Num) || sigOff >= b {
+		// fails the signature (a dictionary made later borrowing the
+		// signed bytes of another); the CMS is still checked below
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary is not the one inside the signed revision")
+	}
+	switch {
+	case !gapIsString:
+		// stays partial
+	case end == v.size:
 		sr.Coverage = CoverageWhole
-	} else {
+	default:
 		sr.Coverage = CoverageRevision
 	}
 
