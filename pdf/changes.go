@@ -33,7 +33,9 @@ type change struct {
 	kind   modKind
 	docTS  bool // a document timestamp was added (allowed even by DocMDP P=1)
 	newSig bool // an approval or certification signature was added
-	detail string
+	// visibleSig: a new signature field whose widget can be seen
+	visibleSig bool
+	detail     string
 }
 
 type changeSet struct {
@@ -401,6 +403,26 @@ func (v *verifier) walkNameTree(rev int, o syntax.Object, into map[uint32]bool, 
 	}
 }
 
+// visibleWidget: a widget with a rectangle of some area and no Hidden or
+// NoView flag.
+func visibleWidget(d syntax.Dict) bool {
+	if f, _ := d.Int("F"); f&(2|32) != 0 {
+		return false
+	}
+	r, _ := d["Rect"].(syntax.Array)
+	if len(r) != 4 {
+		return false
+	}
+	var x [4]float64
+	for i := range r {
+		var ok bool
+		if x[i], ok = numberOf(r[i]); !ok {
+			return false
+		}
+	}
+	return x[2] != x[0] && x[3] != x[1]
+}
+
 // onlyKeys reports whether every key of keys is one of allowed.
 func onlyKeys(keys []syntax.Name, allowed ...syntax.Name) bool {
 	for _, k := range keys {
@@ -462,7 +484,8 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 		cs.add(kDSS, "DSS %d added", n)
 	case info.fields[n] != nil && info.fields[n].isSig:
 		if info.fields[n].signed {
-			cs.add(kSig, "signature field %d added", n)
+			cs.changes = append(cs.changes, change{kind: kSig, visibleSig: info.fields[n].widget && visibleWidget(d),
+				detail: fmt.Sprintf("signature field %d added", n)})
 		} else if info.fields[n].fakeV {
 			cs.add(kAnnot, "signature field %d added whose /V is not a signature dictionary (it counts as unsigned: its appearance is signed by nobody)", n)
 		} else {
@@ -473,7 +496,7 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 	case isAnnot(d):
 		if st, _ := d.Name("Subtype"); st == "Widget" {
 			if fi := info.fields[n]; fi != nil && fi.isSig && fi.signed {
-				cs.add(kSig, "signature widget %d added", n)
+				cs.changes = append(cs.changes, change{kind: kSig, visibleSig: visibleWidget(d), detail: fmt.Sprintf("signature widget %d added", n)})
 				return
 			}
 		}

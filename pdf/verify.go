@@ -383,6 +383,15 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 			o.fail(Indeterminate, SubSigConstraintsFailure, "form filled in after signing (%s): check the new values", ch.detail)
 		case ch.kind == kAnnot && perm < 3:
 			o.fail(Indeterminate, SubSigConstraintsFailure, "annotation changed after signing (%s): check it", ch.detail)
+		case ch.visibleSig && perm == 2:
+			// ISO 32000-2 12.8.2.2.2 allows "signing" under P=2, which
+			// Acrobat reads as signing the fields the certifier prepared;
+			// a new visible widget paints on the certified page (the
+			// "sneaky signature" attack), so it counts as an annotation
+			o.fail(Indeterminate, SubSigConstraintsFailure, "a new visible signature field was added after the DocMDP P=2 certification (%s): only prepared signature fields may be signed visibly", ch.detail)
+		case ch.kind == kForm, ch.kind == kAnnot:
+			// allowed by the certification, still worth looking at
+			o.note("allowed by the certification (DocMDP P=%d): %s", perm, ch.detail)
 		}
 	}
 
