@@ -73,7 +73,11 @@ func (v *verifier) deepEqual(ra int, a syntax.Object, rb int, b syntax.Object, b
 	if r1, ok := a.(syntax.Ref); ok {
 		r2, ok := b.(syntax.Ref)
 		if !ok {
-			return false, nil
+			x, err := v.f.Lookup(ra, r1.Num)
+			if err != nil {
+				return false, err
+			}
+			return v.deepEqual(ra, x, rb, b, budget, seen)
 		}
 		if seen[[2]syntax.Ref{r1, r2}] {
 			return true, nil
@@ -94,8 +98,13 @@ func (v *verifier) deepEqual(ra int, a syntax.Object, rb int, b syntax.Object, b
 		}
 		return v.deepEqual(ra, x, rb, y, budget, seen)
 	}
-	if _, ok := b.(syntax.Ref); ok {
-		return false, nil
+	if r2, ok := b.(syntax.Ref); ok {
+		// a direct value replaced by a reference to the same value
+		y, err := v.f.Lookup(rb, r2.Num)
+		if err != nil {
+			return false, err
+		}
+		return v.deepEqual(ra, a, rb, y, budget, seen)
 	}
 	switch x := a.(type) {
 	case syntax.Array:

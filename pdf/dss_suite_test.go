@@ -430,3 +430,22 @@ func TestDSSSuite(t *testing.T) {
 		t.Errorf("disagrees with DSS: %s", u)
 	}
 }
+
+// TestDeterministicFieldNames: a signature referenced from two fields is
+// reported under the same name on every run (DSS file
+// signature-referenced-from-multiple-fields.pdf).
+func TestDeterministicFieldNames(t *testing.T) {
+	path := filepath.Join(dssCorpusDir(t), "files", "dss-pades__src__test__resources__validation__signature-referenced-from-multiple-fields.pdf")
+	var first string
+	for i := 0; i < 20; i++ {
+		rep, err := VerifyFile(t.Context(), path, VerifyOptions{})
+		if err != nil || len(rep.Signatures) != 1 {
+			t.Fatalf("%v %v", err, rep)
+		}
+		if i == 0 {
+			first = rep.Signatures[0].Field
+		} else if rep.Signatures[0].Field != first {
+			t.Fatalf("field name %q, then %q", first, rep.Signatures[0].Field)
+		}
+	}
+}

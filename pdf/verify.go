@@ -135,7 +135,15 @@ func (v *verifier) run() (*Report, error) {
 			continue
 		}
 		var found []sigEntry
-		for _, fi := range di.fields {
+		// in object-number order, so a signature referenced from two
+		// fields is always reported under the same (the first) name
+		nums := make([]uint32, 0, len(di.fields))
+		for n := range di.fields {
+			nums = append(nums, n)
+		}
+		sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+		for _, n := range nums {
+			fi := di.fields[n]
 			if fi.signed && fi.sigRef.Num != 0 && !seen[fi.sigRef] {
 				seen[fi.sigRef] = true
 				found = append(found, sigEntry{field: fi.name, ref: fi.sigRef})
