@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/pdf"
@@ -518,6 +519,9 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	defer u.Close()
 	var req struct {
 		PDFBase64 string `json:"pdfBase64"`
+		// ValidationTime (RFC 3339) judges the signatures as of that time
+		// instead of now; the report's validationTime says which was used
+		ValidationTime string `json:"validationTime"`
 	}
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
@@ -525,7 +529,15 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	if u.File == nil || u.Size == 0 {
 		return badRequest("pdfBase64 is required")
 	}
-	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now})
+	now := s.cfg.Now
+	if req.ValidationTime != "" {
+		at, err := time.Parse(time.RFC3339, req.ValidationTime)
+		if err != nil {
+			return badRequest("validationTime must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+		}
+		now = func() time.Time { return at }
+	}
+	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: now})
 	if err != nil {
 		return unprocessable(err, "cannot validate this PDF: %v", err)
 	}

@@ -390,12 +390,13 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 }
 
 func runPDFVerify(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--online] [--json]")
+	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--online] [--at RFC3339] [--json]")
 	in := fs.String("in", "", "PDF to validate")
 	var trust multiFlag
 	fs.Var(&trust, "trust", "PEM file of trust anchors (repeatable)")
 	online := fs.Bool("online", false, "fetch OCSP/CRL online when the document has no revocation data")
 	asJSON := fs.Bool("json", false, "print the validation report as JSON")
+	at := fs.String("at", "", "validate as of this time (RFC 3339, e.g. 2026-01-31T12:00:00Z) instead of now")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -404,6 +405,13 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	var opts pdf.VerifyOptions
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fail(e, "pdf verify", fmt.Errorf("--at: %w (want RFC 3339, e.g. 2026-01-31T12:00:00Z)", err))
+		}
+		opts.Now = func() time.Time { return t }
+	}
 	if len(trust) > 0 {
 		pool, anchors, err := pki.LoadTrustAnchors(trust...)
 		if err != nil {
@@ -428,6 +436,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 			return fail(e, "pdf verify", err)
 		}
 	} else {
+		fmt.Fprintf(e.stdout, "validation time: %s\n", rep.ValidationTime)
 		for _, s := range rep.Signatures {
 			fmt.Fprintf(e.stdout, "%s: %s %s  signer=%q level=%s integrity=%s coverage=%s chain=%s revocation=%s\n",
 				s.Field, s.Indication, s.SubIndication, s.Signer.Subject, s.Level, s.Integrity, s.Coverage, s.Chain, s.Revocation)
