@@ -6,6 +6,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/securesign/securesign/pdf"
 )
 
 // Error codes of the HTTP API besides the protocol's SS_* result codes.
@@ -26,6 +28,7 @@ const (
 	CodeTooManySessions     = "SS_TOO_MANY_SESSIONS"    // 429 open-session limit of the tenant
 	CodeInternal            = "SS_INTERNAL"             // 500
 	CodeUnavailable         = "SS_UNAVAILABLE"          // 503 store unreachable
+	CodeCertRevoked         = "SS_CERT_REVOKED"         // 422 the revocation data says the signer's certificate is revoked
 )
 
 // apiError is an error answered as {"success":false,"error":Code,"message":Msg}.
@@ -101,6 +104,8 @@ func toAPIError(err error) *apiError {
 		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "request body larger than %d bytes", mbe.Limit)
 	}
 	switch {
+	case errors.Is(err, pdf.ErrCertificateRevoked):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeCertRevoked, Msg: "the revocation data says the signer's certificate is revoked; nothing was signed", Err: err}
 	case errors.Is(err, ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: "not found", Err: err}
 	case errors.Is(err, ErrOTPInvalid):

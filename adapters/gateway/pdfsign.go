@@ -235,8 +235,8 @@ func pdfError(err error) error {
 		return err
 	}
 	var ae *apiError
-	if errors.As(err, &ae) {
-		return err
+	if errors.As(err, &ae) || errors.Is(err, pdf.ErrCertificateRevoked) {
+		return err // toAPIError names it
 	}
 	return unprocessable(err, "cannot sign this PDF: %v", err)
 }
