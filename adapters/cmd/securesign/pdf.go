@@ -64,7 +64,7 @@ func (c *pdfCommon) register(fs interface {
 	fs.IntVar(&c.page, "page", 1, "page of a visible signature")
 	fs.StringVar(&c.rect, "rect", "36,36,220,70", "x,y,width,height of a visible signature, in points")
 	fs.StringVar(&c.image, "image", "", "JPEG or PNG logo for a visible signature")
-	fs.StringVar(&c.field, "field", "", "name of the new signature field")
+	fs.StringVar(&c.field, "field", "", "name of the signature field: an existing empty signature field of that name is signed in place, else a new field gets it")
 	fs.BoolVar(&c.certify, "certify", false, "certification signature (DocMDP P=2) instead of approval")
 }
 
