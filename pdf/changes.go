@@ -33,11 +33,45 @@ type change struct {
 	kind   modKind
 	docTS  bool // a document timestamp was added (allowed even by DocMDP P=1)
 	newSig bool // an approval or certification signature was added
-	detail string
+	// visibleSig: a new signature field whose widget can be seen
+	visibleSig bool
+	detail     string
 }
 
 type changeSet struct {
 	changes []change
+	// notes say something about the update without judging it
+	notes []string
+	// form fields (by name) whose value changed, and appearance changes
+	// waiting to be judged against them: an appearance that changes while
+	// the value does not is not form filling
+	valueChanged map[string]bool
+	apChanges    []apChange
+}
+
+type apChange struct {
+	field  string
+	detail string
+}
+
+func (cs *changeSet) noteValue(field string) {
+	if cs.valueChanged == nil {
+		cs.valueChanged = map[string]bool{}
+	}
+	cs.valueChanged[field] = true
+}
+
+// settleAppearances classifies the appearance changes once every value
+// change is known.
+func (cs *changeSet) settleAppearances() {
+	for _, a := range cs.apChanges {
+		if cs.valueChanged[a.field] {
+			cs.add(kForm, "%s", a.detail)
+		} else {
+			cs.add(kAnnot, "%s, but the field's value did not change: the appearance no longer shows the value", a.detail)
+		}
+	}
+	cs.apChanges = nil
 }
 
 func (cs *changeSet) add(k modKind, format string, args ...any) {
@@ -65,14 +99,21 @@ type docInfo struct {
 	fields    map[uint32]*fieldInfo // field and widget dictionaries by object number
 	apStreams map[uint32]uint32     // appearance stream -> widget that uses it
 	dssObjs   map[uint32]bool       // objects inside the DSS (VRI, certificate, OCSP, CRL streams)
+	drObjs    map[uint32]bool       // the form's default resources (/DR and its font dictionary)
+	names     uint32                // the catalog's /Names dictionary
+	apTree    map[uint32]bool       // nodes of the /Names /AP name tree (annotation appearances)
+	structObj map[uint32]bool       // the logical structure root and its parent tree
 }
 
 type fieldInfo struct {
 	name   string
 	isSig  bool
-	signed bool // a signature field with /V
+	signed bool // a signature field whose /V is a signature dictionary
 	widget bool
 	sigRef syntax.Ref
+	// fakeV: a signature field whose /V is something other than a
+	// signature dictionary (an appearance stream, say): it is not signed
+	fakeV bool
 }
 
 // analyseChanges compares revision k with the last revision.
@@ -151,7 +192,16 @@ func (v *verifier) analyseChanges(k int) (*changeSet, error) {
 				return nil, err
 			}
 			if same {
+				// a later revision re-stating an annotation byte for byte
+				// changes nothing, but say so: it is how some overlays
+				// hide their preparation
+				if d := dictOf(oldV); d != nil && isAnnot(d) {
+					cs.notes = append(cs.notes, fmt.Sprintf("annotation %d was re-stated unchanged in a later revision", n))
+				}
 				continue
+			}
+			if _, isStream := oldV.(*syntax.Stream); !isStream && valueEqual(oldV, newV, 0) {
+				continue // the same values written differently (612 and 612.0)
 			}
 		}
 		if !oldExists {
@@ -176,6 +226,7 @@ func (v *verifier) analyseChanges(k int) (*changeSet, error) {
 		}
 		v.classifyChanged(cs, n, oldV, newV, oldInfo, newInfo)
 	}
+	cs.settleAppearances()
 	return cs, nil
 }
 
@@ -306,7 +357,6 @@ func (v *verifier) referenced(k int) (map[uint32]bool, error) {
 	f := v.f
 	out := map[uint32]bool{}
 	var refs []syntax.Ref
-	refs = syntax.Refs(refs, f.Revisions[k].Trailer)
 	nums, err := f.ObjectNumbers(k)
 	if err != nil {
 		return nil, err
@@ -321,11 +371,73 @@ func (v *verifier) referenced(k int) (map[uint32]bool, error) {
 			out[r.Num] = true
 		}
 	}
-	for _, r := range syntax.Refs(nil, f.Revisions[k].Trailer) {
-		out[r.Num] = true
+	// of the trailer, only the keys a reader interprets: a dangling
+	// reference under another key (LibreOffice's /AdditionalStreams, which
+	// names an object number a later update may use for something else)
+	// is read by nobody and cannot give a later object a meaning
+	tr := f.Revisions[k].Trailer
+	for _, key := range []syntax.Name{"Root", "Info", "Encrypt"} {
+		for _, r := range syntax.Refs(nil, tr[key]) {
+			out[r.Num] = true
+		}
 	}
 	return out, nil
 }
+
+// walkNameTree records the node objects of a name tree.
+func (v *verifier) walkNameTree(rev int, o syntax.Object, into map[uint32]bool, depth int) {
+	r, ok := o.(syntax.Ref)
+	if !ok || depth > 32 || into[r.Num] || len(into) > 10000 {
+		return
+	}
+	into[r.Num] = true
+	d, _ := v.f.ResolveDict(rev, r)
+	if d == nil {
+		return
+	}
+	kids, _ := v.f.Resolve(rev, d["Kids"])
+	if ka, ok := kids.(syntax.Array); ok {
+		for _, k := range ka {
+			v.walkNameTree(rev, k, into, depth+1)
+		}
+	}
+}
+
+// visibleWidget: a widget with a rectangle of some area and no Hidden or
+// NoView flag.
+func visibleWidget(d syntax.Dict) bool {
+	if f, _ := d.Int("F"); f&(2|32) != 0 {
+		return false
+	}
+	r, _ := d["Rect"].(syntax.Array)
+	if len(r) != 4 {
+		return false
+	}
+	var x [4]float64
+	for i := range r {
+		var ok bool
+		if x[i], ok = numberOf(r[i]); !ok {
+			return false
+		}
+	}
+	return x[2] != x[0] && x[3] != x[1]
+}
+
+// onlyKeys reports whether every key of keys is one of allowed.
+func onlyKeys(keys []syntax.Name, allowed ...syntax.Name) bool {
+	for _, k := range keys {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return false
+		}
+	}
+	return len(keys) > 0
+}
+
+func sortNames(n []syntax.Name) { sort.Slice(n, func(i, j int) bool { return n[i] < n[j] }) }
 
 func dictOf(o syntax.Object) syntax.Dict {
 	switch x := o.(type) {
@@ -372,7 +484,10 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 		cs.add(kDSS, "DSS %d added", n)
 	case info.fields[n] != nil && info.fields[n].isSig:
 		if info.fields[n].signed {
-			cs.add(kSig, "signature field %d added", n)
+			cs.changes = append(cs.changes, change{kind: kSig, visibleSig: info.fields[n].widget && visibleWidget(d),
+				detail: fmt.Sprintf("signature field %d added", n)})
+		} else if info.fields[n].fakeV {
+			cs.add(kAnnot, "signature field %d added whose /V is not a signature dictionary (it counts as unsigned: its appearance is signed by nobody)", n)
 		} else {
 			// an empty signature field's appearance is signed by nobody
 			// (the "sneaky signature" overlay)
@@ -381,7 +496,7 @@ func (v *verifier) classifyNew(cs *changeSet, n uint32, o syntax.Object, info *d
 	case isAnnot(d):
 		if st, _ := d.Name("Subtype"); st == "Widget" {
 			if fi := info.fields[n]; fi != nil && fi.isSig && fi.signed {
-				cs.add(kSig, "signature widget %d added", n)
+				cs.changes = append(cs.changes, change{kind: kSig, visibleSig: visibleWidget(d), detail: fmt.Sprintf("signature widget %d added", n)})
 				return
 			}
 		}
@@ -406,21 +521,41 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 		// document information and XMP metadata are not rendered
 	case n == oldInfo.dss || ot == "DSS" || oldInfo.dssObjs[n]:
 		cs.add(kDSS, "DSS %d updated", n)
+	case ot == "StructTreeRoot" || ot == "StructElem" || oldInfo.structObj[n]:
+		// the logical structure (tagging) is not drawn; signers and LT/LTA
+		// extensions add their widgets to it
+		cs.add(kSig, "logical structure %d updated (not rendered)", n)
+	case oldInfo.drObjs[n]:
+		cs.add(kSig, "form default resources %d updated (used only to draw new fields)", n)
+	case n == oldInfo.names && n == newInfo.names:
+		v.namesDiff(cs, od, nd)
+	case oldInfo.apTree[n]:
+		cs.add(kAnnot, "annotation appearance name tree node %d changed", n)
 	case n == oldInfo.acroform && n == newInfo.acroform:
 		v.acroformDiff(cs, n, od, nd, oldInfo, newInfo)
 	case ot == "Sig" || ot == "DocTimeStamp":
 		cs.add(kOther, "signature dictionary %d was changed after signing", n)
 	case oldInfo.fields[n] != nil:
-		v.fieldDiff(cs, n, od, nd, oldInfo.fields[n])
+		v.fieldDiff(cs, n, od, nd, oldInfo.fields[n], newInfo.fields[n])
 	case oldInfo.apStreams[n] != 0 && oldIsStream:
 		w := oldInfo.apStreams[n]
-		if fi := oldInfo.fields[w]; fi != nil && fi.isSig && fi.signed {
+		fi := oldInfo.fields[w]
+		switch {
+		case fi != nil && fi.isSig && fi.signed:
 			cs.add(kOther, "appearance stream %d of signed signature field %d was replaced", n, w)
-		} else {
+		case fi != nil && fi.isSig:
+			cs.add(kAnnot, "appearance stream %d of empty signature field %q (%d) was replaced, with no signature in it", n, fi.name, w)
+		case fi != nil:
+			cs.apChanges = append(cs.apChanges, apChange{fi.name, fmt.Sprintf("appearance stream %d of form field %q (%d) was replaced", n, fi.name, w)})
+		default:
 			cs.add(kForm, "appearance stream %d of form field %d was replaced", n, w)
 		}
 	case ot == "Page" && nd != nil:
 		v.pageDiff(cs, n, od, nd, newInfo)
+	case ot == "Pages" && nd != nil && onlyKeys(diffKeys(od, nd), "ITXT"):
+		// iText writes its version (/ITXT) into the page tree root when
+		// it saves; no reader interprets the key
+		cs.add(kSig, "page tree %d: iText's /ITXT version marker set", n)
 	case isAnnotsArray(oldV, newV, v, len(v.f.Revisions)-1):
 		v.annotsDiff(cs, fmt.Sprintf("annotation array %d", n), oldV.(syntax.Array), newV.(syntax.Array), newInfo)
 	case od != nil && isAnnot(od):
@@ -464,7 +599,29 @@ func (v *verifier) catalogDiff(cs *changeSet, n uint32, od, nd syntax.Dict, oldI
 		case "DSS":
 			cs.add(kDSS, "catalog: /DSS set")
 		case "Extensions":
-			cs.add(kDSS, "catalog: /Extensions updated")
+			// developer extension levels (ISO 32000-2 7.12): they declare
+			// features, draw nothing
+			if ext, _ := v.f.ResolveDict(len(v.f.Revisions)-1, nd["Extensions"]); ext != nil || nd["Extensions"] == nil {
+				cs.add(kSig, "catalog: /Extensions updated")
+			} else {
+				cs.add(kOther, "catalog: /Extensions is not a dictionary")
+			}
+		case "Version":
+			if ver, ok := versionRaised(od["Version"], nd["Version"]); ok {
+				cs.add(kSig, "catalog: /Version raised to %s", ver)
+			} else {
+				cs.add(kOther, "catalog: /Version changed after signing (not a raise to a valid version)")
+			}
+		case "Names":
+			on, _ := v.f.ResolveDict(v.sigRevIdx, od["Names"])
+			nn, _ := v.f.ResolveDict(len(v.f.Revisions)-1, nd["Names"])
+			if nn == nil && nd["Names"] != nil {
+				cs.add(kOther, "catalog: /Names is not a dictionary")
+			} else {
+				v.namesDiff(cs, on, nn)
+			}
+		case "StructTreeRoot", "MarkInfo":
+			cs.add(kSig, "catalog: /%s updated (logical structure, not rendered)", k)
 		case "AcroForm":
 			oa, _ := v.f.ResolveDict(v.sigRevIdx, od["AcroForm"])
 			na, _ := v.f.ResolveDict(len(v.f.Revisions)-1, nd["AcroForm"])
@@ -546,7 +703,15 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 			// fields (signers add fonts here); existing appearance streams
 			// carry their own resources
 			cs.add(kSig, "form: default resources updated")
-		case "DA", "NeedAppearances":
+		case "DA":
+			if od["DA"] == nil {
+				// a default appearance for fields without their own, used
+				// only when an appearance is generated: added by signers
+				cs.add(kSig, "form: default appearance /DA added")
+			} else {
+				cs.add(kForm, "form: /DA changed")
+			}
+		case "NeedAppearances":
 			cs.add(kForm, "form: /%s changed", k)
 		default:
 			cs.add(kOther, "form: /%s changed after signing", k)
@@ -554,41 +719,80 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 	}
 }
 
-func (v *verifier) fieldDiff(cs *changeSet, n uint32, od, nd syntax.Dict, fi *fieldInfo) {
+func (v *verifier) fieldDiff(cs *changeSet, n uint32, od, nd syntax.Dict, fi, nfi *fieldInfo) {
 	if nd == nil {
 		cs.add(kOther, "form field %d replaced by a non-dictionary", n)
 		return
 	}
+	nowSigned := nfi != nil && nfi.signed
 	for _, k := range diffKeys(od, nd) {
-		switch k {
-		case "V", "AP", "AS", "Lock", "SV":
-			switch {
-			case fi.isSig && !fi.signed:
-				cs.add(kSig, "signature field %q (%d) signed", fi.name, n)
-			case fi.isSig:
-				cs.add(kOther, "signed signature field %q (%d): /%s changed after signing", fi.name, n, k)
-			case k == "Lock" || k == "SV":
-				cs.add(kOther, "form field %q (%d): /%s changed", fi.name, n, k)
-			default:
-				cs.add(kForm, "form field %q (%d): /%s changed", fi.name, n, k)
-			}
-		case "Kids":
-			cs.add(kOther, "form field %q (%d): widgets changed", fi.name, n)
-		case "P":
-			if fi.isSig && !fi.signed {
-				cs.add(kSig, "signature field %q (%d): page set", fi.name, n)
+		switch {
+		case fi.isSig && !fi.signed && nowSigned:
+			// an empty signature field receiving its signature (its /V,
+			// appearance, page, flags)
+			cs.add(kSig, "signature field %q (%d) signed (/%s)", fi.name, n, k)
+		case fi.isSig && !fi.signed && (k == "V" || k == "AP" || k == "AS"):
+			// still no signature in it: what changed is how it looks
+			cs.add(kAnnot, "empty signature field %q (%d): /%s changed with no signature in the field", fi.name, n, k)
+		case fi.isSig && fi.signed && k == "F" && flagBitsAdded(od["F"], nd["F"], annotFlagLocked):
+			cs.add(kSig, "signed signature field %q (%d) locked (/F Locked)", fi.name, n)
+		case k == "Ff" && flagBitsAdded(od["Ff"], nd["Ff"], fieldFlagReadOnly):
+			// FieldMDP locks make signed fields read-only: less editable,
+			// drawn the same
+			cs.add(kSig, "form field %q (%d) made read-only", fi.name, n)
+		case fi.isSig && fi.signed:
+			cs.add(kOther, "signed signature field %q (%d): /%s changed after signing", fi.name, n, k)
+		case k == "V" || k == "I":
+			cs.noteValue(fi.name)
+			cs.add(kForm, "form field %q (%d): /%s changed", fi.name, n, k)
+		case k == "AP" || k == "AS":
+			cs.apChanges = append(cs.apChanges, apChange{fi.name, fmt.Sprintf("form field %q (%d): /%s changed", fi.name, n, k)})
+		case k == "DA" && !fi.isSig:
+			cs.add(kForm, "form field %q (%d): /DA changed", fi.name, n)
+		case k == "F" && fi.widget:
+			cs.add(kAnnot, "form field %q (%d): annotation flags /F changed", fi.name, n)
+		case k == "Lock" || k == "SV":
+			if fi.isSig {
+				cs.add(kAnnot, "empty signature field %q (%d): /%s changed", fi.name, n, k)
 			} else {
-				cs.add(kOther, "form field %q (%d): /P changed", fi.name, n)
+				cs.add(kOther, "form field %q (%d): /%s changed", fi.name, n, k)
 			}
+		case k == "Kids":
+			cs.add(kOther, "form field %q (%d): widgets changed", fi.name, n)
+		case k == "P" && fi.isSig && !fi.signed:
+			cs.add(kAnnot, "empty signature field %q (%d): page set", fi.name, n)
 		default:
 			cs.add(kOther, "form field %q (%d): /%s changed after signing", fi.name, n, k)
 		}
 	}
 }
 
+// namesDiff compares the catalog's name dictionaries: a tree of annotation
+// appearances (/AP, written by viewers) is an annotation change; every
+// other name tree (JavaScript, embedded files, destinations, pages,
+// templates...) can change what the document does and is "other".
+func (v *verifier) namesDiff(cs *changeSet, od, nd syntax.Dict) {
+	if nd == nil {
+		cs.add(kOther, "catalog: /Names removed after signing")
+		return
+	}
+	for _, k := range diffKeys(od, nd) {
+		if k == "AP" {
+			cs.add(kAnnot, "catalog: /Names /AP (annotation appearances) changed")
+			continue
+		}
+		cs.add(kOther, "catalog: /Names /%s changed after signing", k)
+	}
+}
+
 func (v *verifier) pageDiff(cs *changeSet, n uint32, od, nd syntax.Dict, newInfo *docInfo) {
 	for _, k := range diffKeys(od, nd) {
 		if k != "Annots" {
+			budget := 20000
+			eq, err := v.deepEqual(v.sigRevIdx, od[k], len(v.f.Revisions)-1, nd[k], &budget, map[[2]syntax.Ref]bool{})
+			if err == nil && eq {
+				continue // pointed at an identical copy
+			}
 			cs.add(kOther, "page %d: /%s changed after signing", n, k)
 			continue
 		}
@@ -676,7 +880,8 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 	}
 	f := v.f
 	tr := f.Revisions[rev].Trailer
-	di := &docInfo{fields: map[uint32]*fieldInfo{}, apStreams: map[uint32]uint32{}, dssObjs: map[uint32]bool{}}
+	di := &docInfo{fields: map[uint32]*fieldInfo{}, apStreams: map[uint32]uint32{}, dssObjs: map[uint32]bool{},
+		drObjs: map[uint32]bool{}, apTree: map[uint32]bool{}, structObj: map[uint32]bool{}}
 	if r, ok := tr["Info"].(syntax.Ref); ok {
 		di.info = r.Num
 	}
@@ -721,6 +926,20 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 	if r, ok := cat["Metadata"].(syntax.Ref); ok {
 		di.metadata = r.Num
 	}
+	if r, ok := cat["Names"].(syntax.Ref); ok {
+		di.names = r.Num
+	}
+	if nd, _ := f.ResolveDict(rev, cat["Names"]); nd != nil {
+		v.walkNameTree(rev, nd["AP"], di.apTree, 0)
+	}
+	if sr, ok := cat["StructTreeRoot"].(syntax.Ref); ok {
+		di.structObj[sr.Num] = true
+		if st, _ := f.ResolveDict(rev, sr); st != nil {
+			if pt, ok := st["ParentTree"].(syntax.Ref); ok {
+				di.structObj[pt.Num] = true
+			}
+		}
+	}
 	if r, ok := cat["AcroForm"].(syntax.Ref); ok {
 		di.acroform = r.Num
 	}
@@ -729,6 +948,16 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 		return nil, err
 	}
 	if af != nil {
+		if r, ok := af["DR"].(syntax.Ref); ok {
+			di.drObjs[r.Num] = true
+		}
+		if dr, _ := f.ResolveDict(rev, af["DR"]); dr != nil {
+			for _, key := range []syntax.Name{"Font", "Encoding"} {
+				if r, ok := dr[key].(syntax.Ref); ok {
+					di.drObjs[r.Num] = true
+				}
+			}
+		}
 		fields, err := f.Resolve(rev, af["Fields"])
 		if err != nil {
 			return nil, err
@@ -743,6 +972,18 @@ func (v *verifier) docInfo(rev int) (*docInfo, error) {
 	}
 	v.infos[rev] = di
 	return di, nil
+}
+
+// isSigDict: a signature or document timestamp dictionary (ISO 32000-2
+// 12.8.1): a dictionary (not a stream) with /ByteRange and /Contents whose
+// /Type, if any, is /Sig or /DocTimeStamp.
+func isSigDict(o syntax.Object) bool {
+	d, ok := o.(syntax.Dict)
+	if !ok || d["ByteRange"] == nil || d["Contents"] == nil {
+		return false
+	}
+	t, hasType := d["Type"]
+	return !hasType || t == syntax.Name("Sig") || t == syntax.Name("DocTimeStamp")
 }
 
 func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent string, parentSig, parentSigned bool, visited map[uint32]bool, depth int) error {
@@ -775,8 +1016,15 @@ func (v *verifier) walkField(rev int, di *docInfo, o syntax.Object, parent strin
 	// a widget kid of a signed field counts as signed too
 	fi := &fieldInfo{name: name, isSig: isSig, signed: isSig && parentSigned}
 	if sv, ok := d["V"].(syntax.Ref); ok && isSig {
-		fi.signed = true
-		fi.sigRef = sv
+		// signed only if /V is a signature dictionary; a stream or any
+		// other object there (a published certification attack puts the
+		// field's own appearance in /V) leaves the field unsigned
+		if vd, err := v.f.Resolve(rev, sv); err == nil && isSigDict(vd) {
+			fi.signed = true
+			fi.sigRef = sv
+		} else {
+			fi.fakeV = true
+		}
 	}
 	if st, _ := d.Name("Subtype"); st == "Widget" {
 		fi.widget = true

@@ -197,6 +197,22 @@ func TestExternalCMS(t *testing.T) {
 			t.Fatalf("Ed25519 over other bytes: %+v", s)
 		}
 	})
+	t.Run("brainpool-unsupported", func(t *testing.T) {
+		// Go's x509 cannot parse a brainpool key: nothing is known about the
+		// signature, which is "unsupported", never "failed"
+		dir := t.TempDir()
+		key, cert, in, out := filepath.Join(dir, "k.pem"), filepath.Join(dir, "c.pem"), filepath.Join(dir, "in.bin"), filepath.Join(dir, "cms.der")
+		sgRun(t, "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:brainpoolP256r1", "-nodes",
+			"-keyout", key, "-out", cert, "-subj", "/CN=Brainpool Signer", "-days", "2")
+		os.WriteFile(in, content, 0o600)
+		sgRun(t, "openssl", "cms", "-sign", "-binary", "-md", "sha256", "-in", in, "-signer", cert, "-inkey", key, "-outform", "DER", "-out", out)
+		cms, _ := os.ReadFile(out)
+		rep := mustVerify(t, withCMS(t, signed, cms))
+		s := rep.Signatures[0]
+		if s.Integrity != IntegrityUnsupported || s.Indication != Indeterminate || !hasMessage(s, "could not be parsed") {
+			t.Fatalf("brainpool: %s", dumpReport(rep))
+		}
+	})
 	t.Run("negative-serial", func(t *testing.T) {
 		// leaf and root with negative serials: trust file and CMS
 		leaf := p.h.Issue(t, testpki.P256, testpki.Options{CommonName: "Negative Serial", Slot: 7})

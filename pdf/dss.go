@@ -7,15 +7,23 @@ import (
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/asn1"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/pdf/internal/syntax"
+	"github.com/securesign/securesign/pki"
 )
+
+// ErrCertificateRevoked is returned when the revocation data fetched for
+// a signature (at B-LT and above, and by Extend) says a certificate of its
+// chain is revoked: no output is written.
+var ErrCertificateRevoked = errors.New("pdf: the signer's certificate is revoked")
 
 // extendFromState appends, after what was written so far (h holds the
 // hash state of all of it), a DSS revision for B-LT and a document
@@ -171,7 +179,21 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 	vris := map[string]*vri{}
 	var vriKeys []string
 	checked := map[string]*vri{} // per certificate, so shared chains are fetched once
+	// VRI entries already in the document stay as they are: a DSS update
+	// appends (validators that compare revisions, DSS among them, reject
+	// a rewritten entry)
+	oldVRI := syntax.Dict{}
+	if old, err := st.dict(st.catalog.Get("DSS")); err == nil && old != nil {
+		if ov, _ := st.dict(old.Get("VRI")); ov != nil {
+			oldVRI = ov
+		}
+	}
 	for _, sig := range sigs {
+		sum := sha1.Sum(sig)
+		key := strings.ToUpper(fmt.Sprintf("%x", sum))
+		if oldVRI.Get(syntax.Name(key)) != nil || vris[key] != nil {
+			continue
+		}
 		certs := validationCerts(sig)
 		if len(certs) == 0 {
 			return nil, fmt.Errorf("pdf: a signature without certificates cannot get validation data")
@@ -184,13 +206,13 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 		v := &vri{}
 		for _, c := range certs {
 			cr := put(c.Raw)
-			v.certs = append(v.certs, cr)
+			v.certs = appendUnique(v.certs, cr)
 			if selfSigned(c) {
 				continue // roots need no revocation data
 			}
 			if done, ok := checked[string(c.Raw)]; ok {
-				v.ocsps = append(v.ocsps, done.ocsps...)
-				v.crls = append(v.crls, done.crls...)
+				v.ocsps = appendUnique(v.ocsps, done.ocsps...)
+				v.crls = appendUnique(v.crls, done.crls...)
 				continue
 			}
 			// A certificate that names no OCSP responder or CRL may have no
@@ -207,6 +229,11 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 			if err != nil && hasSource {
 				return nil, fmt.Errorf("pdf: revocation data for %q: %w", c.Subject.CommonName, err)
 			}
+			if err == nil && status != nil && status.State == pki.StateRevoked {
+				// never embed a "revoked" answer next to a signature as if
+				// it were validation data: the signature is worthless
+				return nil, fmt.Errorf("%w: %q (serial %s) revoked at %s", ErrCertificateRevoked, c.Subject.String(), c.SerialNumber.Text(16), status.RevokedAt.UTC().Format(time.RFC3339))
+			}
 			one := &vri{}
 			if err == nil && status != nil && len(status.OCSPResponse) > 0 {
 				one.ocsps = append(one.ocsps, put(status.OCSPResponse))
@@ -218,14 +245,10 @@ func buildDSSRevision(ctx context.Context, st *tailState, sigs [][]byte, o *Sign
 				return nil, fmt.Errorf("pdf: no OCSP response or CRL for %q", c.Subject.CommonName)
 			}
 			checked[string(c.Raw)] = one
-			v.ocsps = append(v.ocsps, one.ocsps...)
-			v.crls = append(v.crls, one.crls...)
+			v.ocsps = appendUnique(v.ocsps, one.ocsps...)
+			v.crls = appendUnique(v.crls, one.crls...)
 		}
-		sum := sha1.Sum(sig)
-		key := strings.ToUpper(fmt.Sprintf("%x", sum))
-		if _, ok := vris[key]; !ok {
-			vriKeys = append(vriKeys, key)
-		}
+		vriKeys = append(vriKeys, key)
 		vris[key] = v
 		allCerts = appendUnique(allCerts, v.certs...)
 		allOCSPs = appendUnique(allOCSPs, v.ocsps...)

@@ -212,8 +212,12 @@ type VerifyOptions struct {
 	// (the owner password works too). Documents encrypted with an empty
 	// user password need none.
 	Password []byte
-	// Now returns the current time (validation time when there is no
-	// timestamp); nil means time.Now.
+	// Now returns the validation time; nil means time.Now. A signature
+	// without a trusted timestamp has its chain and revocation judged as
+	// of that time, so an old document can be validated as of a date on
+	// which its certificates were still valid; one with a trusted
+	// timestamp is judged as of the timestamp. Report.ValidationTime says
+	// which time was used.
 	Now func() time.Time
 }
 

@@ -73,7 +73,10 @@ type SignOptions struct {
 	// Certify makes a certification signature (DocMDP, P=2: form filling
 	// and further signatures allowed) instead of an approval signature.
 	Certify bool
-	// FieldName names the new signature field; "" picks "SignatureN".
+	// FieldName names the signature field; "" picks "SignatureN". When the
+	// document has an empty signature field of that name (a prepared
+	// signature box, its own widget), it is signed in place with its own
+	// rectangle and page; another kind of field of that name is an error.
 	FieldName string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -253,6 +256,8 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	rb := newRevBuilder(st)
 	sigNum, widgetNum := rb.alloc(), rb.alloc()
 	sigRef, widgetRef := ref(sigNum), ref(widgetNum)
+	var target *syntax.Ref // an existing empty signature field to sign
+	var targetDict syntax.Dict
 
 	// The form: keep every existing field, add ours.
 	catalogChanged := false
@@ -281,6 +286,11 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	}
 	oldFields, _ := fv.(syntax.Array)
 	names := map[string]bool{}
+	type namedField struct {
+		ref syntax.Ref
+		d   syntax.Dict
+	}
+	byName := map[string]namedField{}
 	for _, f := range oldFields {
 		fd, err := st.dict(f)
 		if fatalParse(err) {
@@ -291,6 +301,9 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 		}
 		if t, ok := fd.Get("T").(syntax.String); ok {
 			names[string(t.Bytes)] = true
+			if r, ok := f.(syntax.Ref); ok {
+				byName[string(t.Bytes)] = namedField{r, fd}
+			}
 		}
 	}
 	fieldName := o.FieldName
@@ -306,14 +319,27 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 			}
 		}
 	} else if names[string(pdfText(fieldName).Bytes)] {
-		return nil, fmt.Errorf("%w: a field named %q already exists", ErrOptions, fieldName)
+		// a prepared, empty signature field is signed in place, with its
+		// own rectangle and page
+		nf, ok := byName[string(pdfText(fieldName).Bytes)]
+		if !ok || !emptySignatureWidget(nf.d) {
+			return nil, fmt.Errorf("%w: a field named %q already exists and is not an empty signature field with its widget", ErrOptions, fieldName)
+		}
+		target, targetDict = &nf.ref, nf.d
+		if widgetNum == st.nextNum-1 { // not needed: the field is the widget
+			st.nextNum--
+		}
+		widgetRef = nf.ref
 	}
 	if kind != kindDocTimestamp {
 		if err := checkDocMDP(st, kind, oldFields); err != nil {
 			return nil, err
 		}
 	}
-	fields := append(append(syntax.Array{}, oldFields...), widgetRef)
+	fields := append(syntax.Array{}, oldFields...)
+	if target == nil {
+		fields = append(fields, widgetRef)
+	}
 	af["Fields"] = fields
 	af["SigFlags"] = int64(3)
 	if afIndirect {
@@ -372,6 +398,16 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	}
 	sigStart := rb.buf.Len()
 	rb.object(sigNum, sd)
+
+	if target != nil {
+		if err := signExistingField(rb, st, *target, targetDict, sigRef, kind, o, cert, now); err != nil {
+			return nil, err
+		}
+		if catalogChanged {
+			rb.objectRef(st.root, st.catalog)
+		}
+		return finishSignatureRevision(rb, sigStart, contentsBytes)
+	}
 
 	// The widget annotation, which is also the field.
 	pageNo := 1
@@ -437,6 +473,12 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	if catalogChanged {
 		rb.objectRef(st.root, st.catalog)
 	}
+	return finishSignatureRevision(rb, sigStart, contentsBytes)
+}
+
+// finishSignatureRevision ends the revision and fills the ByteRange
+// placeholder of the signature dictionary written at sigStart.
+func finishSignatureRevision(rb *revBuilder, sigStart, contentsBytes int) (*sigRevision, error) {
 	base := rb.base
 	data := rb.finish()
 	rel := bytes.Index(data[sigStart:], []byte("/Contents <"))
@@ -453,6 +495,71 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 	inner += string(bytes.Repeat([]byte{' '}, len(byteRangePlaceholder)-4-len(inner)))
 	copy(data[sigStart+br+3:], inner)
 	return rev, nil
+}
+
+// emptySignatureWidget: a signature field without a value that is its own
+// widget (the layout form tools write for a prepared signature box).
+func emptySignatureWidget(d syntax.Dict) bool {
+	if ft, _ := d.Get("FT").(syntax.Name); ft != "Sig" {
+		return false
+	}
+	if d.Get("V") != nil || d.Get("Kids") != nil {
+		return false
+	}
+	st, _ := d.Get("Subtype").(syntax.Name)
+	return st == "Widget"
+}
+
+// signExistingField rewrites the empty signature field f (its own widget)
+// with /V set to the signature, keeping its rectangle and page; a field
+// with an area gets the signature's appearance in that rectangle.
+func signExistingField(rb *revBuilder, st *tailState, f syntax.Ref, d syntax.Dict, sigRef syntax.Ref, kind sigKind, o *SignOptions, cert *x509.Certificate, now time.Time) error {
+	w := d.Clone()
+	w["V"] = sigRef
+	flags, _ := w.Get("F").(int64)
+	w["F"] = flags | 132 // Print | Locked
+	rv, err := st.resolve(w.Get("Rect"))
+	if err != nil {
+		return err
+	}
+	r, _ := rv.(syntax.Array)
+	var x [4]float64
+	for i := 0; i < len(r) && i < 4; i++ {
+		switch v := r[i].(type) {
+		case int64:
+			x[i] = float64(v)
+		case float64:
+			x[i] = v
+		}
+	}
+	width, height := x[2]-x[0], x[3]-x[1]
+	if width < 0 {
+		x[0], width = x[2], -width
+	}
+	if height < 0 {
+		x[1], height = x[3], -height
+	}
+	if _, ok := w.Get("P").(syntax.Ref); !ok {
+		return fmt.Errorf("%w: the signature field has no page (/P)", ErrOptions)
+	}
+	if len(r) == 4 && width > 0 && height > 0 && kind != kindDocTimestamp {
+		a := Appearance{X: x[0], Y: x[1], Width: width, Height: height}
+		if o.Appearance != nil {
+			a.Image = o.Appearance.Image
+		}
+		oo := *o
+		oo.Appearance = &a
+		_, apRef, err := writeAppearance(rb, &oo, cert, now)
+		if err != nil {
+			return err
+		}
+		ap := syntax.Dict{}
+		ap["N"] = apRef
+		w["AP"] = ap
+	}
+	rb.objectRef(f, w)
+	st.override(f, w)
+	return nil
 }
 
 // objectRef writes an object under an existing reference (keeping its

@@ -139,7 +139,15 @@ func (v *verifier) run() (*Report, error) {
 			continue
 		}
 		var found []sigEntry
-		for _, fi := range di.fields {
+		// in object-number order, so a signature referenced from two
+		// fields is always reported under the same (the first) name
+		nums := make([]uint32, 0, len(di.fields))
+		for n := range di.fields {
+			nums = append(nums, n)
+		}
+		sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+		for _, n := range nums {
+			fi := di.fields[n]
 			if fi.signed && fi.sigRef.Num != 0 && !seen[fi.sigRef] {
 				seen[fi.sigRef] = true
 				found = append(found, sigEntry{field: fi.name, ref: fi.sigRef})
@@ -160,6 +168,11 @@ func (v *verifier) run() (*Report, error) {
 			return nil, v.fatal
 		}
 		all = append(all, withEnd{sr, end})
+	}
+	if pages := v.annotationOverlaps(last); len(pages) > 0 {
+		for i := range all {
+			all[i].sr.Messages = append(all[i].sr.Messages, fmt.Sprintf("annotations overlap on page %s: one may hide another or the content under it", strings.Join(pages, ", ")))
+		}
 	}
 	sort.SliceStable(all, func(i, j int) bool { return all[i].end < all[j].end })
 	for _, w := range all {
@@ -277,24 +290,6 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		return 0
 	}
 	end := c + d
-	contents, ok := sig["Contents"].(syntax.String)
-	if !ok || len(contents.Bytes) == 0 {
-		o.fail(TotalFailed, SubFormatFailure, "/Contents is missing or not a string")
-		return end
-	}
-	cs, ce, err := f.ValueSpan(last, s.ref.Num, "Contents")
-	if err != nil {
-		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary must be a plain object with one /Contents: %v", err)
-		return end
-	}
-	if cs != b || ce != c {
-		o.fail(TotalFailed, SubFormatFailure, "the /ByteRange gap [%d, %d) is not exactly the /Contents string [%d, %d): the signed bytes are elsewhere (signature wrapping)", b, c, cs, ce)
-		return end
-	}
-	if !contents.Hex {
-		o.fail(TotalFailed, SubFormatFailure, "/Contents is not a hex string")
-		return end
-	}
 	// which revision does the signature cover?
 	k := -1
 	for i, rv := range f.Revisions {
@@ -306,13 +301,59 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		o.fail(TotalFailed, SubFormatFailure, "the signed bytes end at %d, which is not the end of a revision: bytes outside the revision are not covered", end)
 		return end
 	}
-	if sigOff := f.ObjectOffset(k, s.ref.Num); sigOff < 0 || sigOff != f.ObjectOffset(last, s.ref.Num) || sigOff >= b {
-		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary is not the one inside the signed revision")
+	// A signature dictionary re-stated after signing (spoofing: another
+	// /Reason, /M or /Name) is judged in the version its signature covers;
+	// the change analysis reports the re-statement, which fails it.
+	sigRev := last
+	if off := f.ObjectOffset(k, s.ref.Num); off >= 0 && off != f.ObjectOffset(last, s.ref.Num) {
+		if sk, err := f.ResolveDict(k, s.ref); err == nil && sk != nil && valueEqual(sk["ByteRange"], sig["ByteRange"], 0) {
+			sig, sigRev = sk, k
+			typ, _ = sig.Name("Type")
+			subFilter, _ = sig.Name("SubFilter")
+			if docTS != (typ == "DocTimeStamp" || subFilter == "ETSI.RFC3161") {
+				o.fail(TotalFailed, SubFormatFailure, "the signature dictionary was re-stated after signing as another kind of signature")
+				return end
+			}
+		}
+	}
+	contents, ok := sig["Contents"].(syntax.String)
+	if !ok || len(contents.Bytes) == 0 {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is missing or not a string")
 		return end
 	}
-	if end == v.size {
+	cs, ce, err := f.ValueSpan(sigRev, s.ref.Num, "Contents")
+	if err != nil {
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary must be a plain object with one /Contents: %v", err)
+		return end
+	}
+	gapIsString := true
+	if cs != b || ce != c {
+		// fails the signature; its CMS is still checked, so the report
+		// says whether the bytes it names are intact
+		o.fail(TotalFailed, SubFormatFailure, "the /ByteRange gap [%d, %d) is not exactly the /Contents string [%d, %d): the signed bytes are elsewhere (signature wrapping)", b, c, cs, ce)
+		// a gap that is not even a hex string is a broken ByteRange
+		// ("partial"); one that is another signature's /Contents is a
+		// borrowed one
+		var lt, gt [1]byte
+		v.r.ReadAt(lt[:], b)
+		v.r.ReadAt(gt[:], c-1)
+		gapIsString = lt[0] == '<' && gt[0] == '>'
+	}
+	if !contents.Hex {
+		o.fail(TotalFailed, SubFormatFailure, "/Contents is not a hex string")
+		return end
+	}
+	if sigOff := f.ObjectOffset(k, s.ref.Num); sigOff < 0 || sigOff != f.ObjectOffset(sigRev, s.ref.Num) || sigOff >= b {
+		// fails the signature (a dictionary made later borrowing the
+		// signed bytes of another); the CMS is still checked below
+		o.fail(TotalFailed, SubFormatFailure, "the signature dictionary is not the one inside the signed revision")
+	}
+	switch {
+	case !gapIsString:
+		// stays partial
+	case end == v.size:
 		sr.Coverage = CoverageWhole
-	} else {
+	default:
 		sr.Coverage = CoverageRevision
 	}
 
@@ -331,14 +372,18 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 		if v.isFatal(err) {
 			return end
 		}
+		// the signature itself is still checked below: what is unknown is
+		// what happened after it
 		o.fail(Indeterminate, SubFormatFailure, "comparing revisions failed: %v", err)
-		sr.ModifiedAfter = ModOther // unknown, so never better than "other"
-		o.tampered = true
-		return end
+		chg = &changeSet{}
+		chg.add(kOther, "the later revisions could not be compared with the signed one")
 	}
 	worst := chg.worst()
 	sr.ModifiedAfter = worst.String()
 	perm := v.docMDP(sig)
+	for _, n := range chg.notes {
+		o.note("%s", n)
+	}
 	for _, ch := range chg.changes {
 		switch {
 		case ch.kind == kOther:
@@ -350,6 +395,15 @@ func (v *verifier) verifySig(s sigEntry, o *outcome) int64 {
 			o.fail(Indeterminate, SubSigConstraintsFailure, "form filled in after signing (%s): check the new values", ch.detail)
 		case ch.kind == kAnnot && perm < 3:
 			o.fail(Indeterminate, SubSigConstraintsFailure, "annotation changed after signing (%s): check it", ch.detail)
+		case ch.visibleSig && perm == 2:
+			// ISO 32000-2 12.8.2.2.2 allows "signing" under P=2, which
+			// Acrobat reads as signing the fields the certifier prepared;
+			// a new visible widget paints on the certified page (the
+			// "sneaky signature" attack), so it counts as an annotation
+			o.fail(Indeterminate, SubSigConstraintsFailure, "a new visible signature field was added after the DocMDP P=2 certification (%s): only prepared signature fields may be signed visibly", ch.detail)
+		case ch.kind == kForm, ch.kind == kAnnot:
+			// allowed by the certification, still worth looking at
+			o.note("allowed by the certification (DocMDP P=%d): %s", perm, ch.detail)
 		}
 	}
 

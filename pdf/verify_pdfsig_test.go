@@ -44,12 +44,13 @@ func TestPdfsigAgrees(t *testing.T) {
 		doc   []byte
 		valid bool
 	}{
-		"pdfsign":           {once, true},
-		"pdfsign-twice":     {signWithPdfsign(t, once, pdfsignOpts{leaf: p.leaf2}), true},
-		"cades":             {cades, true},
-		"cades-p256-second": {signCAdES(t, cades, p.leaf2, SignOptions{}), true},
-		"pdfsign-byte-flip": {vReplaceOnce(t, once, "(Pay 100 INR)", "(Pay 900 INR)"), false},
-		"cades-byte-flip":   {vReplaceOnce(t, cades, "(Pay 100 INR)", "(Pay 900 INR)"), false},
+		"pdfsign":              {once, true},
+		"pdfsign-twice":        {signWithPdfsign(t, once, pdfsignOpts{leaf: p.leaf2}), true},
+		"cades":                {cades, true},
+		"cades-p256-second":    {signCAdES(t, cades, p.leaf2, SignOptions{}), true},
+		"cades-prepared-field": {signCAdES(t, formWithEmptySignatureField(), p.leaf, SignOptions{FieldName: "SignHere"}), true},
+		"pdfsign-byte-flip":    {vReplaceOnce(t, once, "(Pay 100 INR)", "(Pay 900 INR)"), false},
+		"cades-byte-flip":      {vReplaceOnce(t, cades, "(Pay 100 INR)", "(Pay 900 INR)"), false},
 	}
 	dir := t.TempDir()
 	for name, d := range docs {

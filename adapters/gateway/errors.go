@@ -36,6 +36,7 @@ const (
 	CodeProfileNotAllowed   = "SS_PROFILE_NOT_ALLOWED"  // 422 certificate profile the API does not issue (or not to this tenant)
 	CodeInternal            = "SS_INTERNAL"             // 500
 	CodeUnavailable         = "SS_UNAVAILABLE"          // 503 store unreachable
+	CodeCertRevoked         = "SS_CERT_REVOKED"         // 422 the revocation data says the signer's certificate is revoked
 )
 
 // apiError is an error answered as {"success":false,"error":Code,"message":Msg}.
@@ -148,6 +149,8 @@ func toAPIError(err error) *apiError {
 	switch {
 	case errors.Is(err, ErrProfileNotAllowed):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeProfileNotAllowed, Msg: strings.TrimPrefix(err.Error(), "gateway: "), Err: err}
+	case errors.Is(err, pdf.ErrCertificateRevoked):
+		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeCertRevoked, Msg: "the revocation data says the signer's certificate is revoked; nothing was signed", Err: err}
 	case errors.Is(err, ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: "not found", Err: err}
 	case errors.Is(err, ErrOTPInvalid):

@@ -450,9 +450,16 @@ func TestPDFSession(t *testing.T) {
 		}
 		// The validation endpoint says the same.
 		v := g.must(200, "POST", "/v1/verify/pdf", g.key, map[string]any{"pdfBase64": b64(signed)})
-		if v["valid"] != true {
+		if v["valid"] != true || v["validationTime"] == "" {
 			t.Errorf("verify/pdf = %v", v)
 		}
+		// as of a chosen time: the report says which (the B-T signature is
+		// judged as of its timestamp, so it stays valid)
+		v = g.must(200, "POST", "/v1/verify/pdf", g.key, map[string]any{"pdfBase64": b64(signed), "validationTime": "2036-06-01T00:00:00Z"})
+		if v["valid"] != true || v["validationTime"] != "2036-06-01T00:00:00Z" {
+			t.Errorf("verify/pdf at 2036 = %v", v)
+		}
+		g.wantErr(400, CodeBadRequest, "POST", "/v1/verify/pdf", g.key, map[string]any{"pdfBase64": b64(signed), "validationTime": "tomorrow"})
 		// A malformed PDF is a 422 and opens no session.
 		before, _ := g.srv.store.CountPendingSessions(context.Background(), DevTenantID, time.Now())
 		g.wantErr(422, CodeUnprocessable, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64([]byte("%PDF-1.7 garbage")), "certSerial": issued["serialNumber"]})

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/pdf"
@@ -294,8 +295,8 @@ func pdfError(err error) error {
 		return err
 	}
 	var ae *apiError
-	if errors.As(err, &ae) {
-		return err
+	if errors.As(err, &ae) || errors.Is(err, pdf.ErrCertificateRevoked) {
+		return err // toAPIError names it
 	}
 	if errors.Is(err, pdf.ErrImageTooLarge) {
 		return imageError(err)
@@ -624,6 +625,9 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	defer u.Close()
 	var req struct {
 		PDFBase64 string `json:"pdfBase64"`
+		// ValidationTime (RFC 3339) judges the signatures as of that time
+		// instead of now; the report's validationTime says which was used
+		ValidationTime string `json:"validationTime"`
 	}
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
@@ -631,9 +635,17 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	if u.File == nil || u.Size == 0 {
 		return badRequest("pdfBase64 is required")
 	}
+	now := s.cfg.Now
+	if req.ValidationTime != "" {
+		at, err := time.Parse(time.RFC3339, req.ValidationTime)
+		if err != nil {
+			return badRequest("validationTime must be an RFC 3339 time such as 2026-01-31T12:00:00Z")
+		}
+		now = func() time.Time { return at }
+	}
 	return s.pdfWork(c, func() error {
 		opts := s.pdfVerifyOptions()
-		opts.Limits = pdfLimits
+		opts.Now = now
 		rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, opts)
 		if err != nil {
 			return unprocessable(err, "cannot validate this PDF: %v", err)

@@ -278,7 +278,7 @@ func sameName(a, b string) bool {
 // operator's TSA anchors; for OCSP about its CA's certificates only its own
 // responders.
 func (s *Server) pdfVerifyOptions() pdf.VerifyOptions {
-	o := pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now,
+	o := pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now, Limits: pdfLimits,
 		TSACertificates: s.services.tsaCerts, TSARoots: s.services.tsaRoots, OCSPResponders: s.services.responders}
 	if len(o.TSACertificates) == 0 && o.TSARoots == nil {
 		// No TSA at all is trusted then, rather than Roots.

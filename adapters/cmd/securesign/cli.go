@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/securesign/securesign/pdf"
 )
 
 // newFlagSet returns a flag set that writes its help to e.stderr and does not
@@ -76,6 +78,11 @@ func printJSON(w io.Writer, v any) error {
 
 // fail prints "securesign CMD: err" and returns exit status 1.
 func fail(e *env, cmd string, err error) int {
+	if errors.Is(err, pdf.ErrCertificateRevoked) {
+		// the same code the gateway answers with
+		fmt.Fprintf(e.stderr, "securesign %s: SS_CERT_REVOKED: %v\n", cmd, err)
+		return 1
+	}
 	fmt.Fprintf(e.stderr, "securesign %s: %v\n", cmd, err)
 	return 1
 }

@@ -66,7 +66,7 @@ func (c *pdfCommon) register(fs interface {
 	fs.IntVar(&c.page, "page", 1, "page of a visible signature")
 	fs.StringVar(&c.rect, "rect", "36,36,220,70", "x,y,width,height of a visible signature, in points")
 	fs.StringVar(&c.image, "image", "", "JPEG or PNG logo for a visible signature")
-	fs.StringVar(&c.field, "field", "", "name of the new signature field")
+	fs.StringVar(&c.field, "field", "", "name of the signature field: an existing empty signature field of that name is signed in place, else a new field gets it")
 	fs.BoolVar(&c.certify, "certify", false, "certification signature (DocMDP P=2) instead of approval")
 }
 
@@ -432,7 +432,7 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 }
 
 func runPDFVerify(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--tsa-trust TSA.pem]... [--ocsp-responder CA.pem=RESPONDER.pem]... [--online] [--json]")
+	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--tsa-trust TSA.pem]... [--ocsp-responder CA.pem=RESPONDER.pem]... [--online] [--at RFC3339] [--json]")
 	in := fs.String("in", "", "PDF to validate")
 	var trust, tsaTrust, responders multiFlag
 	fs.Var(&trust, "trust", "PEM file of trust anchors (repeatable)")
@@ -441,6 +441,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 	online := fs.Bool("online", false, "fetch OCSP/CRL online when the document has no revocation data")
 	asJSON := fs.Bool("json", false, "print the validation report as JSON")
 	passwordEnv := fs.String("password-env", "", passwordEnvUsage)
+	at := fs.String("at", "", "validate as of this time (RFC 3339, e.g. 2026-01-31T12:00:00Z) instead of now")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -454,6 +455,13 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		return fail(e, "pdf verify", err)
 	}
 	opts.Password = pw
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return fail(e, "pdf verify", fmt.Errorf("--at: %w (want RFC 3339, e.g. 2026-01-31T12:00:00Z)", err))
+		}
+		opts.Now = func() time.Time { return t }
+	}
 	if len(trust) > 0 {
 		pool, anchors, err := pki.LoadTrustAnchors(trust...)
 		if err != nil {
@@ -519,6 +527,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 			return fail(e, "pdf verify", err)
 		}
 	} else {
+		fmt.Fprintf(e.stdout, "validation time: %s\n", rep.ValidationTime)
 		for _, s := range rep.Signatures {
 			fmt.Fprintf(e.stdout, "%s: %s %s  signer=%q level=%s integrity=%s coverage=%s chain=%s revocation=%s\n",
 				s.Field, s.Indication, s.SubIndication, s.Signer.Subject, s.Level, s.Integrity, s.Coverage, s.Chain, s.Revocation)

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -93,6 +94,20 @@ func TestPDFCLI(t *testing.T) {
 	// Untrusted: exit 1.
 	if code, _, _ := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf")); code != 1 {
 		t.Errorf("verify without trust anchors: exit %d, want 1", code)
+	}
+	// --at: the report says which time; five years on, the certificate has
+	// expired and nothing proves when it signed; a bad time is refused
+	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--at", "2031-06-01T00:00:00Z"); code != 1 ||
+		!strings.Contains(out, "validation time: 2031-06-01T00:00:00Z") || !strings.Contains(out, "OUT_OF_BOUNDS_NO_POE") {
+		t.Errorf("verify --at in five years: exit %d: %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--at", "yesterday"); code == 0 || !strings.Contains(stderr, "RFC 3339") {
+		t.Errorf("verify --at yesterday: exit %d: %s", code, stderr)
+	}
+	// a trust anchor with a negative serial: accepted, with a warning
+	os.WriteFile(p("negroot.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: testpki.WithNegativeSerial(t, h.Root.Cert, h.Root.Key)}), 0o600)
+	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("negroot.pem")); code != 0 || !strings.Contains(stderr, "negative serial number") {
+		t.Errorf("verify with a negative-serial trust anchor: exit %d: %s %s", code, out, stderr)
 	}
 
 	// Two-phase.

@@ -1,0 +1,52 @@
+package pdf
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestHonestUpdates: updates that real signers and viewers make after a
+// signature (docs/attacks.md, "Honest updates"), each next to the attack
+// the same rule must still catch.
+func TestHonestUpdates(t *testing.T) {
+	p := getPKI(t)
+	signed := signCAdES(t, baseDoc(), p.leaf, SignOptions{})
+	page := func(extra string) string {
+		return "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Annots [8 0 R] " + extra + " >>"
+	}
+	catalog := func(extra string) string {
+		return "<< /Type /Catalog /Pages 2 0 R /AcroForm 7 0 R " + extra + " >>"
+	}
+	for _, c := range []struct {
+		name string
+		objs map[int]string
+		want string // TOTAL_PASSED, INDETERMINATE, TOTAL_FAILED
+		msg  string // in the messages
+	}{
+		{"version-raised", map[int]string{objCatalog: catalog("/Version /2.0")}, TotalPassed, ""},
+		{"version-not-a-version", map[int]string{objCatalog: catalog("/Version /9.9")}, TotalFailed, "/Version"},
+		{"extensions", map[int]string{objCatalog: catalog("/Extensions << /ESIC << /BaseVersion /1.7 /ExtensionLevel 2 >> >>")}, TotalPassed, ""},
+		{"names-annotation-appearances", map[int]string{objCatalog: catalog("/Names << /AP 40 0 R >>"), 40: "<< /Names [(a) 41 0 R] >>",
+			41: vStream("/Type /XObject /Subtype /Form /BBox [0 0 10 10]", "0 0 10 10 re f")}, Indeterminate, "/Names /AP"},
+		{"names-javascript", map[int]string{objCatalog: catalog("/Names << /JavaScript 40 0 R >>"), 40: "<< /Names [(a) 41 0 R] >>",
+			41: "<< /S /JavaScript /JS (app.alert(1)) >>"}, TotalFailed, "/Names /JavaScript"},
+		{"mediabox-as-reals", map[int]string{objPage: strings.Replace(page(""), "[0 0 612 792]", "[0.0 0 612.0 792.00]", 1)}, TotalPassed, ""},
+		{"mediabox-changed", map[int]string{objPage: strings.Replace(page(""), "[0 0 612 792]", "[0 0 612 400]", 1)}, TotalFailed, "/MediaBox"},
+		{"resources-identical-copy", map[int]string{objPage: strings.Replace(page(""), "/Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>", "/Resources 42 0 R", 1),
+			42: "<< /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>"}, TotalPassed, ""},
+		{"resources-other-font", map[int]string{objPage: strings.Replace(page(""), "/Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>", "/Resources 42 0 R", 1),
+			42: "<< /Font << /F1 43 0 R >> /XObject << /X1 6 0 R >> >>", 43: "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>"}, TotalFailed, "/Resources"},
+		{"field-made-read-only", map[int]string{objField: "<< /FT /Tx /T (amount) /V (100) /Ff 1 /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /F 4 /AP << /N 9 0 R >> >>"}, TotalPassed, ""},
+		{"field-flags-other", map[int]string{objField: "<< /FT /Tx /T (amount) /V (100) /Ff 4096 /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /F 4 /AP << /N 9 0 R >> >>"}, TotalFailed, "/Ff"},
+		{"annotation-restated", map[int]string{objField: "<< /FT /Tx /T (amount) /V (100) /Type /Annot /Subtype /Widget /Rect [72 600 300 620] /P 3 0 R /F 4 /AP << /N 9 0 R >> >>"}, TotalPassed, "re-stated unchanged"},
+		{"logical-structure", map[int]string{objCatalog: catalog("/StructTreeRoot 44 0 R /MarkInfo << /Marked true >>"), 44: "<< /Type /StructTreeRoot /K [] >>"}, TotalPassed, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep := mustVerify(t, appendUpdate(t, signed, vUpdate{objs: c.objs}))
+			s := rep.Signatures[0]
+			if s.Indication != c.want || (c.msg != "" && !hasMessage(s, c.msg)) {
+				t.Fatalf("want %s mentioning %q:\n%s", c.want, c.msg, dumpReport(rep))
+			}
+		})
+	}
+}
