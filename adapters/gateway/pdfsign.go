@@ -195,6 +195,11 @@ func (s *Server) signPDFServer(c echo.Context, req *signPDFReq, u *spooledUpload
 		c.Response().Header().Set("Idempotent-Replayed", "true")
 		return http.StatusOK, answer, nil
 	}
+	// A document that cannot be signed (wrong password, damaged and
+	// signed) is refused before the OTP is spent.
+	if err := pdf.CheckSignable(ctx, u.File, u.Size, opts); err != nil {
+		return 0, nil, pdfError(err)
+	}
 	if err := s.checkOTP(c, rec.UserID, req.OTPID, req.OTP, "sign"); err != nil {
 		return 0, nil, err
 	}
