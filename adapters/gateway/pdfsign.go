@@ -546,6 +546,8 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	defer u.Close()
 	var req struct {
 		PDFBase64 string `json:"pdfBase64"`
+		// Password opens a PDF encrypted with a user password.
+		Password string `json:"password" validate:"omitempty,max=127"`
 	}
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
@@ -553,7 +555,11 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	if u.File == nil || u.Size == 0 {
 		return badRequest("pdfBase64 is required")
 	}
-	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now})
+	opts := pdf.VerifyOptions{Roots: s.roots, Intermediates: s.ca.ChainCerts(), Revocation: s.revocation, Now: s.cfg.Now}
+	if req.Password != "" {
+		opts.Password = []byte(req.Password)
+	}
+	rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, opts)
 	if err != nil {
 		return unprocessable(err, "cannot validate this PDF: %v", err)
 	}
