@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -94,4 +95,44 @@ func TestSignRepairsDamaged(t *testing.T) {
 func rpBreakLastStartxref(d []byte) []byte {
 	i := bytes.LastIndex(d, []byte("startxref\n")) + len("startxref\n")
 	return append(append(append([]byte(nil), d[:i]...), '9'), d[i:]...)
+}
+
+// TestSignPageTreeOddities: a page given directly inside its parent's
+// /Kids, and a page tree that does not lead to page 1, still take an
+// invisible signature; a visible one on such a page is refused clearly.
+func TestSignPageTreeOddities(t *testing.T) {
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	s := w.leaf(t, testpki.P256, 0, "Rajesh Kumar")
+	ctx := context.Background()
+	content := "BT /F1 18 Tf 72 760 Td (direct kid) Tj ET"
+	stream := fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content)
+	docs := map[string][]byte{
+		"direct-kid": testpdf.Objects([]string{
+			"<< /Type /Catalog /Pages 2 0 R >>",
+			"<< /Type /Pages /Kids [<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 3 0 R /Resources << /Font << /F1 4 0 R >> >> >>] /Count 1 >>",
+			stream,
+			"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+		}),
+		"kids-missing": testpdf.Objects([]string{
+			"<< /Type /Catalog /Pages 2 0 R >>",
+			"<< /Type /Pages /Kids [9 0 R] /Count 1 >>",
+		}),
+	}
+	for name, doc := range docs {
+		t.Run(name, func(t *testing.T) {
+			in := sgWriteTemp(t, "in.pdf", doc)
+			out := filepath.Join(t.TempDir(), "out.pdf")
+			if err := SignFile(ctx, in, out, s, SignOptions{}); err != nil {
+				t.Fatalf("invisible: %v", err)
+			}
+			// qpdf warns about the input's page tree itself
+			v.cms(t, out, 1)
+			v.ours(t, out, 1)
+			err := SignFile(ctx, in, filepath.Join(t.TempDir(), "vis.pdf"), s, SignOptions{Appearance: sgVisibleAt(1)})
+			if !errors.Is(err, ErrOptions) && !errors.Is(err, ErrMalformed) {
+				t.Errorf("visible: err = %v, want ErrOptions or ErrMalformed", err)
+			}
+		})
+	}
 }
