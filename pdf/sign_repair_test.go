@@ -2,12 +2,19 @@ package pdf
 
 import (
 	"bytes"
+	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/securesign/securesign/internal/testenv"
 
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
@@ -135,4 +142,86 @@ func TestSignPageTreeOddities(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSignRepairsObjectStreamIndex: qpdf's object-stream output with one
+// xref-stream entry naming the wrong index in its object stream (a damage
+// readers repair by scanning) is repaired and signed.
+func TestSignRepairsObjectStreamIndex(t *testing.T) {
+	testenv.LookPath(t, "qpdf", "qpdf")
+	w := sgGetWorld(t)
+	v := sgNewValidators(t, w)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.pdf")
+	testpdf.WriteFile(src, testpdf.Options{Pages: 2, Fields: 2})
+	os1 := filepath.Join(dir, "objstm.pdf")
+	sgRun(t, "qpdf", "--object-streams=generate", src, os1)
+	data, _ := os.ReadFile(os1)
+	damaged := rpWrongObjStmIndex(t, data)
+	in := sgWriteTemp(t, "in.pdf", damaged)
+	out := filepath.Join(dir, "out.pdf")
+	var info SignInfo
+	if err := SignFile(context.Background(), in, out, w.leaf(t, testpki.P256, 0, "Rajesh Kumar"), SignOptions{Info: &info}); err != nil {
+		t.Fatal(err)
+	}
+	if !info.Repaired || !strings.Contains(info.Reason, "index") {
+		t.Errorf("info = %+v, want Repaired for the object-stream index", info)
+	}
+	v.check(t, out, 1)
+}
+
+// rpWrongObjStmIndex rewrites the (last) xref stream of data so that its
+// first compressed entry with index 0 says index 1.
+func rpWrongObjStmIndex(t *testing.T, data []byte) []byte {
+	t.Helper()
+	re := regexp.MustCompile(`/Type /XRef /Length (\d+) /Filter /FlateDecode /DecodeParms << /Columns (\d+) /Predictor 12 >> /W \[ 1 2 1 \]`)
+	locs := re.FindAllSubmatchIndex(data, -1)
+	if len(locs) == 0 {
+		t.Fatal("no xref stream of the expected shape")
+	}
+	m := locs[len(locs)-1]
+	length, _ := strconv.Atoi(string(data[m[2]:m[3]]))
+	cols, _ := strconv.Atoi(string(data[m[4]:m[5]]))
+	start := bytes.Index(data[m[1]:], []byte("stream\n")) + m[1] + len("stream\n")
+	zr, err := zlib.NewReader(bytes.NewReader(data[start : start+length]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(zr)
+	row := cols + 1
+	prev := make([]byte, cols)
+	var rows [][]byte
+	for i := 0; i+row <= len(raw); i += row {
+		r := make([]byte, cols)
+		for j := range r {
+			r[j] = raw[i+1+j] + prev[j] // PNG Up, as qpdf writes
+		}
+		rows, prev = append(rows, r), r
+	}
+	changed := false
+	for _, r := range rows {
+		if r[0] == 2 && r[3] == 0 {
+			r[3], changed = 1, true
+			break
+		}
+	}
+	if !changed {
+		t.Fatal("no compressed entry with index 0")
+	}
+	var plain bytes.Buffer
+	for _, r := range rows {
+		plain.WriteByte(0) // PNG None
+		plain.Write(r)
+	}
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(plain.Bytes())
+	zw.Close()
+	var out bytes.Buffer
+	out.Write(data[:m[2]])
+	out.WriteString(strconv.Itoa(z.Len()))
+	out.Write(data[m[3]:start])
+	out.Write(z.Bytes())
+	out.Write(data[start+length:])
+	return out.Bytes()
 }
