@@ -144,10 +144,11 @@ func TestSignPageTreeOddities(t *testing.T) {
 	}
 }
 
-// TestSignRepairsObjectStreamIndex: qpdf's object-stream output with one
-// xref-stream entry naming the wrong index in its object stream (a damage
-// readers repair by scanning) is repaired and signed.
-func TestSignRepairsObjectStreamIndex(t *testing.T) {
+// TestSignRepairsObjectStreams: qpdf's object-stream output with one
+// xref-stream entry naming the wrong index in its object stream, or with
+// its xref stream cut off (the catalog then exists only inside an object
+// stream), is repaired by scanning and signed.
+func TestSignRepairsObjectStreams(t *testing.T) {
 	testenv.LookPath(t, "qpdf", "qpdf")
 	w := sgGetWorld(t)
 	v := sgNewValidators(t, w)
@@ -157,17 +158,29 @@ func TestSignRepairsObjectStreamIndex(t *testing.T) {
 	os1 := filepath.Join(dir, "objstm.pdf")
 	sgRun(t, "qpdf", "--object-streams=generate", src, os1)
 	data, _ := os.ReadFile(os1)
-	damaged := rpWrongObjStmIndex(t, data)
-	in := sgWriteTemp(t, "in.pdf", damaged)
-	out := filepath.Join(dir, "out.pdf")
-	var info SignInfo
-	if err := SignFile(context.Background(), in, out, w.leaf(t, testpki.P256, 0, "Rajesh Kumar"), SignOptions{Info: &info}); err != nil {
-		t.Fatal(err)
+	// the xref stream cut off: the catalog is only in an object stream
+	xs := bytes.LastIndex(data, []byte("/Type /XRef"))
+	cut := bytes.LastIndex(data[:bytes.LastIndex(data[:xs], []byte(" 0 obj"))], []byte("\n")) + 1
+	for name, c := range map[string]struct {
+		doc    []byte
+		reason string
+	}{
+		"wrong-index":         {rpWrongObjStmIndex(t, data), "index"},
+		"xref-stream-missing": {append(append([]byte(nil), data[:cut]...), "%%EOF\n"...), "startxref"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			in := sgWriteTemp(t, "in.pdf", c.doc)
+			out := filepath.Join(t.TempDir(), "out.pdf")
+			var info SignInfo
+			if err := SignFile(context.Background(), in, out, w.leaf(t, testpki.P256, 0, "Rajesh Kumar"), SignOptions{Info: &info}); err != nil {
+				t.Fatal(err)
+			}
+			if !info.Repaired || !strings.Contains(info.Reason, c.reason) {
+				t.Errorf("info = %+v, want Repaired (%s)", info, c.reason)
+			}
+			v.check(t, out, 1)
+		})
 	}
-	if !info.Repaired || !strings.Contains(info.Reason, "index") {
-		t.Errorf("info = %+v, want Repaired for the object-stream index", info)
-	}
-	v.check(t, out, 1)
 }
 
 // rpWrongObjStmIndex rewrites the (last) xref stream of data so that its

@@ -160,6 +160,26 @@ func Reconstruct(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*F
 			}
 		}
 	}
+	if catalog.Num == 0 {
+		// the catalog may live in an object stream (found just above)
+		var inStreams []uint32
+		for n, e := range entries {
+			if e.Type == Compressed {
+				inStreams = append(inStreams, n)
+			}
+		}
+		sort.Slice(inStreams, func(i, j int) bool { return inStreams[i] < inStreams[j] })
+		for _, n := range inStreams {
+			d, err := f.ResolveDict(0, Ref{Num: n})
+			if fatal(err) {
+				return nil, err
+			}
+			if t, _ := d.Name("Type"); t == "Catalog" {
+				catalog = Ref{Num: n}
+				break
+			}
+		}
+	}
 	if rv.Trailer["Root"] == nil && catalog.Num != 0 {
 		rv.Trailer["Root"] = catalog
 	}
