@@ -28,8 +28,17 @@
 // B-LTA. The input's structure (xref chain, catalog, form, page tree) is
 // read with the same bounded parser as validation (pdf/internal/syntax),
 // within [SignOptions.Limits]: a hostile input ends with a [*LimitError].
-// Encrypted documents are refused with [ErrEncrypted], unreadable
-// structure with [ErrMalformed].
+// Encrypted documents (the standard security handler: RC4 40/128,
+// AES-128, AES-256) are signed with their own key: the appended objects'
+// strings and streams are encrypted, the signature's /Contents is not, and
+// /Encrypt and /ID stay, so permissions and passwords are unchanged. Those
+// with an empty user password (owner password only) need nothing; others
+// need [SignOptions.Password], else [ErrPassword]. A document whose
+// cross-reference data readers would rebuild (wrong offsets, broken /Prev,
+// missing xref) is, if it carries no signature, rewritten once as a clean
+// full save and then signed ([SignInfo.Repaired]); one that carries a
+// signature is refused with [ErrSignedDamaged]. Otherwise unreadable
+// structure gives [ErrMalformed].
 //
 // # Two-phase signing
 //
@@ -54,8 +63,9 @@
 // own CMS verifier, independent of the signing code; [Limits] caps time, memory, nesting,
 // xref size and decompression, and exceeding one gives a [*LimitError].
 // Damaged files are refused with [ErrMalformed] (never repaired: a repair
-// could change what a signature appears to cover) and encrypted ones with
-// [ErrEncrypted]. Per signature it reports integrity, coverage (the
+// could change what a signature appears to cover); encrypted ones are
+// decrypted as they are read ([VerifyOptions.Password] for a user
+// password, else [ErrPassword]). Per signature it reports integrity, coverage (the
 // ByteRange must be [0 b c d] around exactly its /Contents and end at a
 // revision's %%EOF), what changed after signing, found by comparing the
 // signed revision with the last one object by object (new signatures,

@@ -44,3 +44,27 @@ func (nopHash) Size() int                   { return 32 }
 func (nopHash) BlockSize() int              { return 64 }
 
 func testNow() time.Time { return time.Date(2026, 11, 22, 10, 30, 0, 0, time.FixedZone("IST", 19800)) }
+
+// FuzzOpenForSigning is FuzzOpenDocument through the signer's repair path:
+// damaged inputs are rebuilt, rewritten and reopened, never panicking,
+// looping or exceeding the limits.
+func FuzzOpenForSigning(f *testing.F) {
+	good := testpdf.Bytes(testpdf.Options{Pages: 2, Fields: 1})
+	f.Add(good)
+	f.Add(bytes.Replace(good, []byte("startxref\n"), []byte("startxref\n9"), 1))
+	f.Add(bytes.Replace(good, []byte(" 00000 n"), []byte(" 00001 n"), 1))
+	f.Add(append([]byte("junk\n"), good...))
+	f.Add(good[:bytes.LastIndex(good, []byte("xref"))])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o := &SignOptions{Limits: Limits{MaxStreamBytes: 1 << 20, MaxTotalBytes: 4 << 20, MaxXrefEntries: 1 << 16}}
+		d, _, err := openForSigning(context.Background(), bytes.NewReader(data), int64(len(data)), o)
+		if err != nil {
+			return
+		}
+		st, err := stateFromDocument(d)
+		if err != nil {
+			return
+		}
+		buildSignatureRevision(st, kindApproval, &SignOptions{}, nil, 100, testNow())
+	})
+}

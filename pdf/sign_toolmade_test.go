@@ -104,6 +104,14 @@ func TestSignToolMadeInputs(t *testing.T) {
 		{name: "qpdf-aes-256-print-only", make: tmQpdf("--encrypt", "", "owner", "256", "--modify=none", "--extract=n", "--"), owner: true},
 		{name: "qpdf-aes-256-user-password", make: tmQpdf("--encrypt", "user-secret", "owner", "256", "--"), password: "user-secret", owner: true},
 		{name: "qpdf-linearize-objstm", make: tmQpdf("--linearize", "--object-streams=generate")},
+		{name: "qpdf-aes-256-objstm", make: tmQpdf("--encrypt", "", "owner", "256", "--", "--object-streams=generate"), owner: true},
+		{name: "qpdf-linearize-aes-128-objstm", make: tmQpdf("--linearize", "--encrypt", "", "owner", "128", "--use-aes=y", "--", "--object-streams=generate"), owner: true},
+		{name: "mutool-aes-256", make: func(t *testing.T, dir, src string) string {
+			testenv.LookPath(t, "mutool", "mupdf-tools")
+			out := filepath.Join(dir, "in.pdf")
+			sgRun(t, "mutool", "clean", "-E", "aes-256", "-O", "owner", src, out)
+			return out
+		}, owner: true},
 		{name: "shifted-xref-offsets", make: tmBytes(func(b []byte) []byte { return tmShiftXref(b, 3) }), repaired: true},
 		{name: "trailing-junk", make: tmBytes(func(b []byte) []byte {
 			return append(b, bytes.Repeat([]byte("padding junk \x00\x01\n"), 400)...)

@@ -628,6 +628,8 @@ func (s *Server) verifyPDF(c echo.Context) error {
 		// ValidationTime (RFC 3339) judges the signatures as of that time
 		// instead of now; the report's validationTime says which was used
 		ValidationTime string `json:"validationTime"`
+		// Password opens a PDF encrypted with a user password.
+		Password string `json:"password" validate:"omitempty,max=127"`
 	}
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
@@ -646,6 +648,9 @@ func (s *Server) verifyPDF(c echo.Context) error {
 	return s.pdfWork(c, func() error {
 		opts := s.pdfVerifyOptions()
 		opts.Now = now
+		if req.Password != "" {
+			opts.Password = []byte(req.Password)
+		}
 		rep, err := pdf.Verify(c.Request().Context(), u.File, u.Size, opts)
 		if err != nil {
 			return unprocessable(err, "cannot validate this PDF: %v", err)

@@ -191,6 +191,7 @@ func runPDFSign(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "pdf sign", err)
 	}
+	defer clear(opts.Password)
 	var s signer.Signer
 	if *p12 != "" {
 		pass := ""
@@ -284,6 +285,7 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "pdf prepare", err)
 	}
+	defer clear(opts.Password)
 	certs, err := readCertsPEM(*certPath)
 	if err != nil {
 		return fail(e, "pdf prepare", err)
@@ -346,6 +348,7 @@ func runPDFFinish(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "pdf finish", err)
 	}
+	defer clear(opts.Password)
 	raw, err := os.ReadFile(*state)
 	if err != nil {
 		return fail(e, "pdf finish", err)
@@ -424,6 +427,7 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 	if err != nil {
 		return fail(e, "pdf extend", err)
 	}
+	defer clear(opts.Password)
 	if err := pdf.ExtendFile(ctx, *in, *out, opts.Level, opts); err != nil {
 		return fail(e, "pdf extend", err)
 	}
@@ -455,6 +459,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		return fail(e, "pdf verify", err)
 	}
 	opts.Password = pw
+	defer clear(pw)
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {

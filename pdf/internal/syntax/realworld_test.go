@@ -266,3 +266,39 @@ func walkAll(file *File) {
 		}
 	}
 }
+
+// TestCheckXrefAndReconstruct: a wrong object-stream index and a wrong
+// offset are found by CheckXref, and Reconstruct reads past both.
+func TestCheckXrefAndReconstruct(t *testing.T) {
+	good := xrefStreamPDFIndex(0)
+	f, err := Open(context.Background(), bytes.NewReader(good), int64(len(good)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.CheckXref(0); err != nil {
+		t.Fatalf("CheckXref(good) = %v", err)
+	}
+	shifted := []byte(strings.Replace(classic(65535), "0000000009 00000 n", "0000000011 00000 n", 1))
+	for name, doc := range map[string][]byte{"objstm-index": xrefStreamPDFIndex(3), "offset": shifted} {
+		t.Run(name, func(t *testing.T) {
+			f, err := Open(context.Background(), bytes.NewReader(doc), int64(len(doc)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := f.CheckXref(0); !errors.Is(err, ErrSyntax) {
+				t.Fatalf("CheckXref = %v, want ErrSyntax", err)
+			}
+			r, err := Reconstruct(context.Background(), bytes.NewReader(doc), int64(len(doc)), Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.CheckXref(0); err != nil {
+				t.Errorf("reconstructed CheckXref = %v", err)
+			}
+			cat, err := r.ResolveDict(0, r.Revisions[0].Trailer["Root"])
+			if err != nil || cat["Type"] != Name("Catalog") {
+				t.Errorf("reconstructed catalog = %v, %v", Format(cat), err)
+			}
+		})
+	}
+}

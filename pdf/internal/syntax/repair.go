@@ -30,12 +30,7 @@ func (f *File) CheckXref(rev int) error {
 		switch e.Type {
 		case InUse:
 			n, _ := f.r.ReadAt(buf[:], e.Offset)
-			lx := &lexer{r: newReader(bytes.NewReader(buf[:n]), int64(n), 0), lim: &f.lim}
-			a, err1 := lx.token()
-			b, err2 := lx.token()
-			c, err3 := lx.token()
-			if err1 != nil || err2 != nil || err3 != nil || a.kind != tInt || b.kind != tInt || c.kind != tKeyword || c.s != "obj" ||
-				a.i != int64(num) || b.i != int64(e.Gen) {
+			if !objHeaderAt(buf[:n], num, e.Gen) {
 				return syntaxErr(e.Offset, "xref entry of object %d does not point at \"%d %d obj\"", num, num, e.Gen)
 			}
 		case Compressed:
@@ -165,6 +160,26 @@ func Reconstruct(ctx context.Context, r io.ReaderAt, size int64, lim Limits) (*F
 			}
 		}
 	}
+	if catalog.Num == 0 {
+		// the catalog may live in an object stream (found just above)
+		var inStreams []uint32
+		for n, e := range entries {
+			if e.Type == Compressed {
+				inStreams = append(inStreams, n)
+			}
+		}
+		sort.Slice(inStreams, func(i, j int) bool { return inStreams[i] < inStreams[j] })
+		for _, n := range inStreams {
+			d, err := f.ResolveDict(0, Ref{Num: n})
+			if fatal(err) {
+				return nil, err
+			}
+			if t, _ := d.Name("Type"); t == "Catalog" {
+				catalog = Ref{Num: n}
+				break
+			}
+		}
+	}
 	if rv.Trailer["Root"] == nil && catalog.Num != 0 {
 		rv.Trailer["Root"] = catalog
 	}
@@ -279,4 +294,47 @@ func objHeaderBefore(data []byte, at int) (num uint32, gen uint16, start int, ok
 		return 0, 0, 0, false // part of a word, or commented out
 	}
 	return uint32(n), uint16(g), i, true
+}
+
+// objHeaderAt reports whether b starts (after whitespace and comments, as
+// the lexer allows) with "num gen obj". It allocates nothing: CheckXref
+// runs it for every object of the document.
+func objHeaderAt(b []byte, num uint32, gen uint16) bool {
+	i := 0
+	for i < len(b) {
+		if isWhite(int(b[i])) {
+			i++
+		} else if b[i] == '%' {
+			for i < len(b) && b[i] != '\n' && b[i] != '\r' {
+				i++
+			}
+		} else {
+			break
+		}
+	}
+	number := func() (int64, bool) {
+		s := i
+		var v int64
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' && i-s < 11 {
+			v = v*10 + int64(b[i]-'0')
+			i++
+		}
+		return v, i > s
+	}
+	space := func() bool {
+		s := i
+		for i < len(b) && isWhite(int(b[i])) {
+			i++
+		}
+		return i > s
+	}
+	a, ok := number()
+	if !ok || a != int64(num) || !space() {
+		return false
+	}
+	g, ok := number()
+	if !ok || g != int64(gen) || !space() {
+		return false
+	}
+	return bytes.HasPrefix(b[i:], []byte("obj")) && (len(b) == i+3 || isWhite(int(b[i+3])) || isDelim(int(b[i+3])))
 }

@@ -64,6 +64,12 @@ func TestParseErrors(t *testing.T) {
 // stream and whose catalog sits in an object stream.
 func xrefStreamPDF(t testing.TB) []byte {
 	t.Helper()
+	return xrefStreamPDFIndex(0)
+}
+
+// xrefStreamPDFIndex is xrefStreamPDF with the catalog's object-stream
+// index in the xref stream set to idx (0 is right).
+func xrefStreamPDFIndex(idx int) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-2.0\n")
 	o2 := b.Len()
@@ -71,7 +77,7 @@ func xrefStreamPDF(t testing.TB) []byte {
 	inner := "1 0 << /Type /Catalog /Pages 2 0 R >>"
 	o3 := b.Len()
 	fmt.Fprintf(&b, "3 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length %d >>\nstream\n%s\nendstream\nendobj\n", len(inner), inner)
-	rows := [][3]int{{0, 0, 255}, {2, 3, 0}, {1, o2, 0}, {1, o3, 0}, {1, b.Len(), 0}}
+	rows := [][3]int{{0, 0, 255}, {2, 3, idx}, {1, o2, 0}, {1, o3, 0}, {1, b.Len(), 0}}
 	var raw []byte
 	prev := make([]byte, 5)
 	for _, r := range rows {
