@@ -65,9 +65,13 @@ type Config struct {
 	// CAName is the common name of the CA created on first start.
 	CAName string
 
-	MaxBodyBytes    int64         // largest PDF accepted, default 50 MiB
-	MaxJSONBytes    int64         // largest body of other calls, default 1 MiB
-	MaxBatch        int           // hashes or PDFs per batch, default 50
+	MaxBodyBytes int64 // largest PDF accepted, default 50 MiB
+	MaxJSONBytes int64 // largest body of other calls, default 1 MiB
+	MaxBatch     int   // PDFs per batch, or digests per server-key call, default 50 (at most 50)
+	// MaxDigests is the most digests a token sign request (sign/hash,
+	// sign/batch) takes; more than one link holds are split over several
+	// links (protocol §1.2). Default 200, at most 1000.
+	MaxDigests      int
 	MaxOpenSessions int           // pending sessions per tenant, default 10000
 	SessionTTL      time.Duration // link lifetime, default 10 min (at most 15)
 	TokenTTL        time.Duration // access token lifetime, default 15 min
@@ -154,6 +158,7 @@ func (c Config) withDefaults() (Config, error) {
 	def64(&c.MaxBodyBytes, 50<<20)
 	def64(&c.MaxJSONBytes, 1<<20)
 	defInt(&c.MaxBatch, 50)
+	defInt(&c.MaxDigests, 200)
 	defInt(&c.MaxOpenSessions, 10000)
 	defDur(&c.SessionTTL, 10*time.Minute)
 	defDur(&c.TokenTTL, 15*time.Minute)
@@ -181,6 +186,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxBatch > 50 {
 		return c, fmt.Errorf("gateway: batch limit %d above the protocol's 50", c.MaxBatch)
+	}
+	if c.MaxDigests > 1000 {
+		return c, fmt.Errorf("gateway: digest limit %d above 1000", c.MaxDigests)
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		return c, errors.New("gateway: TLS needs both a certificate and a key file")

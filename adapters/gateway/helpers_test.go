@@ -117,18 +117,19 @@ func (g *testGW) call(method, path, key string, body any, hdr ...string) (int, m
 func (g *testGW) raw(method, path, key string, body any, hdr ...string) (*http.Response, []byte) {
 	g.t.Helper()
 	var r io.Reader
+	var sent []byte // for checkOpenAPI
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r = strings.NewReader(b)
+		r, sent = strings.NewReader(b), []byte(b)
 	case []byte:
-		r = bytes.NewReader(b)
+		r, sent = bytes.NewReader(b), b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			g.t.Fatal(err)
 		}
-		r = bytes.NewReader(j)
+		r, sent = bytes.NewReader(j), j
 	}
 	req, err := http.NewRequest(method, g.url+path, r)
 	if err != nil {
@@ -153,6 +154,7 @@ func (g *testGW) raw(method, path, key string, body any, hdr ...string) (*http.R
 	if err != nil {
 		g.t.Fatal(err)
 	}
+	checkOpenAPI(g.t, req, sent, res, raw)
 	return res, raw
 }
 

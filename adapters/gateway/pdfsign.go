@@ -492,7 +492,7 @@ type batchItem struct {
 }
 
 type signBatchReq struct {
-	Items       []batchItem `json:"items" validate:"required,min=1,max=50,dive"`
+	Items       []batchItem `json:"items" validate:"required,min=1,max=1000,dive"`
 	HashAlgo    string      `json:"hashAlgo" validate:"omitempty,oneof=SHA256 SHA384 SHA512"`
 	CertSerial  string      `json:"certSerial" validate:"omitempty,max=64"`
 	CallbackURL string      `json:"callbackUrl" validate:"omitempty,max=1000"`
@@ -513,7 +513,7 @@ type signBatchReq struct {
 // the JSON limit.
 func (s *Server) signBatch(c echo.Context) error {
 	limit := s.cfg.MaxBodyBytes/3*4 + s.cfg.MaxJSONBytes + 4096
-	sb, err := spoolBatch(http.MaxBytesReader(c.Response(), c.Request().Body, limit), s.filesDir(), int(s.cfg.MaxJSONBytes), s.cfg.MaxBatch)
+	sb, err := spoolBatch(http.MaxBytesReader(c.Response(), c.Request().Body, limit), s.filesDir(), int(s.cfg.MaxJSONBytes), max(s.cfg.MaxBatch, s.cfg.MaxDigests))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
@@ -533,8 +533,8 @@ func (s *Server) signBatch(c echo.Context) error {
 	if err := s.decodeStrict(sb.Rest, &req); err != nil {
 		return err
 	}
-	if len(req.Items) > s.cfg.MaxBatch {
-		return badRequest("at most %d items", s.cfg.MaxBatch)
+	if len(req.Items) > s.cfg.MaxDigests {
+		return badRequest("items: at most %d", s.cfg.MaxDigests)
 	}
 	nPDF := 0
 	var total int64
@@ -556,6 +556,11 @@ func (s *Server) signBatch(c echo.Context) error {
 	}
 	if nPDF != 0 && nPDF != len(req.Items) {
 		return badRequest("a batch holds only hashes or only PDFs")
+	}
+	// PDFs and server-key digests are signed under one PIN entry or one
+	// code, so they must fit one link; only token digests are split.
+	if (nPDF > 0 || req.CertificateID != "") && len(req.Items) > s.cfg.MaxBatch {
+		return badRequest("items: at most %d PDFs, or digests with a server-held key", s.cfg.MaxBatch)
 	}
 	if req.CertificateID != "" && req.CertSerial != "" {
 		return badRequest("give certSerial (token user) or certificateId with otpId and otp (server key), not both")
@@ -585,11 +590,7 @@ func (s *Server) signBatch(c echo.Context) error {
 						return 0, nil, err
 					}
 				}
-				sess, err := s.createSession(c, spec)
-				if err != nil {
-					return 0, nil, err
-				}
-				return http.StatusCreated, s.sessionAnswer(sess), nil
+				return s.createHashSessions(c, spec)
 			}
 			if req.CertSerial == "" && req.CertificateID == "" {
 				return 0, nil, badRequest("certSerial (token user) or certificateId (server key) is required for a PDF batch")

@@ -316,6 +316,7 @@ func (s *Server) routes() *echo.Echo {
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(s.metrics.handler()), s.metricsAuth)
 	e.GET("/.well-known/securesign-keys.json", s.wellKnownKeys)
+	e.GET("/openapi.json", s.openAPI, s.publicRate)
 	// OCSP GET paths carry base64 ("//", "+", "="): nothing in front of
 	// the CA's handler may clean or unescape them (no path-rewriting
 	// middleware here; TestFixOCSPOverHTTP holds it).

@@ -132,6 +132,25 @@ func (s *Server) checkURLs(ctx context.Context, tenantID string, spec *sessionSp
 	return origin, nil
 }
 
+// linkRequest is the deep link of the session spec describes; sess gives
+// requestId, origin, exp and the register challenge. splitHashSpec measures
+// links with it, so every parameter of a link is set here.
+func linkRequest(spec *sessionSpec, sess *Session) *deeplink.Request {
+	req := &deeplink.Request{
+		Action: deeplink.Action(spec.Action), RequestID: sess.RequestID, CallbackURL: spec.CallbackURL,
+		Origin: sess.Origin, Expires: sess.ExpiresAt, Doc: spec.Doc, CertSerial: spec.CertSerial,
+	}
+	if spec.Action == string(deeplink.ActionRegister) {
+		req.Challenge = sess.Challenge
+	} else {
+		req.Hashes, req.HashAlgo = spec.Hashes, hashAlgos[spec.HashAlgo]
+	}
+	if len(spec.CertSHA256) > 0 {
+		req.CertSHA256 = hex.EncodeToString(spec.CertSHA256)
+	}
+	return req
+}
+
 // createSession stores a pending session and returns its deep link.
 func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, error) {
 	ctx := c.Request().Context()
@@ -167,22 +186,15 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		CallbackURL: spec.CallbackURL, ReturnURL: spec.ReturnURL, Doc: spec.Doc,
 		ExpiresAt: now.Add(s.cfg.SessionTTL).Truncate(time.Second), CreatedAt: now, Status: StatusPending,
 	}
-	req := &deeplink.Request{
-		Action: deeplink.Action(spec.Action), RequestID: sess.RequestID, CallbackURL: spec.CallbackURL,
-		Origin: origin, Expires: sess.ExpiresAt, Doc: spec.Doc, CertSerial: spec.CertSerial,
-	}
 	if spec.Action == string(deeplink.ActionRegister) {
 		sess.Challenge = make([]byte, deeplink.ChallengeSize)
 		rand.Read(sess.Challenge) //nolint:errcheck
-		req.Challenge = sess.Challenge
 		sess.Hashes = [][]byte{}
-	} else {
-		req.Hashes, req.HashAlgo = spec.Hashes, hashAlgos[spec.HashAlgo]
 	}
+	req := linkRequest(spec, sess)
 	st := sessionState{Platform: spec.Platform, PDFs: spec.PDFs}
 	if len(spec.CertSHA256) > 0 {
 		sess.CertSHA256 = spec.CertSHA256
-		req.CertSHA256 = hex.EncodeToString(spec.CertSHA256)
 	}
 	if spec.Registered != nil {
 		st.RegisteredCert = spec.Registered.DER
@@ -246,7 +258,7 @@ func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {
 
 type signHashReq struct {
 	HashBase64   string   `json:"hashBase64" validate:"required_without=Hashes,omitempty,base64"`
-	Hashes       []string `json:"hashes" validate:"omitempty,min=1,max=50,dive,base64"`
+	Hashes       []string `json:"hashes" validate:"omitempty,min=1,max=1000,dive,base64"`
 	HashAlgo     string   `json:"hashAlgo" validate:"omitempty,oneof=SHA256 SHA384 SHA512"`
 	CallbackURL  string   `json:"callbackUrl" validate:"omitempty,max=1000"`
 	ReturnURL    string   `json:"returnUrl" validate:"omitempty,max=1000"`
@@ -284,8 +296,11 @@ func (s *Server) signHash(c echo.Context) error {
 			}
 			list = []string{req.HashBase64}
 		}
-		if len(list) > s.cfg.MaxBatch {
-			return 0, nil, badRequest("at most %d hashes", s.cfg.MaxBatch)
+		if len(list) > s.cfg.MaxDigests {
+			return 0, nil, badRequest("hashes: at most %d digests", s.cfg.MaxDigests)
+		}
+		if req.CertificateID != "" && len(list) > s.cfg.MaxBatch {
+			return 0, nil, badRequest("hashes: at most %d digests with a server-held key", s.cfg.MaxBatch)
 		}
 		algo := req.HashAlgo
 		if algo == "" {
@@ -317,11 +332,7 @@ func (s *Server) signHash(c echo.Context) error {
 				spec.Registered, spec.UserID = cert, cert.UserID
 			}
 		}
-		sess, err := s.createSession(c, spec)
-		if err != nil {
-			return 0, nil, err
-		}
-		return http.StatusCreated, s.sessionAnswer(sess), nil
+		return s.createHashSessions(c, spec)
 	})
 }
 

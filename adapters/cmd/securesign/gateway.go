@@ -33,6 +33,7 @@ type gatewayFlags struct {
 	tsaTrust                         multiFlag
 	maxBody                          int64
 	rateRPM, otpAttempts, maxBatch   int
+	maxDigests                       int
 	otpSendLimit, otpMaxUnused       int
 	sessionTTL, tokenTTL, shutdownTO time.Duration
 
@@ -111,7 +112,8 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&f.otpMaxUnused, "otp-max-unused", envInt(e, "SECURESIGN_OTP_MAX_UNUSED", 3), "unused one-time codes one user may hold at a time (env SECURESIGN_OTP_MAX_UNUSED)")
 	fs.IntVar(&f.otpSendLimit, "otp-send-limit", envInt(e, "SECURESIGN_OTP_SEND_LIMIT", 10), "one-time codes sent to one user per hour (env SECURESIGN_OTP_SEND_LIMIT)")
 	fs.IntVar(&f.otpAttempts, "otp-attempts", envInt(e, "SECURESIGN_OTP_ATTEMPTS", 5), "wrong OTP entries before the OTP locks (env SECURESIGN_OTP_ATTEMPTS)")
-	fs.IntVar(&f.maxBatch, "max-batch", envInt(e, "SECURESIGN_MAX_BATCH", 50), "hashes or PDFs per batch, at most 50 (env SECURESIGN_MAX_BATCH)")
+	fs.IntVar(&f.maxBatch, "max-batch", envInt(e, "SECURESIGN_MAX_BATCH", 50), "PDFs per batch, or digests per server-key call, at most 50 (env SECURESIGN_MAX_BATCH)")
+	fs.IntVar(&f.maxDigests, "max-digests", envInt(e, "SECURESIGN_MAX_DIGESTS", 200), "digests per token sign request, split over links of at most 50 digests and 2048 bytes; at most 1000 (env SECURESIGN_MAX_DIGESTS)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", envDur(e, "SECURESIGN_SESSION_TTL", 10*time.Minute), "deep-link lifetime, at most 15m (env SECURESIGN_SESSION_TTL)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
 	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
@@ -147,7 +149,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	cfg := gateway.Config{
 		Listen: f.listen, PublicURL: f.publicURL, DataDir: f.data, PostgresDSN: e.getenv("SECURESIGN_POSTGRES_DSN"), Dev: f.dev,
 		TLSCertFile: f.tlsCert, TLSKeyFile: f.tlsKey, TrustedProxies: f.proxies, TrustFiles: f.trust, TSATrustFiles: f.tsaTrust, MasterKey: master,
-		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, SessionTTL: f.sessionTTL,
+		Revocation: f.revocation, CAName: f.caName, MaxBodyBytes: f.maxBody, MaxBatch: f.maxBatch, MaxDigests: f.maxDigests, SessionTTL: f.sessionTTL,
 		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, OTPSendLimit: f.otpSendLimit, OTPMaxUnused: f.otpMaxUnused, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
 		MemoryLimit: int64(f.memoryMiB) << 20, MaxPDFJobs: f.pdfJobs, PDFQueueWait: f.pdfWait, PublicReadTimeout: f.publicRead,
 		ReadTimeout: f.readTO, MinUploadRate: f.minUploadKiB << 10, MaxConnsPerAddr: f.connsPerAddr, PublicRateLimitRPM: f.publicRPM,
