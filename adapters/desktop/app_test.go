@@ -239,6 +239,8 @@ func TestUnansweredRequestExpires(t *testing.T) {
 func TestOrgOnlyWhenVerified(t *testing.T) {
 	p := newTestPortal(t)
 	app := newTestApp(t, p, newFakeKeystore(t))
+	// The unsigned case needs the origin's explicit opt-in to open at all.
+	app.Policy.UnsignedLinkOrigins = []string{p.URL}
 	var opened string
 	app.OpenBrowser = func(_ context.Context, u string) error { opened = u; return nil }
 	ui, _ := app.NewUI()

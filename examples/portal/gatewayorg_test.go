@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,9 @@ func TestDesktopShowsGatewayOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	gwURL := "http://" + ln.Addr().String()
-	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: t.TempDir(), PublicURL: gwURL})
+	data := t.TempDir()
+	os.Chmod(data, 0o700) // the gateway refuses a data directory others can read
+	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: data, PublicURL: gwURL})
 	if err != nil {
 		t.Fatal(err)
 	}
