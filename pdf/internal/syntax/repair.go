@@ -19,7 +19,12 @@ func (f *File) CheckXref(rev int) error {
 	if err != nil {
 		return err
 	}
-	var buf [64]byte
+	type direct struct {
+		off int64
+		num uint32
+		gen uint16
+	}
+	var headers []direct
 	for i, num := range nums {
 		if i&1023 == 0 {
 			if err := f.ctx.Err(); err != nil {
@@ -29,10 +34,7 @@ func (f *File) CheckXref(rev int) error {
 		e, _ := f.Entry(rev, num)
 		switch e.Type {
 		case InUse:
-			n, _ := f.r.ReadAt(buf[:], e.Offset)
-			if !objHeaderAt(buf[:n], num, e.Gen) {
-				return syntaxErr(e.Offset, "xref entry of object %d does not point at \"%d %d obj\"", num, num, e.Gen)
-			}
+			headers = append(headers, direct{e.Offset, num, e.Gen})
 		case Compressed:
 			se, ok := f.Entry(rev, e.Stream)
 			if ok && se.Type == Compressed {
@@ -48,6 +50,28 @@ func (f *File) CheckXref(rev int) error {
 			if e.Index < 0 || e.Index >= len(os.nums) || os.nums[e.Index] != num {
 				return syntaxErr(se.Offset, "object stream %d does not hold object %d at index %d", e.Stream, num, e.Index)
 			}
+		}
+	}
+	// In file order through one window, so that a document of many small
+	// objects costs a few large reads rather than one read per object.
+	sort.Slice(headers, func(i, j int) bool { return headers[i].off < headers[j].off })
+	const window, need = 64 << 10, 64
+	buf := make([]byte, min(window, max(f.size, need)))
+	var wStart, wEnd int64 = -1, -1
+	for i, h := range headers {
+		if i&1023 == 0 {
+			if err := f.ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if h.off < wStart || h.off+need > wEnd {
+			// near the end of the file the window is short: re-read then
+			n, _ := f.r.ReadAt(buf, h.off)
+			wStart, wEnd = h.off, h.off+int64(n)
+		}
+		b := buf[h.off-wStart : min(h.off-wStart+need, wEnd-wStart)]
+		if !objHeaderAt(b, h.num, h.gen) {
+			return syntaxErr(h.off, "xref entry of object %d does not point at \"%d %d obj\"", h.num, h.num, h.gen)
 		}
 	}
 	return nil
