@@ -48,7 +48,7 @@ func linkBuild(e *env, args []string) int {
 	apiKey := fs.String("api-key", "", "publishable integrator key id (ss_pk_…)")
 	challenge := fs.String("challenge", "", "register: base64url challenge (32 bytes); default: random")
 	keyFile := fs.String("key", "", "Ed25519 private key PEM (from link keygen) to sign the link with")
-	kid := fs.String("kid", "", "key id of --key")
+	kid := fs.String("kid", "", "key id of --key (default: the kid link keygen wrote into the key file)")
 	legacy := fs.Bool("legacy", false, "build an unsigned legacy link (no origin, exp, sig)")
 	asJSON := fs.Bool("json", false, "print {link, requestId, expiresAt} as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -97,12 +97,14 @@ func linkBuild(e *env, args []string) int {
 	}
 	var key *deeplink.SigningKey
 	if *keyFile != "" {
-		if *kid == "" {
-			return bad(errors.New("--key needs --kid"))
-		}
 		data, err := os.ReadFile(*keyFile)
 		if err != nil {
 			return bad(err)
+		}
+		if *kid == "" {
+			if *kid = keyFileKID(data); *kid == "" {
+				return bad(fmt.Errorf("--key %s names no kid (not written by link keygen): give --kid, the kid of the key in your published JWKS", *keyFile))
+			}
 		}
 		if key, err = deeplink.ParseSigningKeyPEM(*kid, data); err != nil {
 			return bad(err)
@@ -282,7 +284,7 @@ func reorderArgs(args []string) []string {
 var linkValueFlags = map[string]bool{"jwks": true, "out": true, "kid": true}
 
 func linkKeygen(e *env, args []string) int {
-	fs := newFlagSet(e, "link keygen", "link keygen --out FILE [--kid K] [--force]")
+	fs := newFlagSet(e, "link keygen", "link keygen [--kid K] [--force] --out FILE\n\nThe kid is written into the key file; link build --key FILE finds it there.")
 	out := fs.String("out", "", "where to write the private key (PEM, mode 0600)")
 	kid := fs.String("kid", "", "key id; default: link-YYYYMMDD")
 	force := fs.Bool("force", false, "overwrite an existing file")
@@ -307,6 +309,9 @@ func linkKeygen(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link keygen", err)
 	}
+	// The kid goes in front of the PEM block, where PEM readers (ours,
+	// OpenSSL) skip text, so link build finds it without --kid.
+	p = append([]byte(kidLinePrefix+*kid+"\n"), p...)
 	if err := atomicfile.WriteBytes(*out, p, 0o600); err != nil {
 		return fail(e, "link keygen", err)
 	}
@@ -317,6 +322,24 @@ func linkKeygen(e *env, args []string) int {
 	fmt.Fprintf(e.stdout, "%s\n", jwks)
 	fmt.Fprintf(e.stderr, "private key written to %s (kid %s); publish the JWKS above at {origin}%s\n", *out, *kid, deeplink.WellKnownPath)
 	return 0
+}
+
+// kidLinePrefix starts the line before a link key's PEM block that names
+// its kid.
+const kidLinePrefix = "SecureSign link key kid: "
+
+// keyFileKID returns the kid link keygen wrote before the PEM block of a
+// key file, or "".
+func keyFileKID(data []byte) string {
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "-----BEGIN") {
+			break
+		}
+		if k, ok := strings.CutPrefix(line, kidLinePrefix); ok {
+			return strings.TrimSpace(k)
+		}
+	}
+	return ""
 }
 
 func linkQR(e *env, args []string) int {
