@@ -18,7 +18,8 @@ type buildVersion struct {
 	Go       string `json:"go"`
 	Protocol string `json:"protocol"`
 	// Revision, Time and Modified are the VCS stamp `go build` writes in a
-	// git checkout; `go run`, `go test` and -buildvcs=false leave them out.
+	// git clone; `go run`, `go test`, -buildvcs=false and linked worktrees
+	// (golang.org/issue/58218) leave them out.
 	Revision string `json:"revision,omitempty"`
 	Time     string `json:"time,omitempty"`
 	Modified bool   `json:"modified,omitempty"`
@@ -59,8 +60,8 @@ func (v buildVersion) String() string {
 		fmt.Fprintf(&b, "module:   %s\n", v.Module)
 	}
 	if v.NoVCS {
-		b.WriteString("revision: unknown: this binary carries no VCS information (go run and go test leave it out;\n" +
-			"          go build or go install in a git checkout record it)\n")
+		b.WriteString("revision: unknown: no VCS stamp in this binary (go run, go test, -buildvcs=false and\n" +
+			"          linked git worktrees leave it out; go build in a git clone records it)\n")
 		return b.String()
 	}
 	rev := v.Revision
