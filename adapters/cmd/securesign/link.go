@@ -174,7 +174,7 @@ func linkParse(ctx context.Context, e *env, args []string) int {
 	jwksFile := fs.String("jwks", "", "JWKS file of the portal's keys to verify sig with")
 	requireSigned := fs.Bool("require-signed", false, "fail for unsigned and legacy links")
 	asJSON := fs.Bool("json", false, "print the parsed link as JSON")
-	if code, ok := parseFlags(fs, reorderArgs(args)); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -257,32 +257,6 @@ func linkParse(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// reorderArgs moves flags before the positional URL, so that
-// "link parse URL --json" works as well as "link parse --json URL".
-func reorderArgs(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && linkValueFlags[name] && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
-}
-
-var linkValueFlags = map[string]bool{"jwks": true, "out": true, "kid": true}
-
 func linkKeygen(e *env, args []string) int {
 	fs := newFlagSet(e, "link keygen", "link keygen [--kid K] [--force] --out FILE\n\nThe kid is written into the key file; link build --key FILE finds it there.")
 	out := fs.String("out", "", "where to write the private key (PEM, mode 0600)")
@@ -345,7 +319,7 @@ func keyFileKID(data []byte) string {
 func linkQR(e *env, args []string) int {
 	fs := newFlagSet(e, "link qr", "link qr --out FILE.png|FILE.svg URL")
 	out := fs.String("out", "", "output file; .png or .svg")
-	if code, ok := parseFlags(fs, reorderArgs(args)); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
 	if *out == "" || fs.NArg() != 1 {
