@@ -80,7 +80,11 @@ func parseInterspersed(fs *flag.FlagSet, args []string) (int, bool) {
 		if strings.Contains(name, "=") {
 			continue
 		}
-		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) && i+1 < len(args) {
+		if f := fs.Lookup(name); f != nil && !isBoolFlag(f) {
+			if i+1 == len(args) {
+				// "flag needs an argument", not "--" taken as the value
+				return parseFlags(fs, flags)
+			}
 			flags = append(flags, args[i+1])
 			i++
 		}

@@ -84,6 +84,7 @@ func TestParseInterspersedAndFileArgs(t *testing.T) {
 		{"dash dash", []string{"--json", "--", "-odd.pdf"}, "-odd.pdf", "", true, "", ""},
 		{"conflict", []string{"--in", "a.pdf", "c.pdf", "b.pdf"}, "", "", false, "", "given both as --in a.pdf and as argument \"c.pdf\""},
 		{"too many", []string{"a.pdf", "b.pdf", "c.pdf"}, "", "", false, "", "unexpected argument \"c.pdf\""},
+		{"value missing", []string{"a.pdf", "--out"}, "", "", false, "", "parse"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)
@@ -93,7 +94,13 @@ func TestParseInterspersedAndFileArgs(t *testing.T) {
 			pass := fs.String("p12-password-env", "", "")
 			alias(fs, "p12-pass-env", "p12-password-env")
 			if code, ok := parseInterspersed(fs, tc.args); !ok {
+				if tc.wantErr == "parse" && code == 2 {
+					return
+				}
 				t.Fatalf("parse: exit %d", code)
+			}
+			if tc.wantErr == "parse" {
+				t.Fatalf("parsed %v, want a usage error", tc.args)
 			}
 			err := fileArgs(fs, fileArg{in, "in", "the input PDF"}, fileArg{out, "out", "the output PDF"})
 			if tc.wantErr != "" {
