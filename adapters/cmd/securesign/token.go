@@ -181,6 +181,7 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "token sign", "token sign --module PATH (--token-label L | --token-serial S) (--cert-serial HEX | --cert-sha256 HEX | --key-label L)\n"+
 		"       [--pin-env VAR] [--hash-alg SHA256] [--algo RSA-PKCS1-v1_5|RSA-PSS|ECDSA] --hash-base64 B64 [--json]\n\n"+
 		"Signs a precomputed digest and prints the signature in base64 (ECDSA: ASN.1 DER).\n"+
+		"Without --module, the only well-known module found here is used.\n"+
 		"The PIN comes from the environment variable named by --pin-env, or a prompt on a terminal; never from argv.")
 	var k keyFlags
 	k.register(fs)
