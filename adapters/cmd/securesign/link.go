@@ -48,7 +48,7 @@ func linkBuild(e *env, args []string) int {
 	apiKey := fs.String("api-key", "", "publishable integrator key id (ss_pk_…)")
 	challenge := fs.String("challenge", "", "register: base64url challenge (32 bytes); default: random")
 	keyFile := fs.String("key", "", "Ed25519 private key PEM (from link keygen) to sign the link with")
-	kid := fs.String("kid", "", "key id of --key")
+	kid := fs.String("kid", "", "key id of --key (default: the kid link keygen wrote into the key file)")
 	legacy := fs.Bool("legacy", false, "build an unsigned legacy link (no origin, exp, sig)")
 	asJSON := fs.Bool("json", false, "print {link, requestId, expiresAt} as JSON")
 	if code, ok := parseFlags(fs, args); !ok {
@@ -97,12 +97,14 @@ func linkBuild(e *env, args []string) int {
 	}
 	var key *deeplink.SigningKey
 	if *keyFile != "" {
-		if *kid == "" {
-			return bad(errors.New("--key needs --kid"))
-		}
 		data, err := os.ReadFile(*keyFile)
 		if err != nil {
 			return bad(err)
+		}
+		if *kid == "" {
+			if *kid = keyFileKID(data); *kid == "" {
+				return bad(fmt.Errorf("--key %s names no kid (not written by link keygen): give --kid, the kid of the key in your published JWKS", *keyFile))
+			}
 		}
 		if key, err = deeplink.ParseSigningKeyPEM(*kid, data); err != nil {
 			return bad(err)
@@ -172,7 +174,7 @@ func linkParse(ctx context.Context, e *env, args []string) int {
 	jwksFile := fs.String("jwks", "", "JWKS file of the portal's keys to verify sig with")
 	requireSigned := fs.Bool("require-signed", false, "fail for unsigned and legacy links")
 	asJSON := fs.Bool("json", false, "print the parsed link as JSON")
-	if code, ok := parseFlags(fs, reorderArgs(args)); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() != 1 {
@@ -255,34 +257,8 @@ func linkParse(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
-// reorderArgs moves flags before the positional URL, so that
-// "link parse URL --json" works as well as "link parse --json URL".
-func reorderArgs(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			pos = append(pos, args[i+1:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && len(a) > 1:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && linkValueFlags[name] && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			pos = append(pos, a)
-		}
-	}
-	return append(flags, pos...)
-}
-
-var linkValueFlags = map[string]bool{"jwks": true, "out": true, "kid": true}
-
 func linkKeygen(e *env, args []string) int {
-	fs := newFlagSet(e, "link keygen", "link keygen --out FILE [--kid K] [--force]")
+	fs := newFlagSet(e, "link keygen", "link keygen [--kid K] [--force] --out FILE\n\nThe kid is written into the key file; link build --key FILE finds it there.")
 	out := fs.String("out", "", "where to write the private key (PEM, mode 0600)")
 	kid := fs.String("kid", "", "key id; default: link-YYYYMMDD")
 	force := fs.Bool("force", false, "overwrite an existing file")
@@ -307,6 +283,9 @@ func linkKeygen(e *env, args []string) int {
 	if err != nil {
 		return fail(e, "link keygen", err)
 	}
+	// The kid goes in front of the PEM block, where PEM readers (ours,
+	// OpenSSL) skip text, so link build finds it without --kid.
+	p = append([]byte(kidLinePrefix+*kid+"\n"), p...)
 	if err := atomicfile.WriteBytes(*out, p, 0o600); err != nil {
 		return fail(e, "link keygen", err)
 	}
@@ -319,10 +298,28 @@ func linkKeygen(e *env, args []string) int {
 	return 0
 }
 
+// kidLinePrefix starts the line before a link key's PEM block that names
+// its kid.
+const kidLinePrefix = "SecureSign link key kid: "
+
+// keyFileKID returns the kid link keygen wrote before the PEM block of a
+// key file, or "".
+func keyFileKID(data []byte) string {
+	for line := range strings.Lines(string(data)) {
+		if strings.HasPrefix(line, "-----BEGIN") {
+			break
+		}
+		if k, ok := strings.CutPrefix(line, kidLinePrefix); ok {
+			return strings.TrimSpace(k)
+		}
+	}
+	return ""
+}
+
 func linkQR(e *env, args []string) int {
 	fs := newFlagSet(e, "link qr", "link qr --out FILE.png|FILE.svg URL")
 	out := fs.String("out", "", "output file; .png or .svg")
-	if code, ok := parseFlags(fs, reorderArgs(args)); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
 	if *out == "" || fs.NArg() != 1 {

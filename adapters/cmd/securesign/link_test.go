@@ -137,6 +137,10 @@ func TestLinkCLI(t *testing.T) {
 	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || !strings.HasPrefix(b.Link, "securesign://register?") || len(b.Challenge) != 43 {
 		t.Errorf("register build: %d %s", code, out)
 	}
+	// A key file without the kid line (not from keygen) needs --kid.
+	bareKey := filepath.Join(dir, "bare.pem")
+	kb, _ := os.ReadFile(keyFile)
+	_ = os.WriteFile(bareKey, kb[strings.Index(string(kb), "-----BEGIN"):], 0o600)
 	// Build refusals.
 	for _, args := range [][]string{
 		{"build", "--callback-url", "https://p.example/cb"},                                           // no hash
@@ -145,7 +149,7 @@ func TestLinkCLI(t *testing.T) {
 		{"build", "--hash-base64", h1, "--callback-url", "https://p.example/cb", "--ttl", "1h"},       // ttl
 		{"build", "--hash-base64", h1, "--callback-url", "https://p.example/cb", "--hash-alg", "MD5"}, // alg
 		{"build", "--hash-base64", "AAAA", "--callback-url", "https://p.example/cb"},                  // length
-		{"build", "--hash-base64", h1, "--callback-url", "https://p.example/cb", "--key", keyFile},    // no kid
+		{"build", "--hash-base64", h1, "--callback-url", "https://p.example/cb", "--key", bareKey},    // no kid
 		{"build", "--hash-base64", h1, "--callback-url", "https://p.example/cb", "--api-key", "ss_live_x"},
 	} {
 		if code, _, _ := runLinkCmd(t, args...); code == 0 {

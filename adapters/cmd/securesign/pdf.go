@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -46,16 +47,13 @@ type pdfCommon struct {
 	passwordEnv                                  string
 }
 
-func (c *pdfCommon) register(fs interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-	IntVar(*int, string, int, string)
-}, signing bool) {
+func (c *pdfCommon) register(fs *flag.FlagSet, signing bool) {
 	fs.StringVar(&c.level, "level", "B-B", "PAdES level: B-B, B-T, B-LT or B-LTA")
 	fs.StringVar(&c.tsa, "tsa", "", "RFC 3161 TSA URL (needed from B-T on)")
 	fs.StringVar(&c.extra, "extra-certs", "", "PEM file of further certificates (e.g. the root) for B-LT validation data")
 	fs.BoolVar(&c.asJSON, "json", false, "print the result as JSON")
-	fs.StringVar(&c.passwordEnv, "password-env", "", passwordEnvUsage)
+	fs.StringVar(&c.passwordEnv, "pdf-password-env", "", passwordEnvUsage)
+	alias(fs, "password-env", "pdf-password-env")
 	if !signing {
 		return
 	}
@@ -70,16 +68,16 @@ func (c *pdfCommon) register(fs interface {
 	fs.BoolVar(&c.certify, "certify", false, "certification signature (DocMDP P=2) instead of approval")
 }
 
-const passwordEnvUsage = "environment variable holding the PDF's password (only for documents encrypted with a user password)"
+const passwordEnvUsage = "environment variable holding the PDF document's own password (only for documents encrypted with a user password; the key file's password is --p12-password-env)"
 
-// pdfPassword reads the document password named by --password-env.
+// pdfPassword reads the document password named by --pdf-password-env.
 func pdfPassword(e *env, name string) ([]byte, error) {
 	if name == "" {
 		return nil, nil
 	}
 	pw, err := secretFromEnv(e, name)
 	if err != nil {
-		return nil, fmt.Errorf("--password-env: %w", err)
+		return nil, fmt.Errorf("--pdf-password-env: %w", err)
 	}
 	return []byte(pw), nil
 }
@@ -168,24 +166,53 @@ type chainSigner struct {
 func (c chainSigner) Chain() []*x509.Certificate { return c.chain }
 
 func runPDFSign(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf sign", "pdf sign --in IN --out OUT (--p12 FILE --p12-pass-env VAR | --pkcs11-module PATH --token-label L --pin-env VAR [--key-label L]) [flags]")
-	in := fs.String("in", "", "input PDF")
-	out := fs.String("out", "", "output PDF (written atomically)")
-	p12 := fs.String("p12", "", "PKCS#12 file with key and certificates")
-	p12Pass := fs.String("p12-pass-env", "", "environment variable holding the PKCS#12 password")
-	module := fs.String("pkcs11-module", "", "PKCS#11 module path")
-	tokenLabel := fs.String("token-label", "", "token label")
-	pinEnv := fs.String("pin-env", "", "environment variable holding the token PIN")
-	keyLabel := fs.String("key-label", "", "key label on the token (default: the only key)")
+	fs := newFlagSet(e, "pdf sign", "pdf sign [flags] IN.pdf OUT.pdf   (or --in IN.pdf --out OUT.pdf)\n"+
+		"  with a key file:  --p12 FILE [--p12-password-env VAR]   or   --key KEY.pem [--cert CERT.pem]\n"+
+		"  with a token:     --module PATH [--token-label L | --token-serial S] [--cert-serial HEX | --cert-sha256 HEX | --key-label L] --pin-env VAR\n\n"+
+		"Secrets come from environment variables named by the *-env flags, never from argv.\n"+
+		"On a token without --cert-serial, --cert-sha256 or --key-label the only key with a certificate is used;\n"+
+		"'securesign token list' shows each certificate's serial and SHA-256.")
+	in := fs.String("in", "", "input PDF (or the first argument)")
+	out := fs.String("out", "", "output PDF, written atomically (or the second argument)")
+	p12 := fs.String("p12", "", "PKCS#12 (.p12/.pfx) file with key and certificates")
+	p12Pass := fs.String("p12-password-env", "", "environment variable holding the PKCS#12 file's password")
+	alias(fs, "p12-pass-env", "p12-password-env")
+	keyPEM := fs.String("key", "", "PEM private key file (PKCS#8, PKCS#1 or SEC1), instead of --p12")
+	certPEM := fs.String("cert", "", "with --key: PEM certificate, leaf first (default: looked for in the --key file)")
+	var k keyFlags
+	k.register(fs)
 	chain := fs.String("chain", "", "PEM intermediates to embed (tokens often hold only the leaf)")
 	var c pdfCommon
 	c.register(fs, true)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
-	if *in == "" || *out == "" || (*p12 == "") == (*module == "") {
-		fs.Usage()
-		return 2
+	usageErr := func(msg string) int { return pdfUsage(e, fs, "pdf sign", msg) }
+	if err := fileArgs(fs, fileArg{in, "in", "the input PDF"}, fileArg{out, "out", "the output PDF"}); err != nil {
+		return usageErr(err.Error())
+	}
+	sources := 0
+	for _, s := range []string{*p12, *keyPEM, k.module} {
+		if s != "" {
+			sources++
+		}
+	}
+	switch {
+	case *in == "" || *out == "":
+		return usageErr("give the input and the output PDF")
+	case sources != 1:
+		return usageErr("give exactly one key source: --p12, --key or --module")
+	case *certPEM != "" && *keyPEM == "":
+		return usageErr("--cert goes with --key (a PKCS#12 file or a token holds its certificate)")
+	case *p12Pass != "" && *p12 == "":
+		return usageErr("--p12-password-env goes with --p12")
+	}
+	tsel, ksel, err := k.selectors()
+	if err != nil {
+		return usageErr(err.Error())
+	}
+	if k.module == "" && (tsel != signer.TokenSelector{} || ksel.KeyLabel != "" || ksel.CertSerial != nil || ksel.CertSHA256 != nil || k.pinEnv != "") {
+		return usageErr("--token-label, --token-serial, --cert-serial, --cert-sha256, --key-label and --pin-env choose a token key: give --module too")
 	}
 	opts, err := c.options(e)
 	if err != nil {
@@ -193,33 +220,28 @@ func runPDFSign(ctx context.Context, e *env, args []string) int {
 	}
 	defer clear(opts.Password)
 	var s signer.Signer
-	if *p12 != "" {
-		pass := ""
-		if *p12Pass != "" {
-			if pass, err = secretFromEnv(e, *p12Pass); err != nil {
-				return fail(e, "pdf sign", err)
-			}
+	switch {
+	case *p12 != "":
+		if s, err = loadP12(e, *p12, *p12Pass); err != nil {
+			return fail(e, "pdf sign", err)
 		}
-		data, err := os.ReadFile(*p12)
+	case *keyPEM != "":
+		if s, err = loadKeyPEM(*keyPEM, *certPEM); err != nil {
+			return fail(e, "pdf sign", err)
+		}
+	default:
+		pin, err := readTokenPIN(e, k.pinEnv)
 		if err != nil {
 			return fail(e, "pdf sign", err)
 		}
-		if s, err = signer.LoadPKCS12(data, pass); err != nil {
-			return fail(e, "pdf sign", err)
-		}
-	} else {
-		pin, err := secretFromEnv(e, *pinEnv)
+		m, err := signer.OpenModule(ctx, k.module)
 		if err != nil {
-			return fail(e, "pdf sign", err)
-		}
-		m, err := signer.OpenModule(ctx, *module)
-		if err != nil {
+			clear(pin)
 			return fail(e, "pdf sign", err)
 		}
 		defer m.Close()
-		pinb := []byte(pin)
-		s, err = m.Signer(ctx, signer.TokenSelector{Label: *tokenLabel}, signer.KeySelector{KeyLabel: *keyLabel}, pinb)
-		clear(pinb)
+		s, err = m.Signer(ctx, tsel, ksel, pin)
+		clear(pin)
 		if err != nil {
 			return fail(e, "pdf sign", err)
 		}
@@ -254,6 +276,74 @@ func runPDFSign(ctx context.Context, e *env, args []string) int {
 	return 0
 }
 
+// loadP12 reads a PKCS#12 file, with the password from the environment
+// variable passEnv (none when passEnv is empty). The errors say what to do:
+// a PEM file, a missing or unset password variable.
+func loadP12(e *env, path, passEnv string) (signer.Signer, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if isPEM(data) {
+		return nil, fmt.Errorf("--p12 %s: this is a PEM file, not PKCS#12: give the key as --key KEY.pem (and its certificate as --cert CERT.pem)", path)
+	}
+	pass := ""
+	if passEnv != "" {
+		// An unset variable is a mistake in the command, not a wrong password.
+		if pass, err = secretFromEnv(e, passEnv); err != nil {
+			return nil, fmt.Errorf("--p12-password-env: %w", err)
+		}
+	}
+	s, err := signer.LoadPKCS12(data, pass)
+	if errors.Is(err, signer.ErrPINIncorrect) {
+		if passEnv == "" {
+			return nil, fmt.Errorf("--p12 %s is password-protected: name the environment variable holding its password with --p12-password-env VAR", path)
+		}
+		return nil, fmt.Errorf("--p12 %s: the password in $%s is incorrect", path, passEnv)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("--p12 %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// loadKeyPEM reads a PEM private key and its certificates (from certPath,
+// or from the key file when certPath is empty).
+func loadKeyPEM(keyPath, certPath string) (signer.Signer, error) {
+	key, err := os.ReadFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	if !isPEM(key) {
+		return nil, fmt.Errorf("--key %s: not a PEM file (a .p12/.pfx file goes with --p12)", keyPath)
+	}
+	var certs []byte
+	if certPath != "" {
+		if certs, err = os.ReadFile(certPath); err != nil {
+			return nil, err
+		}
+	}
+	s, err := signer.LoadPEM(key, certs, "")
+	if err != nil {
+		return nil, fmt.Errorf("--key %s: %w", keyPath, err)
+	}
+	return s, nil
+}
+
+// isPEM reports whether data starts, after blank space, with a PEM armour
+// line (a PEM file may have text before it; PKCS#12 is binary DER).
+func isPEM(data []byte) bool {
+	b, _ := pem.Decode(data)
+	return b != nil
+}
+
+// pdfUsage prints what is missing or wrong, then the usage; exit status 2.
+func pdfUsage(e *env, fs *flag.FlagSet, cmd, msg string) int {
+	fmt.Fprintf(e.stderr, "securesign %s: %s\n", cmd, msg)
+	fs.Usage()
+	return 2
+}
+
 // printRepaired says, on its own line, that the input was rewritten
 // before signing.
 func printRepaired(e *env, info pdf.SignInfo) {
@@ -263,20 +353,22 @@ func printRepaired(e *env, info pdf.SignInfo) {
 }
 
 func runPDFPrepare(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf prepare", "pdf prepare --in IN --cert CERT.pem [--chain CHAIN.pem] --state STATE [--prepared FILE] [flags]")
-	in := fs.String("in", "", "input PDF")
+	fs := newFlagSet(e, "pdf prepare", "pdf prepare [flags] --cert CERT.pem [--chain CHAIN.pem] --state STATE [--prepared FILE] IN.pdf   (or --in IN.pdf)")
+	in := fs.String("in", "", "input PDF (or the argument)")
 	certPath := fs.String("cert", "", "signer certificate (PEM)")
 	chainPath := fs.String("chain", "", "intermediate certificates (PEM)")
 	state := fs.String("state", "", "where to write the state for finish")
 	prepared := fs.String("prepared", "", "where to write the prepared PDF (default STATE.pdf)")
 	var c pdfCommon
 	c.register(fs, true)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
+	if err := fileArgs(fs, fileArg{in, "in", "the input PDF"}); err != nil {
+		return pdfUsage(e, fs, "pdf prepare", err.Error())
+	}
 	if *in == "" || *certPath == "" || *state == "" {
-		fs.Usage()
-		return 2
+		return pdfUsage(e, fs, "pdf prepare", "give the input PDF, --cert and --state")
 	}
 	if *prepared == "" {
 		*prepared = *state + ".pdf"
@@ -327,19 +419,21 @@ func runPDFPrepare(ctx context.Context, e *env, args []string) int {
 }
 
 func runPDFFinish(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf finish", "pdf finish --state STATE --signature-base64 B64 --out OUT [--prepared FILE] [--tsa URL] [flags]")
+	fs := newFlagSet(e, "pdf finish", "pdf finish [flags] --state STATE --signature-base64 B64 [--prepared FILE] [--tsa URL] OUT.pdf   (or --out OUT.pdf)")
 	state := fs.String("state", "", "state written by pdf prepare")
 	sigB64 := fs.String("signature-base64", "", "the signature over the digest (base64; ECDSA DER or r||s)")
-	out := fs.String("out", "", "signed PDF (written atomically; the prepared file is kept)")
+	out := fs.String("out", "", "signed PDF, written atomically; the prepared file is kept (or the argument)")
 	prepared := fs.String("prepared", "", "prepared PDF (default STATE.pdf)")
 	var c pdfCommon
 	c.register(fs, false)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
+	if err := fileArgs(fs, fileArg{out, "out", "the output PDF"}); err != nil {
+		return pdfUsage(e, fs, "pdf finish", err.Error())
+	}
 	if *state == "" || *sigB64 == "" || *out == "" {
-		fs.Usage()
-		return 2
+		return pdfUsage(e, fs, "pdf finish", "give --state, --signature-base64 and the output PDF")
 	}
 	if *prepared == "" {
 		*prepared = *state + ".pdf"
@@ -411,17 +505,19 @@ func copyToTemp(src, beside string) (string, error) {
 }
 
 func runPDFExtend(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf extend", "pdf extend --in IN --out OUT --level B-LT|B-LTA [--tsa URL] [--extra-certs ROOT.pem]")
-	in := fs.String("in", "", "signed input PDF")
-	out := fs.String("out", "", "output PDF (written atomically)")
+	fs := newFlagSet(e, "pdf extend", "pdf extend --level B-LT|B-LTA [--tsa URL] [--extra-certs ROOT.pem] IN.pdf OUT.pdf   (or --in IN.pdf --out OUT.pdf)")
+	in := fs.String("in", "", "signed input PDF (or the first argument)")
+	out := fs.String("out", "", "output PDF, written atomically (or the second argument)")
 	var c pdfCommon
 	c.register(fs, false)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
+	if err := fileArgs(fs, fileArg{in, "in", "the input PDF"}, fileArg{out, "out", "the output PDF"}); err != nil {
+		return pdfUsage(e, fs, "pdf extend", err.Error())
+	}
 	if *in == "" || *out == "" {
-		fs.Usage()
-		return 2
+		return pdfUsage(e, fs, "pdf extend", "give the input and the output PDF")
 	}
 	opts, err := c.options(e)
 	if err != nil {
@@ -436,22 +532,25 @@ func runPDFExtend(ctx context.Context, e *env, args []string) int {
 }
 
 func runPDFVerify(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pdf verify", "pdf verify --in IN [--trust ROOT.pem]... [--tsa-trust TSA.pem]... [--ocsp-responder CA.pem=RESPONDER.pem]... [--online] [--at RFC3339] [--json]")
-	in := fs.String("in", "", "PDF to validate")
+	fs := newFlagSet(e, "pdf verify", "pdf verify [--trust ROOT.pem]... [--tsa-trust TSA.pem]... [--ocsp-responder CA.pem=RESPONDER.pem]... [--online] [--at RFC3339] [--json] IN.pdf   (or --in IN.pdf)")
+	in := fs.String("in", "", "PDF to validate (or the argument)")
 	var trust, tsaTrust, responders multiFlag
 	fs.Var(&trust, "trust", "PEM file of trust anchors (repeatable)")
 	fs.Var(&tsaTrust, "tsa-trust", "PEM file of TSA anchors or TSA certificates: only these may date signatures (default: --trust); repeatable")
 	fs.Var(&responders, "ocsp-responder", "ISSUER.pem=RESPONDERS.pem: for that CA's certificates only its key and these responder certificates answer OCSP; repeatable")
 	online := fs.Bool("online", false, "fetch OCSP/CRL online when the document has no revocation data")
 	asJSON := fs.Bool("json", false, "print the validation report as JSON")
-	passwordEnv := fs.String("password-env", "", passwordEnvUsage)
+	passwordEnv := fs.String("pdf-password-env", "", passwordEnvUsage)
+	alias(fs, "password-env", "pdf-password-env")
 	at := fs.String("at", "", "validate as of this time (RFC 3339, e.g. 2026-01-31T12:00:00Z) instead of now")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseInterspersed(fs, args); !ok {
 		return code
 	}
+	if err := fileArgs(fs, fileArg{in, "in", "the PDF"}); err != nil {
+		return pdfUsage(e, fs, "pdf verify", err.Error())
+	}
 	if *in == "" {
-		fs.Usage()
-		return 2
+		return pdfUsage(e, fs, "pdf verify", "give the PDF to validate")
 	}
 	var opts pdf.VerifyOptions
 	pw, err := pdfPassword(e, *passwordEnv)

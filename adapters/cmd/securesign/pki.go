@@ -77,9 +77,10 @@ type pkiInitJSON struct {
 }
 
 func runPKIInit(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pki init", "pki init --dir DIR [--key ecdsa-p256|ecdsa-p384|rsa-3072|rsa-4096] [--base-url URL] [--name NAME] [--org ORG] [--policy-oid OID] [--json]\n"+pkiDirHelp)
+	fs := newFlagSet(e, "pki init", "pki init --dir DIR [--key-type ecdsa-p256|ecdsa-p384|rsa-3072|rsa-4096] [--base-url URL] [--name NAME] [--org ORG] [--policy-oid OID] [--json]\n"+pkiDirHelp)
 	dir := fs.String("dir", "", "CA directory to create (must be new or empty)")
-	key := fs.String("key", "ecdsa-p256", "CA key type: ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096")
+	key := fs.String("key-type", "ecdsa-p256", "CA key type: ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096")
+	alias(fs, "key", "key-type")
 	baseURL := fs.String("base-url", "http://127.0.0.1:8480", "URL where `pki serve` will be reachable; written into certificates (OCSP, CRL, CA issuers)")
 	name := fs.String("name", "SecureSign", "CA name, prefix of the CA common names")
 	org := fs.String("org", "", "organisation in the CA subjects (default: the name)")
@@ -97,7 +98,7 @@ func runPKIInit(ctx context.Context, e *env, args []string) int {
 	}
 	kt, err := pki.ParseKeyType(*key)
 	if err != nil || kt == pki.RSA2048 {
-		return fail(e, "pki init", fmt.Errorf("--key %q: want ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096", *key))
+		return fail(e, "pki init", fmt.Errorf("--key-type %q: want ecdsa-p256, ecdsa-p384, rsa-3072 or rsa-4096", *key))
 	}
 	o := cadir.Options{Passphrase: caPassphrase(e), KeyType: kt, BaseURL: *baseURL, Name: *name, Organization: *org}
 	if *policy != "" {
@@ -136,7 +137,7 @@ type pkiIssueJSON struct {
 }
 
 func runPKIIssue(ctx context.Context, e *env, args []string) int {
-	fs := newFlagSet(e, "pki issue", "pki issue --dir DIR (--csr FILE | --keygen rsa-2048 --p12-out FILE --p12-pass-env VAR) [--profile NAME] --subject-cn CN [--subject-o O ...] --out CERT.pem [--json]\n\n"+
+	fs := newFlagSet(e, "pki issue", "pki issue --dir DIR (--csr FILE | --keygen rsa-2048 --p12-out FILE --p12-password-env VAR) [--profile NAME] --subject-cn CN [--subject-o O ...] --out CERT.pem [--json]\n\n"+
 		"The subject comes from the flags (the verified record), never from the CSR.\n"+
 		"Profiles: individual-signing (default; needs --subject-st, --subject-postal-code, C=IN), document-signer (needs --subject-o), tsa, ocsp.\n"+
 		"CERT.pem gets the certificate followed by the issuing CA certificate.\n"+pkiDirHelp)
@@ -144,7 +145,8 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 	csrFile := fs.String("csr", "", "PEM or DER certificate request")
 	keygen := fs.String("keygen", "", "generate the key here instead: rsa-2048, rsa-3072, ecdsa-p256, ecdsa-p384")
 	p12Out := fs.String("p12-out", "", "with --keygen: write key, certificate and chain to this PKCS#12 file")
-	p12PassEnv := fs.String("p12-pass-env", "", "with --keygen: environment variable holding the PKCS#12 password")
+	p12PassEnv := fs.String("p12-password-env", "", "with --keygen: environment variable holding the PKCS#12 file's password")
+	alias(fs, "p12-pass-env", "p12-password-env")
 	profile := fs.String("profile", pki.ProfileIndividualSigning, "certificate profile")
 	out := fs.String("out", "", "write the certificate (PEM) here")
 	var s pki.Subject
@@ -179,9 +181,9 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 	case (*csrFile == "") == (*keygen == ""):
 		return usage("give exactly one of --csr and --keygen")
 	case *keygen != "" && (*p12Out == "" || *p12PassEnv == ""):
-		return usage("--keygen needs --p12-out and --p12-pass-env")
+		return usage("--keygen needs --p12-out and --p12-password-env")
 	case *csrFile != "" && (*p12Out != "" || *p12PassEnv != ""):
-		return usage("--p12-out and --p12-pass-env go with --keygen")
+		return usage("--p12-out and --p12-password-env go with --keygen")
 	}
 	// Read every input before touching the CA, so a mistake changes nothing.
 	var (
@@ -194,7 +196,7 @@ func runPKIIssue(ctx context.Context, e *env, args []string) int {
 			return fail(e, "pki issue", err)
 		}
 	} else if p12Pass, err = secretFromEnv(e, *p12PassEnv); err != nil {
-		return fail(e, "pki issue", fmt.Errorf("--p12-pass-env: %w", err))
+		return fail(e, "pki issue", fmt.Errorf("--p12-password-env: %w", err))
 	}
 	ca, err := openCADir(ctx, e, *dir, "")
 	if err != nil {

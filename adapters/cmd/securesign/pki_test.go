@@ -241,3 +241,10 @@ func waitListening(t *testing.T, stderr *lockedBuffer, addr string) {
 	}
 	t.Fatalf("pki serve did not start: %s", stderr.String())
 }
+
+func TestPKIFlagHelpNamesAndAliases(t *testing.T) {
+	testFlagHelp(t, []flagHelpCase{
+		{[]string{"pki", "issue"}, []string{"-p12-password-env"}, []string{"--p12-pass-env (now --p12-password-env)"}, []string{"  -p12-pass-env string"}},
+		{[]string{"pki", "init"}, []string{"-key-type"}, []string{"--key (now --key-type)"}, []string{"  -key string"}},
+	})
+}

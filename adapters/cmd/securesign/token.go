@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -180,14 +181,10 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 	fs := newFlagSet(e, "token sign", "token sign --module PATH (--token-label L | --token-serial S) (--cert-serial HEX | --cert-sha256 HEX | --key-label L)\n"+
 		"       [--pin-env VAR] [--hash-alg SHA256] [--algo RSA-PKCS1-v1_5|RSA-PSS|ECDSA] --hash-base64 B64 [--json]\n\n"+
 		"Signs a precomputed digest and prints the signature in base64 (ECDSA: ASN.1 DER).\n"+
+		"Without --module, the only well-known module found here is used.\n"+
 		"The PIN comes from the environment variable named by --pin-env, or a prompt on a terminal; never from argv.")
-	module := fs.String("module", "", "path of the PKCS#11 module (default: the only well-known module found here)")
-	tokenLabel := fs.String("token-label", "", "select the token by label")
-	tokenSerial := fs.String("token-serial", "", "select the token by serial")
-	certSerial := fs.String("cert-serial", "", "select the key by its certificate's serial, in hex (as `openssl x509 -serial` prints it)")
-	certSHA := fs.String("cert-sha256", "", "select the key by its certificate's SHA-256 thumbprint, in hex")
-	keyLabel := fs.String("key-label", "", "select the key by its CKA_LABEL")
-	pinEnv := fs.String("pin-env", "", "name of the environment variable holding the PIN")
+	var k keyFlags
+	k.register(fs)
 	hashAlg := fs.String("hash-alg", "SHA256", "hash that made the digest: SHA256, SHA384 or SHA512")
 	algo := fs.String("algo", "", "signature algorithm: RSA-PKCS1-v1_5, RSA-PSS or ECDSA (default: by key type)")
 	hashB64 := fs.String("hash-base64", "", "the digest to sign, base64")
@@ -203,17 +200,11 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 	if fs.NArg() > 0 {
 		return usageErr(fmt.Sprintf("unexpected argument %q", fs.Arg(0)))
 	}
-	if *tokenLabel == "" && *tokenSerial == "" {
+	if k.tokenLabel == "" && k.tokenSerial == "" {
 		return usageErr("give --token-label or --token-serial")
 	}
-	n := 0
-	for _, s := range []string{*certSerial, *certSHA, *keyLabel} {
-		if s != "" {
-			n++
-		}
-	}
-	if n != 1 {
-		return usageErr("give exactly one of --cert-serial, --cert-sha256, --key-label")
+	if k.certSerial == "" && k.certSHA == "" && k.keyLabel == "" {
+		return usageErr("give one of --cert-serial, --cert-sha256, --key-label")
 	}
 	if *hashB64 == "" {
 		return usageErr("give --hash-base64")
@@ -229,18 +220,9 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 	if len(digest) != hash.Size() {
 		return usageErr(fmt.Sprintf("--hash-base64 is %d bytes; a %s digest is %d", len(digest), *hashAlg, hash.Size()))
 	}
-	var ksel signer.KeySelector
-	switch {
-	case *certSerial != "":
-		if ksel.CertSerial, err = signer.ParseSerial(*certSerial); err != nil {
-			return usageErr(err.Error())
-		}
-	case *certSHA != "":
-		if ksel.CertSHA256, err = decodeThumbprint(*certSHA); err != nil {
-			return usageErr("--cert-sha256: " + err.Error())
-		}
-	default:
-		ksel.KeyLabel = *keyLabel
+	tsel, ksel, err := k.selectors()
+	if err != nil {
+		return usageErr(err.Error())
 	}
 	var alg signer.Algorithm
 	if *algo != "" {
@@ -248,7 +230,7 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 			return usageErr(err.Error())
 		}
 	}
-	path := *module
+	path := k.module
 	if path == "" {
 		found := signer.FindModules()
 		if len(found) != 1 {
@@ -256,7 +238,7 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 		}
 		path = found[0]
 	}
-	pin, err := readTokenPIN(e, *pinEnv)
+	pin, err := readTokenPIN(e, k.pinEnv)
 	if err != nil {
 		return fail(e, "token sign", err)
 	}
@@ -267,7 +249,7 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 		return fail(e, "token sign", err)
 	}
 	defer m.Close()
-	s, err := m.Signer(ctx, signer.TokenSelector{Label: *tokenLabel, Serial: *tokenSerial}, ksel, pin)
+	s, err := m.Signer(ctx, tsel, ksel, pin)
 	if err != nil {
 		return fail(e, "token sign", err)
 	}
@@ -299,6 +281,56 @@ func runTokenSign(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintln(e.stdout, base64.StdEncoding.EncodeToString(sig))
 	return 0
+}
+
+// keyFlags are the flags that choose a PKCS#11 module, a token on it and a
+// key on the token: the same names wherever a token key is used.
+type keyFlags struct {
+	module, tokenLabel, tokenSerial string
+	certSerial, certSHA, keyLabel   string
+	pinEnv                          string
+}
+
+func (k *keyFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.module, "module", "", "path of the PKCS#11 module (.so, .dll, .dylib)")
+	alias(fs, "pkcs11-module", "module")
+	fs.StringVar(&k.tokenLabel, "token-label", "", "select the token by label")
+	fs.StringVar(&k.tokenSerial, "token-serial", "", "select the token by serial")
+	fs.StringVar(&k.certSerial, "cert-serial", "", "select the key by its certificate's serial, in hex (as 'securesign token list' and 'openssl x509 -serial' print it)")
+	fs.StringVar(&k.certSHA, "cert-sha256", "", "select the key by its certificate's SHA-256 thumbprint, in hex (as 'securesign token list' prints it)")
+	fs.StringVar(&k.keyLabel, "key-label", "", "select the key by its CKA_LABEL")
+	fs.StringVar(&k.pinEnv, "pin-env", "", "name of the environment variable holding the token PIN")
+}
+
+// selectors returns the token and key selectors; at most one of
+// --cert-serial, --cert-sha256 and --key-label may be given (none selects
+// the token's only key).
+func (k *keyFlags) selectors() (signer.TokenSelector, signer.KeySelector, error) {
+	tsel := signer.TokenSelector{Label: k.tokenLabel, Serial: k.tokenSerial}
+	var ksel signer.KeySelector
+	n := 0
+	for _, s := range []string{k.certSerial, k.certSHA, k.keyLabel} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return tsel, ksel, errors.New("give only one of --cert-serial, --cert-sha256, --key-label")
+	}
+	var err error
+	switch {
+	case k.certSerial != "":
+		if ksel.CertSerial, err = signer.ParseSerial(k.certSerial); err != nil {
+			return tsel, ksel, fmt.Errorf("--cert-serial: %w", err)
+		}
+	case k.certSHA != "":
+		if ksel.CertSHA256, err = decodeThumbprint(k.certSHA); err != nil {
+			return tsel, ksel, fmt.Errorf("--cert-sha256: %w", err)
+		}
+	default:
+		ksel.KeyLabel = k.keyLabel
+	}
+	return tsel, ksel, nil
 }
 
 // readTokenPIN reads the PIN from the environment variable pinEnv, or

@@ -136,7 +136,7 @@ func TestTokenCLI(t *testing.T) {
 		{"unset PIN variable", []string{"--token-label", tok.Label, "--key-label", "cli-rsa", "--pin-env", "NOPE"}, 1, "NOPE"},
 		{"unknown token", []string{"--token-label", "nope", "--key-label", "cli-rsa", "--pin-env", "TOKEN_PIN"}, 1, "token not found"},
 		{"unknown cert", []string{"--token-label", tok.Label, "--cert-serial", "0BAD", "--pin-env", "TOKEN_PIN"}, 1, "certificate not found"},
-		{"two key selectors", []string{"--token-label", tok.Label, "--cert-serial", "01", "--key-label", "x", "--pin-env", "TOKEN_PIN"}, 2, "exactly one"},
+		{"two key selectors", []string{"--token-label", tok.Label, "--cert-serial", "01", "--key-label", "x", "--pin-env", "TOKEN_PIN"}, 2, "only one of"},
 		{"no token selector", []string{"--key-label", "x", "--pin-env", "TOKEN_PIN"}, 2, "--token-label"},
 		{"bad serial", []string{"--token-label", tok.Label, "--cert-serial", "xyz", "--pin-env", "TOKEN_PIN"}, 2, "hex"},
 		{"bad algo", []string{"--token-label", tok.Label, "--key-label", "cli-ec", "--algo", "RSA-PSS", "--pin-env", "TOKEN_PIN"}, 1, "unsupported algorithm"},
