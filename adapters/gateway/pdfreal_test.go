@@ -31,7 +31,8 @@ func TestSignPDFPasswordAndRepaired(t *testing.T) {
 	}
 	encrypted, _ := os.ReadFile(enc)
 
-	soid, scode := g.otp(g.key, uid, "sign")
+	cid := issued["certificateId"].(string)
+	soid, scode := g.signOTPDocs(g.key, uid, cid, encrypted)
 	body := map[string]any{"pdfBase64": b64(encrypted), "certificateId": issued["certificateId"], "otpId": soid, "otp": scode}
 	if st, ans := g.call("POST", "/v1/sign/pdf", g.key, body); st != 422 || !strings.Contains(ans["message"].(string), "password") {
 		t.Fatalf("without password: %d %v", st, ans)
@@ -52,7 +53,7 @@ func TestSignPDFPasswordAndRepaired(t *testing.T) {
 	}
 
 	damaged := shiftFirstXrefEntry(testpdf.Minimal("damaged"))
-	soid, scode = g.otp(g.key, uid, "sign")
+	soid, scode = g.signOTPDocs(g.key, uid, cid, damaged)
 	out = g.must(200, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(damaged), "certificateId": issued["certificateId"], "otpId": soid, "otp": scode})
 	if out["repaired"] != true {
 		t.Errorf("damaged input: repaired = %v, want true", out["repaired"])
