@@ -189,4 +189,3 @@ func TestSignHashSplitsLinks(t *testing.T) {
 	}
 	g.wantErr(400, "SS_BAD_REQUEST", "POST", "/v1/sign/hash", g.key, map[string]any{"hashes": many})
 }
-
