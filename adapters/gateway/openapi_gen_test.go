@@ -452,6 +452,11 @@ func components() obj {
 		schemas[name] = schemaOf(reflect.TypeOf(v))
 	}
 	return obj{
+		"responses": obj{
+			"Error": obj{"description": "An error: the status says its class, `error` its SS_* code (docs/protocol.md §3.1)",
+				"content": jsonContent(ref("Error"))},
+			"CscError": obj{"description": "A CSC error (CSC API v2 §10)", "content": jsonContent(ref("CscError"))},
+		},
 		"schemas": schemas,
 		"securitySchemes": obj{
 			"apiKey": obj{"type": "http", "scheme": "bearer", "bearerFormat": "ss_live_… / ss_test_… API key",
@@ -471,10 +476,6 @@ func openAPIDocument() obj {
 			item = obj{}
 			paths[o.path] = item
 		}
-		errSchema := ref("Error")
-		if o.csc {
-			errSchema = ref("CscError")
-		}
 		responses := obj{}
 		add := func(status int, content obj) {
 			r := obj{"description": httpStatusText(status)}
@@ -487,7 +488,13 @@ func openAPIDocument() obj {
 		for st, c := range o.more {
 			add(st, c)
 		}
-		responses["default"] = obj{"description": "an error", "content": jsonContent(errSchema)}
+		errName := "Error"
+		if o.csc {
+			errName = "CscError"
+		}
+		for _, k := range []string{"4XX", "5XX"} {
+			responses[k] = obj{"$ref": "#/components/responses/" + errName}
+		}
 		x := obj{"operationId": o.id, "summary": o.summary, "tags": []string{o.tag}, "responses": responses}
 		if o.auth {
 			x["security"] = []any{obj{"apiKey": []any{}}, obj{"apiKeyHeader": []any{}}, obj{"accessToken": []any{}}}
