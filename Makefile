@@ -9,7 +9,7 @@ RACE_PKGS ?= ./signer/... ./callback/... ./deeplink/... ./pki/... ./adapters/gat
 
 DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf mupdf-tools openssl ghostscript chromium postgresql time
 
-.PHONY: run test check-tools vet staticcheck unit race fuzz cross bench deps build
+.PHONY: run test check-tools vet staticcheck unit race fuzz cross bench deps build lint-openapi
 
 run:
 	$(GO) run ./adapters/cmd/securesign gateway --dev
@@ -46,6 +46,14 @@ fuzz:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# Lints the gateway's OpenAPI document (the bytes GET /openapi.json serves)
+# with Redocly's recommended rules; needs node and npm, installs into a
+# temporary directory. Not part of `make test`: it needs the npm registry.
+REDOCLY_VERSION ?= 2.77.0
+lint-openapi:
+	@d=$$(mktemp -d) && npm install --prefix "$$d" --no-audit --no-fund --silent @redocly/cli@$(REDOCLY_VERSION) && \
+	"$$d/node_modules/.bin/redocly" lint --format=summary adapters/gateway/openapi.json; rc=$$?; rm -rf "$$d"; exit $$rc
 
 deps:
 	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \

@@ -182,6 +182,13 @@ func TestSignHashSplitsLinks(t *testing.T) {
 	if _, ok := out["sessions"]; ok {
 		t.Errorf("a request that fits one link got sessions: %v", out)
 	}
+	// A retry with the same Idempotency-Key gets the same links, not new ones.
+	body := map[string]any{"hashes": list[:60]}
+	first := g.must(201, "POST", "/v1/sign/hash", g.key, body, "Idempotency-Key", "split-1")
+	again := g.must(201, "POST", "/v1/sign/hash", g.key, body, "Idempotency-Key", "split-1")
+	if diff := cmp.Diff(first, again); diff != "" || len(first["sessions"].([]any)) < 2 {
+		t.Errorf("replayed split answer differs (-first +again):\n%s", diff)
+	}
 	// Above the request limit: 400, nothing made.
 	many := make([]string, 201)
 	for i := range many {

@@ -20,6 +20,9 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/securesign/securesign/pdf"
 )
 
 var updateOpenAPI = flag.Bool("update-openapi", false, "rewrite openapi.json from the generator")
@@ -106,6 +109,56 @@ func schemaOf(t reflect.Type) obj {
 		return out
 	}
 	panic("openapi: no schema for " + t.String())
+}
+
+// answerSchemaOf is the JSON Schema of an answer type as encoding/json
+// writes it: every member without omitempty is required, a nil slice or
+// pointer is null. Answers stay open to new members.
+func answerSchemaOf(t reflect.Type) obj {
+	nullable := t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var s obj
+	switch {
+	case t == reflect.TypeFor[time.Time]():
+		s = obj{"type": "string", "format": "date-time"}
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+		s = obj{"type": "string", "contentEncoding": "base64"}
+	case t.Kind() == reflect.Slice:
+		s = obj{"type": "array", "items": answerSchemaOf(t.Elem())}
+	case t.Kind() == reflect.Struct:
+		p := obj{}
+		var required []string
+		var walk func(t reflect.Type)
+		walk = func(t reflect.Type) {
+			for f := range t.Fields() {
+				if f.Anonymous {
+					walk(f.Type)
+					continue
+				}
+				name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+				if name == "-" || !f.IsExported() {
+					continue
+				}
+				if name == "" {
+					name = f.Name
+				}
+				p[name] = answerSchemaOf(f.Type)
+				if !strings.Contains(opts, "omitempty") {
+					required = append(required, name)
+				}
+			}
+		}
+		walk(t)
+		s = props(required, p)
+	default:
+		s = schemaOf(t)
+	}
+	if nullable {
+		s["type"] = []any{s["type"], "null"}
+	}
+	return s
 }
 
 // applyTags writes the validate tags into s; it reports required, and the
@@ -430,13 +483,9 @@ func components() obj {
 			"subject": str, "issuer": str, "notBefore": ts, "notAfter": ts, "keyLocation": str, "source": str,
 			"status": obj{"type": "string", "enum": []any{"active", "revoked", "expired"}}, "revokedAt": ts,
 		}),
-		"User": props([]string{"success", "userId", "externalId", "name", "country", "createdAt"}, obj{
-			"success": boolean, "userId": str, "externalId": str, "name": str, "email": str, "phone": str, "state": str, "postalCode": str,
-			"locality": str, "organization": str, "country": str, "createdAt": ts,
-		}),
-		"AuditPage": props([]string{"success", "entries"}, obj{"success": boolean,
-			"entries": obj{"type": "array", "items": anyObj}, "next": obj{"type": "string", "description": "cursor of the next page; absent on the last"}}),
-		"ValidationReport":      anyObj,
+		"User":                  answerSchemaOf(reflect.TypeFor[userBody]()),
+		"AuditPage":             answerSchemaOf(reflect.TypeFor[auditPageBody]()),
+		"ValidationReport":      answerSchemaOf(reflect.TypeFor[pdf.Report]()),
 		"VerifyHashAnswer":      anyObj,
 		"CertificateValidation": anyObj,
 		"JWKS":                  props([]string{"keys"}, obj{"keys": obj{"type": "array", "items": anyObj}}),
@@ -452,6 +501,11 @@ func components() obj {
 		schemas[name] = schemaOf(reflect.TypeOf(v))
 	}
 	return obj{
+		"responses": obj{
+			"Error": obj{"description": "An error: the status says its class, `error` its SS_* code (docs/protocol.md §3.1)",
+				"content": jsonContent(ref("Error"))},
+			"CscError": obj{"description": "A CSC error (CSC API v2 §10)", "content": jsonContent(ref("CscError"))},
+		},
 		"schemas": schemas,
 		"securitySchemes": obj{
 			"apiKey": obj{"type": "http", "scheme": "bearer", "bearerFormat": "ss_live_… / ss_test_… API key",
@@ -471,10 +525,6 @@ func openAPIDocument() obj {
 			item = obj{}
 			paths[o.path] = item
 		}
-		errSchema := ref("Error")
-		if o.csc {
-			errSchema = ref("CscError")
-		}
 		responses := obj{}
 		add := func(status int, content obj) {
 			r := obj{"description": httpStatusText(status)}
@@ -487,7 +537,13 @@ func openAPIDocument() obj {
 		for st, c := range o.more {
 			add(st, c)
 		}
-		responses["default"] = obj{"description": "an error", "content": jsonContent(errSchema)}
+		errName := "Error"
+		if o.csc {
+			errName = "CscError"
+		}
+		for _, k := range []string{"4XX", "5XX"} {
+			responses[k] = obj{"$ref": "#/components/responses/" + errName}
+		}
 		x := obj{"operationId": o.id, "summary": o.summary, "tags": []string{o.tag}, "responses": responses}
 		if o.auth {
 			x["security"] = []any{obj{"apiKey": []any{}}, obj{"apiKeyHeader": []any{}}, obj{"accessToken": []any{}}}
