@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 )
 
@@ -35,6 +36,11 @@ type Config struct {
 	// TenantTrust are PEM trust anchors usable only by the listed tenants'
 	// sessions (TrustFiles are usable by every tenant).
 	TenantTrust []TenantTrust
+	// TenantProfiles narrows, per tenant id, the certificate profiles the
+	// API issues to that tenant (each one of APIProfiles). A tenant named
+	// here ignores the admin command's setting (tenant-profiles); the
+	// others follow it. No API call can change either.
+	TenantProfiles map[string][]string
 	// TSATrustFiles are PEM anchors of outside time-stamping authorities
 	// whose timestamps validation believes. The gateway's own
 	// time-stamping unit is always believed; no other certificate under
@@ -199,6 +205,13 @@ func (c Config) withDefaults() (Config, error) {
 	case "soft", "hard", "off":
 	default:
 		return c, fmt.Errorf("gateway: revocation policy %q is not soft, hard or off", c.Revocation)
+	}
+	for tid, ps := range c.TenantProfiles {
+		for _, p := range ps {
+			if !slices.Contains(APIProfiles, p) {
+				return c, fmt.Errorf("gateway: tenant %s: profile %q is not one the API may issue (%v)", tid, p, APIProfiles)
+			}
+		}
 	}
 	if p := c.UserKeysPKCS11; p != nil && (p.Module == "" || p.TokenLabel == "") {
 		return c, errors.New("gateway: the user-key token needs a PKCS#11 module and a token label")

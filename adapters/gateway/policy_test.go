@@ -206,6 +206,15 @@ func TestProfilesRefusedKeepOTP(t *testing.T) {
 	if got["certificateId"] == nil {
 		t.Fatalf("issue after refusals: %v", got)
 	}
+	// Config names the tenant: it wins over the admin setting.
+	g2 := newTestGW(t, nil, func(c *Config) { c.TenantProfiles = map[string][]string{DevTenantID: {pki.ProfileDocumentSigner}} })
+	uid2 := g2.newUser(g2.key, "profiles-cfg")
+	oid2, code2 := g2.otp(g2.key, uid2, "issue")
+	g2.wantErr(http.StatusUnprocessableEntity, CodeProfileNotAllowed, "POST", "/v1/certificates/issue", g2.key,
+		map[string]any{"userId": uid2, "otpId": oid2, "otp": code2, "csrPem": csrPEM(t, k)})
+	if _, err := (Config{TenantProfiles: map[string][]string{"x": {pki.ProfileOCSP}}}).withDefaults(); err == nil {
+		t.Error("Config could allow the ocsp profile")
+	}
 	if err := SetTenantProfiles(context.Background(), g.srv.store, DevTenantID, []string{pki.ProfileTSA}); !errors.Is(err, ErrProfileNotAllowed) {
 		t.Errorf("an operator could allow tsa: %v", err)
 	}
