@@ -218,6 +218,13 @@ func testUserKeysOnToken(t *testing.T, st Store) {
 	if err := signer.VerifyDigest(cert.PublicKey, signer.RSAPSS, crypto.SHA256, d1, pss[0]); err != nil {
 		t.Errorf("PSS signature: %v", err)
 	}
+	// signAlgoParams on the token: CKM_RSA_PKCS_PSS with salt 222.
+	soid, scode := g.signOTPHashes(g.key, uid, cid, d2)
+	pauth := g.must(200, "POST", "/csc/v2/credentials/authorize", g.key, map[string]any{"credentialID": cid, "numSignatures": 1, "hashes": b64s(d2),
+		"authData": []map[string]string{{"id": "otpId", "value": soid}, {"id": "OTP", "value": scode}}})
+	psig := g.must(200, "POST", "/csc/v2/signatures/signHash", g.key, map[string]any{"credentialID": cid, "SAD": pauth["SAD"], "hashes": b64s(d2),
+		"signAlgo": oidPSS, "signAlgoParams": pssParamsB64(t, oidSHA256, oidSHA256, 222)})
+	opensslVerifyDigest(t, cert, d2, sigsOf(t, psig, 1)[0], "digest:sha256", "rsa_padding_mode:pss", "rsa_pss_saltlen:222", "rsa_mgf1_md:sha256")
 	// Concurrent signatures on the one open key (several sessions).
 	key, err := g.srv.userKeys.Signer(ctx, string(rec.KeyBlob))
 	if err != nil {

@@ -274,11 +274,11 @@ func decodeSig(enc string) (string, error) {
 // crashPDFOnce signs a unique PDF with the server-held key after an OTP,
 // with an Idempotency-Key so that it can be retried safely.
 func crashPDFOnce(ctx context.Context, c *lg.Client, ob *lg.Outbox, cred *lg.Credential, st *crashState, text string) {
-	oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+	doc := testpdf.Minimal(text)
+	oid, code, err := lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{doc}, nil)
 	if err != nil {
 		return
 	}
-	doc := testpdf.Minimal(text)
 	sum := sha256.Sum256(doc)
 	p := &crashPDF{docHash: hex.EncodeToString(sum[:]), idemKey: "crash-" + hex.EncodeToString(sum[:8]),
 		body: map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(doc), "certificateId": cred.CertificateID, "otpId": oid, "otp": code}}

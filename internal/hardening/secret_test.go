@@ -249,7 +249,8 @@ func TestSecretScan(t *testing.T) {
 	}
 
 	// Remote PDF signing: a wrong OTP first, then the right one.
-	oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+	pdfBytes := testpdf.Minimal("secret scan")
+	oid, code, err := lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{pdfBytes}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +258,7 @@ func TestSecretScan(t *testing.T) {
 	for wrongOTP == code {
 		wrongOTP = randomDigits(6)
 	}
-	doc := base64.StdEncoding.EncodeToString(testpdf.Minimal("secret scan"))
+	doc := base64.StdEncoding.EncodeToString(pdfBytes)
 	res := must(c.Do(ctx, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": doc, "certificateId": cred.CertificateID, "otpId": oid, "otp": wrongOTP}, true))
 	if res.Status/100 != 4 {
 		t.Fatalf("wrong OTP: %d %s", res.Status, res.Body)
@@ -265,12 +266,12 @@ func TestSecretScan(t *testing.T) {
 	must(c.Must(ctx, 200, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": doc, "certificateId": cred.CertificateID, "otpId": oid, "otp": code}))
 
 	// CSC: authorize with an OTP, sign with the SAD.
-	oid, code, err = lg.OTP(ctx, c, ob, cred.UserID, "sign")
+	h := sha256.Sum256([]byte("csc"))
+	hashes := []string{base64.StdEncoding.EncodeToString(h[:])}
+	oid, code, err = lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, nil, hashes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := sha256.Sum256([]byte("csc"))
-	hashes := []string{base64.StdEncoding.EncodeToString(h[:])}
 	sad := must(c.Must(ctx, 200, "POST", "/csc/v2/credentials/authorize", map[string]any{"credentialID": cred.CertificateID, "numSignatures": 1,
 		"hashes": hashes, "authData": []map[string]string{{"id": "otpId", "value": oid}, {"id": "otp", "value": code}}})).Str("SAD")
 	must(c.Must(ctx, 200, "POST", "/csc/v2/signatures/signHash", map[string]any{"credentialID": cred.CertificateID, "SAD": sad,

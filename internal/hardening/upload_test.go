@@ -233,7 +233,13 @@ func TestLargePDFUploadRSS(t *testing.T) {
 	}); r.Status != 200 || len(r.Body) < 50_000_000 {
 		t.Errorf("session download: %d, %d bytes", r.Status, len(r.Body))
 	}
-	oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+	oid, code, err := func() (string, string, error) {
+		big, err := os.ReadFile(pdfPath)
+		if err != nil {
+			return "", "", err
+		}
+		return lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{big}, nil)
+	}()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -126,6 +128,31 @@ func CreateUser(ctx context.Context, c *Client, externalID string) (string, erro
 // OTP asks for a one-time code for userID and reads it from the outbox.
 func OTP(ctx context.Context, c *Client, ob *Outbox, userID, purpose string) (id, code string, err error) {
 	res, err := c.Must(ctx, http.StatusCreated, http.MethodPost, "/v1/users/"+userID+"/otp", map[string]any{"purpose": purpose})
+	if err != nil {
+		return "", "", err
+	}
+	id = res.Str("otpId")
+	code, err = ob.Code(ctx, id)
+	return id, code, err
+}
+
+// SignOTP asks for a sign code that approves certificateID signing
+// exactly these PDFs (their bytes as they will be uploaded) or, with no
+// PDFs, these SHA-256 digests (standard base64), and reads it from the
+// outbox (protocol 1.1 §6).
+func SignOTP(ctx context.Context, c *Client, ob *Outbox, userID, certificateID string, pdfs [][]byte, hashes []string) (id, code string, err error) {
+	req := map[string]any{"purpose": "sign", "certificateId": certificateID}
+	if len(pdfs) > 0 {
+		var docs []map[string]string
+		for i, p := range pdfs {
+			sum := sha256.Sum256(p)
+			docs = append(docs, map[string]string{"sha256": hex.EncodeToString(sum[:]), "name": fmt.Sprintf("document %d", i+1)})
+		}
+		req["documents"] = docs
+	} else {
+		req["hashes"], req["hashAlgo"] = hashes, "SHA256"
+	}
+	res, err := c.Must(ctx, http.StatusCreated, http.MethodPost, "/v1/users/"+userID+"/otp", req)
 	if err != nil {
 		return "", "", err
 	}
