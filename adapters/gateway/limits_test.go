@@ -51,8 +51,9 @@ func TestImageBombRefused(t *testing.T) {
 	uid := g.newUser(g.key, "cust-bomb")
 	oid, code := g.otp(g.key, uid, "issue")
 	issued := g.must(201, "POST", "/v1/certificates/issue", g.key, map[string]any{"userId": uid, "otpId": oid, "otp": code, "keyAlgo": "ECDSA-P256"})
-	soid, scode := g.otp(g.key, uid, "sign")
-	req := map[string]any{"pdfBase64": b64(testpdf.Minimal("bomb")), "certificateId": issued["certificateId"], "otpId": soid, "otp": scode,
+	doc := testpdf.Minimal("bomb")
+	soid, scode := g.signOTPDocs(g.key, uid, issued["certificateId"].(string), doc)
+	req := map[string]any{"pdfBase64": b64(doc), "certificateId": issued["certificateId"], "otpId": soid, "otp": scode,
 		"appearance": map[string]any{"imageBase64": b64(pngBomb(65535, 65535))}}
 	g.wantErr(422, CodeImageTooLarge, "POST", "/v1/sign/pdf", g.key, req)
 	req["appearance"] = map[string]any{"imageBase64": b64([]byte("GIF89a not an image"))}

@@ -82,7 +82,8 @@ func TestAbuseImageBombs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pdf := base64.StdEncoding.EncodeToString(testpdf.Minimal("bomb"))
+	pdfBytes := testpdf.Minimal("bomb")
+	pdf := base64.StdEncoding.EncodeToString(pdfBytes)
 	small := base64.StdEncoding.EncodeToString(pngBomb(200, 100, 100))
 	if _, err := c.Must(ctx, 201, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": pdf, "certSerial": id.SerialHex,
 		"appearance": map[string]any{"imageBase64": small}}); err != nil {
@@ -108,7 +109,7 @@ func TestAbuseImageBombs(t *testing.T) {
 	} {
 		req := map[string]any{"pdfBase64": pdf, "certSerial": id.SerialHex, "appearance": map[string]any{"imageBase64": base64.StdEncoding.EncodeToString(bomb.png)}}
 		if bomb.server {
-			oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+			oid, code, err := lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{pdfBytes}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -391,11 +392,12 @@ func TestAuditTamperDetected(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+		doc := testpdf.Minimal(fmt.Sprint("audit ", i))
+		oid, code, err := lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{doc}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.Must(ctx, 200, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(testpdf.Minimal(fmt.Sprint("audit ", i))),
+		if _, err := c.Must(ctx, 200, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(doc),
 			"certificateId": cred.CertificateID, "otpId": oid, "otp": code}); err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,8 @@ func BenchmarkPDFSign(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	doc := base64.StdEncoding.EncodeToString(testpdf.Minimal("Loan agreement, bench"))
+	docBytes := testpdf.Minimal("Loan agreement, bench")
+	doc := base64.StdEncoding.EncodeToString(docBytes)
 	report := func(b *testing.B, lat []time.Duration) {
 		slices.Sort(lat)
 		q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
@@ -77,7 +78,7 @@ func BenchmarkPDFSign(b *testing.B) {
 		var lat []time.Duration
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
-			oid, code, err := lg.OTP(ctx, c, ob, cred.UserID, "sign")
+			oid, code, err := lg.SignOTP(ctx, c, ob, cred.UserID, cred.CertificateID, [][]byte{docBytes}, nil)
 			if err != nil {
 				b.Fatal(err)
 			}
