@@ -257,10 +257,6 @@ var fieldDocs = map[string]string{
 
 // verifyPDFReq and callbackJSONReq are the bodies of handlers that read
 // them inline.
-type verifyPDFReq struct {
-	PDFBase64 string `json:"pdfBase64" validate:"required"`
-}
-
 type callbackJSONReq struct {
 	Result string `json:"ss_result" validate:"required"`
 }
@@ -437,6 +433,33 @@ func operations() []op {
 		{method: "post", path: "/csc/v2/signatures/signDoc", id: "cscSignDoc", tag: "csc", csc: true, auth: true, summary: "CSC: sign authorised PDFs (PAdES)",
 			body: jsonBody(ref("CscSignDocRequest")), bodyRequired: true, status: 200,
 			resp: jsonContent(props([]string{"DocumentWithSignature"}, obj{"DocumentWithSignature": strs}))},
+		{method: "get", path: "/v1/link-keys", id: "tenantLinkKeys", tag: "auth", auth: true,
+			summary: "The tenant's own link-signing keys (JWKS), to publish at a portal's /.well-known/securesign-keys.json",
+			status:  200, resp: jsonContent(ref("JWKS"))},
+		{method: "get", path: "/csc/v2/oauth2/authorize", id: "oauthAuthorize", tag: "csc", summary: "OAuth 2.0 authorization request (code + PKCE S256, authorization_details): sends the holder a code naming the documents and shows the consent page",
+			params: []obj{
+				queryParam("response_type", "code", str), queryParam("client_id", "the public id of one of the tenant's API keys", str),
+				queryParam("redirect_uri", "on the tenant's allowed origins", str), queryParam("state", "returned unchanged", str),
+				queryParam("code_challenge", "PKCE, base64url SHA-256 of the verifier", str), queryParam("code_challenge_method", "S256", str),
+				queryParam("authorization_details", "JSON: [{type: credential, credentialID, documentDigests [{hash, label}], hashAlgorithmOID}]", str),
+				queryParam("scope", "credential (with credentialID, numSignatures, hashes, hashAlgorithmOID) instead of authorization_details", str),
+				queryParam("credentialID", "with scope=credential", str), queryParam("numSignatures", "with scope=credential", str),
+				queryParam("hashes", "with scope=credential: comma-separated base64url digests", str), queryParam("hashAlgorithmOID", "with scope=credential", str),
+				queryParam("description", "shown to the user", str),
+			}, status: 200, resp: obj{"text/html": obj{"schema": str}}, more: map[int]obj{302: nil}},
+		{method: "get", path: "/csc/v2/oauth2/consent/{id}", id: "oauthConsentPage", tag: "csc", summary: "The consent page of an authorization request",
+			params: []obj{pathParam("id", "the authorization request")}, status: 200, resp: obj{"text/html": obj{"schema": str}}},
+		{method: "post", path: "/csc/v2/oauth2/consent/{id}", id: "oauthConsent", tag: "csc", summary: "The user's answer on the consent page: approve with the code, or decline",
+			params: []obj{pathParam("id", "the authorization request")}, bodyRequired: true,
+			body: obj{"content": obj{"application/x-www-form-urlencoded": obj{"schema": props([]string{"decision"}, obj{
+				"decision": obj{"type": "string", "enum": []any{"approve", "decline"}}, "otp": str})}}},
+			status: 302, more: map[int]obj{200: obj{"text/html": obj{"schema": str}}}},
+		{method: "post", path: "/csc/v2/oauth2/token", id: "oauthToken", tag: "csc", csc: true, summary: "OAuth 2.0 token request: the authorization code for a credential token bound to the approved digests",
+			bodyRequired: true, body: obj{"content": obj{"application/x-www-form-urlencoded": obj{"schema": props([]string{"grant_type", "code", "client_id", "code_verifier"}, obj{
+				"grant_type": obj{"const": "authorization_code"}, "code": str, "client_id": str, "redirect_uri": str, "code_verifier": str})}}},
+			status: 200, resp: jsonContent(props([]string{"access_token", "token_type", "expires_in"}, obj{
+				"access_token": str, "token_type": obj{"const": "Bearer"}, "expires_in": integer, "credentialID": str,
+				"authorization_details": obj{"type": "array", "items": anyObj}}))},
 		{method: "get", path: "/openapi.json", id: "openapi", tag: "public", summary: "This document", status: 200, resp: jsonContent(anyObj)},
 	}
 }

@@ -618,20 +618,24 @@ func (s *Server) signBatch(c echo.Context) error {
 
 // ---- verification ----
 
+// verifyPDFReq is the body of POST /v1/verify/pdf; pdfBase64 itself is
+// streamed to a file before the rest is decoded.
+type verifyPDFReq struct {
+	PDFBase64 string `json:"pdfBase64" validate:"required"`
+	// ValidationTime (RFC 3339) judges the signatures as of that time
+	// instead of now; the report's validationTime says which was used.
+	ValidationTime string `json:"validationTime" validate:"omitempty,max=40"`
+	// Password opens a PDF encrypted with a user password.
+	Password string `json:"password" validate:"omitempty,max=127"`
+}
+
 func (s *Server) verifyPDF(c echo.Context) error {
 	u, err := s.readPDFBody(c)
 	if err != nil {
 		return err
 	}
 	defer u.Close()
-	var req struct {
-		PDFBase64 string `json:"pdfBase64"`
-		// ValidationTime (RFC 3339) judges the signatures as of that time
-		// instead of now; the report's validationTime says which was used
-		ValidationTime string `json:"validationTime"`
-		// Password opens a PDF encrypted with a user password.
-		Password string `json:"password" validate:"omitempty,max=127"`
-	}
+	var req verifyPDFReq
 	if err := s.decodeStrict(u.Rest, &req); err != nil {
 		return err
 	}
