@@ -255,7 +255,7 @@ var fieldDocs = map[string]string{
 	"cscSignDocReq.documentDigests": "not supported: give documents",
 }
 
-// verifyPDFReq and callbackJSONReq are the bodies of handlers that read
+// callbackJSONReq is the JSON body of the callback, which its handler reads
 // them inline.
 type callbackJSONReq struct {
 	Result string `json:"ss_result" validate:"required"`
@@ -446,7 +446,8 @@ func operations() []op {
 				queryParam("credentialID", "with scope=credential", str), queryParam("numSignatures", "with scope=credential", str),
 				queryParam("hashes", "with scope=credential: comma-separated base64url digests", str), queryParam("hashAlgorithmOID", "with scope=credential", str),
 				queryParam("description", "shown to the user", str),
-			}, status: 200, resp: obj{"text/html": obj{"schema": str}}, more: map[int]obj{302: nil}},
+			}, status: 200, resp: obj{"text/html": obj{"schema": str}}, more: map[int]obj{302: nil,
+				400: obj{"text/html": obj{"schema": str}}, 429: obj{"text/html": obj{"schema": str}}}},
 		{method: "get", path: "/csc/v2/oauth2/consent/{id}", id: "oauthConsentPage", tag: "csc", summary: "The consent page of an authorization request",
 			params: []obj{pathParam("id", "the authorization request")}, status: 200, resp: obj{"text/html": obj{"schema": str}}},
 		{method: "post", path: "/csc/v2/oauth2/consent/{id}", id: "oauthConsent", tag: "csc", summary: "The user's answer on the consent page: approve with the code, or decline",

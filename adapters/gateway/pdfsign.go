@@ -621,7 +621,7 @@ func (s *Server) signBatch(c echo.Context) error {
 // verifyPDFReq is the body of POST /v1/verify/pdf; pdfBase64 itself is
 // streamed to a file before the rest is decoded.
 type verifyPDFReq struct {
-	PDFBase64 string `json:"pdfBase64" validate:"required"`
+	PDFBase64 string `json:"pdfBase64"`
 	// ValidationTime (RFC 3339) judges the signatures as of that time
 	// instead of now; the report's validationTime says which was used.
 	ValidationTime string `json:"validationTime" validate:"omitempty,max=40"`
