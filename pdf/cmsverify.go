@@ -105,8 +105,7 @@ type vIssuerAndSerial struct {
 
 // vSignedData is a parsed CMS SignedData with one signer.
 type vSignedData struct {
-	raw      []byte // DER
-	ber      bool   // the input was BER, not DER
+	raw      []byte // the ContentInfo, DER
 	trailing bool   // non-zero bytes followed the structure
 	// eContentPresent: the encapsulated content is there (possibly empty)
 	eContentPresent bool
@@ -193,7 +192,7 @@ func vParseSignedData(in []byte) (*vSignedData, error) {
 	if len(sd.SignerInfos) == 0 || len(sd.SignerInfos) > vMaxSigners {
 		return nil, fmt.Errorf("%w: %d signers (1 to %d expected)", errVCMSFormat, len(sd.SignerInfos), vMaxSigners)
 	}
-	base := vSignedData{raw: der, ber: tree != nil, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
+	base := vSignedData{raw: der, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
 	base.eContentPresent = len(sd.EncapContentInfo.EContent.FullBytes) > 0
 	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
 		var oct []byte
