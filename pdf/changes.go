@@ -526,7 +526,15 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 		// extensions add their widgets to it
 		cs.add(kSig, "logical structure %d updated (not rendered)", n)
 	case oldInfo.drObjs[n]:
-		cs.add(kSig, "form default resources %d updated (used only to draw new fields)", n)
+		// default resources serve appearances of new fields; the same
+		// dictionary may also be a page's resources, so names may be
+		// added, never changed or removed (that could swap a font the
+		// page draws with)
+		if v.onlyAdditions(od, nd, 0) {
+			cs.add(kSig, "form default resources %d extended (used to draw new fields)", n)
+		} else {
+			cs.add(kOther, "form default resources %d: an existing entry was changed or removed", n)
+		}
 	case n == oldInfo.names && n == newInfo.names:
 		v.namesDiff(cs, od, nd)
 	case oldInfo.apTree[n]:
@@ -700,8 +708,13 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 			cs.add(kSig, "form: /SigFlags set")
 		case "DR":
 			// default resources only serve appearance generation for new
-			// fields (signers add fonts here); existing appearance streams
-			// carry their own resources
+			// fields (signers add fonts and their appearance XObject
+			// here); existing appearance streams carry their own
+			// resources. The value written here is this form's own (a
+			// direct dictionary, or a reference to another object, which
+			// itself is not changed by that); a DR object changed in
+			// place, which a page could share, is judged in
+			// classifyChanged (drObjs).
 			cs.add(kSig, "form: default resources updated")
 		case "DA":
 			if od["DA"] == nil {

@@ -311,3 +311,30 @@ func (v *verifier) annotationOverlaps(rev int) []string {
 	walk(cat["Pages"], 0)
 	return out
 }
+
+// onlyAdditions reports whether nw is old with dictionary entries added
+// (at any depth of direct or referenced dictionaries) and nothing changed
+// or removed. References are followed one level per dictionary, in the
+// signed revision for old and the last revision for nw.
+func (v *verifier) onlyAdditions(old, nw syntax.Object, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	if old == nil || valueEqual(old, nw, 0) {
+		return true // added, or the same
+	}
+	od, _ := v.f.Resolve(v.sigRevIdx, old)
+	nd, _ := v.f.Resolve(len(v.f.Revisions)-1, nw)
+	a, ok1 := od.(syntax.Dict)
+	b, ok2 := nd.(syntax.Dict)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for k, x := range a {
+		y, ok := b[k]
+		if !ok || !v.onlyAdditions(x, y, depth+1) {
+			return false
+		}
+	}
+	return true
+}

@@ -3,6 +3,8 @@ package pdf
 import (
 	"strings"
 	"testing"
+
+	"github.com/securesign/securesign/internal/testpdf"
 )
 
 // TestHonestUpdates: updates that real signers and viewers make after a
@@ -48,5 +50,26 @@ func TestHonestUpdates(t *testing.T) {
 				t.Fatalf("want %s mentioning %q:\n%s", c.want, c.msg, dumpReport(rep))
 			}
 		})
+	}
+}
+
+// TestSharedDefaultResources: the form's default-resource font dictionary
+// is also the page's: names may be added to it after signing (signers add
+// fonts), but swapping the font the page draws with is content.
+func TestSharedDefaultResources(t *testing.T) {
+	p := getPKI(t)
+	objs := baseObjects()
+	objs[objPage-1] = strings.Replace(objs[objPage-1], "/Font << /F1 5 0 R >> /XObject", "/Font 11 0 R /XObject", 1)
+	objs[objAcroForm-1] = "<< /Fields [8 0 R] /DA (/Helv 0 Tf 0 g) /DR << /Font 11 0 R >> >>"
+	objs = append(objs, "<< /F1 5 0 R >>")
+	signed := signCAdES(t, testpdf.Objects(objs), p.leaf, SignOptions{})
+	courier := "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>"
+	added := mustVerify(t, appendUpdate(t, signed, vUpdate{objs: map[int]string{11: "<< /F1 5 0 R /Helv 40 0 R >>", 40: courier}}))
+	if !added.Valid {
+		t.Fatalf("a font added to the default resources: %s", dumpReport(added))
+	}
+	swapped := mustVerify(t, appendUpdate(t, signed, vUpdate{objs: map[int]string{11: "<< /F1 40 0 R >>", 40: courier}}))
+	if s := swapped.Signatures[0]; s.Indication != TotalFailed || s.ModifiedAfter != ModOther {
+		t.Fatalf("the page's font swapped through the default resources: %s", dumpReport(swapped))
 	}
 }
