@@ -423,6 +423,12 @@ func visibleWidget(d syntax.Dict) bool {
 	return x[2] != x[0] && x[3] != x[1]
 }
 
+// structureKeys are the keys of structure tree root, structure element
+// and number tree dictionaries (ISO 32000-2 14.7).
+var structureKeys = []syntax.Name{"Type", "K", "P", "S", "Pg", "ID", "A", "C", "R", "T", "Lang", "Alt", "E", "ActualText",
+	"ParentTree", "ParentTreeNextKey", "IDTree", "RoleMap", "ClassMap", "Namespaces", "PronunciationLexicon", "AF",
+	"Nums", "Kids", "Limits", "Ref", "NS", "PhoneticAlphabet", "Phoneme"}
+
 // onlyKeys reports whether every key of keys is one of allowed.
 func onlyKeys(keys []syntax.Name, allowed ...syntax.Name) bool {
 	for _, k := range keys {
@@ -521,9 +527,11 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 		// document information and XMP metadata are not rendered
 	case n == oldInfo.dss || ot == "DSS" || oldInfo.dssObjs[n]:
 		cs.add(kDSS, "DSS %d updated", n)
-	case ot == "StructTreeRoot" || ot == "StructElem" || oldInfo.structObj[n]:
+	case (ot == "StructTreeRoot" || ot == "StructElem" || oldInfo.structObj[n]) && nd != nil && onlyKeys(diffKeys(od, nd), structureKeys...):
 		// the logical structure (tagging) is not drawn; signers and LT/LTA
-		// extensions add their widgets to it
+		// extensions add their widgets to it. Only structure keys may
+		// change: an object prepared to be also, say, a page's resources
+		// would change through other keys
 		cs.add(kSig, "logical structure %d updated (not rendered)", n)
 	case oldInfo.drObjs[n]:
 		// default resources serve appearances of new fields; the same
@@ -537,7 +545,7 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 		}
 	case n == oldInfo.names && n == newInfo.names:
 		v.namesDiff(cs, od, nd)
-	case oldInfo.apTree[n]:
+	case oldInfo.apTree[n] && nd != nil && onlyKeys(diffKeys(od, nd), "Names", "Kids", "Limits"):
 		cs.add(kAnnot, "annotation appearance name tree node %d changed", n)
 	case n == oldInfo.acroform && n == newInfo.acroform:
 		v.acroformDiff(cs, n, od, nd, oldInfo, newInfo)

@@ -73,3 +73,25 @@ func TestSharedDefaultResources(t *testing.T) {
 		t.Fatalf("the page's font swapped through the default resources: %s", dumpReport(swapped))
 	}
 }
+
+// TestStructureObjectSharedWithPage: an object prepared to be both a
+// structure element and the page's resources (a shadow-attack trap): the
+// structure rule lets only structure keys change, so a font swap through
+// it is content.
+func TestStructureObjectSharedWithPage(t *testing.T) {
+	p := getPKI(t)
+	objs := baseObjects()
+	objs[objCatalog-1] = "<< /Type /Catalog /Pages 2 0 R /AcroForm 7 0 R /StructTreeRoot 12 0 R >>"
+	objs[objPage-1] = strings.Replace(objs[objPage-1], "/Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>", "/Resources 11 0 R", 1)
+	objs = append(objs, "<< /Type /StructElem /S /P /P 12 0 R /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>", "<< /Type /StructTreeRoot /K [11 0 R] >>")
+	signed := signCAdES(t, testpdf.Objects(objs), p.leaf, SignOptions{})
+	tagged := mustVerify(t, appendUpdate(t, signed, vUpdate{objs: map[int]string{11: "<< /Type /StructElem /S /P /P 12 0 R /Alt (Pay 100 INR) /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >>"}}))
+	if !tagged.Valid {
+		t.Fatalf("a structure key added: %s", dumpReport(tagged))
+	}
+	swapped := mustVerify(t, appendUpdate(t, signed, vUpdate{objs: map[int]string{11: "<< /Type /StructElem /S /P /P 12 0 R /Font << /F1 40 0 R >> /XObject << /X1 6 0 R >> >>",
+		40: "<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>"}}))
+	if s := swapped.Signatures[0]; s.Indication != TotalFailed {
+		t.Fatalf("font swapped through a structure element: %s", dumpReport(swapped))
+	}
+}
