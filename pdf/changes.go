@@ -523,6 +523,12 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 	case n == oldInfo.catalog:
 		// the old catalog is no longer the root; the two roots were
 		// compared key by key already
+	case v.drawnBy(v.sigRevIdx)[n] && !oldInfo.drObjs[n]:
+		// something a page draws (its content, a font, an XObject, their
+		// resources), whatever else the signed revision also uses it for:
+		// a document prepared with such a shared object must not change
+		// what is drawn through the rules below
+		cs.add(kOther, "object %d, which a page draws, was changed after signing (%s)", n, describe(oldV))
 	case n == oldInfo.info || n == oldInfo.metadata:
 		// document information and XMP metadata are not rendered
 	case n == oldInfo.dss || ot == "DSS" || oldInfo.dssObjs[n]:

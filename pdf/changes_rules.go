@@ -338,3 +338,77 @@ func (v *verifier) onlyAdditions(old, nw syntax.Object, depth int) bool {
 	}
 	return true
 }
+
+// drawnBy returns the objects reachable from the pages' /Contents and
+// /Resources in revision rev: what the pages draw. Computed once per
+// revision; a document too large to walk within the budget gets an empty
+// set, which leaves the analysis as it was before this check.
+func (v *verifier) drawnBy(rev int) map[uint32]bool {
+	if d, ok := v.drawn[rev]; ok {
+		return d
+	}
+	if v.drawn == nil {
+		v.drawn = map[int]map[uint32]bool{}
+	}
+	out := map[uint32]bool{}
+	budget := 200000
+	var walk func(o syntax.Object, depth int)
+	walk = func(o syntax.Object, depth int) {
+		if budget <= 0 || depth > 64 {
+			return
+		}
+		for _, r := range syntax.Refs(nil, o) {
+			if out[r.Num] {
+				continue
+			}
+			if budget--; budget <= 0 {
+				return
+			}
+			out[r.Num] = true
+			x, err := v.f.Lookup(rev, r.Num)
+			if err != nil || x == nil {
+				continue
+			}
+			if st, ok := x.(*syntax.Stream); ok {
+				walk(st.Dict, depth+1)
+			} else {
+				walk(x, depth+1)
+			}
+		}
+	}
+	cat, _ := v.f.ResolveDict(rev, v.f.Revisions[rev].Trailer["Root"])
+	pages := 0
+	var tree func(o syntax.Object, depth int, inherited syntax.Object)
+	tree = func(o syntax.Object, depth int, inherited syntax.Object) {
+		if depth > 32 || pages > 100000 || budget <= 0 {
+			return
+		}
+		d, _ := v.f.ResolveDict(rev, o)
+		if d == nil {
+			return
+		}
+		res := inherited
+		if d["Resources"] != nil {
+			res = d["Resources"]
+		}
+		if kids, _ := v.f.Resolve(rev, d["Kids"]); kids != nil {
+			if ka, ok := kids.(syntax.Array); ok {
+				for _, k := range ka {
+					tree(k, depth+1, res)
+				}
+				return
+			}
+		}
+		pages++
+		walk(d["Contents"], 0)
+		walk(res, 0)
+	}
+	if cat != nil {
+		tree(cat["Pages"], 0, nil)
+	}
+	if budget <= 0 {
+		out = map[uint32]bool{}
+	}
+	v.drawn[rev] = out
+	return out
+}
