@@ -243,9 +243,13 @@ func berHeader(class, tag int, constructed bool, l int) []byte {
 }
 
 // berToDER reads one BER element from b and returns its DER encoding, the
-// parsed tree (for checks on parts that must have been DER already) and
-// the bytes after the element.
+// parsed tree (for checks on parts that must have been DER already; nil
+// when the input was DER throughout) and the bytes after the element.
 func berToDER(b []byte) (der []byte, tree *berNode, rest []byte, err error) {
+	if n, ok := derLen(b, 0); ok {
+		// already DER: no tree (tree == nil means "all DER")
+		return b[:n], nil, b[n:], nil
+	}
 	tree, rest, err = berParse(b)
 	if err != nil {
 		return nil, nil, nil, err
@@ -255,4 +259,78 @@ func berToDER(b []byte) (der []byte, tree *berNode, rest []byte, err error) {
 		return nil, nil, nil, err
 	}
 	return der, tree, rest, nil
+}
+
+// derLen reports whether b starts with one element that is DER as far as
+// berNode.der goes (definite minimal lengths, primitive strings), and its
+// length. It allocates nothing: signatures made by DER writers, the usual
+// case, skip the tree.
+func derLen(b []byte, depth int) (int, bool) {
+	if depth > berMaxDepth || len(b) < 2 {
+		return 0, false
+	}
+	constructed := b[0]&0x20 != 0
+	tag := int(b[0] & 0x1f)
+	i := 1
+	if tag == 0x1f {
+		tag = 0
+		for {
+			if i >= len(b) || i > 4 {
+				return 0, false
+			}
+			c := b[i]
+			if i == 1 && c == 0x80 {
+				return 0, false
+			}
+			i++
+			tag = tag<<7 | int(c&0x7f)
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		if tag < 0x1f {
+			return 0, false
+		}
+	}
+	if i >= len(b) {
+		return 0, false
+	}
+	lb := b[i]
+	i++
+	l := 0
+	switch {
+	case lb == 0x80:
+		return 0, false
+	case lb&0x80 == 0:
+		l = int(lb)
+	default:
+		nb := int(lb & 0x7f)
+		if nb > 4 || i+nb > len(b) || b[i] == 0 {
+			return 0, false
+		}
+		for _, c := range b[i : i+nb] {
+			l = l<<8 | int(c)
+		}
+		if l < 0x80 {
+			return 0, false
+		}
+		i += nb
+	}
+	if l < 0 || l > len(b)-i {
+		return 0, false
+	}
+	if constructed {
+		if b[0]>>6 == 0 && berStringTag(tag) {
+			return 0, false
+		}
+		body := b[i : i+l]
+		for len(body) > 0 {
+			n, ok := derLen(body, depth+1)
+			if !ok {
+				return 0, false
+			}
+			body = body[n:]
+		}
+	}
+	return i + l, true
 }

@@ -57,8 +57,17 @@ func FuzzBER(f *testing.F) {
 			return
 		}
 		again, tree, rest, err := berToDER(der)
-		if err != nil || len(rest) != 0 || !tree.der || !bytes.Equal(again, der) {
-			t.Fatalf("re-encoding %x: %x, der=%v, err=%v", der, again, tree != nil && tree.der, err)
+		if err != nil || len(rest) != 0 || tree != nil || !bytes.Equal(again, der) {
+			t.Fatalf("re-encoding %x: %x, tree=%v, err=%v", der, again, tree != nil, err)
+		}
+		// the allocation-free DER check and the tree agree
+		if n, ok := derLen(in, 0); ok {
+			tr, _, err := berParse(in)
+			if err != nil || !tr.der || len(tr.raw) != n {
+				t.Fatalf("derLen says DER, the tree does not: %x", in)
+			}
+		} else if tr, _, err := berParse(in); err == nil && tr.der {
+			t.Fatalf("the tree says DER, derLen does not: %x", in)
 		}
 		var rv asn1.RawValue
 		if r, err := asn1.Unmarshal(der, &rv); err != nil || len(r) != 0 {

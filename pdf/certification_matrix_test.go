@@ -8,9 +8,12 @@ package pdf
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/securesign/securesign/internal/testpki"
 )
 
 // Objects of the signed revision made by matrixSigned (the base document
@@ -36,24 +39,34 @@ func matrixSigned(t *testing.T, perm int) []byte {
 		ref = fmt.Sprintf("/Reference [<< /Type /SigRef /TransformMethod /DocMDP /TransformParams << /Type /TransformParams /P %d /V /1.2 >> >>]", perm)
 		catalog = fmt.Sprintf("<< /Type /Catalog /Pages 2 0 R /AcroForm 7 0 R /Perms << /DocMDP %d 0 R >> >>", mxSig)
 	}
+	return handSign(t, baseDoc(), func(sigDict string) map[int]string {
+		return map[int]string{
+			objCatalog:  catalog,
+			objPage:     "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Annots [8 0 R 21 0 R 22 0 R] >>",
+			objAcroForm: "<< /Fields [8 0 R 21 0 R 22 0 R] /DA (/Helv 0 Tf 0 g) /SigFlags 3 >>",
+			mxSig:       strings.Replace(sigDict, "/M ", ref+" /M ", 1),
+			mxSigField:  fmt.Sprintf("<< /FT /Sig /T (Certifier) /V %d 0 R /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R /F 132 >>", mxSig),
+			mxEmpty:     fmt.Sprintf("<< /FT /Sig /T (SignHere) /Type /Annot /Subtype /Widget /Rect [300 100 500 160] /P 3 0 R /F 4 /AP << /N %d 0 R >> >>", mxEmptyAP),
+			mxEmptyAP:   vStream("/Type /XObject /Subtype /Form /BBox [0 0 200 60] /Resources << /Font << /F1 5 0 R >> >>", "BT /F1 12 Tf 10 25 Td (Sign here) Tj ET"),
+		}
+	}, p.leaf)
+}
+
+// handSign appends the update objs(sigDict) to doc, where sigDict is a
+// signature dictionary with a ByteRange placeholder to put in one of the
+// objects, then fills the ByteRange and puts an openssl CMS over it.
+func handSign(t *testing.T, doc []byte, objs func(sigDict string) map[int]string, leaf *testpki.Leaf) []byte {
+	t.Helper()
 	placeholder := fmt.Sprintf("[0 %s %s %s]", strings.Repeat("X", mxByteRangeW), strings.Repeat("Y", mxByteRangeW), strings.Repeat("Z", mxByteRangeW))
-	doc := appendUpdate(t, baseDoc(), vUpdate{objs: map[int]string{
-		objCatalog:  catalog,
-		objPage:     "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Annots [8 0 R 21 0 R 22 0 R] >>",
-		objAcroForm: "<< /Fields [8 0 R 21 0 R 22 0 R] /DA (/Helv 0 Tf 0 g) /SigFlags 3 >>",
-		mxSig:       fmt.Sprintf("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /M (D:20261201000000Z) %s /ByteRange %s /Contents <%s> >>", ref, placeholder, strings.Repeat("0", 16384)),
-		mxSigField:  fmt.Sprintf("<< /FT /Sig /T (Certifier) /V %d 0 R /Type /Annot /Subtype /Widget /Rect [0 0 0 0] /P 3 0 R /F 132 >>", mxSig),
-		mxEmpty:     fmt.Sprintf("<< /FT /Sig /T (SignHere) /Type /Annot /Subtype /Widget /Rect [300 100 500 160] /P 3 0 R /F 4 /AP << /N %d 0 R >> >>", mxEmptyAP),
-		mxEmptyAP:   vStream("/Type /XObject /Subtype /Form /BBox [0 0 200 60] /Resources << /Font << /F1 5 0 R >> >>", "BT /F1 12 Tf 10 25 Td (Sign here) Tj ET"),
-	}})
+	sigDict := fmt.Sprintf("<< /Type /Sig /Filter /Adobe.PPKLite /SubFilter /adbe.pkcs7.detached /M (D:20261201000000Z) /ByteRange %s /Contents <%s> >>", placeholder, strings.Repeat("0", 16384))
+	doc = appendUpdate(t, doc, vUpdate{objs: objs(sigDict)})
 	i := bytes.Index(doc, []byte(placeholder))
 	lt := bytes.Index(doc[i:], []byte("/Contents <")) + i + len("/Contents ")
 	gt := bytes.IndexByte(doc[lt:], '>') + lt + 1
 	br := fmt.Sprintf("[0 %-*d %-*d %-*d]", mxByteRangeW, lt, mxByteRangeW, gt, mxByteRangeW, len(doc)-gt)
 	copy(doc[i:], br)
 	content := append(append([]byte(nil), doc[:lt]...), doc[gt:]...)
-	cms := newOpensslSigner(t, p.leaf, nil).sign(t, content)
-	return withCMS(t, doc, cms)
+	return withCMS(t, doc, newOpensslSigner(t, leaf, nil).sign(t, content))
 }
 
 type matrixProbe struct {
@@ -165,19 +178,49 @@ func TestCertificationMatrix(t *testing.T) {
 }
 
 // TestNewSignatureAfterCertification: under DocMDP P=2 a later invisible
-// signature is "signing" and allowed; a new visible signature field paints
-// on the certified page and is refused (docs/attacks.md).
+// signature, or one in the field the certifier prepared, is "signing" and
+// allowed; a new visible signature field paints on the certified page and
+// is INDETERMINATE (docs/attacks.md). Our signer refuses to make one.
 func TestNewSignatureAfterCertification(t *testing.T) {
 	p := getPKI(t)
 	certified := signCAdES(t, baseDoc(), p.leaf, SignOptions{Certify: true})
-	invisible := signCAdES(t, certified, p.leaf2, SignOptions{})
-	if rep := mustVerify(t, invisible); !rep.Valid {
+	if rep := mustVerify(t, signCAdES(t, certified, p.leaf2, SignOptions{})); !rep.Valid {
 		t.Fatalf("invisible signature after P=2: %s", dumpReport(rep))
 	}
-	visible := signCAdES(t, certified, p.leaf2, SignOptions{Appearance: &Appearance{X: 300, Y: 72, Width: 200, Height: 60}})
-	rep := mustVerify(t, visible)
-	s := rep.Signatures[0]
-	if s.Indication != Indeterminate || !hasMessage(s, "new visible signature field") {
+	if err := signCAdESErr(t, certified, p.leaf2, SignOptions{Appearance: &Appearance{X: 300, Y: 72, Width: 200, Height: 60}}); !errors.Is(err, ErrCertified) {
+		t.Fatalf("signing a new visible field after P=2: %v, want ErrCertified", err)
+	}
+	// hand-written certification (P=2) with a prepared field, then a
+	// second signer's signature in a new visible field, or in the
+	// prepared one
+	cert := matrixSigned(t, 2)
+	second := func(t *testing.T, inPrepared bool) *Report {
+		doc := handSign(t, cert, func(sigDict string) map[int]string {
+			if inPrepared {
+				return map[int]string{
+					50:      sigDict,
+					mxEmpty: "<< /FT /Sig /T (SignHere) /V 50 0 R /Type /Annot /Subtype /Widget /Rect [300 100 500 160] /P 3 0 R /F 132 /AP << /N 52 0 R >> >>",
+					52:      vStream("/Type /XObject /Subtype /Form /BBox [0 0 200 60] /Resources << /Font << /F1 5 0 R >> >>", "BT /F1 12 Tf 10 25 Td (Signed: Priya) Tj ET"),
+				}
+			}
+			return map[int]string{
+				objPage:     "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> /XObject << /X1 6 0 R >> >> /Annots [8 0 R 21 0 R 22 0 R 51 0 R] >>",
+				objAcroForm: "<< /Fields [8 0 R 21 0 R 22 0 R 51 0 R] /DA (/Helv 0 Tf 0 g) /SigFlags 3 >>",
+				50:          sigDict,
+				51:          "<< /FT /Sig /T (Second) /V 50 0 R /Type /Annot /Subtype /Widget /Rect [0 650 612 750] /P 3 0 R /F 132 /AP << /N 52 0 R >> >>",
+				52:          vStream("/Type /XObject /Subtype /Form /BBox [0 0 612 100] /Resources << /Font << /F1 5 0 R >> >>", "1 1 1 rg 0 0 612 100 re f 0 0 0 rg BT /F1 24 Tf 72 50 Td (Pay 1000000 INR) Tj ET"),
+			}
+		}, p.leaf2)
+		return mustVerify(t, doc)
+	}
+	if rep := second(t, true); !rep.Valid || len(rep.Signatures) != 2 {
+		t.Fatalf("signature in the prepared field after P=2: %s", dumpReport(rep))
+	}
+	rep := second(t, false)
+	if len(rep.Signatures) != 2 {
+		t.Fatalf("want two signatures: %s", dumpReport(rep))
+	}
+	if s := rep.Signatures[0]; s.Indication != Indeterminate || !hasMessage(s, "new visible signature field") {
 		t.Fatalf("visible signature after P=2: %s", dumpReport(rep))
 	}
 	if rep.Signatures[1].Indication != TotalPassed {

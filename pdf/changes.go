@@ -423,6 +423,12 @@ func visibleWidget(d syntax.Dict) bool {
 	return x[2] != x[0] && x[3] != x[1]
 }
 
+// structureKeys are the keys of structure tree root, structure element
+// and number tree dictionaries (ISO 32000-2 14.7).
+var structureKeys = []syntax.Name{"Type", "K", "P", "S", "Pg", "ID", "A", "C", "R", "T", "Lang", "Alt", "E", "ActualText",
+	"ParentTree", "ParentTreeNextKey", "IDTree", "RoleMap", "ClassMap", "Namespaces", "PronunciationLexicon", "AF",
+	"Nums", "Kids", "Limits", "Ref", "NS", "PhoneticAlphabet", "Phoneme"}
+
 // onlyKeys reports whether every key of keys is one of allowed.
 func onlyKeys(keys []syntax.Name, allowed ...syntax.Name) bool {
 	for _, k := range keys {
@@ -517,19 +523,35 @@ func (v *verifier) classifyChanged(cs *changeSet, n uint32, oldV, newV syntax.Ob
 	case n == oldInfo.catalog:
 		// the old catalog is no longer the root; the two roots were
 		// compared key by key already
+	case v.drawnBy(v.sigRevIdx)[n] && !oldInfo.drObjs[n]:
+		// something a page draws (its content, a font, an XObject, their
+		// resources), whatever else the signed revision also uses it for:
+		// a document prepared with such a shared object must not change
+		// what is drawn through the rules below
+		cs.add(kOther, "object %d, which a page draws, was changed after signing (%s)", n, describe(oldV))
 	case n == oldInfo.info || n == oldInfo.metadata:
 		// document information and XMP metadata are not rendered
 	case n == oldInfo.dss || ot == "DSS" || oldInfo.dssObjs[n]:
 		cs.add(kDSS, "DSS %d updated", n)
-	case ot == "StructTreeRoot" || ot == "StructElem" || oldInfo.structObj[n]:
+	case (ot == "StructTreeRoot" || ot == "StructElem" || oldInfo.structObj[n]) && nd != nil && onlyKeys(diffKeys(od, nd), structureKeys...):
 		// the logical structure (tagging) is not drawn; signers and LT/LTA
-		// extensions add their widgets to it
+		// extensions add their widgets to it. Only structure keys may
+		// change: an object prepared to be also, say, a page's resources
+		// would change through other keys
 		cs.add(kSig, "logical structure %d updated (not rendered)", n)
 	case oldInfo.drObjs[n]:
-		cs.add(kSig, "form default resources %d updated (used only to draw new fields)", n)
+		// default resources serve appearances of new fields; the same
+		// dictionary may also be a page's resources, so names may be
+		// added, never changed or removed (that could swap a font the
+		// page draws with)
+		if v.onlyAdditions(od, nd, 0) {
+			cs.add(kSig, "form default resources %d extended (used to draw new fields)", n)
+		} else {
+			cs.add(kOther, "form default resources %d: an existing entry was changed or removed", n)
+		}
 	case n == oldInfo.names && n == newInfo.names:
 		v.namesDiff(cs, od, nd)
-	case oldInfo.apTree[n]:
+	case oldInfo.apTree[n] && nd != nil && onlyKeys(diffKeys(od, nd), "Names", "Kids", "Limits"):
 		cs.add(kAnnot, "annotation appearance name tree node %d changed", n)
 	case n == oldInfo.acroform && n == newInfo.acroform:
 		v.acroformDiff(cs, n, od, nd, oldInfo, newInfo)
@@ -700,8 +722,13 @@ func (v *verifier) acroformDiff(cs *changeSet, n uint32, od, nd syntax.Dict, old
 			cs.add(kSig, "form: /SigFlags set")
 		case "DR":
 			// default resources only serve appearance generation for new
-			// fields (signers add fonts here); existing appearance streams
-			// carry their own resources
+			// fields (signers add fonts and their appearance XObject
+			// here); existing appearance streams carry their own
+			// resources. The value written here is this form's own (a
+			// direct dictionary, or a reference to another object, which
+			// itself is not changed by that); a DR object changed in
+			// place, which a page could share, is judged in
+			// classifyChanged (drObjs).
 			cs.add(kSig, "form: default resources updated")
 		case "DA":
 			if od["DA"] == nil {

@@ -311,3 +311,104 @@ func (v *verifier) annotationOverlaps(rev int) []string {
 	walk(cat["Pages"], 0)
 	return out
 }
+
+// onlyAdditions reports whether nw is old with dictionary entries added
+// (at any depth of direct or referenced dictionaries) and nothing changed
+// or removed. References are followed one level per dictionary, in the
+// signed revision for old and the last revision for nw.
+func (v *verifier) onlyAdditions(old, nw syntax.Object, depth int) bool {
+	if depth > 8 {
+		return false
+	}
+	if old == nil || valueEqual(old, nw, 0) {
+		return true // added, or the same
+	}
+	od, _ := v.f.Resolve(v.sigRevIdx, old)
+	nd, _ := v.f.Resolve(len(v.f.Revisions)-1, nw)
+	a, ok1 := od.(syntax.Dict)
+	b, ok2 := nd.(syntax.Dict)
+	if !ok1 || !ok2 {
+		return false
+	}
+	for k, x := range a {
+		y, ok := b[k]
+		if !ok || !v.onlyAdditions(x, y, depth+1) {
+			return false
+		}
+	}
+	return true
+}
+
+// drawnBy returns the objects reachable from the pages' /Contents and
+// /Resources in revision rev: what the pages draw. Computed once per
+// revision; a document too large to walk within the budget gets an empty
+// set, which leaves the analysis as it was before this check.
+func (v *verifier) drawnBy(rev int) map[uint32]bool {
+	if d, ok := v.drawn[rev]; ok {
+		return d
+	}
+	if v.drawn == nil {
+		v.drawn = map[int]map[uint32]bool{}
+	}
+	out := map[uint32]bool{}
+	budget := 200000
+	var walk func(o syntax.Object, depth int)
+	walk = func(o syntax.Object, depth int) {
+		if budget <= 0 || depth > 64 {
+			return
+		}
+		for _, r := range syntax.Refs(nil, o) {
+			if out[r.Num] {
+				continue
+			}
+			if budget--; budget <= 0 {
+				return
+			}
+			out[r.Num] = true
+			x, err := v.f.Lookup(rev, r.Num)
+			if err != nil || x == nil {
+				continue
+			}
+			if st, ok := x.(*syntax.Stream); ok {
+				walk(st.Dict, depth+1)
+			} else {
+				walk(x, depth+1)
+			}
+		}
+	}
+	cat, _ := v.f.ResolveDict(rev, v.f.Revisions[rev].Trailer["Root"])
+	pages := 0
+	var tree func(o syntax.Object, depth int, inherited syntax.Object)
+	tree = func(o syntax.Object, depth int, inherited syntax.Object) {
+		if depth > 32 || pages > 100000 || budget <= 0 {
+			return
+		}
+		d, _ := v.f.ResolveDict(rev, o)
+		if d == nil {
+			return
+		}
+		res := inherited
+		if d["Resources"] != nil {
+			res = d["Resources"]
+		}
+		if kids, _ := v.f.Resolve(rev, d["Kids"]); kids != nil {
+			if ka, ok := kids.(syntax.Array); ok {
+				for _, k := range ka {
+					tree(k, depth+1, res)
+				}
+				return
+			}
+		}
+		pages++
+		walk(d["Contents"], 0)
+		walk(res, 0)
+	}
+	if cat != nil {
+		tree(cat["Pages"], 0, nil)
+	}
+	if budget <= 0 {
+		out = map[uint32]bool{}
+	}
+	v.drawn[rev] = out
+	return out
+}

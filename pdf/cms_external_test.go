@@ -27,14 +27,15 @@ import (
 
 var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
 
-// signedRanges returns the bytes a signed PDF's (single) signature covers
-// and the offsets of its /Contents gap.
+// signedRanges returns the bytes the last signature of a signed PDF
+// covers and the offsets of its /Contents gap.
 func signedRanges(t testing.TB, doc []byte) (content []byte, gapStart, gapEnd int) {
 	t.Helper()
-	m := byteRangeRE.FindSubmatch(doc)
-	if m == nil {
+	all := byteRangeRE.FindAllSubmatch(doc, -1)
+	if all == nil {
 		t.Fatal("no /ByteRange")
 	}
+	m := all[len(all)-1] // the newest signature
 	var r [4]int
 	for i := range r {
 		r[i], _ = strconv.Atoi(string(m[i+1]))

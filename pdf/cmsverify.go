@@ -105,8 +105,7 @@ type vIssuerAndSerial struct {
 
 // vSignedData is a parsed CMS SignedData with one signer.
 type vSignedData struct {
-	raw      []byte // DER
-	ber      bool   // the input was BER, not DER
+	raw      []byte // the ContentInfo, DER
 	trailing bool   // non-zero bytes followed the structure
 	// eContentPresent: the encapsulated content is there (possibly empty)
 	eContentPresent bool
@@ -193,7 +192,7 @@ func vParseSignedData(in []byte) (*vSignedData, error) {
 	if len(sd.SignerInfos) == 0 || len(sd.SignerInfos) > vMaxSigners {
 		return nil, fmt.Errorf("%w: %d signers (1 to %d expected)", errVCMSFormat, len(sd.SignerInfos), vMaxSigners)
 	}
-	base := vSignedData{raw: der, ber: !tree.der, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
+	base := vSignedData{raw: der, trailing: trailing, eContentType: sd.EncapContentInfo.EContentType}
 	base.eContentPresent = len(sd.EncapContentInfo.EContent.FullBytes) > 0
 	if len(sd.EncapContentInfo.EContent.Bytes) > 0 {
 		var oct []byte
@@ -237,6 +236,9 @@ func vParseSignedData(in []byte) (*vSignedData, error) {
 		if i < len(attrsNotDER) {
 			one.attrsNotDER = attrsNotDER[i]
 		}
+		if one.attrsNotDER == "" && !vSetOfSorted(si.SignedAttrs.Bytes) {
+			one.attrsNotDER = "the signed attributes are not in DER order (SET OF sorted by encoding)"
+		}
 		one.hash = vHashByOID(si.DigestAlgorithm.Algorithm)
 		if one.hash == 0 && vIsSignatureAlgorithm(si.DigestAlgorithm.Algorithm) {
 			return nil, fmt.Errorf("%w: the digest algorithm is the signature algorithm %v", errVCMSFormat, si.DigestAlgorithm.Algorithm)
@@ -266,9 +268,27 @@ func vParseSignedData(in []byte) (*vSignedData, error) {
 
 const vMaxSigners = 8
 
+// vSetOfSorted reports whether the DER elements in b are in SET OF order
+// (ascending by encoding, X.690 11.6).
+func vSetOfSorted(b []byte) bool {
+	var prev []byte
+	for len(b) > 0 {
+		n, ok := derLen(b, 0)
+		if !ok {
+			return true // not DER: reported by the tree check or the parser
+		}
+		if prev != nil && bytes.Compare(prev, b[:n]) > 0 {
+			return false
+		}
+		prev, b = b[:n], b[n:]
+	}
+	return true
+}
+
 // vSignedAttrsNotDER says, for each SignerInfo of the parsed ContentInfo
-// tree, why its signed attributes are not the DER encoding the signature
-// must cover ("" when they are). The signature covers the DER encoding of
+// tree (nil when the input was DER), whether its signed attributes were
+// BER ("" when they were DER; the SET OF order is checked by
+// vSetOfSorted). The signature covers the DER encoding of
 // the attributes (RFC 5652 5.4); a signer that signed another encoding
 // (indefinite lengths, SET OF out of order) signed something a DER
 // re-encoding does not reproduce, and validators that re-encode (DSS,
@@ -290,16 +310,8 @@ func vSignedAttrsNotDER(tree *berNode) []string {
 			if k.class != 2 || k.tag != 0 {
 				continue
 			}
-			switch {
-			case !k.der:
+			if !k.der {
 				why = "the signed attributes are not DER-encoded"
-			default:
-				for i := 1; i < len(k.kids); i++ {
-					if bytes.Compare(k.kids[i-1].raw, k.kids[i].raw) > 0 {
-						why = "the signed attributes are not in DER order (SET OF sorted by encoding)"
-						break
-					}
-				}
 			}
 		}
 		out = append(out, why)

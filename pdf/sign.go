@@ -332,7 +332,7 @@ func buildSignatureRevision(st *tailState, kind sigKind, o *SignOptions, cert *x
 		widgetRef = nf.ref
 	}
 	if kind != kindDocTimestamp {
-		if err := checkDocMDP(st, kind, oldFields); err != nil {
+		if err := checkDocMDP(st, kind, oldFields, o.Appearance != nil && target == nil); err != nil {
 			return nil, err
 		}
 	}
@@ -878,7 +878,7 @@ var ErrCertified = errors.New("pdf: the document's certification signature does 
 // checkDocMDP refuses to sign a document certified with P=1, and to
 // certify a document that already has signatures (certification must be
 // the first signature).
-func checkDocMDP(st *tailState, kind sigKind, fields syntax.Array) error {
+func checkDocMDP(st *tailState, kind sigKind, fields syntax.Array, newVisibleField bool) error {
 	perms, _ := st.dict(st.catalog.Get("Perms"))
 	if perms != nil {
 		if sig, _ := st.dict(perms.Get("DocMDP")); sig != nil {
@@ -900,6 +900,11 @@ func checkDocMDP(st *tailState, kind sigKind, fields syntax.Array) error {
 			}
 			if p == 1 {
 				return ErrCertified
+			}
+			if p == 2 && newVisibleField {
+				// the validator counts a new visible signature field after
+				// a P=2 certification as an annotation (docs/attacks.md)
+				return fmt.Errorf("%w: under its DocMDP P=2 certification a new visible signature field would paint on the certified page; sign a prepared empty signature field (FieldName) or sign invisibly", ErrCertified)
 			}
 			if kind == kindCertify {
 				return fmt.Errorf("%w: the document is already certified", ErrOptions)

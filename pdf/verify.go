@@ -42,6 +42,7 @@ type verifier struct {
 	now        time.Time
 	infos      map[int]*docInfo
 	refs       map[int]map[uint32]bool
+	drawn      map[int]map[uint32]bool // per revision: objects the pages draw
 	sigRevIdx  int
 	sigRevInfo *docInfo
 	dssCerts   []*x509.Certificate
@@ -93,7 +94,7 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opts VerifyOptions) 
 	if f.Encrypted() && f.Crypt() == nil {
 		return nil, fmt.Errorf("%w: an earlier revision is encrypted, the newest is not", ErrEncrypted)
 	}
-	v := &verifier{ctx: ctx, r: r, size: size, f: f, opts: opts, infos: map[int]*docInfo{}, refs: map[int]map[uint32]bool{}, dssRev: -1}
+	v := &verifier{ctx: ctx, r: r, size: size, f: f, opts: opts, infos: map[int]*docInfo{}, refs: map[int]map[uint32]bool{}, drawn: map[int]map[uint32]bool{}, dssRev: -1}
 	v.now = time.Now()
 	if opts.Now != nil {
 		v.now = opts.Now()

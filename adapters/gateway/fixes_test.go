@@ -10,8 +10,10 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -430,4 +432,17 @@ func ocspRequestWithNonce(t *testing.T, leaf, issuer *x509.Certificate, want fun
 	}
 	t.Fatal("no nonce gave a wanted encoding")
 	return "", nil
+}
+
+// TestCertRevokedCode: a signing refused because the revocation data says
+// the certificate is revoked answers 422 SS_CERT_REVOKED, from the sign
+// path (pdfError) and from any other (toAPIError).
+func TestCertRevokedCode(t *testing.T) {
+	err := fmt.Errorf("pdf: building the DSS: %w: %q revoked", pdf.ErrCertificateRevoked, "CN=x")
+	for _, e := range []error{err, pdfError(err)} {
+		ae := toAPIError(e)
+		if ae.Status != http.StatusUnprocessableEntity || ae.Code != CodeCertRevoked {
+			t.Errorf("%v -> %d %s", e, ae.Status, ae.Code)
+		}
+	}
 }
