@@ -157,8 +157,8 @@ func TestBatchStreamed(t *testing.T) {
 }
 
 // TestSlowBodyDeadline: a body trickled to the callback is cut at the
-// public read deadline (the callback answers 400, a malformed body), and
-// the connection closed.
+// public read deadline (the callback answers 408 SS_TIMEOUT), and the
+// connection closed.
 func TestSlowBodyDeadline(t *testing.T) {
 	g := newTestGW(t, nil, func(c *Config) { c.PublicReadTimeout = 300 * time.Millisecond })
 	conn, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
@@ -170,7 +170,7 @@ func TestSlowBodyDeadline(t *testing.T) {
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 4096)
 	n, _ := conn.Read(buf)
-	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 4") || !strings.Contains(string(buf[:n]), "timeout") {
+	if !strings.HasPrefix(string(buf[:n]), "HTTP/1.1 408") || !strings.Contains(string(buf[:n]), "SS_TIMEOUT") {
 		t.Fatalf("answer %q", buf[:n])
 	}
 	for {

@@ -849,8 +849,8 @@ func callbackParam(c echo.Context) (string, error) {
 	}
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return "", err
+		if errors.As(err, &mbe) || isTimeout(err) {
+			return "", err // toAPIError: 413, or 408 for a body slower than the read deadline
 		}
 		return "", badRequest("malformed form body: %v", err)
 	}
