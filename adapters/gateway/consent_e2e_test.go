@@ -73,9 +73,12 @@ func TestE2EConsentBoundToOperation(t *testing.T) {
 	}
 	docsA := []map[string]string{{"sha256": hex.EncodeToString(sumA[:]), "name": "Loan agreement.pdf"}}
 
-	// The message that carries the code says what it signs.
+	// The message that carries the code says who asks and what it signs.
 	oid, code, ans := otpFor(map[string]any{"certificateId": cid, "documents": docsA})
 	line := outboxLine(t, data, oid)
+	if !strings.HasPrefix(line["summary"], "Development tenant: ") {
+		t.Errorf("outbox summary %q does not start with the tenant's name", line["summary"])
+	}
 	for _, want := range []string{`"Loan agreement.pdf"`, hex.EncodeToString(sumA[:4]), "Sign 1 document"} {
 		if !strings.Contains(line["summary"], want) {
 			t.Errorf("outbox summary %q does not name %s", line["summary"], want)

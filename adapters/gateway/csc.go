@@ -428,7 +428,7 @@ func (s *Server) cscSendOTP(c echo.Context) error {
 		return badRequest("The credential identified by credentialID is disabled")
 	}
 	consent := &Consent{CertificateID: rec.ID, AnyDigests: true}
-	if _, err := s.sendOTP(c, u, "csc", consent, consent.Summary(certLabel(rec))); err != nil {
+	if _, err := s.sendOTP(c, u, "csc", consent, s.askedBy(c.Request().Context(), u.TenantID, consent.Summary(certLabel(rec)))); err != nil {
 		return err
 	}
 	return c.NoContent(http.StatusNoContent)

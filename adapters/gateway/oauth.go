@@ -223,7 +223,7 @@ func (s *Server) oauthAuthorize(c echo.Context) error {
 		CodeChallenge: q.Get("code_challenge"), CredentialID: rec.ID, UserID: u.ID, HashAlgo: hashName(ca.Hash), Digests: ca.Digests,
 		ExpiresAt: now.Add(oauthRequestTTL), CreatedAt: now}
 	consent := r.consent()
-	o, err := s.sendOTP(c, u, "oauth", consent, consent.Summary(certLabel(rec)))
+	o, err := s.sendOTP(c, u, "oauth", consent, s.askedBy(ctx, u.TenantID, consent.Summary(certLabel(rec))))
 	if err != nil {
 		if errors.Is(err, ErrOTPLimit) {
 			return s.consentMessage(c, http.StatusTooManyRequests, "Too many codes", toAPIError(err).Msg)

@@ -230,6 +230,7 @@ func (s *Server) createOTP(c echo.Context) error {
 		consent.CertificateID = cert.ID
 		summary = consent.Summary(certLabel(cert))
 	}
+	summary = s.askedBy(c.Request().Context(), u.TenantID, summary)
 	o, err := s.sendOTP(c, u, req.Purpose, consent, summary)
 	if err != nil {
 		return err
@@ -270,7 +271,7 @@ func certLabel(r *Certificate) string {
 }
 
 // sendOTP makes a code for u, stores its MAC and consent within the
-// limits, and sends it with summary.
+// limits, and sends it with summary (which askedBy has prefixed).
 func (s *Server) sendOTP(c echo.Context, u *User, purpose string, consent *Consent, summary string) (*OTP, error) {
 	ctx := c.Request().Context()
 	if s.otp == nil {
@@ -362,4 +363,15 @@ func (s *Server) devOTP(c echo.Context) error {
 		return c.JSON(http.StatusOK, map[string]any{"success": true, "otpId": m["otpId"], "code": m["code"], "purpose": m["purpose"], "summary": m["summary"]})
 	}
 	return notFoundErr("OTP")
+}
+
+// askedBy prefixes a code's summary with the tenant's display name (the
+// org of its links), so that the user can tell which organisation asks:
+// "Example Bank: Sign 1 document …". A tenant without a usable name adds
+// nothing.
+func (s *Server) askedBy(ctx context.Context, tenantID, summary string) string {
+	if org := s.tenantOrg(ctx, tenantID); org != "" {
+		return org + ": " + summary
+	}
+	return summary
 }
