@@ -3,6 +3,8 @@ package gateway
 import (
 	"strings"
 	"testing"
+
+	"github.com/securesign/securesign/internal/testpki"
 )
 
 // TestAPIErrorTerms: errors speak JSON, carry the request's trace id, and
@@ -97,4 +99,19 @@ func TestAPIErrorTerms(t *testing.T) {
 			t.Errorf("message %q", m)
 		}
 	})
+}
+
+// TestCertUntrusted: a certificate under no trust anchor is SS_CERT_UNTRUSTED,
+// not SS_CERT_MISMATCH, and the session stays open.
+func TestCertUntrusted(t *testing.T) {
+	g := newTestGW(t, nil)
+	foreign := testpki.NewHierarchy(t).Issue(t, testpki.P256, testpki.Options{Slot: 60})
+	out := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("loan"))})
+	code, ans := g.postResult(signLink(t, g, out["deepLink"].(string), appSignerFrom(t, foreign)))
+	if code != 422 || ans["error"] != "SS_CERT_UNTRUSTED" {
+		t.Fatalf("foreign DSC: %d %v", code, ans)
+	}
+	if s := g.must(200, "GET", "/v1/sessions/"+out["requestId"].(string), g.key, nil); s["status"] != "pending" || s["success"] != false {
+		t.Fatalf("session after the refusal: %v", s)
+	}
 }

@@ -485,23 +485,26 @@ func sessionAnswerSchema() obj {
 
 func components() obj {
 	schemas := obj{
-		"Error": props([]string{"success", "error", "message"}, obj{
+		"Error": props([]string{"success", "error", "message", "traceId"}, obj{
 			"success": obj{"const": false}, "error": obj{"type": "string", "pattern": "^SS_[A-Z_]+$"}, "message": str,
+			"traceId":   obj{"type": "string", "description": "the request's X-Request-Id (the caller's, or one the gateway made)"},
+			"triesLeft": obj{"type": "integer", "minimum": 0, "description": "SS_OTP_INVALID, SS_OTP_LOCKED: wrong codes still allowed before the code locks"},
 		}),
-		"CscError":      props([]string{"error"}, obj{"error": str, "error_description": str}),
+		"CscError": props([]string{"error", "traceId"}, obj{"error": str, "error_description": str,
+			"traceId": obj{"type": "string", "description": "the request's X-Request-Id"}}),
 		"SessionAnswer": sessionAnswerSchema(),
 		"ServerSignAnswer": props([]string{"success", "signaturesBase64"}, obj{"success": boolean, "signatureBase64": str, "signaturesBase64": strs,
 			"signAlgo": str, "certificateBase64": str}),
 		"ServerSignPdfAnswer": props([]string{"success"}, obj{"success": boolean, "signedPdfBase64": str, "signedPdfsBase64": strs}),
 		"SessionStatus": props([]string{"success", "requestId", "status", "kind", "expiresAt"}, obj{
-			"success": boolean, "requestId": str, "expiresAt": ts,
+			"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "expiresAt": ts,
 			"kind":   obj{"type": "string", "enum": []any{"hash", "batch", "pdf", "register"}},
 			"status": obj{"type": "string", "enum": []any{"pending", "failed", "signed", "expired"}},
 			"error":  str, "message": str, "signaturesBase64": strs, "certificateBase64": str, "chainBase64": obj{"type": []any{"array", "null"}, "items": str},
 			"completedAt": ts, "certificateId": str, "signedPdfBase64": str, "signedPdfsBase64": strs,
 		}),
 		"CallbackJSON":   schemaOf(reflect.TypeFor[callbackJSONReq]()),
-		"CallbackAnswer": props([]string{"success", "requestId", "status", "outcome"}, obj{"success": boolean, "requestId": str, "status": str, "outcome": str}),
+		"CallbackAnswer": props([]string{"success", "requestId", "status", "outcome"}, obj{"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "status": str, "outcome": str}),
 		"Certificate": props([]string{"success", "certificateId", "serialNumber"}, obj{
 			"success": boolean, "certificateId": str, "userId": str, "serialNumber": str, "sha256": str, "certificatePem": str, "chainPem": str,
 			"subject": str, "issuer": str, "notBefore": ts, "notAfter": ts, "keyLocation": str, "source": str,

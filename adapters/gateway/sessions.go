@@ -403,7 +403,10 @@ func (s *Server) sessionStatus(c echo.Context) error {
 			return err
 		}
 	}
-	out := map[string]any{"success": true, "requestId": sess.RequestID, "status": s.status(sess), "kind": sess.Kind,
+	// success says whether the session is signed, never true beside a
+	// failed status (protocol §3.4); the 200 says the call worked.
+	status := s.status(sess)
+	out := map[string]any{"success": status == "signed", "requestId": sess.RequestID, "status": status, "kind": sess.Kind,
 		"expiresAt": sess.ExpiresAt.UTC().Format(time.RFC3339)}
 	if cp := sess.Completion; cp != nil {
 		if cp.Success {
@@ -1031,7 +1034,7 @@ func (s *Server) callbackPOST(c echo.Context) error {
 		RequestID string `json:"requestId"`
 		Status    string `json:"status"`
 		Success   bool   `json:"success"`
-	}{string(o.Kind), o.RequestID, status, true})
+	}{string(o.Kind), o.RequestID, status, status == "signed"}) // success: signed, as in the session's status
 }
 
 var resultPage = template.Must(template.New("r").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>SecureSign</title>
