@@ -1,8 +1,12 @@
 package gateway
 
 import (
+	"bufio"
+	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/securesign/securesign/internal/testpki"
 )
@@ -113,5 +117,125 @@ func TestCertUntrusted(t *testing.T) {
 	}
 	if s := g.must(200, "GET", "/v1/sessions/"+out["requestId"].(string), g.key, nil); s["status"] != "pending" || s["success"] != false {
 		t.Fatalf("session after the refusal: %v", s)
+	}
+}
+
+// TestWatchCapability: the QR code and the status open without the API key
+// with the session's capability, not with a tampered one nor after expiry,
+// and the event stream delivers "signed" right after the callback.
+func TestWatchCapability(t *testing.T) {
+	g := newTestGW(t, nil)
+	k := testpki.Key(t, testpki.P256, 61)
+	app := appSigner(t, k, g.issueCSR(g.key, "watcher", k))
+	out := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("watched loan"))})
+	qr, watch := out["qrUrl"].(string), out["watchUrl"].(string)
+	if !strings.Contains(qr, "cap=") || !strings.Contains(watch, "cap=") {
+		t.Fatalf("no capability URLs: %v", out)
+	}
+	rel := func(u string) string { return strings.TrimPrefix(u, g.url) }
+
+	res, raw := g.raw("GET", rel(qr), "", nil)
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || len(raw) < 100 {
+		t.Fatalf("QR without the key: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if st := g.must(200, "GET", rel(watch), "", nil); st["status"] != "pending" || st["signaturesBase64"] != nil {
+		t.Fatalf("watch: %v", st)
+	}
+	// Tampered: another session's id, a changed expiry, a changed MAC.
+	other := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("other loan"))})
+	capOf := func(u string) string { _, c, _ := strings.Cut(u, "cap="); return c }
+	exp, mac, _ := strings.Cut(capOf(qr), ".")
+	for _, bad := range []string{
+		"/v1/watch/" + other["requestId"].(string) + "/qr.png?cap=" + capOf(qr),
+		"/v1/watch/" + out["requestId"].(string) + "/qr.png?cap=9" + exp + "." + mac,
+		"/v1/watch/" + out["requestId"].(string) + "/qr.png?cap=" + exp + "." + strings.Repeat("A", len(mac)),
+		"/v1/watch/" + out["requestId"].(string) + "/qr.png",
+		"/v1/watch/" + out["requestId"].(string) + "?cap=" + capOf(other["watchUrl"].(string)),
+	} {
+		g.wantErr(404, CodeNotFound, "GET", bad, "", nil)
+	}
+
+	// The stream: pending at once, signed as soon as the callback lands.
+	req, _ := http.NewRequest("GET", watch, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	sres, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sres.Body.Close()
+	if ct := sres.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	events := make(chan string, 4)
+	go func() {
+		sc := bufio.NewScanner(sres.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- d
+			}
+		}
+		close(events)
+	}()
+	next := func() map[string]any {
+		t.Helper()
+		select {
+		case d, ok := <-events:
+			if !ok {
+				t.Fatal("stream ended")
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(d), &m); err != nil {
+				t.Fatal(err)
+			}
+			return m
+		case <-time.After(watchPoll - time.Second): // before any re-read of the store
+			t.Fatal("no event: the callback did not wake the stream")
+		}
+		return nil
+	}
+	if e := next(); e["status"] != "pending" {
+		t.Fatalf("first event %v", e)
+	}
+	if code, ans := g.postResult(signLink(t, g, out["deepLink"].(string), app)); code != 200 {
+		t.Fatalf("callback: %d %v", code, ans)
+	}
+	if e := next(); e["status"] != "signed" || e["success"] != true {
+		t.Fatalf("event after the callback %v", e)
+	}
+
+	// Long polling answers at once when the status is final.
+	if st := g.must(200, "GET", rel(watch)+"&wait=30", "", nil); st["status"] != "signed" {
+		t.Fatalf("long poll: %v", st)
+	}
+	// After the session's expiry the capability opens nothing.
+	g.clock.Advance(24 * time.Hour)
+	g.wantErr(404, CodeNotFound, "GET", rel(qr), "", nil)
+	g.wantErr(404, CodeNotFound, "GET", rel(watch), "", nil)
+}
+
+// TestWatchLongPoll: a long poll answers when the callback lands.
+func TestWatchLongPoll(t *testing.T) {
+	g := newTestGW(t, nil)
+	k := testpki.Key(t, testpki.P256, 62)
+	app := appSigner(t, k, g.issueCSR(g.key, "poller", k))
+	out := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("polled loan"))})
+	done := make(chan map[string]any, 1)
+	go func() {
+		res, err := http.Get(out["watchUrl"].(string) + "&wait=30")
+		if err != nil {
+			done <- nil
+			return
+		}
+		defer res.Body.Close()
+		var m map[string]any
+		json.NewDecoder(res.Body).Decode(&m) //nolint:errcheck
+		done <- m
+	}()
+	time.Sleep(200 * time.Millisecond) // let the poll start waiting
+	if code, ans := g.postResult(signLink(t, g, out["deepLink"].(string), app)); code != 200 {
+		t.Fatalf("callback: %d %v", code, ans)
+	}
+	if m := <-done; m["status"] != "signed" {
+		t.Fatalf("long poll answered %v", m)
 	}
 }

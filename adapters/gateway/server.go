@@ -45,6 +45,8 @@ type Server struct {
 	work          *workGate
 	metrics       *metrics
 	methods       *methodTable
+	capKey        []byte // MAC key of capability URLs (watch.go)
+	watchers      sessionWatch
 	validate      *validator.Validate
 	otp           OTPSender
 	otpKey        []byte // HMAC key of stored one-time codes
@@ -218,6 +220,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	if s.otpKey, err = otpMACKey(cfg.MasterKey); err != nil {
 		return err
 	}
+	if s.capKey, err = capKey(cfg.MasterKey); err != nil {
+		return err
+	}
 	s.otp = cfg.OTPSender
 	if s.otp == nil && cfg.Dev {
 		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
@@ -326,6 +331,9 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/v1/callback", s.callbackGET, s.publicRate)
 	e.POST("/v1/callback", s.callbackPOST, s.publicRate)
+	// Capability URLs: the customer's browser, without the API key.
+	e.GET("/v1/watch/:id", s.watchStatus, s.publicRate)
+	e.GET("/v1/watch/:id/qr.png", s.watchQR, s.publicRate)
 
 	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)

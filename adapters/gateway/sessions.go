@@ -241,6 +241,9 @@ type sessionAnswerBody struct {
 	SessionID string `json:"sessionId"`
 	StatusURL string `json:"statusUrl"`
 	Success   bool   `json:"success"`
+	// WatchURL is the capability URL of the status (JSON, long polling,
+	// server-sent events) for the customer's browser; QRURL is one too.
+	WatchURL string `json:"watchUrl"`
 	// Repaired: a PDF was rewritten once (damaged cross-reference data)
 	// before its signature was prepared.
 	Repaired bool `json:"repaired,omitempty"`
@@ -252,8 +255,9 @@ func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {
 	}
 	json.Unmarshal(sess.State, &st) //nolint:errcheck
 	status := s.baseURL + "/v1/sessions/" + sess.RequestID
+	qr, watch := s.watchURLs(sess)
 	return &sessionAnswerBody{Success: true, RequestID: sess.RequestID, SessionID: sess.RequestID, DeepLink: st.DeepLink,
-		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: status + "/qr.png", StatusURL: status}
+		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: qr, StatusURL: status, WatchURL: watch}
 }
 
 type signHashReq struct {
@@ -755,6 +759,7 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 			}
 		}
 	}
+	s.notifyWatchers(o)
 	return o, sess, nil
 }
 
