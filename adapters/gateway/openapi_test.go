@@ -92,7 +92,7 @@ func TestOpenAPIChecker(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer ss_test_x")
 		return r
 	}
-	okAnswer := `{"success":true,"requestId":"r","sessionId":"r","deepLink":"securesign://sign?x","expiresAt":"2026-01-01T00:00:00Z","qrUrl":"http://a/q","statusUrl":"http://a/s"}`
+	okAnswer := `{"success":true,"requestId":"r","sessionId":"r","deepLink":"securesign://sign?x","expiresAt":"2026-01-01T00:00:00Z","qrUrl":"http://a/q","statusUrl":"http://a/s","watchUrl":"http://a/w"}`
 	tests := []struct {
 		name             string
 		req              *http.Request
