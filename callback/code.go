@@ -25,6 +25,7 @@ const (
 	CodeLinkInvalid               Code = "SS_LINK_INVALID"
 	CodeCertNotFound              Code = "SS_CERT_NOT_FOUND"
 	CodeCertMismatch              Code = "SS_CERT_MISMATCH"
+	CodeCertUntrusted             Code = "SS_CERT_UNTRUSTED"
 	CodeCertExpired               Code = "SS_CERT_EXPIRED"
 	CodeUnsupported               Code = "SS_UNSUPPORTED"
 	CodeInternal                  Code = "SS_INTERNAL"
@@ -33,7 +34,7 @@ const (
 // Codes lists every code, in the order of the protocol's table.
 var codes = []Code{CodeSignCancelled, CodePINInvalid, CodePINBlocked, CodeTokenNotFound, CodeDomainNotAllowed,
 	CodeAppNotInstalled, CodeDesktopSoftwareNotRunning, CodeLinkExpired, CodeLinkInvalid, CodeCertNotFound,
-	CodeCertMismatch, CodeCertExpired, CodeUnsupported, CodeInternal}
+	CodeCertMismatch, CodeCertUntrusted, CodeCertExpired, CodeUnsupported, CodeInternal}
 
 // Codes returns every SS_* code of the protocol.
 func Codes() []Code { return append([]Code(nil), codes...) }
@@ -74,6 +75,8 @@ func (c Code) Message() string {
 		return "Certificate not found"
 	case CodeCertMismatch:
 		return "Certificate not the expected one"
+	case CodeCertUntrusted:
+		return "Certificate not from a trusted authority"
 	case CodeCertExpired:
 		return "Certificate expired"
 	case CodeUnsupported:
@@ -137,7 +140,8 @@ var (
 //	deeplink: ErrExpired → SS_LINK_EXPIRED, ErrUnsupportedHashAlgo and
 //	  ErrUnsupportedDocumentType → SS_UNSUPPORTED, every other rule →
 //	  SS_LINK_INVALID
-//	pki: ErrOutsideValidity → SS_CERT_EXPIRED; ErrUntrusted, ErrKeyUsage,
+//	pki: ErrOutsideValidity → SS_CERT_EXPIRED; ErrUntrusted →
+//	  SS_CERT_UNTRUSTED (no chain to a trust anchor); ErrKeyUsage,
 //	  ErrRevoked, ErrRevocationUnknown → SS_CERT_MISMATCH (a certificate the
 //	  portal does not accept)
 //	callback: ErrCancelled and context.Canceled → SS_SIGN_CANCELLED,
@@ -178,7 +182,9 @@ func CodeOf(err error) Code {
 	// pki
 	case errors.Is(err, pki.ErrOutsideValidity):
 		return CodeCertExpired
-	case errors.Is(err, pki.ErrUntrusted), errors.Is(err, pki.ErrKeyUsage), errors.Is(err, pki.ErrRevoked),
+	case errors.Is(err, pki.ErrUntrusted):
+		return CodeCertUntrusted
+	case errors.Is(err, pki.ErrKeyUsage), errors.Is(err, pki.ErrRevoked),
 		errors.Is(err, pki.ErrRevocationUnknown):
 		return CodeCertMismatch
 

@@ -132,7 +132,7 @@ func TestCodeOf(t *testing.T) {
 		{wrap(deeplink.ErrUnsupportedDocumentType), CodeUnsupported},
 		{wrap(deeplink.ErrUnsupportedHashAlgo), CodeUnsupported},
 		{wrap(pki.ErrOutsideValidity), CodeCertExpired},
-		{wrap(pki.ErrUntrusted), CodeCertMismatch},
+		{wrap(pki.ErrUntrusted), CodeCertUntrusted},
 		{wrap(pki.ErrRevoked), CodeCertMismatch},
 		{wrap(pki.ErrKeyUsage), CodeCertMismatch},
 		{wrap(pki.ErrRevocationUnknown), CodeCertMismatch},
@@ -158,8 +158,8 @@ func TestCodeOf(t *testing.T) {
 			t.Errorf("code %s", c)
 		}
 	}
-	if len(Codes()) != 14 {
-		t.Errorf("%d codes, the protocol has 14", len(Codes()))
+	if len(Codes()) != 15 {
+		t.Errorf("%d codes, the protocol has 15", len(Codes()))
 	}
 }
 

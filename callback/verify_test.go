@@ -171,13 +171,13 @@ func TestVerifyRejects(t *testing.T) {
 		{"untrusted chain", func(t *testing.T) string {
 			p := withPending(1, nil)
 			return enc(t, f.success(t, p, untrusted, signer.RSAPKCS1v15))
-		}, pki.ErrUntrusted, CodeCertMismatch},
+		}, pki.ErrUntrusted, CodeCertUntrusted},
 		{"missing intermediate", func(t *testing.T) string {
 			p := withPending(1, nil)
 			r := f.success(t, p, f.rsa, signer.RSAPKCS1v15)
 			r.ChainBase64 = nil
 			return enc(t, r)
-		}, pki.ErrUntrusted, CodeCertMismatch},
+		}, pki.ErrUntrusted, CodeCertUntrusted},
 		{"signature over another digest", func(t *testing.T) string {
 			p := withPending(1, nil)
 			r := f.success(t, p, f.rsa, signer.RSAPKCS1v15)

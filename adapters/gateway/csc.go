@@ -50,7 +50,7 @@ func cscError(c echo.Context, ae *apiError) {
 	case ae.Status >= 500:
 		code, status = "server_error", ae.Status
 	}
-	c.JSON(status, map[string]string{"error": code, "error_description": ae.Msg}) //nolint:errcheck
+	c.JSON(status, map[string]string{"error": code, "error_description": ae.Msg, "traceId": traceID(c)}) //nolint:errcheck
 }
 
 var hashOIDs = map[string]crypto.Hash{

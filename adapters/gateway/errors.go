@@ -93,18 +93,22 @@ type errorBody struct {
 	Success bool   `json:"success"`
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	TraceID string `json:"traceId,omitempty"`
 }
 
-// body is the JSON answer of e.
-func (e *apiError) body() any {
+// body is the JSON answer of e; traceID is the request's X-Request-Id.
+func (e *apiError) body(traceID string) any {
 	if len(e.Fields) == 0 {
-		return errorBody{Success: false, Error: e.Code, Message: e.Msg}
+		return errorBody{Success: false, Error: e.Code, Message: e.Msg, TraceID: traceID}
 	}
 	out := map[string]any{}
 	for k, v := range e.Fields {
 		out[k] = v
 	}
 	out["success"], out["error"], out["message"] = false, e.Code, e.Msg
+	if traceID != "" {
+		out["traceId"] = traceID
+	}
 	return out
 }
 
@@ -154,9 +158,16 @@ func toAPIError(err error) *apiError {
 	case errors.Is(err, ErrNotFound):
 		return &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: "not found", Err: err}
 	case errors.Is(err, ErrOTPInvalid):
-		return &apiError{Status: http.StatusUnauthorized, Code: CodeOTPInvalid, Msg: "wrong one-time code", Err: err}
+		ae := &apiError{Status: http.StatusUnauthorized, Code: CodeOTPInvalid, Msg: "wrong one-time code", Err: err}
+		var ie *OTPInvalidError
+		if errors.As(err, &ie) {
+			ae.Msg = fmt.Sprintf("wrong one-time code; %d tries left", ie.TriesLeft)
+			ae.Fields = map[string]any{"triesLeft": ie.TriesLeft}
+		}
+		return ae
 	case errors.Is(err, ErrOTPLocked):
-		return &apiError{Status: http.StatusLocked, Code: CodeOTPLocked, Msg: "one-time code locked after too many attempts; request a new one", Err: err}
+		return &apiError{Status: http.StatusLocked, Code: CodeOTPLocked, Msg: "one-time code locked after too many attempts; request a new one", Err: err,
+			Fields: map[string]any{"triesLeft": 0}}
 	case errors.Is(err, ErrOTPMismatch):
 		return &apiError{Status: http.StatusUnprocessableEntity, Code: CodeOTPMismatch, Msg: strings.TrimPrefix(err.Error(), "gateway: ") + "; the code is spent", Err: err}
 	case errors.Is(err, ErrOTPLimit):

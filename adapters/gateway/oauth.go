@@ -314,7 +314,7 @@ func (s *Server) oauthConsentPost(c echo.Context) error {
 func (s *Server) oauthToken(c echo.Context) error {
 	ctx := c.Request().Context()
 	fail := func(status int, code, desc string) error {
-		return c.JSON(status, map[string]string{"error": code, "error_description": desc})
+		return c.JSON(status, map[string]string{"error": code, "error_description": desc, "traceId": traceID(c)})
 	}
 	if c.FormValue("grant_type") != "authorization_code" {
 		return fail(http.StatusBadRequest, "unsupported_grant_type", "grant_type must be authorization_code")

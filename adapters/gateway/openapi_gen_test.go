@@ -312,6 +312,8 @@ func jsonContent(schema obj) obj { return obj{"application/json": obj{"schema": 
 // operations lists every route of routes(), in its order.
 func operations() []op {
 	idParam := pathParam("requestId", "the session's requestId")
+	capParam := obj{"name": "cap", "in": "query", "required": true, "description": "the capability token of the URL: read-only, until the session expires",
+		"schema": obj{"type": "string", "maxLength": 64}}
 	userParam := pathParam("userId", "the user's id (usr_…)")
 	certParam := pathParam("idOrSerial", "certificate id (crt_…) or hex serial number")
 	session := jsonContent(ref("SessionAnswer"))
@@ -349,6 +351,14 @@ func operations() []op {
 			resp: obj{"text/html": obj{"schema": str}}, more: map[int]obj{303: nil}},
 		{method: "post", path: "/v1/callback", id: "callbackPost", tag: "callback", summary: "Where a signing app delivers ss_result (body)",
 			body: obj{"content": callbackIn}, bodyRequired: true, status: 200, resp: jsonContent(ref("CallbackAnswer"))},
+		{method: "get", path: "/v1/watch/{requestId}", id: "watchSession", tag: "sessions",
+			summary: "The session's status for the customer's browser, without the API key (capability URL watchUrl of a session answer): JSON, long polling with wait, or server-sent events with Accept: text/event-stream",
+			params:  []obj{idParam, capParam, queryParam("wait", "seconds (0 to 30) to wait for a change before answering", obj{"type": "string", "pattern": "^[0-9]+$"})},
+			status:  200, resp: obj{"application/json": obj{"schema": ref("WatchStatus")},
+				"text/event-stream": obj{"schema": obj{"type": "string", "description": "`event: status` with a WatchStatus as `data`, at once and at every change, until signed or expired"}}}},
+		{method: "get", path: "/v1/watch/{requestId}/qr.png", id: "watchSessionQR", tag: "sessions",
+			summary: "The deep link as a QR code, without the API key (capability URL qrUrl of a session answer)",
+			params:  []obj{idParam, capParam}, status: 200, resp: obj{"image/png": obj{"schema": binStr}}},
 		{method: "post", path: "/v1/auth/token", id: "authToken", tag: "auth", auth: true, summary: "Exchange the API key for a short-lived access token",
 			status: 200, resp: jsonContent(props([]string{"access_token", "token_type", "expires_in"},
 				obj{"access_token": str, "token_type": obj{"const": "Bearer"}, "expires_in": integer}))},
@@ -466,15 +476,18 @@ func operations() []op {
 }
 
 func sessionAnswerSchema() obj {
-	s := props([]string{"success", "requestId", "sessionId", "deepLink", "expiresAt", "qrUrl", "statusUrl"}, obj{
+	s := props([]string{"success", "requestId", "sessionId", "deepLink", "expiresAt", "qrUrl", "statusUrl", "watchUrl"}, obj{
 		"success": boolean, "requestId": str, "sessionId": str,
 		"deepLink":  obj{"type": "string", "maxLength": 2048, "description": "securesign://sign or securesign://register link"},
-		"expiresAt": ts, "qrUrl": obj{"type": "string", "format": "uri"}, "statusUrl": obj{"type": "string", "format": "uri"},
-		"repaired": obj{"type": "boolean", "description": "the PDF's damaged cross-reference data was rewritten first"},
+		"expiresAt": ts,
+		"qrUrl":     obj{"type": "string", "format": "uri", "description": "the QR code image; a capability URL: works without the API key until the session expires (for an <img>)"},
+		"statusUrl": obj{"type": "string", "format": "uri", "description": "the full status, with the API key"},
+		"watchUrl":  obj{"type": "string", "format": "uri", "description": "the status only, for the customer's browser: a capability URL (JSON, long polling, server-sent events)"},
+		"repaired":  obj{"type": "boolean", "description": "the PDF's damaged cross-reference data was rewritten first"},
 	})
 	item := props([]string{"requestId", "deepLink", "first", "count"}, obj{
 		"success": boolean, "requestId": str, "sessionId": str, "deepLink": obj{"type": "string", "maxLength": 2048},
-		"expiresAt": ts, "qrUrl": str, "statusUrl": str,
+		"expiresAt": ts, "qrUrl": str, "statusUrl": str, "watchUrl": str,
 		"first": obj{"type": "integer", "minimum": 0, "description": "index in the request of the link's first digest"},
 		"count": obj{"type": "integer", "minimum": 1, "maximum": 50},
 	})
@@ -485,23 +498,31 @@ func sessionAnswerSchema() obj {
 
 func components() obj {
 	schemas := obj{
-		"Error": props([]string{"success", "error", "message"}, obj{
+		"Error": props([]string{"success", "error", "message", "traceId"}, obj{
 			"success": obj{"const": false}, "error": obj{"type": "string", "pattern": "^SS_[A-Z_]+$"}, "message": str,
+			"traceId":   obj{"type": "string", "description": "the request's X-Request-Id (the caller's, or one the gateway made)"},
+			"triesLeft": obj{"type": "integer", "minimum": 0, "description": "SS_OTP_INVALID, SS_OTP_LOCKED: wrong codes still allowed before the code locks"},
 		}),
-		"CscError":      props([]string{"error"}, obj{"error": str, "error_description": str}),
+		"CscError": props([]string{"error", "traceId"}, obj{"error": str, "error_description": str,
+			"traceId": obj{"type": "string", "description": "the request's X-Request-Id"}}),
 		"SessionAnswer": sessionAnswerSchema(),
 		"ServerSignAnswer": props([]string{"success", "signaturesBase64"}, obj{"success": boolean, "signatureBase64": str, "signaturesBase64": strs,
 			"signAlgo": str, "certificateBase64": str}),
 		"ServerSignPdfAnswer": props([]string{"success"}, obj{"success": boolean, "signedPdfBase64": str, "signedPdfsBase64": strs}),
 		"SessionStatus": props([]string{"success", "requestId", "status", "kind", "expiresAt"}, obj{
-			"success": boolean, "requestId": str, "expiresAt": ts,
+			"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "expiresAt": ts,
 			"kind":   obj{"type": "string", "enum": []any{"hash", "batch", "pdf", "register"}},
 			"status": obj{"type": "string", "enum": []any{"pending", "failed", "signed", "expired"}},
 			"error":  str, "message": str, "signaturesBase64": strs, "certificateBase64": str, "chainBase64": obj{"type": []any{"array", "null"}, "items": str},
 			"completedAt": ts, "certificateId": str, "signedPdfBase64": str, "signedPdfsBase64": strs,
 		}),
+		"WatchStatus": props([]string{"success", "requestId", "status", "expiresAt"}, obj{
+			"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "expiresAt": ts,
+			"status": obj{"type": "string", "enum": []any{"pending", "failed", "signed", "expired"}},
+			"error":  obj{"type": "string", "description": "the SS_* code a failure reported"},
+		}),
 		"CallbackJSON":   schemaOf(reflect.TypeFor[callbackJSONReq]()),
-		"CallbackAnswer": props([]string{"success", "requestId", "status", "outcome"}, obj{"success": boolean, "requestId": str, "status": str, "outcome": str}),
+		"CallbackAnswer": props([]string{"success", "requestId", "status", "outcome"}, obj{"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "status": str, "outcome": str}),
 		"Certificate": props([]string{"success", "certificateId", "serialNumber"}, obj{
 			"success": boolean, "certificateId": str, "userId": str, "serialNumber": str, "sha256": str, "certificatePem": str, "chainPem": str,
 			"subject": str, "issuer": str, "notBefore": ts, "notAfter": ts, "keyLocation": str, "source": str,

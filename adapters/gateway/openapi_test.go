@@ -92,7 +92,7 @@ func TestOpenAPIChecker(t *testing.T) {
 		r.Header.Set("Authorization", "Bearer ss_test_x")
 		return r
 	}
-	okAnswer := `{"success":true,"requestId":"r","sessionId":"r","deepLink":"securesign://sign?x","expiresAt":"2026-01-01T00:00:00Z","qrUrl":"http://a/q","statusUrl":"http://a/s"}`
+	okAnswer := `{"success":true,"requestId":"r","sessionId":"r","deepLink":"securesign://sign?x","expiresAt":"2026-01-01T00:00:00Z","qrUrl":"http://a/q","statusUrl":"http://a/s","watchUrl":"http://a/w"}`
 	tests := []struct {
 		name             string
 		req              *http.Request
@@ -106,10 +106,10 @@ func TestOpenAPIChecker(t *testing.T) {
 		{"wrong case accepted", post("/v1/sign/hash", ""), `{"HashBase64":"AAAA"}`, 201, okAnswer, true, false},
 		{"too many hashes accepted", post("/v1/sign/hash", ""), `{"hashes":[` + strings.Repeat(`"AAAA",`, 1000) + `"AAAA"]}`, 201, okAnswer, true, false},
 		{"bad enum accepted", post("/v1/sign/hash", ""), `{"hashBase64":"AAAA","hashAlgo":"MD5"}`, 201, okAnswer, true, false},
-		{"refused request is not checked", post("/v1/sign/hash", ""), `{"colour":"red"}`, 400, `{"success":false,"error":"SS_BAD_REQUEST","message":"m"}`, false, false},
+		{"refused request is not checked", post("/v1/sign/hash", ""), `{"colour":"red"}`, 400, `{"success":false,"error":"SS_BAD_REQUEST","message":"m","traceId":"t"}`, false, false},
 		{"answer without deepLink", post("/v1/sign/hash", ""), `{"hashBase64":"AAAA"}`, 201, `{"success":true,"requestId":"r"}`, false, true},
 		{"error without code", post("/v1/sign/hash", ""), `{}`, 400, `{"success":false,"message":"m"}`, false, true},
-		{"error code not SS_", post("/v1/sign/hash", ""), `{}`, 400, `{"success":false,"error":"bad","message":"m"}`, false, true},
+		{"error code not SS_", post("/v1/sign/hash", ""), `{}`, 400, `{"success":false,"error":"bad","message":"m","traceId":"t"}`, false, true},
 		{"undocumented status", post("/v1/register", ""), `{}`, 200, okAnswer, false, true},
 	}
 	for _, tc := range tests {

@@ -108,6 +108,16 @@ type otpRef struct {
 // codes that approve no operation (issue).
 func redeemOTP(ctx context.Context, st Store, key []byte, ref otpRef, code string, op *Consent, now time.Time, maxAttempts int) (*OTP, error) {
 	o, err := st.OTP(ctx, ref.TenantID, ref.UserID, ref.ID, ref.Purpose)
+	if errors.Is(err, ErrNotFound) {
+		// A code of the user's for the other purpose: say so rather than
+		// "not found", and leave it as it is (nothing is counted).
+		other := map[string]string{"issue": "sign", "sign": "issue"}[ref.Purpose]
+		if other != "" {
+			if _, oerr := st.OTP(ctx, ref.TenantID, ref.UserID, ref.ID, other); oerr == nil {
+				return nil, &OTPPurposeError{Got: other, Want: ref.Purpose}
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +138,7 @@ func redeemOTP(ctx context.Context, st Store, key []byte, ref otpRef, code strin
 		if locked {
 			return nil, ErrOTPLocked
 		}
-		return nil, ErrOTPInvalid
+		return nil, &OTPInvalidError{TriesLeft: max(maxAttempts-o.Attempts-1, 0)}
 	}
 	if op == nil && o.Consent == nil {
 		return o, nil
@@ -146,6 +156,26 @@ func redeemOTP(ctx context.Context, st Store, key []byte, ref otpRef, code strin
 	}
 	return o, nil
 }
+
+// OTPInvalidError is a wrong code (errors.Is ErrOTPInvalid) with the
+// number of further wrong codes before the code locks.
+type OTPInvalidError struct{ TriesLeft int }
+
+func (e *OTPInvalidError) Error() string {
+	return fmt.Sprintf("%v; %d tries left", ErrOTPInvalid, e.TriesLeft)
+}
+
+func (e *OTPInvalidError) Unwrap() error { return ErrOTPInvalid }
+
+// OTPPurposeError is a code asked for one purpose that the user was sent
+// for another (errors.Is ErrNotFound: it is not a code of that purpose).
+type OTPPurposeError struct{ Got, Want string }
+
+func (e *OTPPurposeError) Error() string {
+	return fmt.Sprintf("one-time code was sent for purpose %q, this call takes a code with purpose %q", e.Got, e.Want)
+}
+
+func (e *OTPPurposeError) Unwrap() error { return ErrNotFound }
 
 // useOTP redeems and spends a code at once (issuance).
 func useOTP(ctx context.Context, st Store, key []byte, ref otpRef, code string, op *Consent, now time.Time, maxAttempts int) error {
@@ -313,6 +343,10 @@ func (s *Server) redeemOTP(c echo.Context, userID, otpID, code, purpose string, 
 	o, err := redeemOTP(c.Request().Context(), s.store, s.otpKey, otpRef{p.TenantID, userID, otpID, purpose}, code, op, s.cfg.Now(), s.cfg.OTPMaxAttempts)
 	if err != nil {
 		s.audit(c.Request().Context(), &AuditEntry{TenantID: p.TenantID, Actor: actor(c), Action: "otp.check", Outcome: "rejected", Detail: userID + " " + purpose + ": " + toAPIError(err).Code})
+		var pe *OTPPurposeError
+		if errors.As(err, &pe) {
+			return nil, &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: pe.Error() + "; request one with purpose \"" + pe.Want + "\"", Err: err}
+		}
 		if errors.Is(err, ErrNotFound) {
 			return nil, notFoundErr("OTP")
 		}

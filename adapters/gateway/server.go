@@ -44,6 +44,9 @@ type Server struct {
 	publicLimiter *rateLimiter
 	work          *workGate
 	metrics       *metrics
+	methods       *methodTable
+	capKey        []byte // MAC key of capability URLs (watch.go)
+	watchers      sessionWatch
 	validate      *validator.Validate
 	otp           OTPSender
 	otpKey        []byte // HMAC key of stored one-time codes
@@ -217,6 +220,9 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	if s.otpKey, err = otpMACKey(cfg.MasterKey); err != nil {
 		return err
 	}
+	if s.capKey, err = capKey(cfg.MasterKey); err != nil {
+		return err
+	}
 	s.otp = cfg.OTPSender
 	if s.otp == nil && cfg.Dev {
 		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
@@ -310,7 +316,7 @@ func (s *Server) routes() *echo.Echo {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	e.Use(s.observe, s.recoverer, secureHeaders, s.publicDeadline)
+	e.Use(withTraceID, s.observe, s.recoverer, secureHeaders, s.methodCheck, s.publicDeadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -325,6 +331,9 @@ func (s *Server) routes() *echo.Echo {
 
 	e.GET("/v1/callback", s.callbackGET, s.publicRate)
 	e.POST("/v1/callback", s.callbackPOST, s.publicRate)
+	// Capability URLs: the customer's browser, without the API key.
+	e.GET("/v1/watch/:id", s.watchStatus, s.publicRate)
+	e.GET("/v1/watch/:id/qr.png", s.watchQR, s.publicRate)
 
 	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)
@@ -372,6 +381,7 @@ func (s *Server) routes() *echo.Echo {
 	csc.GET("/oauth2/consent/:id", s.oauthConsentPage)
 	csc.POST("/oauth2/consent/:id", s.oauthConsentPost)
 	csc.POST("/oauth2/token", s.oauthToken)
+	s.methods = newMethodTable(e)
 	return e
 }
 
@@ -392,7 +402,44 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		c.NoContent(ae.Status) //nolint:errcheck
 		return
 	}
-	c.JSON(ae.Status, ae.body()) //nolint:errcheck
+	c.JSON(ae.Status, ae.body(traceID(c))) //nolint:errcheck
+}
+
+// traceKey names the request's trace id in the echo context.
+const traceKey = "traceId"
+
+// traceID is the request's X-Request-Id (the caller's, or one made for it).
+func traceID(c echo.Context) string {
+	id, _ := c.Get(traceKey).(string)
+	return id
+}
+
+// withTraceID gives every request a trace id: the caller's X-Request-Id
+// when it is a short token (letters, digits, "-_.:"), else a new one; it
+// is echoed in X-Request-Id on every answer, in traceId of every error and
+// in the log, so a portal's report names the gateway's log line.
+func withTraceID(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		id := c.Request().Header.Get(echo.HeaderXRequestID)
+		if !validTraceID(id) {
+			id = newRequestID()
+		}
+		c.Set(traceKey, id)
+		c.Response().Header().Set(echo.HeaderXRequestID, id)
+		return next(c)
+	}
+}
+
+func validTraceID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:", r)) {
+			return false
+		}
+	}
+	return true
 }
 
 // observe logs each request (no headers, no bodies, no query: nothing
@@ -421,6 +468,7 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if rid, ok := c.Get("requestId").(string); ok {
 			attrs = append(attrs, "requestId", rid)
 		}
+		attrs = append(attrs, "traceId", traceID(c))
 		s.log.Info("request", attrs...)
 		return nil
 	}
@@ -496,7 +544,7 @@ func (s *Server) decodeStrict(body []byte, v any) error {
 		case errors.As(err, &se):
 			return badRequest("malformed JSON at byte %d", se.Offset)
 		case errors.As(err, &te):
-			return badRequest("field %q must be %s", te.Field, te.Type.String())
+			return badRequest("%s must be %s", te.Field, jsonTypeName(te.Type))
 		case strings.HasPrefix(err.Error(), "json: unknown field"):
 			return badRequest("%s", strings.TrimPrefix(err.Error(), "json: "))
 		case errors.Is(err, io.EOF):
@@ -507,18 +555,16 @@ func (s *Server) decodeStrict(body []byte, v any) error {
 	if dec.More() {
 		return badRequest("trailing data after the JSON object")
 	}
+	var raw any
+	if json.Unmarshal(body, &raw) == nil {
+		if err := checkKeyCase(reflect.TypeOf(v), raw, ""); err != nil {
+			return err
+		}
+	}
 	if err := s.validate.Struct(v); err != nil {
 		var ve validator.ValidationErrors
 		if errors.As(err, &ve) && len(ve) > 0 {
-			f := ve[0]
-			name := f.Namespace()
-			if i := strings.Index(name, "."); i >= 0 {
-				name = name[i+1:]
-			}
-			if f.Param() != "" {
-				return badRequest("field %q fails %s=%s", name, f.Tag(), f.Param())
-			}
-			return badRequest("field %q fails %s", name, f.Tag())
+			return badRequest("%s", fieldMessage(reflect.TypeOf(v), ve[0]))
 		}
 		return badRequest("invalid request: %v", err)
 	}

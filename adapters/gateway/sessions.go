@@ -241,6 +241,9 @@ type sessionAnswerBody struct {
 	SessionID string `json:"sessionId"`
 	StatusURL string `json:"statusUrl"`
 	Success   bool   `json:"success"`
+	// WatchURL is the capability URL of the status (JSON, long polling,
+	// server-sent events) for the customer's browser; QRURL is one too.
+	WatchURL string `json:"watchUrl"`
 	// Repaired: a PDF was rewritten once (damaged cross-reference data)
 	// before its signature was prepared.
 	Repaired bool `json:"repaired,omitempty"`
@@ -252,8 +255,9 @@ func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {
 	}
 	json.Unmarshal(sess.State, &st) //nolint:errcheck
 	status := s.baseURL + "/v1/sessions/" + sess.RequestID
+	qr, watch := s.watchURLs(sess)
 	return &sessionAnswerBody{Success: true, RequestID: sess.RequestID, SessionID: sess.RequestID, DeepLink: st.DeepLink,
-		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: status + "/qr.png", StatusURL: status}
+		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: qr, StatusURL: status, WatchURL: watch}
 }
 
 type signHashReq struct {
@@ -403,7 +407,10 @@ func (s *Server) sessionStatus(c echo.Context) error {
 			return err
 		}
 	}
-	out := map[string]any{"success": true, "requestId": sess.RequestID, "status": s.status(sess), "kind": sess.Kind,
+	// success says whether the session is signed, never true beside a
+	// failed status (protocol §3.4); the 200 says the call worked.
+	status := s.status(sess)
+	out := map[string]any{"success": status == "signed", "requestId": sess.RequestID, "status": status, "kind": sess.Kind,
 		"expiresAt": sess.ExpiresAt.UTC().Format(time.RFC3339)}
 	if cp := sess.Completion; cp != nil {
 		if cp.Success {
@@ -752,6 +759,7 @@ func (s *Server) handleResult(c echo.Context, encoded string) (*callback.Outcome
 			}
 		}
 	}
+	s.notifyWatchers(o)
 	return o, sess, nil
 }
 
@@ -1031,7 +1039,7 @@ func (s *Server) callbackPOST(c echo.Context) error {
 		RequestID string `json:"requestId"`
 		Status    string `json:"status"`
 		Success   bool   `json:"success"`
-	}{string(o.Kind), o.RequestID, status, true})
+	}{string(o.Kind), o.RequestID, status, status == "signed"}) // success: signed, as in the session's status
 }
 
 var resultPage = template.Must(template.New("r").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>SecureSign</title>
