@@ -32,6 +32,7 @@ import (
 type Server struct {
 	cfg      Config
 	store    Store
+	docs     docStore // prepared and signed PDFs
 	log      *slog.Logger
 	echo     *echo.Echo
 	ca       *pki.CA
@@ -168,6 +169,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
+	s.docs = newDocStore(st, filepath.Join(cfg.DataDir, "files"), cfg.Now)
 	s.publicLimiter = newRateLimiter(cfg.PublicRateLimitRPM)
 	s.work = newWorkGate(pdfJobs(cfg), pdfJobs(cfg), cfg.PDFQueueWait)
 	var closer func() error
@@ -551,7 +553,7 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 			return err
 		}
 		if fa, ok := v.(*fileAnswer); ok {
-			defer s.removeTemp(fa)
+			defer s.removeTemp(c.Request().Context(), fa)
 			return s.writeFileAnswer(c, status, fa)
 		}
 		return c.JSON(status, v)
