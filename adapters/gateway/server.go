@@ -181,6 +181,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	if s.links, err = loadLinkKeys(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
 		return err
 	}
+	s.watchInvalidations()
 	s.roots = x509.NewCertPool()
 	s.roots.AddCert(s.ca.Root())
 	s.trust.gatewayRoot = s.ca.Root()
