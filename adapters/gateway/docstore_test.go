@@ -184,3 +184,48 @@ func TestFinishDeferredWhenDocumentMissing(t *testing.T) {
 		t.Fatalf("session = %v", s)
 	}
 }
+
+// BenchmarkPostgresGrowthPerSignedDocument reports how much PostgreSQL
+// grows per token-signed 100 KB PDF: the schema's tables and indexes
+// (sessions, audit, documents) plus the documents' large-object bytes,
+// before and after the janitor drops the prepared copies.
+func BenchmarkPostgresGrowthPerSignedDocument(b *testing.B) {
+	g := newTestGW(b, newPostgresStore(b))
+	pg := g.srv.docs.(*pgDocs)
+	ctx := context.Background()
+	k := testpki.Key(b, testpki.P256, 33)
+	issued := g.issueCSR(g.key, "growth", k)
+	app := appSigner(b, k, issued)
+	doc := testpdf.Bytes(testpdf.Options{PadBytes: 100 << 10})
+	size := func() (tables, objects int64) {
+		b.Helper()
+		if err := pg.pool.QueryRow(ctx, `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+			JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'`).Scan(&tables); err != nil {
+			b.Fatal(err)
+		}
+		if err := pg.pool.QueryRow(ctx, `SELECT COALESCE(sum(octet_length(data)), 0)::bigint FROM pg_largeobject
+			WHERE loid IN (SELECT oid FROM documents)`).Scan(&objects); err != nil {
+			b.Fatal(err)
+		}
+		return tables, objects
+	}
+	t0, o0 := size()
+	b.ResetTimer()
+	for range b.N {
+		out := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(doc), "certSerial": issued["serialNumber"]})
+		enc := signLink(b, g, out["deepLink"].(string), app)
+		if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
+			b.Fatalf("callback = %d %v", code, ans)
+		}
+	}
+	b.StopTimer()
+	t1, o1 := size()
+	if _, err := pg.Sweep(ctx, time.Now().Add(time.Minute), time.Time{}); err != nil {
+		b.Fatal(err)
+	}
+	_, o2 := size()
+	n := float64(b.N)
+	b.ReportMetric(float64(t1-t0)/n, "table-B/doc")
+	b.ReportMetric(float64(o1-o0)/n, "lo-B/doc")
+	b.ReportMetric(float64(o2-o0)/n, "lo-signed-only-B/doc")
+}
