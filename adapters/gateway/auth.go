@@ -169,8 +169,9 @@ const apiKeyCacheTTL = 2 * time.Second
 // id is asked again every time), and the secret presented is still
 // compared, in constant time, with the record's hash on every request.
 type apiKeyCache struct {
-	mu sync.Mutex
-	m  map[string]cachedKey
+	mu  sync.Mutex
+	m   map[string]cachedKey
+	gen uint64 // bumped by every invalidation (invalidate.go)
 }
 
 type cachedKey struct {
@@ -186,6 +187,7 @@ func (s *Server) apiKey(ctx context.Context, id string, now time.Time) (*APIKey,
 	c := &s.apiKeys
 	c.mu.Lock()
 	e, ok := c.m[id]
+	gen := c.gen
 	c.mu.Unlock()
 	if ok && now.Sub(e.at) < apiKeyCacheTTL && !now.Before(e.at) {
 		return &e.k, nil
@@ -195,6 +197,11 @@ func (s *Server) apiKey(ctx context.Context, id string, now time.Time) (*APIKey,
 		return nil, err
 	}
 	c.mu.Lock()
+	if c.gen != gen {
+		// Invalidated while reading: the record may predate the change.
+		c.mu.Unlock()
+		return k, nil
+	}
 	if c.m == nil || len(c.m) >= apiKeyCacheSize {
 		c.m = make(map[string]cachedKey)
 	}

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/securesign/securesign/internal/testpdf"
@@ -52,10 +50,7 @@ func TestIdempotencyAbandonedServerPDF(t *testing.T) {
 		req := map[string]any{"pdfBase64": b64(testpdf.Minimal("lost")), "certificateId": cid, "otpId": soid, "otp": scode}
 		g.must(200, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-lost")
 		crash("crash-lost")
-		names, _ := filepath.Glob(filepath.Join(g.srv.filesDir(), "remote-*.signed.pdf"))
-		for _, n := range names {
-			os.Remove(n)
-		}
+		removeDocs(t, g.srv, "remote-")
 		g.wantErr(401, CodeOTPExpired, "POST", "/v1/sign/pdf", g.key, req, "Idempotency-Key", "crash-lost")
 		if n := signings(); n != 1 {
 			t.Fatalf("%d server signatures after the retry, want 1", n)

@@ -13,24 +13,22 @@ import (
 // two hours (a link lives at most 15 minutes; the signed copy is made from
 // the prepared file right after the result arrives, or on the first status
 // query after a crash). Signed PDFs stay for the retention period (applyRetention).
-func (s *Server) sweepFiles(now time.Time) (removed int) {
+func (s *Server) sweepFiles(ctx context.Context, now time.Time) (removed int) {
+	removed, err := s.docs.Sweep(ctx, now.Add(-2*time.Hour), time.Time{})
+	if err != nil {
+		s.log.Error("sweeping prepared documents", "err", err.Error())
+	}
 	entries, err := os.ReadDir(s.filesDir())
 	if err != nil {
-		return 0
+		return removed
 	}
 	for _, e := range entries {
 		name := e.Name()
-		var maxAge time.Duration
-		switch {
-		case strings.HasSuffix(name, ".tmp"):
-			maxAge = time.Hour
-		case strings.HasSuffix(name, ".prepared.pdf"):
-			maxAge = 2 * time.Hour
-		default:
+		if !strings.HasSuffix(name, ".tmp") {
 			continue
 		}
 		info, err := e.Info()
-		if err != nil || now.Sub(info.ModTime()) < maxAge {
+		if err != nil || now.Sub(info.ModTime()) < time.Hour {
 			continue
 		}
 		if os.Remove(filepath.Join(s.filesDir(), name)) == nil {
@@ -52,7 +50,7 @@ func (s *Server) janitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if n := s.sweepFiles(time.Now()); n > 0 {
+			if n := s.sweepFiles(ctx, time.Now()); n > 0 {
 				s.log.Info("removed stale files", "count", n)
 			}
 			s.applyRetention(ctx, s.cfg.Now())

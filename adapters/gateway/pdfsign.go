@@ -202,7 +202,9 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 		if batch {
 			names[i] = "remote-" + id + "-" + strconv.Itoa(i) + ".signed.pdf"
 		}
-		if _, err := os.Stat(filepath.Join(s.filesDir(), names[i])); err != nil {
+		if ok, err := s.docs.Has(ctx, names[i]); err != nil {
+			return 0, nil, fmt.Errorf("%w: %w", errDocUnavailable, err)
+		} else if !ok {
 			recovered = false
 		}
 	}
@@ -272,7 +274,7 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 		s.audit(ctx, &AuditEntry{TenantID: rec.TenantID, Actor: actor(c), Action: "pdf.sign.server", CertSerial: rec.SerialHex, DocHash: sums[i], Outcome: "signed", Detail: o.ID})
 	}
 	for i, t := range temps {
-		if err := os.Rename(t, filepath.Join(s.filesDir(), names[i])); err != nil {
+		if err := s.docs.Save(ctx, names[i], t); err != nil {
 			return 0, nil, err
 		}
 	}
@@ -345,7 +347,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	hashAlgo := ""
 	cleanup := func() {
 		for _, p := range parts {
-			os.Remove(filepath.Join(s.filesDir(), p.File))
+			s.docs.Remove(context.WithoutCancel(ctx), p.File) //nolint:errcheck
 		}
 	}
 	for i, d := range docs {
@@ -407,7 +409,7 @@ func (s *Server) prepareOne(ctx context.Context, d *spooledUpload, name string, 
 	if err := tmp.Close(); err != nil {
 		return nil, err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(s.filesDir(), name)); err != nil {
+	if err := s.docs.Save(ctx, name, tmp.Name()); err != nil {
 		return nil, err
 	}
 	return ps, nil
@@ -439,22 +441,22 @@ func (s *Server) finishPDFs(ctx context.Context, sess *Session) ([]string, error
 			return nil, err
 		}
 		name := sess.RequestID + "-" + strconv.Itoa(i) + ".signed.pdf"
-		final := filepath.Join(s.filesDir(), name)
-		if _, err := os.Stat(final); err == nil {
+		if ok, err := s.docs.Has(ctx, name); err != nil {
+			return nil, fmt.Errorf("%w: %w", errDocUnavailable, err)
+		} else if ok {
 			names = append(names, name)
 			continue
 		}
-		tmp := final + "." + randomHex(4) + ".tmp"
-		if err := copyFile(filepath.Join(s.filesDir(), p.File), tmp); err != nil {
+		tmp := filepath.Join(s.filesDir(), name+"."+randomHex(4)+".tmp")
+		if err := s.copyDoc(ctx, p.File, tmp); err != nil {
 			return nil, err
 		}
 		if err := pdf.FinishFile(ctx, tmp, &ps, sess.Completion.Signatures[i], opts); err != nil {
 			os.Remove(tmp)
 			return nil, err
 		}
-		if err := os.Rename(tmp, final); err != nil {
-			os.Remove(tmp)
-			return nil, err
+		if err := s.docs.Save(ctx, name, tmp); err != nil {
+			return nil, fmt.Errorf("%w: %w", errDocUnavailable, err)
 		}
 		names = append(names, name)
 	}
@@ -464,12 +466,17 @@ func (s *Server) finishPDFs(ctx context.Context, sess *Session) ([]string, error
 	return names, nil
 }
 
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+// copyDoc copies the stored document name to the new local file dst. A
+// document this instance cannot read is errDocUnavailable.
+func (s *Server) copyDoc(ctx context.Context, name, dst string) error {
+	in, done, err := s.docs.Open(ctx, name)
 	if err != nil {
-		return err
+		if errors.Is(err, errDocUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: %w", errDocUnavailable, err)
 	}
-	defer in.Close()
+	defer done()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type pgStore struct {
 	opsEnd   chan struct{}
 	pgClose  sync.Once
 	pgClosed error
+
+	listen pgListener // LISTEN securesign_invalidate (invalidate.go)
 }
 
 // pgMaxBatch bounds how many callers' writes share one transaction.
@@ -104,6 +106,7 @@ func (s *pgStore) Close() error {
 	s.pgClose.Do(func() {
 		close(s.stopOps)
 		<-s.opsEnd
+		s.listen.stop()
 		s.pgClosed = s.sqlStore.Close()
 		s.pool.Close()
 	})

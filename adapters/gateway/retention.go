@@ -4,10 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 )
 
@@ -70,16 +67,10 @@ func (s *Server) applyRetention(ctx context.Context, now time.Time) {
 		return
 	}
 	cut := now.Add(-s.cfg.Retention)
-	files := 0
-	filepath.WalkDir(s.filesDir(), func(path string, d fs.DirEntry, err error) error { //nolint:errcheck
-		if err != nil || d.IsDir() || !strings.HasSuffix(d.Name(), ".pdf") {
-			return nil
-		}
-		if info, err := d.Info(); err == nil && info.ModTime().Before(cut) && os.Remove(path) == nil {
-			files++
-		}
-		return nil
-	})
+	files, err := s.docs.Sweep(ctx, cut, cut)
+	if err != nil {
+		s.log.Error("retention: documents", "err", err.Error())
+	}
 	var sessions int64
 	if p, ok := s.store.(purger); ok {
 		var err error

@@ -3,8 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -17,13 +15,9 @@ func TestRetention(t *testing.T) {
 		g := newTestGW(t, st, func(c *Config) { c.Retention = 24 * time.Hour })
 		ctx := context.Background()
 		now := time.Now()
-		old, fresh := filepath.Join(g.srv.filesDir(), "r1-0.signed.pdf"), filepath.Join(g.srv.filesDir(), "r2-0.signed.pdf")
-		for _, p := range []string{old, fresh} {
-			if err := os.WriteFile(p, []byte("%PDF"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		os.Chtimes(old, now.Add(-48*time.Hour), now.Add(-48*time.Hour))
+		old, fresh := "r1-0.signed.pdf", "r2-0.signed.pdf"
+		putDoc(t, g, old, []byte("%PDF"), 48*time.Hour)
+		putDoc(t, g, fresh, []byte("%PDF"), 0)
 		mk := func(id string, created time.Time, complete bool) {
 			s := &Session{RequestID: id, TenantID: DevTenantID, Kind: "hash", Action: "sign", Hashes: [][]byte{make([]byte, 32)}, HashAlgo: "SHA256",
 				State: []byte(`{}`), ExpiresAt: created.Add(10 * time.Minute), CreatedAt: created}
@@ -44,11 +38,11 @@ func TestRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		g.srv.applyRetention(ctx, now)
-		if _, err := os.Stat(old); !os.IsNotExist(err) {
-			t.Errorf("old signed PDF kept: %v", err)
+		if hasDoc(t, g, old) {
+			t.Error("old signed PDF kept")
 		}
-		if _, err := os.Stat(fresh); err != nil {
-			t.Errorf("fresh signed PDF: %v", err)
+		if !hasDoc(t, g, fresh) {
+			t.Error("fresh signed PDF removed")
 		}
 		if _, err := st.Session(ctx, DevTenantID, "req-old-done"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("old completed session: %v", err)

@@ -32,6 +32,7 @@ import (
 type Server struct {
 	cfg      Config
 	store    Store
+	docs     docStore // prepared and signed PDFs
 	log      *slog.Logger
 	echo     *echo.Echo
 	ca       *pki.CA
@@ -171,6 +172,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	s.cfg, s.store, s.log, s.limiter, s.baseURL = cfg, st, log, newRateLimiter(cfg.RateLimitRPM), cfg.PublicURL
+	s.docs = newDocStore(st, filepath.Join(cfg.DataDir, "files"), cfg.Now)
 	s.publicLimiter = newRateLimiter(cfg.PublicRateLimitRPM)
 	s.work = newWorkGate(pdfJobs(cfg), pdfJobs(cfg), cfg.PDFQueueWait)
 	var closer func() error
@@ -182,6 +184,7 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	if s.links, err = loadLinkKeys(ctx, st, cfg.MasterKey, cfg.Now()); err != nil {
 		return err
 	}
+	s.watchInvalidations()
 	s.roots = x509.NewCertPool()
 	s.roots.AddCert(s.ca.Root())
 	s.trust.gatewayRoot = s.ca.Root()
@@ -597,7 +600,7 @@ func (s *Server) idempotent(c echo.Context, bodyHash [32]byte, fn func() (int, a
 			return err
 		}
 		if fa, ok := v.(*fileAnswer); ok {
-			defer s.removeTemp(fa)
+			defer s.removeTemp(c.Request().Context(), fa)
 			return s.writeFileAnswer(c, status, fa)
 		}
 		return c.JSON(status, v)

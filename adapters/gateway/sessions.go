@@ -16,7 +16,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -466,8 +465,14 @@ func (s *Server) sessionPDF(c echo.Context) error {
 	if n < 0 || n >= len(o.SignedPDFs) {
 		return notFoundErr("signed PDF")
 	}
+	f, done, err := s.docs.Open(c.Request().Context(), o.SignedPDFs[n])
+	if err != nil {
+		return docUnavailable(err)
+	}
+	defer done()
 	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+sess.RequestID+`-signed.pdf"`)
-	return c.File(filepath.Join(s.filesDir(), filepath.Base(o.SignedPDFs[n])))
+	http.ServeContent(c.Response(), c.Request(), sess.RequestID+"-signed.pdf", sess.CreatedAt, f)
+	return nil
 }
 
 func (s *Server) sessionQR(c echo.Context) error {
@@ -784,8 +789,16 @@ func (s *Server) afterCompletion(ctx context.Context, sess *Session) (*Session, 
 		if ctx.Err() != nil {
 			return nil, err
 		}
+		if errors.Is(err, errDocUnavailable) {
+			// Not the result's fault: the completion stays stored,
+			// unfinished, and the next attempt (a retried callback, a
+			// status query, on any instance) finishes it.
+			s.log.Warn("finishing session deferred", "requestId", sess.RequestID, "err", err.Error())
+			s.metrics.outcome(sess.Kind, "finish_deferred")
+			return nil, docUnavailable(err)
+		}
 		s.log.Error("completing session failed", "requestId", sess.RequestID, "err", err.Error())
-		out = sessionOutput{Error: err.Error()}
+		out = sessionOutput{Error: publicFinishError(err)}
 		s.metrics.outcome(sess.Kind, "finish_failed")
 	}
 	sess.Output = jsonBytes(out)

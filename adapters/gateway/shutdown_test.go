@@ -74,7 +74,7 @@ func TestSweepFiles(t *testing.T) {
 			os.Chtimes(p, old, old) //nolint:errcheck
 		}
 	}
-	if n := g.srv.sweepFiles(time.Now()); n != 2 {
+	if n := g.srv.sweepFiles(context.Background(), time.Now()); n != 2 {
 		t.Errorf("removed %d files, want 2", n)
 	}
 	for _, keep := range []string{"r-0.signed.pdf", "fresh.tmp"} {

@@ -49,7 +49,9 @@ func postgresSchemaDSN(t testing.TB) string {
 		t.Fatalf("create schema: %v", err)
 	}
 	t.Cleanup(func() {
-		db.Exec("DROP SCHEMA " + schema + " CASCADE") //nolint:errcheck
+		// Large objects are the database's, not the schema's.
+		db.Exec("SELECT lo_unlink(oid) FROM " + schema + ".documents") //nolint:errcheck
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")                  //nolint:errcheck
 		db.Close()
 	})
 	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {

@@ -3,11 +3,11 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/labstack/echo/v4"
 )
@@ -46,19 +46,24 @@ func (s *Server) writeFileAnswer(c echo.Context, status int, a *fileAnswer) erro
 		return err
 	}
 	// Open every file first: a missing one is still an error answer.
+	ctx := c.Request().Context()
 	files := map[string]*os.File{}
+	var dones []func()
 	defer func() {
-		for _, f := range files {
-			f.Close()
+		for _, done := range dones {
+			done()
 		}
 	}()
 	for _, m := range a.Members {
 		for _, name := range m.Files {
-			f, err := os.Open(filepath.Join(s.filesDir(), filepath.Base(name)))
-			if err != nil {
-				return err
+			if files[name] != nil {
+				continue
 			}
-			files[name] = f
+			f, done, err := s.docs.Open(ctx, name)
+			if err != nil {
+				return docUnavailable(err)
+			}
+			files[name], dones = f, append(dones, done)
 		}
 	}
 	r := c.Response()
@@ -101,13 +106,13 @@ func (s *Server) writeFileAnswer(c echo.Context, status int, a *fileAnswer) erro
 	return w.Flush()
 }
 
-func (s *Server) removeTemp(a *fileAnswer) {
+func (s *Server) removeTemp(ctx context.Context, a *fileAnswer) {
 	if !a.Temp {
 		return
 	}
 	for _, m := range a.Members {
 		for _, f := range m.Files {
-			os.Remove(filepath.Join(s.filesDir(), filepath.Base(f)))
+			s.docs.Remove(context.WithoutCancel(ctx), f) //nolint:errcheck
 		}
 	}
 }
