@@ -188,3 +188,31 @@ func TestIndependentChecker(t *testing.T) {
 	}
 	t.Logf("%s", out)
 }
+
+// TestVectorPDFsQPDF: the prepared PDFs of the valid vectors are sound PDFs
+// by qpdf, a reader nobody here wrote.
+func TestVectorPDFsQPDF(t *testing.T) {
+	qpdf := testenv.LookPath(t, "qpdf", "qpdf")
+	for _, v := range readVectors(t) {
+		if v.Check != "" {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("testdata", v.Package))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, d := range p.Documents {
+			path := filepath.Join(t.TempDir(), "doc.pdf")
+			if err := os.WriteFile(path, d.PDF, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil {
+				t.Errorf("%s document %d: qpdf --check: %v\n%s", v.Name, i+1, err, out)
+			}
+		}
+	}
+}
