@@ -146,6 +146,9 @@ func Parse(data []byte) (*Package, error) {
 	if len(data) > MaxPackageSize {
 		return nil, fail(CheckFormat, 0, "", "%d bytes, at most %d", len(data), MaxPackageSize)
 	}
+	if err := checkMembers(data); err != nil {
+		return nil, fail(CheckFormat, 0, "", "%v", err)
+	}
 	var p Package
 	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fail(CheckFormat, 0, "", "not a package: %v", err)

@@ -247,3 +247,24 @@ func ExampleBuild() {
 	fmt.Println(len(Digest(nil)))
 	// Output: 64
 }
+
+// TestParseMembers: members differing only in case, or repeated, are
+// refused (Go's decoder would read them another way than other readers).
+func TestParseMembers(t *testing.T) {
+	ok := `{"version":"1.2","requestId":"r","hashAlgo":"SHA256","extra":{"x":[1,{"y":2}]},"documents":[{"name":"a","pdf":"PA==","signedAttrs":"MQA=","byteRange":[0,1,2,0]}]}`
+	if _, err := Parse([]byte(ok)); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{
+		strings.Replace(ok, `"name":"a"`, `"name":"a","Name":"b"`, 1),
+		strings.Replace(ok, `"name":"a"`, `"name":"a","name":"b"`, 1),
+		strings.Replace(ok, `"pdf":`, `"PDF":`, 1),
+		strings.Replace(ok, `"version":"1.2"`, `"version":"1.2","version":"1.2"`, 1),
+	} {
+		_, err := Parse([]byte(bad))
+		var e *Error
+		if !errors.As(err, &e) || e.Check != CheckFormat {
+			t.Errorf("%s: got %v, want a format error", bad, err)
+		}
+	}
+}

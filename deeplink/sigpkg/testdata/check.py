@@ -78,6 +78,16 @@ def message_digest(attrs):
     return found[0]
 
 
+def unique_members(pairs):
+    """Refuses members repeated or differing only in case: readers disagree on them."""
+    seen = set()
+    for k, _ in pairs:
+        if k.lower() in seen:
+            raise ValueError(f"member {k!r} twice")
+        seen.add(k.lower())
+    return dict(pairs)
+
+
 def check_byte_range(br, pdf):
     size = len(pdf)
     if len(br) != 4 or any(not isinstance(x, int) for x in br):
@@ -112,7 +122,7 @@ def check(raw, v):
     if len(raw) > MAX_PACKAGE_SIZE:
         raise Fail("format", "too large")
     try:
-        p = json.loads(raw)
+        p = json.loads(raw, object_pairs_hook=unique_members)
     except ValueError as e:
         raise Fail("format", str(e))
     docs = p.get("documents")
