@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,9 +44,23 @@ func TestSigningPackage(t *testing.T) {
 		return h.Sum(nil)
 	}
 
+	var mu sync.Mutex
 	packages := map[string][]byte{}
+	results := make(chan *callback.Result, 4)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if b, ok := packages[r.URL.Path]; ok {
+		if r.URL.Path == "/cb" && r.Method == http.MethodPost {
+			res, err := callback.Decode(r.PostFormValue("ss_result"))
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			results <- res
+			return
+		}
+		mu.Lock()
+		b, ok := packages[r.URL.Path]
+		mu.Unlock()
+		if ok {
 			w.Write(b)
 			return
 		}
@@ -65,7 +80,9 @@ func TestSigningPackage(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		mu.Lock()
 		packages[path] = raw
+		mu.Unlock()
 		l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: reqID, Hashes: hashes,
 			HashAlgo: crypto.SHA256, CallbackURL: srv.URL + "/cb", Origin: srv.URL, Expires: time.Now().Add(10 * time.Minute),
 			PackageURL: srv.URL + path, PackageSHA256: sigpkg.Digest(raw)}, k)
@@ -118,6 +135,14 @@ func TestSigningPackage(t *testing.T) {
 			}
 			if _, err := app.Sign(context.Background(), c, certs[0], []byte("1234")); err == nil {
 				t.Fatal("a refused package was signed")
+			}
+			// Headless: refused before the PIN is used, and reported.
+			res, err := app.Headless(context.Background(), link(a.path+"/headless", a.docs, a.hashes), HeadlessOptions{PIN: []byte("1234")})
+			if err == nil || res == nil || res.Success || res.Error != callback.CodeLinkInvalid || !strings.Contains(res.Message, a.check) {
+				t.Fatalf("headless: %+v, %v", res, err)
+			}
+			if got := <-results; got.Success || got.Error != callback.CodeLinkInvalid {
+				t.Fatalf("the portal got %+v", got)
 			}
 		})
 	}
