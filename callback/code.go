@@ -215,7 +215,7 @@ func isDeeplinkError(err error) bool {
 		deeplink.ErrHash, deeplink.ErrCallbackURL, deeplink.ErrOrigin, deeplink.ErrOriginMismatch, deeplink.ErrExpiry,
 		deeplink.ErrDoc, deeplink.ErrOrg, deeplink.ErrAPIKey, deeplink.ErrCertSerial, deeplink.ErrCertSHA256, deeplink.ErrChallenge,
 		deeplink.ErrKID, deeplink.ErrUnsigned, deeplink.ErrUnknownKey, deeplink.ErrSignature, deeplink.ErrKeySet,
-		deeplink.ErrFetch} {
+		deeplink.ErrFetch, deeplink.ErrPackageParam, deeplink.ErrPackage} {
 		if errors.Is(err, s) {
 			return true
 		}

@@ -74,6 +74,14 @@ var (
 	ErrSignature = errors.New("deeplink: link signature invalid")
 	// ErrKeySet means a JWKS or a signing key cannot be used.
 	ErrKeySet = errors.New("deeplink: invalid key set")
+	// ErrPackageParam means pkgUrl is not an https URL (http only to a
+	// loopback host) of at most MaxPackageURLLength bytes, or pkgSha256 is
+	// not 64 lower-case hex digits.
+	ErrPackageParam = errors.New("deeplink: invalid pkgUrl or pkgSha256")
+	// ErrPackage means a signing package (protocol 1.2 §6) could not be
+	// fetched or does not prove the link's digests; deeplink/sigpkg's
+	// errors wrap it, so it maps to SS_LINK_INVALID.
+	ErrPackage = errors.New("deeplink: signing package rejected")
 	// ErrFetch means the portal's key set could not be fetched.
 	ErrFetch = errors.New("deeplink: fetching key set failed")
 )

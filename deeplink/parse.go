@@ -115,6 +115,10 @@ func Parse(link string, now time.Time) (*Link, error) {
 			r.CertSHA256 = p.value
 		case ParamChallenge:
 			challenge = p.value
+		case ParamPackageURL:
+			r.PackageURL = p.value
+		case ParamPackageSHA256:
+			r.PackageSHA256 = p.value
 		case ParamKID:
 			l.KID = p.value
 		case ParamSig:

@@ -41,6 +41,8 @@ const (
 	MaxOrgLength = 80
 	// ChallengeSize is the size of a register challenge, in bytes.
 	ChallengeSize = 32
+	// MaxPackageURLLength is the longest pkgUrl, in bytes.
+	MaxPackageURLLength = 512
 )
 
 // Parameter names, as they appear in a link.
@@ -60,10 +62,15 @@ const (
 	ParamChallenge    = "challenge"
 	ParamKID          = "kid"
 	ParamSig          = "sig"
+	// ParamPackageURL and ParamPackageSHA256 name a signing package
+	// (protocol 1.2 §6, deeplink/sigpkg).
+	ParamPackageURL    = "pkgUrl"
+	ParamPackageSHA256 = "pkgSha256"
 )
 
 var knownParams = []string{ParamRequestID, ParamHash, ParamHashAlgo, ParamDocumentType, ParamCallbackURL,
-	ParamOrigin, ParamExp, ParamDoc, ParamOrg, ParamAPIKey, ParamCertSerial, ParamCertSHA256, ParamChallenge, ParamKID, ParamSig}
+	ParamOrigin, ParamExp, ParamDoc, ParamOrg, ParamAPIKey, ParamCertSerial, ParamCertSHA256, ParamChallenge, ParamKID, ParamSig,
+	ParamPackageURL, ParamPackageSHA256}
 
 func isKnownParam(name string) bool { return slices.Contains(knownParams, name) }
 
@@ -101,6 +108,14 @@ type Request struct {
 	CertSHA256 string
 	// Challenge is the register challenge, 32 bytes (register only).
 	Challenge []byte
+	// PackageURL is where the signing package is fetched (pkgUrl, protocol
+	// 1.2 §6; sign only): https, or http to a loopback host. With a
+	// package, Hashes may be empty: the app then signs the digests the
+	// package proves, and PackageSHA256 binds them to the link.
+	PackageURL string
+	// PackageSHA256 is the lower-case hex SHA-256 of the package's bytes
+	// (pkgSha256); present exactly when PackageURL is.
+	PackageSHA256 string
 	// Extra holds parameters this version does not know. The app ignores
 	// them, but sig covers them.
 	Extra url.Values
@@ -211,6 +226,8 @@ func requestParams(r *Request) []param {
 	add(ParamAPIKey, r.APIKey)
 	add(ParamCertSerial, r.CertSerial)
 	add(ParamCertSHA256, r.CertSHA256)
+	add(ParamPackageURL, r.PackageURL)
+	add(ParamPackageSHA256, r.PackageSHA256)
 	if r.Challenge != nil {
 		add(ParamChallenge, base64.RawURLEncoding.EncodeToString(r.Challenge))
 	}

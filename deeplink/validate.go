@@ -25,7 +25,7 @@ func validate(r *Request, legacy bool) error {
 	}
 	switch r.Action {
 	case ActionSign:
-		if len(r.Hashes) == 0 {
+		if len(r.Hashes) == 0 && r.PackageURL == "" {
 			return errf(ErrMissingParam, ParamHash, "")
 		}
 		if len(r.Hashes) > MaxHashes {
@@ -58,6 +58,12 @@ func validate(r *Request, legacy bool) error {
 		if legacy {
 			return errf(ErrMissingParam, ParamOrigin, "register links are never legacy")
 		}
+		if r.PackageURL != "" || r.PackageSHA256 != "" {
+			return errf(ErrUnexpectedParam, ParamPackageURL, "a register link carries no signing package")
+		}
+	}
+	if err := checkPackageParams(r, legacy); err != nil {
+		return err
 	}
 	if r.DocumentType != "" && r.DocumentType != "hash" {
 		if !isToken(r.DocumentType, 32) {
@@ -191,6 +197,11 @@ func checkText(param, s string) error {
 
 // checkDoc refuses what could make the displayed text lie: control and
 // format characters (bidirectional overrides, zero-width joiners).
+// CheckDoc checks a display text by the rules of doc: UTF-8, at most
+// MaxDocLength characters, no control or formatting characters. A signing
+// package's document names follow the same rules.
+func CheckDoc(s string) error { return checkDoc(s) }
+
 func checkDoc(s string) error {
 	if !utf8.ValidString(s) {
 		return errf(ErrDoc, ParamDoc, "not UTF-8")
@@ -362,6 +373,34 @@ func checkOrigin(o string) error {
 	}
 	if c := originOf(u); c != o {
 		return errf(ErrOrigin, ParamOrigin, "%q is not canonical: want %q (no path, lower case, no default port)", o, c)
+	}
+	return nil
+}
+
+// checkPackageParams checks pkgUrl and pkgSha256: both or neither, the URL
+// https (http to loopback), at most MaxPackageURLLength bytes, the digest 64
+// lower-case hex digits. A legacy link has no origin to bind a package to.
+func checkPackageParams(r *Request, legacy bool) error {
+	if r.PackageURL == "" && r.PackageSHA256 == "" {
+		return nil
+	}
+	if r.PackageURL == "" {
+		return errf(ErrMissingParam, ParamPackageURL, "pkgSha256 without pkgUrl")
+	}
+	if r.PackageSHA256 == "" {
+		return errf(ErrMissingParam, ParamPackageSHA256, "pkgUrl without pkgSha256")
+	}
+	if legacy {
+		return errf(ErrMissingParam, ParamOrigin, "a link with a signing package needs origin and exp")
+	}
+	if len(r.PackageURL) > MaxPackageURLLength {
+		return errf(ErrPackageParam, ParamPackageURL, "%d bytes, at most %d", len(r.PackageURL), MaxPackageURLLength)
+	}
+	if _, err := checkURL(ParamPackageURL, ErrPackageParam, r.PackageURL); err != nil {
+		return err
+	}
+	if !isLowerHex(r.PackageSHA256, 64) {
+		return errf(ErrPackageParam, ParamPackageSHA256, "want 64 lower-case hex digits")
 	}
 	return nil
 }

@@ -47,6 +47,23 @@ type PreparedSignature struct {
 	inputState  []byte   // document hash state after the original input
 }
 
+// SignedAttributes returns a copy of the DER signed attributes (a SET, tag
+// 0x31) whose hash under Hash is Digest. Their messageDigest is the hash of
+// the prepared file over [PreparedSignature.ByteRange]: what a signing
+// package (deeplink/sigpkg) hands the app so it can check the digest
+// belongs to the document.
+func (p *PreparedSignature) SignedAttributes() []byte { return bytes.Clone(p.signedAttrs) }
+
+// ByteRange returns the /ByteRange of the prepared file: everything but the
+// empty /Contents hex string, delimiters included.
+func (p *PreparedSignature) ByteRange() [4]int64 {
+	b := p.contentsAt + int64(p.hexLen) + 2
+	return [4]int64{0, p.contentsAt, b, p.fileSize - b}
+}
+
+// Size returns the size of the prepared file in bytes.
+func (p *PreparedSignature) Size() int64 { return p.fileSize }
+
 // The serialised form; bump preparedVersion when it changes.
 const (
 	preparedMagic   = "SSPDFPREP"

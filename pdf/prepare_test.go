@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/securesign/securesign/internal/testenv"
@@ -221,4 +223,47 @@ func TestFinishECDSARaw(t *testing.T) {
 		t.Fatal(err)
 	}
 	v.check(t, prepared, 1)
+}
+
+// TestPreparedSignaturePackageParts: what a signing package takes from a
+// PreparedSignature describes the prepared file: the gap of ByteRange is
+// the empty /Contents, the file states the same /ByteRange, Size is its
+// length, and the signed attributes hash to Digest.
+func TestPreparedSignaturePackageParts(t *testing.T) {
+	w := sgGetWorld(t)
+	s := w.leaf(t, testpki.RSA2048, 0, "Rajesh Kumar")
+	path := filepath.Join(t.TempDir(), "p.pdf")
+	ps, err := PrepareFile(context.Background(), sgInput(t, "classic"), path, s.Certificate(), s.Chain(), SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := ps.ByteRange()
+	if ps.Size() != int64(len(file)) || br[0] != 0 || br[2]+br[3] != int64(len(file)) {
+		t.Fatalf("ByteRange %v, Size %d, file %d bytes", br, ps.Size(), len(file))
+	}
+	gap := file[br[1]:br[2]]
+	if gap[0] != '<' || gap[len(gap)-1] != '>' || strings.Trim(string(gap[1:len(gap)-1]), "0") != "" {
+		t.Fatal("the ByteRange gap is not the empty /Contents")
+	}
+	if !bytes.HasSuffix(bytes.TrimRight(file[:br[1]], " "), []byte("/Contents")) {
+		t.Fatal("the gap does not follow /Contents")
+	}
+	stated := fmt.Sprintf("/ByteRange [0 %d %d %d", br[1], br[2], br[3])
+	if !bytes.Contains(file, []byte(stated)) {
+		t.Fatalf("the file does not state %s", stated)
+	}
+	h := ps.Hash.New()
+	h.Write(ps.SignedAttributes())
+	if !bytes.Equal(h.Sum(nil), ps.Digest) {
+		t.Fatal("the signed attributes do not hash to Digest")
+	}
+	a := ps.SignedAttributes()
+	a[0] ^= 0xff
+	if bytes.Equal(a, ps.SignedAttributes()) {
+		t.Fatal("SignedAttributes returns the state's own slice")
+	}
 }

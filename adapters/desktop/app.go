@@ -14,6 +14,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -57,6 +58,17 @@ type App struct {
 	// Fetcher fetches and caches portals' published link keys; default a
 	// fresh deeplink.Fetcher using HTTPClient for each check.
 	Fetcher *deeplink.Fetcher
+	// Packages fetches and checks signing packages (protocol 1.2 §6);
+	// default a sigpkg.Fetcher using HTTPClient, accepting packages from
+	// the link's origin only.
+	Packages *sigpkg.Fetcher
+}
+
+func (a *App) packages() *sigpkg.Fetcher {
+	if a.Packages != nil {
+		return a.Packages
+	}
+	return &sigpkg.Fetcher{Client: a.client()}
 }
 
 func (a *App) fetcher() *deeplink.Fetcher {
@@ -95,6 +107,10 @@ type Checked struct {
 	Verified bool
 	// Note says how the link was verified, or why it is unverified.
 	Note string
+	// Documents are the signing package's documents, checked (protocol 1.2
+	// §6), in link order: what the user is shown and what is signed. Nil
+	// when the link names no package.
+	Documents []sigpkg.Verified
 }
 
 // Request returns the link's content.
@@ -104,10 +120,28 @@ func (c *Checked) Request() *deeplink.Request { return &c.Link.Request }
 // signature verified (against TrustedKeys, else the origin's published
 // keys), unsigned links only from the origins the policy opts in for them.
 //
+// A link that names a signing package gets it fetched and checked
+// (sigpkg.Fetcher.Verify) before anything asks for the PIN; a package that
+// fails refuses the link with the failed check (SS_LINK_INVALID).
+//
 // When the error concerns a link whose origin is allowed, the returned
 // *Checked is non-nil too, so the caller may report the failure to the
 // portal; for anything else it is nil and nothing may be sent anywhere.
 func (a *App) Check(ctx context.Context, link string) (*Checked, error) {
+	c, err := a.checkLink(ctx, link)
+	if err != nil || c.Link.PackageURL == "" {
+		return c, err
+	}
+	docs, err := a.packages().Verify(ctx, c.Link)
+	if err != nil {
+		a.log().Info("signing package refused", "requestId", c.Link.RequestID, "origin", c.Link.Origin, "err", err)
+		return c, err
+	}
+	c.Documents = docs
+	return c, nil
+}
+
+func (a *App) checkLink(ctx context.Context, link string) (*Checked, error) {
 	l, err := deeplink.Parse(link, a.now())
 	if err != nil {
 		return nil, err
@@ -181,6 +215,17 @@ func (a *App) Sign(ctx context.Context, c *Checked, cert Cert, pin []byte) (*cal
 		hash, digests = crypto.SHA256, [][]byte{deeplink.RegisterDigest(req.Origin, req.RequestID, req.Challenge)}
 	default:
 		hash, digests = req.HashAlgo, req.Hashes
+		if req.PackageURL != "" {
+			// Sign only what the package proved; Check compared any
+			// digests of the link with these.
+			if len(c.Documents) == 0 {
+				return nil, fmt.Errorf("%w: the signing package was not checked", deeplink.ErrPackage)
+			}
+			digests = make([][]byte, 0, len(c.Documents))
+			for _, d := range c.Documents {
+				digests = append(digests, d.Digest)
+			}
+		}
 	}
 	sigs := make([][]byte, 0, len(digests))
 	for _, d := range digests {

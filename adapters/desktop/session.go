@@ -170,6 +170,12 @@ func (s *session) view(_ context.Context, errMsg string) *pageView {
 	for _, d := range req.Hashes {
 		v.Fingerprints = append(v.Fingerprints, Fingerprint(d))
 	}
+	if len(req.Hashes) == 0 {
+		// A signing package carries the digests (protocol 1.2 §6).
+		for _, d := range s.chk.Documents {
+			v.Fingerprints = append(v.Fingerprints, Fingerprint(d.Digest))
+		}
+	}
 	now := s.app.now()
 	selected := false
 	for i := range s.certs {
