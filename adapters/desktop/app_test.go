@@ -266,7 +266,7 @@ func TestOrgOnlyWhenVerified(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, body := get(t, opened, nil)
-		shown := strings.Contains(body, `<strong>Example Bank</strong> asks you`) && strings.Contains(body, "through the website "+p.URL)
+		shown := strings.Contains(body, `<strong id="org">Example Bank</strong> asks you`) && strings.Contains(body, `through the website <strong class="mono" id="origin">`+p.URL)
 		if shown != tc.want || (!tc.want && strings.Contains(body, "Example Bank")) {
 			t.Errorf("signed=%t: org shown=%t:\n%s", tc.key, shown, body)
 		}

@@ -151,11 +151,14 @@ type msg struct {
 
 func m(id string, args ...any) msg { return msg{id, args} }
 
-// emph renders id with its string arguments escaped and wrapped in <strong>.
-func emph(p *i18n.Printer, id string, args ...string) template.HTML {
+// part is one argument of a sentence, with the element id it is found by.
+type part struct{ id, text string }
+
+// emph renders id with its arguments escaped and wrapped in <strong id=…>.
+func emph(p *i18n.Printer, id string, args ...part) template.HTML {
 	a := make([]any, len(args))
 	for i, s := range args {
-		a[i] = "<strong>" + html.EscapeString(s) + "</strong>"
+		a[i] = `<strong id="` + s.id + `">` + html.EscapeString(s.text) + "</strong>"
 	}
 	// The catalogue strings are ours and hold no markup; escape them anyway
 	// but keep the placeholders.

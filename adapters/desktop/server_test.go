@@ -113,7 +113,7 @@ func TestPageShowsRequest(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, want := range []string{
-		f.portal.URL, "This request really comes from", "asks you to sign <strong>Loan agreement #42.pdf</strong>", "<summary>Details</summary>", Fingerprint(f.digests[0]),
+		f.portal.URL, "This request really comes from", `asks you to sign <strong id="doc">Loan agreement #42.pdf</strong>`, "<summary>Details</summary>", Fingerprint(f.digests[0]),
 		"Rajesh K. | ", "| valid until ", `type="password"`, `autocomplete="off"`, ">Sign<", ">Cancel<",
 	} {
 		if !strings.Contains(body, want) {

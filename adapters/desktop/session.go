@@ -2,10 +2,10 @@ package desktop
 
 import (
 	"context"
-	"html/template"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"html/template"
 	"strings"
 	"sync"
 	"time"
@@ -59,17 +59,22 @@ func (v *pageView) T(id string, args ...any) string { return v.p.T(id, args...) 
 
 // Asker is the first thing the page says: who asks for what.
 func (v *pageView) Asker() template.HTML {
-	who := v.Origin
+	who := part{"asker", v.Origin}
 	if v.Org != "" {
-		who = v.Org
+		who = part{"org", v.Org}
 	}
 	switch {
 	case v.Action == "register":
 		return emph(v.p, "ask_register", who)
 	case v.Doc != "":
-		return emph(v.p, "ask_sign_doc", who, v.Doc)
+		return emph(v.p, "ask_sign_doc", who, part{"doc", v.Doc})
 	}
 	return emph(v.p, "ask_sign", who)
+}
+
+// Via names the website the request came through.
+func (v *pageView) Via() template.HTML {
+	return template.HTML(strings.Replace(string(emph(v.p, "via", part{"origin", v.Origin})), "<strong ", `<strong class="mono" `, 1))
 }
 
 type certView struct {
@@ -85,10 +90,10 @@ type outcomeView struct {
 	message msg
 	// Doc, Cert and At repeat what was signed, with which certificate
 	// (its plain line) and when; set for a signature.
-	Doc     string
-	cert    *Cert
-	At      time.Time
-	AtText  string
+	Doc    string
+	cert   *Cert
+	At     time.Time
+	AtText string
 	// Detail is technical (codes, errors): shown under "Details".
 	Detail string
 }
