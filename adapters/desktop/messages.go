@@ -1,9 +1,7 @@
 package desktop
 
 import (
-	"html"
 	"html/template"
-	"strings"
 
 	"github.com/securesign/securesign/internal/i18n"
 )
@@ -156,34 +154,14 @@ type part struct{ id, text string }
 
 // emph renders id with its arguments escaped and wrapped in <strong id=…>.
 func emph(p *i18n.Printer, id string, args ...part) template.HTML {
-	a := make([]any, len(args))
+	a := make([]template.HTML, len(args))
 	for i, s := range args {
-		a[i] = `<strong id="` + s.id + `">` + html.EscapeString(s.text) + "</strong>"
+		a[i] = i18n.Elem("strong", s.id, s.text)
 	}
-	// The catalogue strings are ours and hold no markup; escape them anyway
-	// but keep the placeholders.
-	return template.HTML(fmtEscaped(p.T(id, placeholders(len(args))...), a))
+	return p.HTML(id, a...)
 }
 
-func placeholders(n int) []any {
-	out := make([]any, n)
-	for i := range out {
-		out[i] = "\x00" + string(rune('0'+i)) + "\x00"
-	}
-	return out
-}
-
-func fmtEscaped(s string, args []any) string {
-	s = html.EscapeString(s)
-	for i, a := range args {
-		s = strings.ReplaceAll(s, "\x00"+string(rune('0'+i))+"\x00", a.(string))
-	}
-	return s
-}
-
-// withTime renders id with its one %s as a <time> element: the browser's
-// script rewrites it into the viewer's zone, text is the fallback.
+// withTime renders id with its one %s as a <time> element.
 func withTime(p *i18n.Printer, id, iso, text string) template.HTML {
-	t := `<time datetime="` + html.EscapeString(iso) + `">` + html.EscapeString(text) + `</time>`
-	return template.HTML(fmtEscaped(p.T(id, placeholders(1)...), []any{t}))
+	return p.HTML(id, i18n.Time(iso, text))
 }

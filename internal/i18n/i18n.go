@@ -8,6 +8,8 @@ package i18n
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"sort"
 	"strconv"
 	"strings"
@@ -134,4 +136,30 @@ func (c Catalog) VerbsMatch(fallback string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// HTML renders message id with args already safe HTML (an element the
+// caller built with escaped text): the catalogue text is escaped, the
+// arguments are put in as they are.
+func (p *Printer) HTML(id string, args ...template.HTML) template.HTML {
+	marks := make([]any, len(args))
+	for i := range marks {
+		marks[i] = "\x00" + strconv.Itoa(i) + "\x00"
+	}
+	s := html.EscapeString(p.T(id, marks...))
+	for i, a := range args {
+		s = strings.ReplaceAll(s, "\x00"+strconv.Itoa(i)+"\x00", string(a))
+	}
+	return template.HTML(s)
+}
+
+// Time is a <time> element for RFC 3339 iso with text as its fallback: the
+// page's script rewrites it into the viewer's zone.
+func Time(iso, text string) template.HTML {
+	return template.HTML(`<time datetime="` + html.EscapeString(iso) + `">` + html.EscapeString(text) + `</time>`)
+}
+
+// Elem is <tag id="id">text</tag> with text escaped.
+func Elem(tag, id, text string) template.HTML {
+	return template.HTML("<" + tag + ` id="` + html.EscapeString(id) + `">` + html.EscapeString(text) + "</" + tag + ">")
 }

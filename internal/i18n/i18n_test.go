@@ -35,3 +35,12 @@ func TestPrinter(t *testing.T) {
 		t.Errorf("Missing = %v", m)
 	}
 }
+
+func TestHTML(t *testing.T) {
+	c := Catalog{"en": {"a": "<b>%s & %s</b>"}}
+	got := c.Printer("en", "en").HTML("a", Elem("code", "x", "<1>"), Time("2026-01-02T03:04:05Z", "03:04 UTC"))
+	want := `&lt;b&gt;<code id="x">&lt;1&gt;</code> &amp; <time datetime="2026-01-02T03:04:05Z">03:04 UTC</time>&lt;/b&gt;`
+	if string(got) != want {
+		t.Errorf("HTML = %s\nwant   %s", got, want)
+	}
+}
