@@ -267,7 +267,7 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 		v.ReportJSON = string(b)
 	}
 	p.mu.Unlock()
-	p.render(w, "doc.html", v)
+	p.render(w, "doc.html", &v)
 }
 
 // TimeT renders message id with its one %s as a <time> element.
