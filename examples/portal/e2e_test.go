@@ -295,20 +295,23 @@ func TestBrowserEndToEnd(t *testing.T) {
 			t.Errorf("Hindi sign button %q", b)
 		}
 		if e.shots != "" {
-			e.do(tab, "open details", chromedp.Click("", css("#details summary")))
+			e.do(tab, "open details", chromedp.EmulateViewport(1000, 1300), chromedp.Click("", css("#details summary")))
 			e.screenshot(tab, "desktop-request-hi.png")
 			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
 			e.screenshot(tab, "desktop-request-hi-narrow.png")
 			e.do(tab, "wide", chromedp.ResetViewport())
 		}
 		e.do(tab, "the page in English", chromedp.Navigate(page+"?lang=en"), chromedp.WaitVisible("", css("#sign")))
-		// On a phone the portal offers the Mobile App, not the token.
-		e.do(portal, "portal on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
-		if vis := e.eval(portal, `getComputedStyle(document.querySelector('#mobile')).display + ' ' + getComputedStyle(document.querySelector('#desktop')).display`); vis != "block none" {
+		// On a phone the portal offers the Mobile App, not the token (a tab
+		// of its own: the emulation outlives a reset).
+		phone, closePhone := e.newTab()
+		e.do(phone, "portal on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Navigate(e.eval(portal, `location.href`)), chromedp.WaitVisible("", css("#status")))
+		if vis := e.eval(phone, `getComputedStyle(document.querySelector('#mobile')).display + ' ' + getComputedStyle(document.querySelector('#desktop')).display`); vis != "block none" {
 			t.Errorf("portal on a phone: mobile/desktop display %q, want \"block none\"", vis)
 		}
-		e.screenshot(portal, "portal-phone.png")
-		e.do(portal, "portal wide", chromedp.ResetViewport())
+		e.screenshot(phone, "portal-phone.png")
+		closePhone()
 
 		// A wrong PIN: the page says how many tries are left; the portal stays pending.
 		e.signOnDesktop(tab, "000000")
