@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"context"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/securesign/securesign/internal/testpki"
 )
@@ -27,7 +30,12 @@ func TestResultPageBrowser(t *testing.T) {
 	if err := chromedp.Do(tab); err != nil {
 		t.Fatalf("new tab: %v", err)
 	}
-	browse(t, tab, "phone width", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	// A phone in India: the time must read as IST, whatever zone the server keeps.
+	browse(t, tab, "phone width, Indian time", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: "Asia/Kolkata"})
+			return err
+		}))
 	browse(t, tab, "the signed page", chromedp.Navigate(g.url+"/v1/callback?ss_result="+urlQueryEscape(enc)), chromedp.WaitVisible("", bySel("#result")))
 	text := pageText(t, tab)
 	for _, want := range []string{"You signed Personal Loan Agreement.", "With certificate ", " | valid until ", "You can close this window.", "Details"} {
@@ -39,7 +47,7 @@ func TestResultPageBrowser(t *testing.T) {
 		t.Errorf("codes or ids in front of the customer:\n%s", text)
 	}
 	at, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector('#at time').textContent`))
-	if err != nil || !strings.ContainsAny(at, "+ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+	if err != nil || !(strings.Contains(at, "IST") || strings.Contains(at, "GMT+5:30")) {
 		t.Errorf("signing time %q (%v): no zone", at, err)
 	}
 	shoot(t, tab, "gateway-result.png")
