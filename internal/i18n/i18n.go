@@ -113,7 +113,6 @@ func (c Catalog) Missing() []string {
 				}
 			}
 		}
-		_ = msgs
 	}
 	sort.Strings(out)
 	return out
