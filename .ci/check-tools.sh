@@ -15,6 +15,7 @@ need mutool mupdf-tools
 need openssl openssl
 need gs ghostscript
 need chromium chromium
+need /usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf fonts-lohit-deva # Hindi on the pages' screenshots
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=("PostgreSQL server (apt-get install postgresql)")
 [ -n "${SECURESIGN_TEST_POSTGRES_DSN:-}" ] || missing+=('SECURESIGN_TEST_POSTGRES_DSN (start one: eval "$(bash .ci/postgres.sh start)")')
 if [ ${#missing[@]} -eq 0 ]; then echo "check-tools: all test tools present"; exit 0; fi

@@ -168,7 +168,7 @@ func TestRefusedLinkGetsAPage(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	_, body := get(t, opened, nil)
-	if !strings.Contains(body, `data-state="refused"`) || !strings.Contains(body, "not on the allowlist") || !strings.Contains(body, "nothing was sent") {
+	if !strings.Contains(body, `data-state="refused"`) || !strings.Contains(body, "not on your list of trusted portals") || !strings.Contains(body, "Nothing was sent") {
 		t.Errorf("refusal page:\n%s", body)
 	}
 	if p.count() != 0 {
@@ -201,7 +201,7 @@ func TestLegacyLinkShownUnverified(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, body := get(t, opened, nil)
-	if !strings.Contains(body, `data-verified="false"`) || !strings.Contains(body, "Unverified link") || !strings.Contains(body, "legacy link") {
+	if !strings.Contains(body, `data-verified="false"`) || !strings.Contains(body, "could not check who sent") || !strings.Contains(body, "older kind of link") {
 		t.Errorf("legacy page:\n%s", body)
 	}
 }
@@ -266,7 +266,7 @@ func TestOrgOnlyWhenVerified(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, body := get(t, opened, nil)
-		shown := strings.Contains(body, `id="org">Example Bank<`) && strings.Contains(body, "via "+p.URL)
+		shown := strings.Contains(body, `<strong id="org">Example Bank</strong> asks you`) && strings.Contains(body, `through the website <strong class="mono" id="origin">`+p.URL)
 		if shown != tc.want || (!tc.want && strings.Contains(body, "Example Bank")) {
 			t.Errorf("signed=%t: org shown=%t:\n%s", tc.key, shown, body)
 		}

@@ -93,7 +93,11 @@ func securityHeaders(h http.Header, nonce string) {
 	if nonce != "" {
 		style = "'nonce-" + nonce + "'"
 	}
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'none'; style-src "+style+
+	script := "'none'"
+	if nonce != "" {
+		script = "'nonce-" + nonce + "'" // the one inline script: times in the viewer's zone
+	}
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src "+script+"; style-src "+style+
 		"; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
@@ -200,7 +204,7 @@ func (s *server) page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.render(c, http.StatusOK, sess, sess.view(c.Request().Context(), ""))
+	return s.render(c, http.StatusOK, sess, sess.view(c.Request().Context(), lang(c), msg{}))
 }
 
 // readForm reads a small url-encoded body into wipeable bytes and checks the
@@ -241,7 +245,7 @@ func (s *server) sign(c echo.Context) error {
 		return err
 	}
 	defer f.Wipe()
-	v := sess.submit(c.Request().Context(), f.Get("cert"), f.Bytes("pin"))
+	v := sess.submit(c.Request().Context(), lang(c), f.Get("cert"), f.Bytes("pin"))
 	return s.render(c, http.StatusOK, sess, v)
 }
 
@@ -255,5 +259,16 @@ func (s *server) cancel(c echo.Context) error {
 		return err
 	}
 	f.Wipe()
-	return s.render(c, http.StatusOK, sess, sess.cancel(c.Request().Context()))
+	return s.render(c, http.StatusOK, sess, sess.cancel(c.Request().Context(), lang(c)))
+}
+
+// lang is the page language: ?lang= (the page's language link), else
+// Accept-Language.
+func lang(c echo.Context) string {
+	if l := c.QueryParam("lang"); l != "" {
+		if _, ok := messages[l]; ok {
+			return l
+		}
+	}
+	return messages.Negotiate(c.Request().Header.Get("Accept-Language"), "en")
 }

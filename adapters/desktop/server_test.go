@@ -113,7 +113,7 @@ func TestPageShowsRequest(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, want := range []string{
-		f.portal.URL, "Signed link, verified", "Loan agreement #42.pdf", Fingerprint(f.digests[0]),
+		f.portal.URL, "This request really comes from", `asks you to sign <strong id="doc">Loan agreement #42.pdf</strong>`, "<summary>Details</summary>", Fingerprint(f.digests[0]),
 		"Rajesh K. | ", "| valid until ", `type="password"`, `autocomplete="off"`, ">Sign<", ">Cancel<",
 	} {
 		if !strings.Contains(body, want) {
@@ -121,7 +121,7 @@ func TestPageShowsRequest(t *testing.T) {
 		}
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "script-src 'none'", "form-action 'self'", "frame-ancestors 'none'", "style-src 'nonce-"} {
+	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "form-action 'self'", "frame-ancestors 'none'", "style-src 'nonce-"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}
@@ -309,4 +309,20 @@ func (k *finalTryKeystore) Certificates(ctx context.Context) ([]Cert, []error) {
 		cs[i].PINFinalTry = true
 	}
 	return cs, errs
+}
+
+// The page speaks Hindi to a browser that prefers it, and English again
+// through its language link.
+func TestPageInHindi(t *testing.T) {
+	f := startUI(t)
+	_, body := get(t, f.page, map[string]string{"Accept-Language": "hi-IN,hi;q=0.9,en;q=0.8"})
+	for _, want := range []string{`<html lang="hi">`, "पर हस्ताक्षर करने का अनुरोध", ">हस्ताक्षर करें<", ">रद्द करें<", "<summary>विवरण</summary>", "तक मान्य"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("Hindi page lacks %q", want)
+		}
+	}
+	_, body = get(t, f.page+"?lang=en", map[string]string{"Accept-Language": "hi"})
+	if !strings.Contains(body, `<html lang="en">`) || !strings.Contains(body, ">Sign<") {
+		t.Errorf("?lang=en did not give English")
+	}
 }

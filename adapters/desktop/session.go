@@ -5,13 +5,14 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"fmt"
+	"html/template"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/i18n"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -21,6 +22,8 @@ const deliveryTimeout = 150 * time.Second
 
 // pageView is what the template shows.
 type pageView struct {
+	p                 *i18n.Printer
+	Lang              string
 	Nonce, Base, CSRF string
 	Action            string
 	Origin            string
@@ -33,12 +36,45 @@ type pageView struct {
 	Fingerprints []string
 	HashAlgo     string
 	RequestID    string
-	Expires      string
-	Certs        []certView
-	TokenErrors  []string
-	Error        string
-	FinalTry     bool
-	Outcome      *outcomeView
+	// Expires is RFC 3339 in UTC for <time datetime>; ExpiresText the
+	// fallback text, in this computer's zone with the zone named.
+	Expires, ExpiresText string
+	Certs                []certView
+	TokenErrors          []string
+	Error                string
+	FinalTry             bool
+	Outcome              *outcomeView
+}
+
+// P is the page's printer.
+func (v *pageView) P() *i18n.Printer { return v.p }
+
+// ExpiresAt is the expiry sentence with its time.
+func (v *pageView) ExpiresAt() template.HTML {
+	return withTime(v.p, "expires", v.Expires, v.ExpiresText)
+}
+
+// T renders message id in the page's language.
+func (v *pageView) T(id string, args ...any) string { return v.p.T(id, args...) }
+
+// Asker is the first thing the page says: who asks for what.
+func (v *pageView) Asker() template.HTML {
+	who := part{"asker", v.Origin}
+	if v.Org != "" {
+		who = part{"org", v.Org}
+	}
+	switch {
+	case v.Action == "register":
+		return emph(v.p, "ask_register", who)
+	case v.Doc != "":
+		return emph(v.p, "ask_sign_doc", who, part{"doc", v.Doc})
+	}
+	return emph(v.p, "ask_sign", who)
+}
+
+// Via names the website the request came through.
+func (v *pageView) Via() template.HTML {
+	return template.HTML(strings.Replace(string(emph(v.p, "via", part{"origin", v.Origin})), "<strong ", `<strong class="mono" `, 1))
 }
 
 type certView struct {
@@ -46,12 +82,38 @@ type certView struct {
 	Disabled, Selected                                           bool
 }
 
+// outcomeView is how a request ended, language-neutral until rendered.
 type outcomeView struct {
 	State   string // "signed", "cancelled", "failed", "refused"
-	Title   string
 	Class   string // alert class: ok, warn, bad
-	Message string
-	Detail  string
+	title   string
+	message msg
+	// Doc, Cert and At repeat what was signed, with which certificate
+	// (its plain line) and when; set for a signature.
+	Doc    string
+	cert   *Cert
+	At     time.Time
+	AtText string
+	// Detail is technical (codes, errors): shown under "Details".
+	Detail string
+}
+
+// outcomeText is an outcome rendered in one language.
+type outcomeText struct {
+	*outcomeView
+	Title, Message, Cert string
+	At                   template.HTML
+}
+
+func (o *outcomeView) Render(p *i18n.Printer) *outcomeText {
+	t := &outcomeText{outcomeView: o, Title: p.T(o.title), Message: p.T(o.message.ID, o.message.Args...)}
+	if o.cert != nil {
+		t.Cert = certLine(p, o.cert)
+	}
+	if !o.At.IsZero() {
+		t.At = withTime(p, "signed_at", o.At.UTC().Format(time.RFC3339), o.AtText)
+	}
+	return t
 }
 
 // session is one request on the page.
@@ -80,11 +142,11 @@ func newSession(base context.Context, app *App, chk *Checked, certs []Cert, errs
 // whether the portal is being told.
 func refusedSession(base context.Context, app *App, err error, reported bool) *session {
 	s := newSession(base, app, nil, nil, nil)
-	detail := "Nothing was signed and nothing was sent."
+	detail := "Nothing was sent."
 	if reported {
-		detail = "Nothing was signed; the portal is told (" + string(Code(err)) + ")."
+		detail = "The portal is told (" + string(Code(err)) + ")."
 	}
-	s.finish(&outcomeView{State: "refused", Title: "Request refused", Class: "bad", Message: userMessage(err), Detail: detail})
+	s.finish(&outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail})
 	return s
 }
 
@@ -131,12 +193,14 @@ func ShortName(cn string) string {
 }
 
 // CertLine is the one-line summary: "Rajesh K. | 4A3B2C1D | valid until 2027".
-func CertLine(c *Cert) string {
+func CertLine(c *Cert) string { return certLine(messages.Printer("en", "en"), c) }
+
+func certLine(p *i18n.Printer, c *Cert) string {
 	serial := signer.FormatSerial(c.Certificate.SerialNumber)
 	if len(serial) > 8 {
 		serial = serial[:8]
 	}
-	return fmt.Sprintf("%s | %s | valid until %d", ShortName(c.Certificate.Subject.CommonName), serial, c.Certificate.NotAfter.Year())
+	return p.T("cert_line", ShortName(c.Certificate.Subject.CommonName), serial, c.Certificate.NotAfter.Year())
 }
 
 func hashName(req *deeplink.Request) string {
@@ -149,23 +213,26 @@ func hashName(req *deeplink.Request) string {
 	return "SHA-256"
 }
 
-func (s *session) view(_ context.Context, errMsg string) *pageView {
+func (s *session) view(_ context.Context, lang string, errMsg msg) *pageView {
+	p := messages.Printer(lang, "en")
 	if s.outcome != nil {
-		return &pageView{Origin: "", Outcome: s.outcome}
+		return &pageView{p: p, Lang: p.Lang, Outcome: s.outcome}
 	}
 	req := s.chk.Request()
-	v := &pageView{
+	v := &pageView{p: p, Lang: p.Lang,
 		CSRF: s.csrf, Action: string(req.Action), Origin: req.Origin,
 		Verified: s.chk.Verified, VerifyNote: s.chk.Note, Doc: req.Doc,
-		HashAlgo: hashName(req), RequestID: req.RequestID, Error: errMsg,
+		HashAlgo: hashName(req), RequestID: req.RequestID,
+	}
+	if errMsg.ID != "" {
+		v.Error = p.T(errMsg.ID, errMsg.Args...)
 	}
 	if s.chk.Verified {
 		v.Org = req.Org
 	}
 	if !req.Expires.IsZero() {
-		v.Expires = req.Expires.Local().Format("15:04:05 (2 Jan 2006)")
-	} else {
-		v.Expires = "not stated (legacy link)"
+		v.Expires = req.Expires.UTC().Format(time.RFC3339)
+		v.ExpiresText = req.Expires.Local().Format("15:04 MST, 2 Jan 2006")
 	}
 	for _, d := range req.Hashes {
 		v.Fingerprints = append(v.Fingerprints, Fingerprint(d))
@@ -180,14 +247,14 @@ func (s *session) view(_ context.Context, errMsg string) *pageView {
 	selected := false
 	for i := range s.certs {
 		c := &s.certs[i]
-		cv := certView{ID: c.ID, Display: CertLine(c), Subject: c.Certificate.Subject.CommonName,
+		cv := certView{ID: c.ID, Display: certLine(p, c), Subject: c.Certificate.Subject.String(),
 			Issuer: c.Certificate.Issuer.CommonName, Serial: signer.FormatSerial(c.Certificate.SerialNumber),
 			KeyType: c.KeyType, Token: c.Token}
 		switch {
 		case matchCert(req, c.Certificate) != nil:
-			cv.Disabled, cv.Reason = true, "Not the certificate "+req.Origin+" asks for."
+			cv.Disabled, cv.Reason = true, p.T("not_this_cert", req.Origin)
 		case now.After(c.Certificate.NotAfter) || now.Before(c.Certificate.NotBefore):
-			cv.Disabled, cv.Reason = true, "Expired or not yet valid."
+			cv.Disabled, cv.Reason = true, p.T("cert_expired")
 		}
 		if !cv.Disabled && !selected {
 			cv.Selected, selected = true, true
@@ -195,7 +262,7 @@ func (s *session) view(_ context.Context, errMsg string) *pageView {
 		v.Certs = append(v.Certs, cv)
 	}
 	for _, e := range s.tokErrs {
-		v.TokenErrors = append(v.TokenErrors, "Could not read: "+e.Error())
+		v.TokenErrors = append(v.TokenErrors, p.T("token_error")+" ("+e.Error()+")")
 	}
 	if p := s.lastPIN; p != nil {
 		v.FinalTry = p.FinalTry || p.TriesLeft == 1
@@ -211,11 +278,11 @@ func (s *session) view(_ context.Context, errMsg string) *pageView {
 
 // submit signs with the chosen certificate and PIN. A wrong PIN keeps the
 // request open (the portal stays pending) and says how many tries are left.
-func (s *session) submit(ctx context.Context, certID string, pin []byte) *pageView {
+func (s *session) submit(ctx context.Context, lang, certID string, pin []byte) *pageView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.outcome != nil {
-		return s.view(ctx, "")
+		return s.view(ctx, lang, msg{})
 	}
 	var cert *Cert
 	for i := range s.certs {
@@ -224,94 +291,110 @@ func (s *session) submit(ctx context.Context, certID string, pin []byte) *pageVi
 		}
 	}
 	if cert == nil {
-		return s.view(ctx, "Choose a certificate.")
+		return s.view(ctx, lang, m("choose_cert"))
 	}
 	if len(pin) == 0 {
-		return s.view(ctx, "Type the token PIN.")
+		return s.view(ctx, lang, m("type_pin"))
 	}
 	res, err := s.app.Sign(ctx, s.chk, *cert, pin)
 	clear(pin)
 	var pe *signer.PINError
 	switch {
 	case err == nil:
-		return s.deliver(res, nil)
+		return s.deliver(lang, cert, res, nil)
 	case errors.Is(err, signer.ErrPINIncorrect):
 		// Wrong PIN: the user may try again; nothing goes to the portal.
 		if !errors.As(err, &pe) {
 			pe = &signer.PINError{TriesLeft: -1, Err: err}
 		}
 		s.lastPIN = pe
-		return s.view(ctx, pinMessage(pe))
+		return s.view(ctx, lang, pinMessage(pe))
 	case errors.Is(err, ErrCertMismatch), errors.Is(err, ErrCertExpired):
-		return s.view(ctx, userMessage(err))
+		return s.view(ctx, lang, userMessage(err))
 	default:
-		return s.deliver(s.app.Failure(s.chk, err), err)
+		return s.deliver(lang, nil, s.app.Failure(s.chk, err), err)
 	}
 }
 
-func pinMessage(pe *signer.PINError) string {
+func pinMessage(pe *signer.PINError) msg {
 	switch {
 	case pe.FinalTry || pe.TriesLeft == 1:
-		return "Wrong PIN. Final try: one more wrong PIN locks the token."
+		return m("pin_final")
 	case pe.TriesLeft > 1:
-		return fmt.Sprintf("Wrong PIN. %d tries left.", pe.TriesLeft)
+		return m("pin_left", pe.TriesLeft)
 	case pe.CountLow:
-		return "Wrong PIN. Few tries left before the token locks."
+		return m("pin_low")
 	}
-	return "Wrong PIN. Tries left: not reported by the token."
+	return m("pin_unknown")
 }
 
-func (s *session) cancel(ctx context.Context) *pageView {
+func (s *session) cancel(ctx context.Context, lang string) *pageView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.outcome != nil {
-		return s.view(ctx, "")
+		return s.view(ctx, lang, msg{})
 	}
-	return s.deliver(s.app.Failure(s.chk, ErrCancelled), ErrCancelled)
+	return s.deliver(lang, nil, s.app.Failure(s.chk, ErrCancelled), ErrCancelled)
 }
 
-// deliver sends r and records the outcome. cause is nil for a success.
-func (s *session) deliver(r *callback.Result, cause error) *pageView {
+// deliver sends r and records the outcome. cause is nil for a success,
+// made with cert.
+func (s *session) deliver(lang string, cert *Cert, r *callback.Result, cause error) *pageView {
 	ctx, cancel := context.WithTimeout(s.base, deliveryTimeout)
 	defer cancel()
 	derr := s.app.Deliver(ctx, s.chk, r)
-	origin := s.chk.Request().Origin
-	o := &outcomeView{}
+	req := s.chk.Request()
+	who := req.Origin
+	if s.chk.Verified && req.Org != "" {
+		who = req.Org
+	}
+	o := &outcomeView{Detail: "Request " + req.RequestID + "."}
 	switch {
 	case cause == nil && derr == nil:
-		o.State, o.Title, o.Class = "signed", "Signed", "ok"
-		o.Message = "Signed and sent to " + origin + "."
-		o.Detail = "The portal page shows the result."
+		o.State, o.title, o.Class = "signed", "t_signed", "ok"
+		o.message = m("m_signed_nodoc", who)
+		if req.Doc != "" {
+			o.message = m("m_signed", req.Doc, who)
+		}
+		o.Doc, o.cert = req.Doc, cert
+		o.At = s.app.now()
+		o.AtText = o.At.Local().Format("15:04 MST, 2 Jan 2006")
+		o.Detail += " Sent to " + req.Origin + "."
 	case cause == nil:
-		o.State, o.Title, o.Class = "failed", "Signed, not delivered", "bad"
-		o.Message = "The signature was made, but " + origin + " could not be reached: " + derr.Error()
-		o.Detail = "Start again from the portal."
+		o.State, o.title, o.Class = "failed", "t_undelivered", "bad"
+		o.message = m("m_undelivered", who)
+		o.Detail += " " + derr.Error() + "."
 	case errors.Is(cause, ErrCancelled):
-		o.State, o.Title, o.Class = "cancelled", "Cancelled", "warn"
-		o.Message = "Nothing was signed. " + origin + " was told you cancelled."
+		o.State, o.title, o.Class = "cancelled", "t_cancelled", "warn"
+		o.message = m("m_cancelled")
+		o.Detail += " " + req.Origin + " was told (" + string(r.Error) + ")."
 	default:
-		o.State, o.Title, o.Class = "failed", "Not signed", "bad"
-		o.Message = userMessage(cause)
-		o.Detail = "The portal was told (" + string(r.Error) + ")."
+		o.State, o.title, o.Class = "failed", "t_failed", "bad"
+		o.message = userMessage(cause)
+		o.Detail += " " + cause.Error() + ". The portal was told (" + string(r.Error) + ")."
 		if derr != nil {
-			o.Detail = "The portal could not be told: " + derr.Error() + "."
+			o.Detail += " The portal could not be told: " + derr.Error() + "."
 		}
 	}
 	s.finish(o)
-	return s.view(context.Background(), "")
+	return s.view(context.Background(), lang, msg{})
 }
 
 // userMessage is an error as the page shows it.
-func userMessage(err error) string {
+func userMessage(err error) msg {
 	switch {
 	case errors.Is(err, signer.ErrPINLocked):
-		return "The token's PIN is locked. Unblock it with the tool of your token's maker."
+		return m("pin_locked")
 	case errors.Is(err, signer.ErrTokenNotFound):
-		return "No token found. Plug in your DSC token."
+		return m("no_token")
 	case errors.Is(err, deeplink.ErrExpired):
-		return "This request has expired. Start again from the portal."
+		return m("expired")
 	case errors.Is(err, ErrOriginNotAllowed):
-		return err.Error() + "."
+		return m("not_allowed")
+	case errors.Is(err, ErrCertMismatch):
+		return m("cert_mismatch")
+	case errors.Is(err, ErrCertExpired):
+		return m("cert_expired")
 	}
-	return err.Error()
+	return m("other_error")
 }

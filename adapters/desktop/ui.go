@@ -108,7 +108,7 @@ func (u *UI) expire(s *session) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.outcome == nil {
-			s.deliver(s.app.Failure(s.chk, deeplink.ErrExpired), fmt.Errorf("%w: nobody answered in time", deeplink.ErrExpired))
+			s.deliver("en", nil, s.app.Failure(s.chk, deeplink.ErrExpired), fmt.Errorf("%w: nobody answered in time", deeplink.ErrExpired))
 		}
 	}
 }

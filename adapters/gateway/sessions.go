@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net/http"
 	"net/url"
@@ -1055,40 +1054,41 @@ func (s *Server) callbackPOST(c echo.Context) error {
 	}{string(o.Kind), o.RequestID, status, status == "signed"}) // success: signed, as in the session's status
 }
 
-var resultPage = template.Must(template.New("r").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>SecureSign</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"></head>
-<body style="font-family:sans-serif;max-width:32em;margin:3em auto"><h1>{{.Title}}</h1><p>{{.Text}}</p>
-<p style="color:#666">Request {{.RequestID}}. You can close this window.</p></body></html>`))
-
 func (s *Server) callbackGET(c echo.Context) error {
 	enc, _ := callbackParam(c)
 	o, sess, err := s.handleResult(c, enc)
-	title, text, status := "Signed", "The document was signed.", http.StatusOK
-	rid := ""
+	in := resultInput{lang: resultMessages.Negotiate(c.Request().Header.Get("Accept-Language"), "en"), outcome: o, sess: sess}
+	status := http.StatusOK
 	if err != nil {
-		ae := toAPIError(err)
-		title, text, status = "Not accepted", ae.Msg, ae.Status
-	} else {
-		rid = o.RequestID
-		if ae := outcomeError(o); ae != nil {
-			title, text, status = "Not accepted", ae.Code+": "+ae.Msg, ae.Status
-		} else if !o.Success() {
-			title, text = "Not signed", string(o.Code)+": "+o.Completion.Message
-		}
-		if sess != nil && sess.ReturnURL != "" && (o.Kind == callback.Accepted || o.Kind == callback.Duplicate) {
-			u, err := url.Parse(sess.ReturnURL)
-			if err == nil {
+		in.err = toAPIError(err)
+		status = in.err.Status
+	} else if ae := outcomeError(o); ae != nil {
+		in.err, status = ae, ae.Status
+	}
+	if sess != nil {
+		in.org = s.tenantOrg(c.Request().Context(), sess.TenantID)
+		if sess.ReturnURL != "" {
+			if u, err := url.Parse(sess.ReturnURL); err == nil {
 				q := u.Query()
 				q.Set("requestId", sess.RequestID)
 				q.Set("status", s.status(sess))
 				u.RawQuery = q.Encode()
-				return c.Redirect(http.StatusSeeOther, u.String())
+				in.returnTo = u.String()
+				if in.err == nil && (o.Kind == callback.Accepted || o.Kind == callback.Duplicate) {
+					return c.Redirect(http.StatusSeeOther, in.returnTo)
+				}
 			}
 		}
 	}
-	c.Response().Header().Set("Content-Type", "text/html; charset=utf-8")
+	nonce := newNonce()
+	h := c.Response().Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", resultCSP(nonce))
+	h.Set("Cache-Control", "no-store")
 	c.Response().WriteHeader(status)
-	return resultPage.Execute(c.Response(), map[string]string{"Title": title, "Text": text, "RequestID": rid})
+	v := buildResultView(in)
+	v.Nonce = nonce
+	return renderResult(c.Response(), v)
 }
 
 // sessionCounter approximates each tenant's open sessions for the limit:

@@ -284,11 +284,34 @@ func TestBrowserEndToEnd(t *testing.T) {
 			t.Errorf("fingerprints differ: portal %q, desktop %q", fpPortal, fpDesktop)
 		}
 		e.screenshot(tab, "desktop-request.png")
-		if e.shots != "" { // the same page on a phone-sized screen
+		if e.shots != "" { // the same page on a phone-sized screen, and in Hindi
 			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
 			e.screenshot(tab, "desktop-request-narrow.png")
 			e.do(tab, "wide", chromedp.ResetViewport())
 		}
+		page := e.eval(tab, `location.origin + location.pathname`)
+		e.do(tab, "the page in Hindi", chromedp.Navigate(page+"?lang=hi"), chromedp.WaitVisible("", css("#sign")))
+		if b := e.eval(tab, `document.querySelector('#sign').textContent`); b != "हस्ताक्षर करें" {
+			t.Errorf("Hindi sign button %q", b)
+		}
+		if e.shots != "" {
+			e.do(tab, "open details", chromedp.EmulateViewport(1000, 1300), chromedp.Click("", css("#details summary")))
+			e.screenshot(tab, "desktop-request-hi.png")
+			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
+			e.screenshot(tab, "desktop-request-hi-narrow.png")
+			e.do(tab, "wide", chromedp.ResetViewport())
+		}
+		e.do(tab, "the page in English", chromedp.Navigate(page+"?lang=en"), chromedp.WaitVisible("", css("#sign")))
+		// On a phone the portal offers the Mobile App, not the token (a tab
+		// of its own: the emulation outlives a reset).
+		phone, closePhone := e.newTab()
+		e.do(phone, "portal on a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile),
+			chromedp.Navigate(e.eval(portal, `location.href`)), chromedp.WaitVisible("", css("#status")))
+		if vis := e.eval(phone, `getComputedStyle(document.querySelector('#mobile')).display + ' ' + getComputedStyle(document.querySelector('#desktop')).display`); vis != "block none" {
+			t.Errorf("portal on a phone: mobile/desktop display %q, want \"block none\"", vis)
+		}
+		e.screenshot(phone, "portal-phone.png")
+		closePhone()
 
 		// A wrong PIN: the page says how many tries are left; the portal stays pending.
 		e.signOnDesktop(tab, "000000")
@@ -305,10 +328,16 @@ func TestBrowserEndToEnd(t *testing.T) {
 		// The right PIN.
 		e.signOnDesktop(tab, e.tok.PIN)
 		e.waitJS(tab, "desktop outcome", `document.querySelector('#outcome')?.dataset.state === 'signed'`)
+		if got := e.eval(tab, `document.querySelector('#signed-at time').textContent`); !strings.ContainsAny(got, "+ABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+			t.Errorf("signing time shown without a zone: %q", got)
+		}
 		e.screenshot(tab, "desktop-signed.png")
 		e.waitJS(portal, "portal shows Signed", `document.querySelector('#status')?.dataset.status === 'signed' && document.querySelector('#status').textContent.startsWith('Signed')`)
 		if v := e.eval(portal, `document.querySelector('#report-valid').textContent`); v != "valid" {
 			t.Errorf("validation report on the page: %q", v)
+		}
+		if got := e.eval(portal, `document.querySelector('#signed-doc').textContent + ' / ' + document.querySelector('#signed-with').textContent`); !strings.Contains(got, "agreement.pdf") || !strings.Contains(got, "Rajesh K. | ") {
+			t.Errorf("success page does not repeat document and certificate: %q", got)
 		}
 		e.screenshot(portal, "portal-signed.png")
 

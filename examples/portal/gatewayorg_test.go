@@ -78,7 +78,7 @@ func TestDesktopShowsGatewayOrg(t *testing.T) {
 	}
 	org := e.eval(tab, `document.querySelector('#org') ? document.querySelector('#org').textContent : ''`)
 	origin := e.eval(tab, `document.querySelector('#origin').textContent`)
-	if org != "Example Bank" || origin != "via "+gwURL {
+	if org != "Example Bank" || origin != gwURL {
 		t.Fatalf("desktop page shows org %q, origin %q", org, origin)
 	}
 	// The organisation comes first: above the origin on the page.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/i18n"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/signer"
 )
@@ -89,8 +90,9 @@ type document struct {
 	SignExp                  time.Time
 	prepared                 *preparedDoc
 
-	Signed []byte
-	Report *pdf.Report
+	Signed   []byte
+	Report   *pdf.Report
+	SignedAt time.Time // when the signature arrived
 }
 
 // NewPortal returns a portal for origin.
@@ -156,7 +158,8 @@ func (p *Portal) render(w http.ResponseWriter, name string, data any) {
 }
 
 func (p *Portal) index(w http.ResponseWriter, r *http.Request) {
-	p.render(w, "index.html", map[string]any{"Origin": p.Origin})
+	pr := messages.Printer(pageLang(r), "en")
+	p.render(w, "index.html", &docView{p: pr, Lang: pr.Lang, Origin: p.Origin})
 }
 
 func (p *Portal) upload(w http.ResponseWriter, r *http.Request) {
@@ -195,8 +198,15 @@ func (p *Portal) doc(r *http.Request) *document {
 
 // docView is what doc.html shows; built under p.mu.
 type docView struct {
+	p                                                  *i18n.Printer
+	Lang                                               string
+	Phone                                              bool // the browser says it is a phone (the CSS decides too)
 	ID, Name, Origin, Status, StatusText, Code, Detail string
-	Cert                                               *x509.Certificate
+	// CertLine is the certificate in plain form; SignedAt (RFC 3339, UTC)
+	// and SignedAtText (fallback, zone named) when the document is signed.
+	CertLine, SignedAt, SignedAtText string
+	ExpiresISO                       string
+	Cert                             *x509.Certificate
 	// Link is a securesign:// URL that deeplink.Build made; html/template
 	// would otherwise replace the unknown scheme with "#ZgotmplZ".
 	Link       template.URL
@@ -229,14 +239,25 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 	if err := p.ensureLink(r.Context(), d); err != nil {
 		p.Log.Error("link", "err", err)
 	}
+	pr := messages.Printer(pageLang(r), "en")
 	p.mu.Lock()
-	v := docView{ID: d.ID, Name: d.Name, Origin: p.Origin, Status: d.Status, StatusText: statusText(d),
-		Code: d.Code, Detail: d.Detail, Cert: d.Cert, HasSigned: d.Signed != nil, Report: d.Report}
+	v := docView{p: pr, Lang: pr.Lang, Phone: onPhone(r), ID: d.ID, Name: d.Name, Origin: p.Origin, Status: d.Status,
+		StatusText: pr.T(statusID(d)), Code: d.Code, Detail: d.Detail, Cert: d.Cert, HasSigned: d.Signed != nil, Report: d.Report}
+	if d.Cert != nil {
+		v.CertLine = certLine(pr, d.Cert)
+	}
+	if !d.SignedAt.IsZero() {
+		v.SignedAt, v.SignedAtText = d.SignedAt.UTC().Format(time.RFC3339), d.SignedAt.UTC().Format("15:04 UTC, 2 Jan 2006")
+	}
+	exp := func(t time.Time) string {
+		v.ExpiresISO = t.UTC().Format(time.RFC3339)
+		return t.UTC().Format("15:04 UTC, 2 Jan 2006")
+	}
 	switch d.Status {
 	case StatusUploaded:
-		v.Link, v.LinkKind, v.Expires = template.URL(d.RegisterLink), "register", d.RegisterExp.Format("15:04:05")
+		v.Link, v.LinkKind, v.Expires = template.URL(d.RegisterLink), "register", exp(d.RegisterExp)
 	case StatusRegistered, StatusPending:
-		v.Link, v.LinkKind, v.Expires = template.URL(d.SignLink), "sign", d.SignExp.Format("15:04:05")
+		v.Link, v.LinkKind, v.Expires = template.URL(d.SignLink), "sign", exp(d.SignExp)
 		if d.prepared != nil {
 			v.Fingerprint = fingerprint(d.prepared.Digest)
 		}
@@ -246,7 +267,34 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 		v.ReportJSON = string(b)
 	}
 	p.mu.Unlock()
-	p.render(w, "doc.html", v)
+	p.render(w, "doc.html", &v)
+}
+
+// TimeT renders message id with its one %s as a <time> element.
+func (v *docView) TimeT(id, iso, text string) template.HTML {
+	return v.p.HTML(id, i18n.Time(iso, text))
+}
+
+// FingerprintNote asks the user to compare the site and the digest's
+// fingerprint with what the Desktop Software shows.
+func (v *docView) FingerprintNote() template.HTML {
+	return v.p.HTML("check_fp", i18n.Elem("strong", "fp-origin", v.Origin), i18n.Elem("code", "fingerprint", v.Fingerprint))
+}
+
+// T renders message id in the page's language.
+func (v *docView) T(id string, args ...any) string { return v.p.T(id, args...) }
+
+// statusID is the catalogue id of the document's status line.
+func statusID(d *document) string {
+	switch d.Status {
+	case StatusUploaded:
+		return "st_uploaded"
+	case StatusRegistered, StatusPending:
+		return "st_pending"
+	case StatusSigned, StatusCancelled:
+		return "st_" + d.Status
+	}
+	return "st_failed"
 }
 
 func statusText(d *document) string {
@@ -499,6 +547,6 @@ func (p *Portal) complete(ctx context.Context, out *callback.Outcome) {
 			d.Status, d.Code, d.Detail = StatusFailed, string(callback.CodeOf(err)), "validation: "+err.Error()
 			return
 		}
-		d.Signed, d.Report, d.Status = signed, rep, StatusSigned
+		d.Signed, d.Report, d.Status, d.SignedAt = signed, rep, StatusSigned, time.Now()
 	}
 }

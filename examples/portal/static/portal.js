@@ -1,6 +1,17 @@
 // Live status: poll the document's status and reload the page when it
 // changes (a new step, a result). No framework, no external assets.
 (function () {
+  // Times in the viewer's own zone, zone named; the server's UTC text stays
+  // if this fails.
+  var times = document.querySelectorAll('time[datetime]');
+  for (var i = 0; i < times.length; i++) {
+    var d = new Date(times[i].dateTime);
+    if (isNaN(d)) continue;
+    try {
+      times[i].textContent = d.toLocaleString(document.documentElement.lang === 'hi' ? 'hi-IN' : undefined,
+        {day: 'numeric', month: 'short', year: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short'});
+    } catch (e) {}
+  }
   var id = document.body.dataset.doc;
   if (!id) return;
   var shown = document.body.dataset.status;
