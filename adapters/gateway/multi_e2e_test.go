@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"bytes"
+	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -29,38 +31,8 @@ func TestThreeGatewaysRoundRobinPostgres(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	pdfsig := testenv.LookPath(t, "pdfsig", "poppler-utils")
-	dsn := postgresSchemaDSN(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	front := "http://" + ln.Addr().String()
-	env := []string{"SECURESIGN_POSTGRES_DSN=" + dsn, "SECURESIGN_MASTER_KEY=" + strings.Repeat("5a", 32)}
-	var procs []*gwProc
-	var dirs []string
-	var backends []*url.URL
-	for range 3 {
-		dir := t.TempDir()
-		p := startGatewayArgs(t, dir, "127.0.0.1:0", []string{"--public-url", front}, env...)
-		procs, dirs = append(procs, p), append(dirs, dir)
-		u, _ := url.Parse("http://" + p.addr)
-		backends = append(backends, u)
-	}
-	key := procs[0].key
-	if key == "" {
-		t.Fatal("first gateway printed no key")
-	}
-	var next atomic.Uint64
-	var hits [3]atomic.Int64
-	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
-		i := int(next.Add(1) % 3)
-		hits[i].Add(1)
-		r.SetURL(backends[i])
-		r.Out.Host = r.In.Host
-	}}
-	srv := &http.Server{Handler: proxy}
-	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() { srv.Close() })
+	cl := startCluster(t, 3)
+	procs, dirs, key, front, hits := cl.procs, cl.dirs, cl.key, cl.front, cl.hits
 
 	// Onboarding reads the dev OTP outbox of the instance that sent the
 	// code: done on the first one directly.
@@ -103,5 +75,78 @@ func TestThreeGatewaysRoundRobinPostgres(t *testing.T) {
 	}
 	for _, p := range procs {
 		p.stop()
+	}
+}
+
+// cluster is n gateway processes on one PostgreSQL schema behind a
+// round-robin reverse proxy at front.
+type cluster struct {
+	procs []*gwProc
+	dirs  []string
+	key   string
+	front string
+	hits  []atomic.Int64
+}
+
+func startCluster(t testing.TB, n int) *cluster {
+	t.Helper()
+	dsn := postgresSchemaDSN(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &cluster{front: "http://" + ln.Addr().String(), hits: make([]atomic.Int64, n)}
+	env := []string{"SECURESIGN_POSTGRES_DSN=" + dsn, "SECURESIGN_MASTER_KEY=" + strings.Repeat("5a", 32)}
+	var backends []*url.URL
+	for range n {
+		dir := t.TempDir()
+		p := startGatewayArgs(t, dir, "127.0.0.1:0", []string{"--public-url", cl.front}, env...)
+		cl.procs, cl.dirs = append(cl.procs, p), append(cl.dirs, dir)
+		u, _ := url.Parse("http://" + p.addr)
+		backends = append(backends, u)
+	}
+	if cl.key = cl.procs[0].key; cl.key == "" {
+		t.Fatal("first gateway printed no key")
+	}
+	var next atomic.Uint64
+	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		i := int(next.Add(1) % uint64(n))
+		cl.hits[i].Add(1)
+		r.SetURL(backends[i])
+		r.Out.Host = r.In.Host
+	}}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(ln) //nolint:errcheck
+	t.Cleanup(func() { srv.Close() })
+	return cl
+}
+
+// BenchmarkGatewaysRoundRobin: token hash sessions (create, result,
+// status) through the proxy, on one and on three gateway processes.
+func BenchmarkGatewaysRoundRobin(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(fmt.Sprintf("instances=%d", n), func(b *testing.B) {
+			cl := startCluster(b, n)
+			direct := cl.procs[0].client(cl.dirs[0], cl.key)
+			k := testpki.Key(b, testpki.P256, 42)
+			issued := direct.issueCSR(cl.key, "bench-user", k)
+			app := appSigner(b, k, issued)
+			b.SetParallelism(8) // 16 portals in flight: enough to keep 2 cores busy
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				g := &testGW{t: b, url: cl.front, key: cl.key, dir: cl.dirs[0], clock: &testClock{}}
+				i := 0
+				for pb.Next() {
+					i++
+					out := g.must(201, "POST", "/v1/sign/hash", cl.key, map[string]any{"hashBase64": b64(digest(fmt.Sprint("bench", i, rand.Int64())))})
+					enc := signLink(b, g, out["deepLink"].(string), app)
+					if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
+						b.Fatalf("callback = %d %v", code, ans)
+					}
+				}
+			})
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+		})
 	}
 }
