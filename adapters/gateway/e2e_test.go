@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func securesignBinary(t *testing.T) string {
+func securesignBinary(t testing.TB) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test builds the binary; skipped with -short")
@@ -66,7 +66,7 @@ func securesignBinary(t *testing.T) string {
 
 // gwProc is a running gateway process.
 type gwProc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	url    string
 	key    string
@@ -77,13 +77,13 @@ type gwProc struct {
 
 // startGateway runs "securesign gateway --dev" with extra args and env, and
 // waits for its "listening on" line.
-func startGateway(t *testing.T, data, listen string, env ...string) *gwProc {
+func startGateway(t testing.TB, data, listen string, env ...string) *gwProc {
 	t.Helper()
 	return startGatewayArgs(t, data, listen, nil, env...)
 }
 
 // startGatewayArgs is startGateway with extra command-line flags.
-func startGatewayArgs(t *testing.T, data, listen string, args []string, env ...string) *gwProc {
+func startGatewayArgs(t testing.TB, data, listen string, args []string, env ...string) *gwProc {
 	t.Helper()
 	bin := securesignBinary(t)
 	os.Chmod(data, 0o700) // the gateway refuses a directory others can read

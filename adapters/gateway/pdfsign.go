@@ -203,7 +203,7 @@ func (s *Server) signPDFServer(c echo.Context, certificateID, otpID, code string
 			names[i] = "remote-" + id + "-" + strconv.Itoa(i) + ".signed.pdf"
 		}
 		if ok, err := s.docs.Has(ctx, names[i]); err != nil {
-			return 0, nil, fmt.Errorf("%w: %w", errDocUnavailable, err)
+			return 0, nil, docUnavailable(fmt.Errorf("%w: %w", errDocUnavailable, err))
 		} else if !ok {
 			recovered = false
 		}
