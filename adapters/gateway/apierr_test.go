@@ -87,6 +87,11 @@ func TestAPIErrorTerms(t *testing.T) {
 				t.Errorf("key %q: %d Allow %q %s", key, res.StatusCode, res.Header.Get("Allow"), raw)
 			}
 		}
+		// CSC methods answer in CSC's shape.
+		res, raw := g.raw("GET", "/csc/v2/signatures/signHash", "", nil)
+		if res.StatusCode != 405 || res.Header.Get("Allow") != "POST" || !strings.Contains(string(raw), `"error_description"`) {
+			t.Errorf("CSC: %d Allow %q %s", res.StatusCode, res.Header.Get("Allow"), raw)
+		}
 	})
 
 	t.Run("OTPs: tries left and purpose", func(t *testing.T) {
