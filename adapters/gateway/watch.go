@@ -16,7 +16,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/callback"
-	"github.com/securesign/securesign/deeplink"
 )
 
 // Capability URLs (protocol §3.4): a session's QR image and its status, for
@@ -143,16 +142,8 @@ func (s *Server) watchQR(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var st sessionState
-	if err := json.Unmarshal(sess.State, &st); err != nil {
-		return err
-	}
-	png, err := deeplink.QRPNG(st.DeepLink)
-	if err != nil {
-		return err
-	}
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-	return c.Blob(http.StatusOK, "image/png", png)
+	return writeQR(c, sess)
 }
 
 // watchBody is what a capability shows of a session: its status, nothing
@@ -250,7 +241,11 @@ func (s *Server) watchStream(c echo.Context, sess *Session) error {
 	defer heartbeat.Stop()
 	for !final(last.Status) {
 		changed, release := s.watchers.watch(sess.RequestID)
-		t := time.NewTimer(min(watchPoll, end.Sub(s.cfg.Now())))
+		poll := watchPoll
+		if s.watchPollEvery > 0 {
+			poll = s.watchPollEvery
+		}
+		t := time.NewTimer(min(poll, end.Sub(s.cfg.Now())))
 		var stop bool
 		select {
 		case <-changed:
