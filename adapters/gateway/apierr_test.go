@@ -247,3 +247,37 @@ func TestWatchLongPoll(t *testing.T) {
 		t.Fatalf("long poll answered %v", m)
 	}
 }
+
+// TestWatchOutlivesReadDeadline: a long poll and a stream last longer than
+// the public read deadline.
+func TestWatchOutlivesReadDeadline(t *testing.T) {
+	g := newTestGW(t, nil, func(c *Config) { c.PublicReadTimeout = time.Second })
+	g.srv.watchPollEvery = 500 * time.Millisecond
+	out := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("slow loan"))})
+	if st := g.must(200, "GET", strings.TrimPrefix(out["watchUrl"].(string), g.url)+"&wait=2", "", nil); st["status"] != "pending" {
+		t.Fatalf("long poll: %v", st)
+	}
+	req, _ := http.NewRequest("GET", out["watchUrl"].(string), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	if _, err := res.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the read deadline; the stream re-reads the store meanwhile
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() { n, err := res.Body.Read(buf); got <- result{n, err} }()
+	select {
+	case r := <-got:
+		t.Fatalf("the stream ended or sent: %d %v", r.n, r.err)
+	case <-time.After(time.Second):
+	}
+}

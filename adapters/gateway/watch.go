@@ -196,7 +196,11 @@ func (s *Server) watchStatus(c echo.Context) error {
 			release()
 			return c.JSON(http.StatusOK, s.watchState(again))
 		}
-		t := time.NewTimer(min(wait, sess.ExpiresAt.Sub(s.cfg.Now())+time.Second))
+		wait = min(wait, sess.ExpiresAt.Sub(s.cfg.Now())+time.Second)
+		// The public read deadline would cancel the wait (net/http ends the
+		// request's context when the idle connection's read times out).
+		http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(wait + 5*time.Second)) //nolint:errcheck
+		t := time.NewTimer(wait)
 		select {
 		case <-changed:
 		case <-t.C:
@@ -204,6 +208,9 @@ func (s *Server) watchStatus(c echo.Context) error {
 		}
 		t.Stop()
 		release()
+		if c.Request().Context().Err() != nil {
+			return nil // the client left
+		}
 		if sess, err = s.store.SessionByID(c.Request().Context(), sess.RequestID); err != nil {
 			return err
 		}
