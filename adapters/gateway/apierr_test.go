@@ -87,6 +87,11 @@ func TestAPIErrorTerms(t *testing.T) {
 				t.Errorf("key %q: %d Allow %q %s", key, res.StatusCode, res.Header.Get("Allow"), raw)
 			}
 		}
+		// CSC methods answer in CSC's shape.
+		res, raw := g.raw("GET", "/csc/v2/signatures/signHash", "", nil)
+		if res.StatusCode != 405 || res.Header.Get("Allow") != "POST" || !strings.Contains(string(raw), `"error_description"`) {
+			t.Errorf("CSC: %d Allow %q %s", res.StatusCode, res.Header.Get("Allow"), raw)
+		}
 	})
 
 	t.Run("OTPs: tries left and purpose", func(t *testing.T) {
@@ -156,6 +161,9 @@ func TestWatchCapability(t *testing.T) {
 	}
 
 	// The stream: pending at once, signed as soon as the callback lands.
+	// The store re-read is off, so only the callback's notification can
+	// deliver "signed".
+	g.srv.watchPollEvery = time.Hour
 	req, _ := http.NewRequest("GET", watch, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	sres, err := http.DefaultClient.Do(req)
@@ -188,7 +196,7 @@ func TestWatchCapability(t *testing.T) {
 				t.Fatal(err)
 			}
 			return m
-		case <-time.After(watchPoll - time.Second): // before any re-read of the store
+		case <-time.After(time.Minute):
 			t.Fatal("no event: the callback did not wake the stream")
 		}
 		return nil
@@ -237,5 +245,39 @@ func TestWatchLongPoll(t *testing.T) {
 	}
 	if m := <-done; m["status"] != "signed" {
 		t.Fatalf("long poll answered %v", m)
+	}
+}
+
+// TestWatchOutlivesReadDeadline: a long poll and a stream last longer than
+// the public read deadline.
+func TestWatchOutlivesReadDeadline(t *testing.T) {
+	g := newTestGW(t, nil, func(c *Config) { c.PublicReadTimeout = time.Second })
+	g.srv.watchPollEvery = 500 * time.Millisecond
+	out := g.must(201, "POST", "/v1/sign/hash", g.key, map[string]any{"hashBase64": b64(digest("slow loan"))})
+	if st := g.must(200, "GET", strings.TrimPrefix(out["watchUrl"].(string), g.url)+"&wait=2", "", nil); st["status"] != "pending" {
+		t.Fatalf("long poll: %v", st)
+	}
+	req, _ := http.NewRequest("GET", out["watchUrl"].(string), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	buf := make([]byte, 4096)
+	if _, err := res.Body.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2500 * time.Millisecond) // past the read deadline; the stream re-reads the store meanwhile
+	type result struct {
+		n   int
+		err error
+	}
+	got := make(chan result, 1)
+	go func() { n, err := res.Body.Read(buf); got <- result{n, err} }()
+	select {
+	case r := <-got:
+		t.Fatalf("the stream ended or sent: %d %v", r.n, r.err)
+	case <-time.After(time.Second):
 	}
 }

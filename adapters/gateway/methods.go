@@ -84,6 +84,9 @@ func (s *Server) methodCheck(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(allow) == 0 || slices.Contains(allow, req.Method) {
 			return next(c)
 		}
+		if strings.HasPrefix(req.URL.Path, "/csc/v2/") {
+			c.Set("csc", true) // answered in CSC's error shape, as the CSC group would
+		}
 		c.Response().Header().Set("Allow", strings.Join(allow, ", "))
 		return apiErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s is not a method of this path; it takes %s", req.Method, req.URL.Path, strings.Join(allow, ", "))
 	}

@@ -48,11 +48,13 @@ type Server struct {
 	methods       *methodTable
 	capKey        []byte // MAC key of capability URLs (watch.go)
 	watchers      sessionWatch
-	validate      *validator.Validate
-	otp           OTPSender
-	otpKey        []byte // HMAC key of stored one-time codes
-	roots         *x509.CertPool
-	anchors       []*x509.Certificate
+	// watchPollEvery overrides watchPoll (tests: only notifications wake).
+	watchPollEvery time.Duration
+	validate       *validator.Validate
+	otp            OTPSender
+	otpKey         []byte // HMAC key of stored one-time codes
+	roots          *x509.CertPool
+	anchors        []*x509.Certificate
 	// trust keeps tenants apart: which anchors each tenant's sessions
 	// accept, and that gateway-CA certificates serve their own tenant.
 	trust tenantTrust

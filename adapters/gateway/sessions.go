@@ -479,6 +479,11 @@ func (s *Server) sessionQR(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return writeQR(c, sess)
+}
+
+// writeQR answers the session's deep link as a QR code.
+func writeQR(c echo.Context, sess *Session) error {
 	var st sessionState
 	if err := json.Unmarshal(sess.State, &st); err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/callback"
-	"github.com/securesign/securesign/deeplink"
 )
 
 // Capability URLs (protocol §3.4): a session's QR image and its status, for
@@ -143,16 +142,8 @@ func (s *Server) watchQR(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var st sessionState
-	if err := json.Unmarshal(sess.State, &st); err != nil {
-		return err
-	}
-	png, err := deeplink.QRPNG(st.DeepLink)
-	if err != nil {
-		return err
-	}
 	c.Response().Header().Set("Access-Control-Allow-Origin", "*")
-	return c.Blob(http.StatusOK, "image/png", png)
+	return writeQR(c, sess)
 }
 
 // watchBody is what a capability shows of a session: its status, nothing
@@ -205,7 +196,11 @@ func (s *Server) watchStatus(c echo.Context) error {
 			release()
 			return c.JSON(http.StatusOK, s.watchState(again))
 		}
-		t := time.NewTimer(min(wait, sess.ExpiresAt.Sub(s.cfg.Now())+time.Second))
+		wait = min(wait, sess.ExpiresAt.Sub(s.cfg.Now())+time.Second)
+		// The public read deadline would cancel the wait (net/http ends the
+		// request's context when the idle connection's read times out).
+		http.NewResponseController(c.Response().Writer).SetReadDeadline(time.Now().Add(wait + 5*time.Second)) //nolint:errcheck
+		t := time.NewTimer(wait)
 		select {
 		case <-changed:
 		case <-t.C:
@@ -213,6 +208,9 @@ func (s *Server) watchStatus(c echo.Context) error {
 		}
 		t.Stop()
 		release()
+		if c.Request().Context().Err() != nil {
+			return nil // the client left
+		}
 		if sess, err = s.store.SessionByID(c.Request().Context(), sess.RequestID); err != nil {
 			return err
 		}
@@ -250,7 +248,11 @@ func (s *Server) watchStream(c echo.Context, sess *Session) error {
 	defer heartbeat.Stop()
 	for !final(last.Status) {
 		changed, release := s.watchers.watch(sess.RequestID)
-		t := time.NewTimer(min(watchPoll, end.Sub(s.cfg.Now())))
+		poll := watchPoll
+		if s.watchPollEvery > 0 {
+			poll = s.watchPollEvery
+		}
+		t := time.NewTimer(min(poll, end.Sub(s.cfg.Now())))
 		var stop bool
 		select {
 		case <-changed:
