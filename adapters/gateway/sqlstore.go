@@ -619,7 +619,27 @@ func (s *sqlStore) CreateTenant(ctx context.Context, t *Tenant) error {
 	return err
 }
 
-func scanTenant(sc interface{ Scan(...any) error }) (*Tenant, error) {
+// rowScanner is a *sql.Row or *sql.Rows.
+type rowScanner = interface{ Scan(...any) error }
+
+// collect reads every row of a query with scan and closes rows.
+func collect[T any](rows *sql.Rows, err error, scan func(rowScanner) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func scanTenant(sc rowScanner) (*Tenant, error) {
 	var t Tenant
 	var dis int
 	var created int64
@@ -637,19 +657,7 @@ func (s *sqlStore) Tenant(ctx context.Context, id string) (*Tenant, error) {
 
 func (s *sqlStore) Tenants(ctx context.Context) ([]*Tenant, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT id, name, disabled, created_at FROM tenants ORDER BY created_at, id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanTenant)
 }
 
 func (s *sqlStore) SetTenantDisabled(ctx context.Context, id string, disabled bool) error {
@@ -683,7 +691,7 @@ func (s *sqlStore) CreateAPIKey(ctx context.Context, k *APIKey) error {
 
 const apiKeyCols = "id, tenant_id, name, hash, live, created_at, revoked_at"
 
-func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
+func scanAPIKey(sc rowScanner) (*APIKey, error) {
 	var k APIKey
 	var h []byte
 	var live int
@@ -711,19 +719,7 @@ func (s *sqlStore) APIKey(ctx context.Context, id string) (*APIKey, error) {
 
 func (s *sqlStore) APIKeys(ctx context.Context, tenantID string) ([]*APIKey, error) {
 	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+apiKeyCols+" FROM api_keys WHERE tenant_id = ? ORDER BY created_at, id"), tenantID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*APIKey
-	for rows.Next() {
-		k, err := scanAPIKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanAPIKey)
 }
 
 func (s *sqlStore) RevokeAPIKey(ctx context.Context, tenantID, id string, at time.Time) error {
@@ -958,7 +954,7 @@ func (s *sqlStore) CreateSession(ctx context.Context, x *Session, audit *AuditEn
 const sessionCols = `request_id, tenant_id, kind, action, hashes, hash_algo, origin, challenge, cert_serial, cert_sha256,
 	user_id, callback_url, return_url, doc, state, output, expires_at, created_at, status, completion`
 
-func scanSession(sc interface{ Scan(...any) error }) (*Session, error) {
+func scanSession(sc rowScanner) (*Session, error) {
 	var x Session
 	var hashes, comp []byte
 	var exp, created int64
@@ -1075,7 +1071,7 @@ func (s *sqlStore) CreateCertificate(ctx context.Context, c *Certificate) error 
 
 const certCols = "id, tenant_id, user_id, serial_hex, sha256_hex, der, chain, source, key_location, key_kind, key_blob, profile, not_before, not_after, revoked_at, created_at"
 
-func scanCert(sc interface{ Scan(...any) error }) (*Certificate, error) {
+func scanCert(sc rowScanner) (*Certificate, error) {
 	var c Certificate
 	var chain []byte
 	var nb, na, rv, cr int64
@@ -1103,19 +1099,7 @@ func (s *sqlStore) CertificateBySerial(ctx context.Context, tenantID, serialHex 
 
 func (s *sqlStore) CertificatesBySerial(ctx context.Context, tenantID, serialHex string) ([]*Certificate, error) {
 	rows, err := s.r.QueryContext(ctx, s.q("SELECT "+certCols+" FROM certificates WHERE tenant_id = ? AND serial_hex = ? ORDER BY created_at, id"), tenantID, serialHex)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Certificate
-	for rows.Next() {
-		c, err := scanCert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanCert)
 }
 
 func (s *sqlStore) Certificates(ctx context.Context, tenantID, userID string) ([]*Certificate, error) {
@@ -1125,19 +1109,7 @@ func (s *sqlStore) Certificates(ctx context.Context, tenantID, userID string) ([
 		args = append(args, userID)
 	}
 	rows, err := s.r.QueryContext(ctx, s.q(query+" ORDER BY created_at, id"), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*Certificate
-	for rows.Next() {
-		c, err := scanCert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanCert)
 }
 
 func (s *sqlStore) RevokeCertificate(ctx context.Context, tenantID, id string, at time.Time) error {
@@ -1293,7 +1265,7 @@ func (s *sqlStore) appendAuditTx(ctx context.Context, tx *sql.Tx, e *AuditEntry)
 
 const auditCols = "tenant_id, seq, at, actor, action, origin, request_id, cert_serial, doc_hash, outcome, detail, prev_hash, hash"
 
-func scanAudit(sc interface{ Scan(...any) error }) (*AuditEntry, error) {
+func scanAudit(sc rowScanner) (*AuditEntry, error) {
 	var e AuditEntry
 	var at int64
 	if err := sc.Scan(&e.TenantID, &e.Seq, &at, &e.Actor, &e.Action, &e.Origin, &e.RequestID, &e.CertSerial, &e.DocHash, &e.Outcome, &e.Detail, &e.PrevHash, &e.Hash); err != nil {

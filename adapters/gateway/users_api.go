@@ -416,7 +416,7 @@ func (s *Server) patchUser(c echo.Context) error {
 
 const userCols = "id, tenant_id, external_id, name, email, phone, subject, created_at"
 
-func scanUser(sc interface{ Scan(...any) error }) (*User, error) {
+func scanUser(sc rowScanner) (*User, error) {
 	var u User
 	var c int64
 	var subj []byte
