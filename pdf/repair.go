@@ -215,21 +215,3 @@ func fullSave(ctx context.Context, f *syntax.File) ([]byte, error) {
 	b.WriteString("\nstartxref\n" + strconv.Itoa(xref) + "\n%%EOF\n")
 	return b.Bytes(), nil
 }
-
-// CheckSignable reads src as Sign would (opening it with opts.Password,
-// repairing it in memory if it needs and allows that, finding its catalog)
-// and returns the error Sign would return for the document itself, without
-// signing or writing anything. Callers that spend something on a request
-// (an OTP, a token PIN prompt) check the document first.
-func CheckSignable(ctx context.Context, src io.ReaderAt, size int64, opts SignOptions) (err error) {
-	defer recoverInternal(&err)
-	doc, info, err := openForSigning(ctx, src, size, &opts)
-	if err != nil {
-		return err
-	}
-	if opts.Info != nil {
-		*opts.Info = *info
-	}
-	_, err = stateFromDocument(doc)
-	return err
-}
