@@ -2,11 +2,8 @@ package pdf
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -19,42 +16,9 @@ import (
 	"testing"
 
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testimg"
 	"github.com/securesign/securesign/internal/testpki"
 )
-
-// pngBomb is a PNG declaring w × h gray pixels whose IDAT holds only the
-// first rows (zeros): a few KB that would decode to w·h bytes.
-func pngBomb(w, h, rows int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, body []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(body)))
-		b.Write(n[:])
-		crc := crc32.NewIEEE()
-		crc.Write([]byte(typ))
-		crc.Write(body)
-		b.WriteString(typ)
-		b.Write(body)
-		binary.BigEndian.PutUint32(n[:], crc.Sum32())
-		b.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8] = 8 // gray, 8 bits
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, w+1)
-	for range rows {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // TestImageBudget refuses images above the budgets from their header,
 // before any pixel buffer exists.
@@ -63,10 +27,10 @@ func TestImageBudget(t *testing.T) {
 		name string
 		img  []byte
 	}{
-		{"10000x10000", pngBomb(10000, 10000, 100)},
-		{"65535x65535", pngBomb(65535, 65535, 10)},
-		{"9000x1", pngBomb(9000, 1, 1)},
-		{"2001x2000", pngBomb(2001, 2000, 1)},
+		{"10000x10000", testimg.PNGBomb(10000, 10000, 100)},
+		{"65535x65535", testimg.PNGBomb(65535, 65535, 10)},
+		{"9000x1", testimg.PNGBomb(9000, 1, 1)},
+		{"2001x2000", testimg.PNGBomb(2001, 2000, 1)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var m0, m1 runtime.MemStats
@@ -82,7 +46,7 @@ func TestImageBudget(t *testing.T) {
 			}
 		})
 	}
-	if err := (&Appearance{Width: 100, Height: 50, Image: pngBomb(2000, 2000, 2000)}).check(); err != nil {
+	if err := (&Appearance{Width: 100, Height: 50, Image: testimg.PNGBomb(2000, 2000, 2000)}).check(); err != nil {
 		t.Errorf("4 MP image refused: %v", err)
 	}
 }
@@ -199,8 +163,8 @@ func ppmPixels(t *testing.T, path string) func(x, y int) [3]int {
 // FuzzPNGRaw: any bytes either pass through with an inflatable IDAT of the
 // announced size or are left to the decoder; never a panic.
 func FuzzPNGRaw(f *testing.F) {
-	f.Add(pngBomb(16, 16, 16))
-	f.Add(pngBomb(10000, 10000, 3))
+	f.Add(testimg.PNGBomb(16, 16, 16))
+	f.Add(testimg.PNGBomb(10000, 10000, 3))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := parsePNGRaw(b)
 		if err == nil && (p.width <= 0 || p.height <= 0 || len(p.idat) == 0) {

@@ -2,10 +2,7 @@ package gateway
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/png"
 	"net"
@@ -13,36 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/internal/testimg"
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
-
-// pngBomb declares w × h gray pixels and holds a few rows of zeros.
-func pngBomb(w, h int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, body []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(body)))
-		b.Write(n[:])
-		b.WriteString(typ)
-		b.Write(body)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), body...)))
-		b.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8] = 8
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	zw.Write(make([]byte, 10*(w+1)))
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // TestImageBombRefused: an appearance image above the budget is refused
 // with 422 before the OTP is looked at (it stays usable).
@@ -54,7 +25,7 @@ func TestImageBombRefused(t *testing.T) {
 	doc := testpdf.Minimal("bomb")
 	soid, scode := g.signOTPDocs(g.key, uid, issued["certificateId"].(string), doc)
 	req := map[string]any{"pdfBase64": b64(doc), "certificateId": issued["certificateId"], "otpId": soid, "otp": scode,
-		"appearance": map[string]any{"imageBase64": b64(pngBomb(65535, 65535))}}
+		"appearance": map[string]any{"imageBase64": b64(testimg.PNGBomb(65535, 65535, 10))}}
 	g.wantErr(422, CodeImageTooLarge, "POST", "/v1/sign/pdf", g.key, req)
 	req["appearance"] = map[string]any{"imageBase64": b64([]byte("GIF89a not an image"))}
 	g.wantErr(422, CodeImageInvalid, "POST", "/v1/sign/pdf", g.key, req)

@@ -4,16 +4,12 @@ package hardening
 
 import (
 	"bufio"
-	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,41 +23,10 @@ import (
 
 	"github.com/securesign/securesign/internal/loadgen/lg"
 	"github.com/securesign/securesign/internal/testenv"
+	"github.com/securesign/securesign/internal/testimg"
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
-
-// pngBomb is a PNG declaring w × h 8-bit gray pixels whose IDAT holds the
-// first rows rows of zeros (all of them for the 10k² bomb: 100 MB that
-// deflate to some 100 KB).
-func pngBomb(w, h, rows int) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	chunk := func(typ string, body []byte) {
-		var n [4]byte
-		binary.BigEndian.PutUint32(n[:], uint32(len(body)))
-		b.Write(n[:])
-		b.WriteString(typ)
-		b.Write(body)
-		binary.BigEndian.PutUint32(n[:], crc32.ChecksumIEEE(append([]byte(typ), body...)))
-		b.Write(n[:])
-	}
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr, uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8] = 8
-	chunk("IHDR", ihdr)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	row := make([]byte, w+1)
-	for range rows {
-		zw.Write(row)
-	}
-	zw.Close()
-	chunk("IDAT", z.Bytes())
-	chunk("IEND", nil)
-	return b.Bytes()
-}
 
 // TestAbuseImageBombs: the appearance-image bombs of issue 14 (a 10,000²
 // PNG, 0.9 GB and 7.7 s before; a 65,535² one, which ended the process)
@@ -84,7 +49,7 @@ func TestAbuseImageBombs(t *testing.T) {
 	}
 	pdfBytes := testpdf.Minimal("bomb")
 	pdf := base64.StdEncoding.EncodeToString(pdfBytes)
-	small := base64.StdEncoding.EncodeToString(pngBomb(200, 100, 100))
+	small := base64.StdEncoding.EncodeToString(testimg.PNGBomb(200, 100, 100))
 	if _, err := c.Must(ctx, 201, "POST", "/v1/sign/pdf", map[string]any{"pdfBase64": pdf, "certSerial": id.SerialHex,
 		"appearance": map[string]any{"imageBase64": small}}); err != nil {
 		t.Fatal(err)
@@ -103,9 +68,9 @@ func TestAbuseImageBombs(t *testing.T) {
 		png    []byte
 		server bool
 	}{
-		{"10000x10000 token path", pngBomb(10000, 10000, 10000), false},
-		{"65535x65535 token path", pngBomb(65535, 65535, 100), false},
-		{"65535x65535 server key", pngBomb(65535, 65535, 100), true},
+		{"10000x10000 token path", testimg.PNGBomb(10000, 10000, 10000), false},
+		{"65535x65535 token path", testimg.PNGBomb(65535, 65535, 100), false},
+		{"65535x65535 server key", testimg.PNGBomb(65535, 65535, 100), true},
 	} {
 		req := map[string]any{"pdfBase64": pdf, "certSerial": id.SerialHex, "appearance": map[string]any{"imageBase64": base64.StdEncoding.EncodeToString(bomb.png)}}
 		if bomb.server {
