@@ -25,30 +25,7 @@ var (
 // pki.TSAClient and pki.RevocationChecker.
 func TestSignWithPKIServices(t *testing.T) {
 	ctx := context.Background()
-	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer srv.Close()
-	// BaseURL makes the issuing CA certificate name the root-signed CRL
-	// that the CA serves with RootKey, so the DSS can cover it too.
-	hier, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: "PDF Test", BaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.New(ctx, pki.Config{Cert: hier.Issuing, Key: hier.IssuingKey, Chain: []*x509.Certificate{hier.Root},
-		RootKey: hier.RootKey, Store: pki.NewMemoryStore(), BaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = ca.Handler()
-	key := testpki.Key(t, testpki.P256, 0)
-	cert, err := ca.Issue(ctx, key.Public(), pki.Subject{CommonName: "Rajesh Kumar", State: "Karnataka", PostalCode: "560001"}, "individual-signing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signer.NewSoftware(key, cert, []*x509.Certificate{hier.Issuing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, hier, _, s := servedCA(t, "PDF Test")
 	out := filepath.Join(t.TempDir(), "out.pdf")
 	opts := SignOptions{
 		Level:             LevelBLTA,
@@ -77,4 +54,36 @@ func TestSignWithPKIServices(t *testing.T) {
 	if sig.Level != string(LevelBLTA) || sig.Revocation != "good" {
 		t.Errorf("level %q, revocation %q; want B-LTA with good revocation", sig.Level, sig.Revocation)
 	}
+}
+
+// servedCA is the project's own CA behind a loopback HTTP server (its TSA
+// at /tsa, OCSP and CRLs) and a software signer with a certificate it
+// issued. BaseURL makes the issuing CA certificate name the root-signed
+// CRL that the CA serves with RootKey, so a DSS can cover it too.
+func servedCA(t *testing.T, name string) (*httptest.Server, *pki.Hierarchy, *pki.CA, signer.Signer) {
+	t.Helper()
+	ctx := context.Background()
+	var h http.Handler = http.NotFoundHandler()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	hier, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: name, BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := pki.New(ctx, pki.Config{Cert: hier.Issuing, Key: hier.IssuingKey, Chain: []*x509.Certificate{hier.Root},
+		RootKey: hier.RootKey, Store: pki.NewMemoryStore(), BaseURL: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = ca.Handler()
+	key := testpki.Key(t, testpki.P256, 0)
+	cert, err := ca.Issue(ctx, key.Public(), pki.Subject{CommonName: "Rajesh Kumar", State: "Karnataka", PostalCode: "560001"}, "individual-signing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := signer.NewSoftware(key, cert, []*x509.Certificate{hier.Issuing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, hier, ca, s
 }

@@ -3,15 +3,12 @@ package pdf
 import (
 	"context"
 	"crypto/x509"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/securesign/securesign/internal/testpki"
 	"github.com/securesign/securesign/pki"
-	"github.com/securesign/securesign/signer"
 )
 
 // TestTSAAndResponderTrust: VerifyOptions.TSARoots and TSACertificates
@@ -21,28 +18,7 @@ import (
 // judged under each setting.
 func TestTSAAndResponderTrust(t *testing.T) {
 	ctx := context.Background()
-	var h http.Handler = http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
-	defer srv.Close()
-	hier, err := pki.NewHierarchy(ctx, pki.HierarchyOptions{Name: "TSA Trust", BaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := pki.New(ctx, pki.Config{Cert: hier.Issuing, Key: hier.IssuingKey, Chain: []*x509.Certificate{hier.Root},
-		RootKey: hier.RootKey, Store: pki.NewMemoryStore(), BaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h = ca.Handler()
-	key := testpki.Key(t, testpki.P256, 0)
-	cert, err := ca.Issue(ctx, key.Public(), pki.Subject{CommonName: "Rajesh Kumar", State: "Karnataka", PostalCode: "560001"}, "individual-signing")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := signer.NewSoftware(key, cert, []*x509.Certificate{hier.Issuing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, hier, ca, s := servedCA(t, "TSA Trust")
 	out := filepath.Join(t.TempDir(), "out.pdf")
 	if err := SignFile(ctx, sgInput(t, "forms"), out, s, SignOptions{Level: LevelBLTA, Timestamper: &pki.TSAClient{URL: srv.URL + "/tsa"},
 		Revocation: pki.NewRevocationChecker(pki.RevocationOptions{Timeout: 5 * time.Second}), ExtraCertificates: []*x509.Certificate{hier.Root}}); err != nil {
