@@ -27,41 +27,18 @@ import (
 // The end-to-end tests build the real securesign binary and drive
 // "securesign gateway --dev" over HTTP only, as a portal and an app would.
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
+// bin is the real securesign binary, built once per test process.
+var bin = testenv.Binary{Package: "github.com/securesign/securesign/adapters/cmd/securesign"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bin.Remove()
 	os.Exit(code)
 }
 
 func securesignBinary(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test builds the binary; skipped with -short")
-	}
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "securesign-e2e-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "securesign")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/securesign/securesign/adapters/cmd/securesign").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 // gwProc is a running gateway process.

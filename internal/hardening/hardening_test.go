@@ -5,14 +5,12 @@ package hardening
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,43 +18,18 @@ import (
 	"github.com/securesign/securesign/internal/testenv"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-)
+// bin is the real securesign binary, built once per test process.
+var bin = testenv.Binary{Package: "github.com/securesign/securesign/adapters/cmd/securesign"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	bin.Remove()
 	os.Exit(code)
 }
 
-// securesign builds the real binary once per test process.
 func securesign(t testing.TB) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("builds and runs the gateway binary; skipped with -short")
-	}
-	goTool := testenv.LookPath(t, "go", "golang-go (or Go from go.dev)")
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "securesign-hardening-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "securesign")
-		out, err := exec.Command(goTool, "build", "-o", binPath, "github.com/securesign/securesign/adapters/cmd/securesign").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
+	return bin.Path(t)
 }
 
 // startGateway starts a dev gateway on data and listen with a rate limit
