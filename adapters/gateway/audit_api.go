@@ -141,22 +141,10 @@ func (s *sqlStore) AuditPage(ctx context.Context, q AuditQuery) ([]*AuditEntry, 
 	if q.Limit < 1 || q.Limit > MaxAuditPage {
 		q.Limit = DefaultAuditPage
 	}
-	query, args := "SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ?", []any{q.TenantID}
+	query, args := auditWhere(q.TenantID, q.From, q.To, q.RequestID)
 	if q.BeforeSeq > 0 {
 		query += " AND seq < ?"
 		args = append(args, q.BeforeSeq)
-	}
-	if !q.From.IsZero() {
-		query += " AND at >= ?"
-		args = append(args, nanos(q.From))
-	}
-	if !q.To.IsZero() {
-		query += " AND at <= ?"
-		args = append(args, nanos(q.To))
-	}
-	if q.RequestID != "" {
-		query += " AND request_id = ?"
-		args = append(args, q.RequestID)
 	}
 	if q.Action != "" {
 		// A family is the range [family".", family"/"): '/' follows '.',
@@ -166,20 +154,12 @@ func (s *sqlStore) AuditPage(ctx context.Context, q AuditQuery) ([]*AuditEntry, 
 	}
 	query += " ORDER BY seq DESC LIMIT " + strconv.Itoa(q.Limit+1)
 	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
+	out, err := collect(rows, err, scanAudit)
 	if err != nil {
 		return nil, false, err
 	}
-	defer rows.Close()
-	out := []*AuditEntry{}
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, false, err
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
+	if out == nil {
+		out = []*AuditEntry{}
 	}
 	if len(out) > q.Limit {
 		return out[:q.Limit], true, nil

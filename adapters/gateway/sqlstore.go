@@ -1276,37 +1276,36 @@ func scanAudit(sc rowScanner) (*AuditEntry, error) {
 }
 
 func (s *sqlStore) AuditLogs(ctx context.Context, f AuditFilter) ([]*AuditEntry, error) {
-	query, args := "SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ?", []any{f.TenantID}
-	if !f.From.IsZero() {
-		query += " AND at >= ?"
-		args = append(args, nanos(f.From))
-	}
-	if !f.To.IsZero() {
-		query += " AND at <= ?"
-		args = append(args, nanos(f.To))
-	}
-	if f.RequestID != "" {
-		query += " AND request_id = ?"
-		args = append(args, f.RequestID)
-	}
+	query, args := auditWhere(f.TenantID, f.From, f.To, f.RequestID)
 	if f.Limit <= 0 || f.Limit > 10000 {
 		f.Limit = 1000
 	}
 	query += " ORDER BY seq LIMIT " + strconv.Itoa(f.Limit)
 	rows, err := s.r.QueryContext(ctx, s.q(query), args...)
-	if err != nil {
-		return nil, err
+	out, err := collect(rows, err, scanAudit)
+	if out == nil && err == nil {
+		out = []*AuditEntry{}
 	}
-	defer rows.Close()
-	out := []*AuditEntry{}
-	for rows.Next() {
-		e, err := scanAudit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
+	return out, err
+}
+
+// auditWhere selects a tenant's audit entries in [from, to] (zero: open)
+// with requestID (empty: any), for AuditLogs and AuditPage to extend.
+func auditWhere(tenantID string, from, to time.Time, requestID string) (string, []any) {
+	query, args := "SELECT "+auditCols+" FROM audit_log WHERE tenant_id = ?", []any{tenantID}
+	if !from.IsZero() {
+		query += " AND at >= ?"
+		args = append(args, nanos(from))
 	}
-	return out, rows.Err()
+	if !to.IsZero() {
+		query += " AND at <= ?"
+		args = append(args, nanos(to))
+	}
+	if requestID != "" {
+		query += " AND request_id = ?"
+		args = append(args, requestID)
+	}
+	return query, args
 }
 
 func (s *sqlStore) VerifyAudit(ctx context.Context, tenantID string) (int, error) {
