@@ -64,41 +64,26 @@ func schemaOf(t reflect.Type) obj {
 		props := obj{}
 		var required []string
 		var anyOf []any
-		var walk func(t reflect.Type)
-		walk = func(t reflect.Type) {
-			for f := range t.Fields() {
-				if f.Anonymous {
-					walk(f.Type)
-					continue
-				}
-				name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-				if name == "-" || !f.IsExported() {
-					continue
-				}
-				if name == "" {
-					name = f.Name
-				}
-				s := schemaOf(f.Type)
-				req, without := applyTags(s, f.Type, f.Tag.Get("validate"))
-				if req {
-					required = append(required, name)
-				}
-				if without != "" {
-					other := without
-					for g := range t.Fields() {
-						if g.Name == without {
-							other, _, _ = strings.Cut(g.Tag.Get("json"), ",")
-						}
-					}
-					anyOf = append(anyOf, obj{"required": []string{name}}, obj{"required": []string{other}})
-				}
-				if d := fieldDocs[t.Name()+"."+name]; d != "" {
-					s["description"] = d
-				}
-				props[name] = s
+		eachJSONField(t, func(t reflect.Type, f reflect.StructField, name, _ string) {
+			s := schemaOf(f.Type)
+			req, without := applyTags(s, f.Type, f.Tag.Get("validate"))
+			if req {
+				required = append(required, name)
 			}
-		}
-		walk(t)
+			if without != "" {
+				other := without
+				for g := range t.Fields() {
+					if g.Name == without {
+						other, _, _ = strings.Cut(g.Tag.Get("json"), ",")
+					}
+				}
+				anyOf = append(anyOf, obj{"required": []string{name}}, obj{"required": []string{other}})
+			}
+			if d := fieldDocs[t.Name()+"."+name]; d != "" {
+				s["description"] = d
+			}
+			props[name] = s
+		})
 		out := obj{"type": "object", "properties": props, "additionalProperties": false}
 		if len(required) > 0 {
 			out["required"] = required
@@ -109,6 +94,26 @@ func schemaOf(t reflect.Type) obj {
 		return out
 	}
 	panic("openapi: no schema for " + t.String())
+}
+
+// eachJSONField calls fn with each member encoding/json writes for struct t
+// (embedded structs flattened): the struct declaring it, the field, its
+// JSON name and the tag's options.
+func eachJSONField(t reflect.Type, fn func(owner reflect.Type, f reflect.StructField, name, opts string)) {
+	for f := range t.Fields() {
+		if f.Anonymous {
+			eachJSONField(f.Type, fn)
+			continue
+		}
+		name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fn(t, f, name, opts)
+	}
 }
 
 // answerSchemaOf is the JSON Schema of an answer type as encoding/json
@@ -130,27 +135,12 @@ func answerSchemaOf(t reflect.Type) obj {
 	case t.Kind() == reflect.Struct:
 		p := obj{}
 		var required []string
-		var walk func(t reflect.Type)
-		walk = func(t reflect.Type) {
-			for f := range t.Fields() {
-				if f.Anonymous {
-					walk(f.Type)
-					continue
-				}
-				name, opts, _ := strings.Cut(f.Tag.Get("json"), ",")
-				if name == "-" || !f.IsExported() {
-					continue
-				}
-				if name == "" {
-					name = f.Name
-				}
-				p[name] = answerSchemaOf(f.Type)
-				if !strings.Contains(opts, "omitempty") {
-					required = append(required, name)
-				}
+		eachJSONField(t, func(_ reflect.Type, f reflect.StructField, name, opts string) {
+			p[name] = answerSchemaOf(f.Type)
+			if !strings.Contains(opts, "omitempty") {
+				required = append(required, name)
 			}
-		}
-		walk(t)
+		})
 		s = props(required, p)
 	default:
 		s = schemaOf(t)
