@@ -270,19 +270,14 @@ func rekeyTenant(ctx context.Context, s *sqlStore, tx *sql.Tx, keys *auditKeys, 
 
 func txStrings(ctx context.Context, tx *sql.Tx, query string) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
+}
+
+// scanString scans a one-column row of text.
+func scanString(sc rowScanner) (string, error) {
+	var v string
+	err := sc.Scan(&v)
+	return v, err
 }
 
 // ---- checkpoints ----
@@ -345,19 +340,7 @@ func (s *sqlStore) entryHash(ctx context.Context, tenantID string, seq int64) ([
 
 func (s *sqlStore) auditTenants(ctx context.Context) ([]string, error) {
 	rows, err := s.r.QueryContext(ctx, "SELECT tenant_id FROM audit_heads ORDER BY tenant_id")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, err, scanString)
 }
 
 // NewAuditCheckpoint signs and records a checkpoint of the tenant's chain
