@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const state = {
     key: '', userId: '', userName: '', issueOtp: '', certificateId: '', certSerial: '',
-    signOtp: '', signedPdf: null, signedName: '', events: null, auditNext: '',
+    signOtp: '', signedPdf: null, signedName: '', events: null, auditNext: '', auditPaged: false, auditSeq: 0,
   };
   const keyStore = 'securesign-console-key';
 
@@ -151,7 +151,9 @@
     if (!iso) return '';
     const d = new Date(iso);
     if (isNaN(d)) return iso;
-    return d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'medium', timeZoneName: 'short' });
+    return d.toLocaleString(undefined, {
+      year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short',
+    });
   }
 
   function cnOf(dn) {
@@ -506,9 +508,10 @@
 
   let auditTimer = 0;
 
-  // refreshAudit reloads the first page; soon: after the next call settles.
+  // refreshAudit reloads the first page after a call (soon: once it has
+  // settled), unless the reader has paged to older entries.
   function refreshAudit(soon) {
-    if (!state.key) return;
+    if (!state.key || state.auditPaged) return;
     clearTimeout(auditTimer);
     auditTimer = setTimeout(() => loadAudit(false), soon ? 300 : 0);
   }
@@ -527,10 +530,14 @@
   }
 
   async function loadAudit(more) {
+    clearTimeout(auditTimer);
+    state.auditPaged = more;
+    const seq = ++state.auditSeq; // a later load wins over one still running
     let path = '/v1/audit/logs?limit=10';
     if (more && state.auditNext) path += '&next=' + encodeURIComponent(state.auditNext);
     const r = await api('log-audit', 'GET', path, undefined, { audit: false });
     const tbody = $('a-table').querySelector('tbody');
+    if (seq !== state.auditSeq) return;
     if (r.status !== 200) { say('a-status', 'Not loaded: ' + errText(r), true); return; }
     if (!more) tbody.replaceChildren();
     for (const e of r.json.entries || []) tbody.append(auditRow(e));
