@@ -147,6 +147,15 @@
       (r.json.triesLeft !== undefined ? ' (' + r.json.triesLeft + ' tries left)' : '');
   }
 
+  // shortWhen is a time for a table row: no year, 24-hour clock, zone.
+  function shortWhen(iso) {
+    const d = new Date(iso);
+    if (isNaN(d)) return iso || '';
+    return d.toLocaleString(undefined, {
+      month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZoneName: 'short',
+    });
+  }
+
   function when(iso) {
     if (!iso) return '';
     const d = new Date(iso);
@@ -519,7 +528,7 @@
   function auditRow(e) {
     const tr = el('tr');
     const outcome = e.outcome || '';
-    const cells = [when(e.at), e.action, outcome, e.actor, e.detail || '', e.requestId || ''];
+    const cells = [shortWhen(e.at), e.action, outcome, e.actor, e.detail || '', e.requestId || ''];
     const labels = ['Time', 'Action', 'Outcome', 'Actor', 'Detail', 'Session'];
     cells.forEach((c, i) => {
       const td = el('td', i === 2 && outcome ? 'o-' + outcome : '', c);
