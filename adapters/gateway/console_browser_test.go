@@ -175,17 +175,39 @@ func TestConsoleBrowser(t *testing.T) {
 	}
 	wait("signed live", `document.querySelector('#t-state').textContent === 'Signed'`)
 
+	// The PDF kind: a session for the token's certificate; once the app
+	// has signed, the finished PDF downloads and pdfsig accepts it.
+	browse(t, tab, "a PDF session", chromedp.SetValue(chromedp.CSS("#t-kind"), "pdf"),
+		chromedp.Evaluate[chromedp.Void](`document.querySelector('#t-kind').dispatchEvent(new Event('change'))`),
+		chromedp.WaitVisible(chromedp.CSS("#t-file")), chromedp.SetUploadFiles(chromedp.CSS("#t-file"), []string{pdfPath}),
+		chromedp.SetValue(chromedp.CSS("#t-serial"), app.Certificate().SerialNumber.Text(16)))
+	click("t-start")
+	wait("PDF session pending", has("#t-state", "Waiting for the signing app")+` && document.querySelector('#t-linktext').textContent !== `+jsString(link))
+	link = text("#t-linktext")
+	if st, res := g.postResult(signLink(t, g, link, app)); st != 200 {
+		t.Fatalf("PDF session callback = %d %v", st, res)
+	}
+	wait("PDF session signed", `document.querySelector('#t-state').textContent === 'Signed' && !document.querySelector('#t-download').classList.contains('hidden')`)
+	sessionPDF, _ := download(t, tab, "#t-download")
+	out2 := filepath.Join(t.TempDir(), "session.pdf")
+	if err := os.WriteFile(out2, sessionPDF, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := exec.Command(pdfsig, out2).CombinedOutput(); err != nil || !strings.Contains(string(res), "Signature is Valid") {
+		t.Errorf("pdfsig on the session's PDF: %v\n%s", err, res)
+	}
+
 	// 6: the audit log lists what happened, newest first, and pages.
 	click("a-load")
 	wait("audit entries", has("#a-table", "session.result"))
 	audit := text("#a-table tbody")
-	for _, want := range []string{"user.create", "otp.send", "certificate.issue", "pdf.sign.server", "session.create", "session.result"} {
+	for _, want := range []string{"user.create", "otp.send", "certificate.issue", "pdf.sign.server", "session.create", "session.result", "pdf.finish"} {
 		if !strings.Contains(audit, want) {
 			t.Errorf("audit log lacks %s:\n%s", want, audit)
 		}
 	}
 	first, _ := chromedp.Run(tab, chromedp.TextContent(chromedp.CSS("#a-table tbody tr td:nth-child(2)")))
-	if first != "session.result" && first != "session.create" && first != "certificate.issue" {
+	if first != "session.result" && first != "pdf.finish" {
 		t.Errorf("newest entry %q: not newest first?", first)
 	}
 	rows := func() int {
