@@ -256,7 +256,9 @@
       }
     } else {
       say('u-status', 'Not created: ' + errText(r), true);
+      return;
     }
+    // A new user: codes and certificate of the previous one no longer apply.
     state.issueOtp = state.certificateId = state.signOtp = '';
   });
 
