@@ -36,7 +36,8 @@ var openAPIOnce = sync.OnceValues(func() (routers.Router, error) {
 	// The document names no host: match any.
 	doc.Servers = nil
 	for _, ct := range []string{"application/pdf", "image/png", "application/pkix-crl", "application/ocsp-request",
-		"application/ocsp-response", "application/timestamp-query", "application/timestamp-reply", "application/x-pem-file", "text/html"} {
+		"application/ocsp-response", "application/timestamp-query", "application/timestamp-reply", "application/x-pem-file", "text/html",
+		"text/javascript", "text/css"} {
 		if openapi3filter.RegisteredBodyDecoder(ct) == nil {
 			openapi3filter.RegisterBodyDecoder(ct, openapi3filter.FileBodyDecoder)
 		}

@@ -339,6 +339,13 @@ func (s *Server) routes() *echo.Echo {
 	// Capability URLs: the customer's browser, without the API key.
 	e.GET("/v1/watch/:id", s.watchStatus, s.publicRate)
 	e.GET("/v1/watch/:id/qr.png", s.watchQR, s.publicRate)
+	if s.cfg.Dev {
+		// The demo console (console.go): never routed outside --dev.
+		e.GET("/", s.consoleAsset)
+		e.GET("/console/app.js", s.consoleAsset)
+		e.GET("/console/app.css", s.consoleAsset)
+		e.POST("/v1/dev/keys", s.devKey)
+	}
 
 	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)

@@ -239,7 +239,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		if key != "" {
 			fmt.Fprintf(e.stdout, "api key: %s\n", key)
 		} else {
-			fmt.Fprintf(e.stdout, "dev tenant %q exists: its API key was shown when it was created (run with --new-key for another)\n", gateway.DevTenantID)
+			fmt.Fprintf(e.stdout, "dev tenant %q exists: its API key was shown when it was created (run with --new-key for another, or press \"New dev key\" in the demo console)\n", gateway.DevTenantID)
 		}
 		fmt.Fprintf(e.stdout, "OTP outbox: %s\n", filepath.Join(f.data, "dev-otp-outbox.jsonl"))
 	}
@@ -257,6 +257,9 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "admin listener (/metrics) on %s\n", aln.Addr())
 	}
 	fmt.Fprintf(e.stdout, "listening on %s\n", local)
+	if f.dev {
+		fmt.Fprintf(e.stdout, "demo console: %s/\n", local)
+	}
 	if err := srv.Serve(ctx, ln); err != nil && ctx.Err() == nil {
 		return fail(e, "gateway", err)
 	}
