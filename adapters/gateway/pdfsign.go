@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
@@ -344,6 +345,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	var parts []pdfPart
 	repaired := false
 	var hashes [][]byte
+	var pkg []sigpkg.Document
 	hashAlgo := ""
 	cleanup := func() {
 		for _, p := range parts {
@@ -354,12 +356,19 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		name := rid + "-" + strconv.Itoa(i) + ".prepared.pdf"
 		var info pdf.SignInfo
 		opts.Info = &info
-		ps, err := s.prepareOne(ctx, d, name, cert, chain, opts)
+		ps, sum, err := s.prepareOne(ctx, d, name, cert, chain, opts)
 		if err != nil {
 			cleanup()
 			return 0, nil, err
 		}
 		repaired = repaired || info.Repaired
+		if pkg != nil || i == 0 {
+			if packageFits(ps) {
+				pkg = append(pkg, packageDoc(ps, packageName(req.Doc, i, len(docs)), sum))
+			} else {
+				pkg = nil // one document too large: no package at all
+			}
+		}
 		state, err := ps.MarshalBinary()
 		if err != nil {
 			cleanup()
@@ -380,7 +389,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	}
 	sess, err := s.createSession(c, &sessionSpec{Kind: "pdf", Action: "sign", Hashes: hashes, HashAlgo: hashAlgo, CallbackURL: req.CallbackURL,
 		ReturnURL: req.ReturnURL, CertSerial: serial, Doc: req.Doc, Platform: req.Platform, UserID: rec.UserID, Registered: rec,
-		PDFs: parts, RequestID: rid})
+		PDFs: parts, Package: pkg, RequestID: rid})
 	if err != nil {
 		cleanup()
 		return 0, nil, err
@@ -390,29 +399,31 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	return http.StatusCreated, ans, nil
 }
 
-// prepareOne writes the prepared file atomically and returns its state.
-func (s *Server) prepareOne(ctx context.Context, d *spooledUpload, name string, cert *x509.Certificate, chain []*x509.Certificate, opts pdf.SignOptions) (*pdf.PreparedSignature, error) {
+// prepareOne writes the prepared file atomically and returns its state
+// and its SHA-256 (hex), hashed as it is written.
+func (s *Server) prepareOne(ctx context.Context, d *spooledUpload, name string, cert *x509.Certificate, chain []*x509.Certificate, opts pdf.SignOptions) (*pdf.PreparedSignature, string, error) {
 	tmp, err := os.CreateTemp(s.filesDir(), "prep-*.tmp")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer os.Remove(tmp.Name())
-	ps, err := pdf.Prepare(ctx, tmp, d.File, d.Size, cert, chain, opts)
+	h := sha256.New()
+	ps, err := pdf.Prepare(ctx, io.MultiWriter(tmp, h), d.File, d.Size, cert, chain, opts)
 	if err != nil {
 		tmp.Close()
-		return nil, pdfError(err)
+		return nil, "", pdfError(err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return nil, err
+		return nil, "", err
 	}
 	if err := tmp.Close(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := s.docs.Save(ctx, name, tmp.Name()); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return ps, nil
+	return ps, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // finishPDFs embeds the session's signatures into copies of the prepared
