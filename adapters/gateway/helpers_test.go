@@ -320,8 +320,10 @@ func signLink(t testing.TB, g *testGW, link string, s signer.Signer) string {
 		t.Fatalf("link signature: %v", err)
 	}
 	hashes := l.Hashes
-	if l.PackageURL != "" {
-		// A 1.2 app: the package proves the digests before any is signed.
+	if l.PackageURL != "" && len(hashes) == 0 {
+		// Only the package has the digests (a batch too large for them in
+		// the link): it proves them before any is signed. Tests of the
+		// package itself check it with checkPackage.
 		docs, err := (&sigpkg.Fetcher{}).Verify(context.Background(), l)
 		if err != nil {
 			t.Fatalf("signing package: %v", err)
