@@ -212,14 +212,19 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		return nil, err
 	}
 	req.Org = s.tenantOrg(ctx, p.TenantID)
+	var pkgURL, pkgSHA256 string
 	if len(spec.Package) > 0 {
-		if st.Package, err = s.buildPackage(sess, spec.Package, req); err != nil {
+		if st.Package, pkgURL, pkgSHA256, err = s.buildPackage(sess, spec.Package); err != nil {
 			return nil, err
 		}
 	}
-	link, err := buildLink(req, key)
+	own, _ := deeplink.OriginOf(s.baseURL)
+	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own)
 	if err != nil {
 		return nil, unprocessable(err, "cannot build the deep link: %v", err)
+	}
+	if !named {
+		st.Package = nil
 	}
 	st.DeepLink = link
 	sess.State = jsonBytes(st)

@@ -63,35 +63,45 @@ func (s *Server) packageURL(sess *Session) string {
 	return s.packageBase(sess.RequestID) + "?cap=" + capToken(s.capKey, capPackage, sess.RequestID, sess.ExpiresAt)
 }
 
-// buildPackage writes the package of sess from docs (URLs not yet set) and
-// names it in req: pkgUrl and pkgSha256.
-func (s *Server) buildPackage(sess *Session, docs []sigpkg.Document, req *deeplink.Request) ([]byte, error) {
+// buildPackage writes the package of sess from docs (URLs not yet set)
+// and returns it with the link parameters that name it.
+func (s *Server) buildPackage(sess *Session, docs []sigpkg.Document) (raw []byte, pkgURL, pkgSHA256 string, err error) {
 	tok := capToken(s.capKey, capPackage, sess.RequestID, sess.ExpiresAt)
 	p := &sigpkg.Package{RequestID: sess.RequestID, HashAlgo: sess.HashAlgo, Documents: make([]sigpkg.Document, len(docs))}
 	for i, d := range docs {
 		d.PDFURL = s.packageBase(sess.RequestID) + "/" + strconv.Itoa(i+1) + ".pdf?cap=" + tok
 		p.Documents[i] = d
 	}
-	raw, err := sigpkg.Build(p)
-	if err != nil {
-		return nil, unprocessable(err, "cannot build the signing package: %v", err)
+	if raw, err = sigpkg.Build(p); err != nil {
+		return nil, "", "", unprocessable(err, "cannot build the signing package: %v", err)
 	}
-	req.PackageURL, req.PackageSHA256 = s.packageURL(sess), sigpkg.Digest(raw)
-	return raw, nil
+	return raw, s.packageURL(sess), sigpkg.Digest(raw), nil
 }
 
-// buildLink builds req's link. A link with a package that is too long for
-// its digests goes without them: the package proves them, bound by
-// pkgSha256 (protocol §6.1), which is how a batch of up to 50 PDFs fits one
-// link. A link that fits keeps its digests, so an app of protocol 1.1 can
-// still sign it.
-func buildLink(req *deeplink.Request, key *deeplink.SigningKey) (string, error) {
+// buildLinkWithPackage builds req's link, naming the package at pkgURL
+// (empty: none) when it can. A link on the gateway's own origin (own) always
+// names it; its digests stay in it when they fit, so that an app of
+// protocol 1.1 can still sign it, and go when they do not: the package
+// proves them, bound by pkgSha256 (§6.1), which is how a batch of up to 50
+// PDFs fits one link. A link on a portal's origin names the package only
+// when its digests do not fit: an app takes a package from another origin
+// than the link's only when configured to trust that gateway (§6.4), so a
+// link that fits is left as in 1.1 for apps without that setting. It
+// reports whether the link names the package.
+func buildLinkWithPackage(req *deeplink.Request, key *deeplink.SigningKey, pkgURL, pkgSHA256 string, own bool) (string, bool, error) {
+	if pkgURL == "" {
+		link, err := deeplink.Build(req, key)
+		return link, false, err
+	}
+	if own {
+		req.PackageURL, req.PackageSHA256 = pkgURL, pkgSHA256
+	}
 	link, err := deeplink.Build(req, key)
-	if req.PackageURL != "" && len(req.Hashes) > 0 && (errors.Is(err, deeplink.ErrTooLong) || errors.Is(err, deeplink.ErrHash)) {
-		req.Hashes = nil
+	if errors.Is(err, deeplink.ErrTooLong) || errors.Is(err, deeplink.ErrHash) {
+		req.PackageURL, req.PackageSHA256, req.Hashes = pkgURL, pkgSHA256, nil
 		link, err = deeplink.Build(req, key)
 	}
-	return link, err
+	return link, req.PackageURL != "", err
 }
 
 var errNoPackage = apiErr(http.StatusNotFound, CodeNotFound, "no such signing package, or its link has expired")

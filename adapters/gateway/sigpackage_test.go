@@ -232,6 +232,8 @@ func TestSigningPackageBatch50(t *testing.T) {
 		t.Fatalf("link of %d bytes", len(link))
 	}
 	l, docs := checkPackage(t, link)
+	_, raw := getURL(t, l.PackageURL)
+	t.Logf("50 PDFs: link %d bytes, package %d bytes", len(link), len(raw))
 	if len(l.Hashes) != 0 || len(docs) != 50 {
 		t.Fatalf("link digests %d, package documents %d; want 0 and 50", len(l.Hashes), len(docs))
 	}
@@ -285,5 +287,48 @@ func TestSigningPackageAcrossInstances(t *testing.T) {
 	code, pdfBytes := getURL(t, strings.Replace(p.Documents[0].PDFURL, a.url, b.url, 1))
 	if code != 200 || !bytes.Equal(pdfBytes, docs[0].PDF) {
 		t.Fatalf("PDF from B: %d, %d bytes", code, len(pdfBytes))
+	}
+}
+
+// TestSigningPackagePortalOrigin: a link on the portal's own origin (its
+// own callbackUrl) names the gateway's package only when its digests do
+// not fit it: an app takes a package from the gateway's origin only when
+// configured to, so a link that fits stays as in 1.1; a 50-PDF batch, which
+// could not be one link before, gets the package and verifies for an app
+// that trusts the gateway's origin (and for no other).
+func TestSigningPackagePortalOrigin(t *testing.T) {
+	g := newTestGW(t, nil)
+	portal := "http://127.0.0.1:1"
+	if err := g.srv.store.AddOrigin(context.Background(), DevTenantID, portal); err != nil {
+		t.Fatal(err)
+	}
+	k := testpki.Key(t, testpki.P256, 44)
+	issued := g.issueCSR(g.key, "cust-portal", k)
+	one := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("portal origin")),
+		"certSerial": issued["serialNumber"], "callbackUrl": portal + "/cb"})
+	l, err := deeplink.Parse(one["deepLink"].(string), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Origin != portal || l.PackageURL != "" || len(l.Hashes) != 1 || one["packageUrl"] != nil {
+		t.Errorf("one PDF on the portal's origin: origin %s, pkgUrl %q, %d digests, packageUrl %v", l.Origin, l.PackageURL, len(l.Hashes), one["packageUrl"])
+	}
+	items := make([]map[string]any, 50)
+	for i := range items {
+		items[i] = map[string]any{"pdfBase64": b64(testpdf.Minimal(fmt.Sprintf("portal batch %d", i+1)))}
+	}
+	batch := g.must(201, "POST", "/v1/sign/batch", g.key, map[string]any{"items": items, "certSerial": issued["serialNumber"], "callbackUrl": portal + "/cb"})
+	if l, err = deeplink.Parse(batch["deepLink"].(string), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if l.PackageURL == "" || len(l.Hashes) != 0 || batch["packageUrl"] != l.PackageURL {
+		t.Fatalf("50 PDFs on the portal's origin: pkgUrl %q, %d digests", l.PackageURL, len(l.Hashes))
+	}
+	if _, err := (&sigpkg.Fetcher{}).Verify(context.Background(), l); err == nil {
+		t.Error("an app that does not trust the gateway's origin took its package")
+	}
+	docs, err := (&sigpkg.Fetcher{GatewayOrigins: []string{g.url}}).Verify(context.Background(), l)
+	if err != nil || len(docs) != 50 {
+		t.Fatalf("with the gateway's origin trusted: %d documents, %v", len(docs), err)
 	}
 }
