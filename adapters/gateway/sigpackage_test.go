@@ -332,3 +332,34 @@ func TestSigningPackagePortalOrigin(t *testing.T) {
 		t.Fatalf("with the gateway's origin trusted: %d documents, %v", len(docs), err)
 	}
 }
+
+// BenchmarkPackagePDF serves a 16 MB prepared PDF of a signing package
+// from each document store, through the HTTP server. B/op (client and
+// server in one process) stays far below the PDF's size: it is streamed.
+func BenchmarkPackagePDF(b *testing.B) {
+	benchStores(b, func(b *testing.B, st Store) {
+		g := newTestGW(b, st)
+		k := testpki.Key(b, testpki.P256, 45)
+		issued := g.issueCSR(g.key, "bench-pkg", k)
+		doc := testpdf.Bytes(testpdf.Options{PadBytes: 16 << 20})
+		out := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(doc), "certSerial": issued["serialNumber"]})
+		p, err := sigpkg.Parse(func() []byte { _, raw := getURL(b, out["packageUrl"].(string)); return raw }())
+		if err != nil {
+			b.Fatal(err)
+		}
+		u := p.Documents[0].PDFURL
+		b.SetBytes(int64(len(doc)))
+		b.ReportAllocs()
+		for b.Loop() {
+			res, err := http.Get(u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			n, _ := io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 || n < int64(len(doc)) {
+				b.Fatalf("%d, %d bytes", res.StatusCode, n)
+			}
+		}
+	})
+}
