@@ -13,9 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/deeplink"
 	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
@@ -69,6 +71,9 @@ type signPDFReq struct {
 	Platform      string `json:"platform" validate:"omitempty,max=40"`
 	Doc           string `json:"doc" validate:"omitempty,max=200"`
 	pdfOptions
+	// names are the batch items' names, shown for each document of the
+	// signing package (empty: doc, numbered).
+	names []string
 }
 
 // signOptions turns request options into pdf.SignOptions, with the
@@ -364,7 +369,11 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		repaired = repaired || info.Repaired
 		if pkg != nil || i == 0 {
 			if packageFits(ps) {
-				pkg = append(pkg, packageDoc(ps, packageName(req.Doc, i, len(docs)), sum))
+				name := packageName(req.Doc, i, len(docs))
+				if i < len(req.names) && req.names[i] != "" {
+					name = req.names[i]
+				}
+				pkg = append(pkg, packageDoc(ps, name, sum))
 			} else {
 				pkg = nil // one document too large: no package at all
 			}
@@ -507,6 +516,9 @@ func (s *Server) copyDoc(ctx context.Context, name, dst string) error {
 type batchItem struct {
 	PDFBase64  string `json:"pdfBase64" validate:"omitempty,base64"`
 	HashBase64 string `json:"hashBase64" validate:"omitempty,base64"`
+	// Name is what the signing app shows for this PDF (protocol 1.2 §6.6);
+	// the rules of doc.
+	Name string `json:"name" validate:"omitempty,max=200"`
 }
 
 type signBatchReq struct {
@@ -568,6 +580,17 @@ func (s *Server) signBatch(c echo.Context) error {
 			nPDF++
 			total += d.Size
 		}
+		if it.Name != "" {
+			if d == nil || d.Size == 0 {
+				return badRequest("items[%d].name: only a PDF item has a name", i)
+			}
+			if strings.TrimSpace(it.Name) == "" {
+				return badRequest("items[%d].name must not be blank", i)
+			}
+			if err := deeplink.CheckDoc(it.Name); err != nil {
+				return badRequest("items[%d].name: %v", i, err)
+			}
+		}
 	}
 	if total > s.cfg.MaxBodyBytes {
 		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "PDFs larger than %d bytes together", s.cfg.MaxBodyBytes)
@@ -625,6 +648,9 @@ func (s *Server) signBatch(c echo.Context) error {
 				return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
 			}
 			one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
+			for _, it := range req.Items {
+				one.names = append(one.names, it.Name)
+			}
 			return s.signPDFToken(c, one, docs, opts)
 		})
 	}

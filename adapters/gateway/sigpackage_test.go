@@ -223,6 +223,25 @@ func TestSigningPackageBatch50(t *testing.T) {
 	for i := range items {
 		items[i] = map[string]any{"pdfBase64": b64(testpdf.Minimal(fmt.Sprintf("batch document %d", i+1)))}
 	}
+	items[1]["name"] = "NACH Mandate"
+	// A name follows the rules of doc, and only a PDF has one.
+	bad := func(name string) []map[string]any {
+		return []map[string]any{{"pdfBase64": b64(testpdf.Minimal("x")), "name": name}}
+	}
+	for _, tc := range []struct {
+		items []map[string]any
+		msg   string
+	}{
+		{bad("Loan \u202eAgreement"), "items[0].name"},
+		{bad("   "), "items[0].name must not be blank"},
+		{bad(strings.Repeat("n", 201)), "name"},
+		{[]map[string]any{{"hashBase64": b64(digest("h")), "name": "A digest"}}, "items[0].name: only a PDF item has a name"},
+	} {
+		e := g.wantErr(400, CodeBadRequest, "POST", "/v1/sign/batch", g.key, map[string]any{"items": tc.items, "certSerial": issued["serialNumber"]})
+		if !strings.Contains(e["message"].(string), tc.msg) {
+			t.Errorf("message %q does not name %q", e["message"], tc.msg)
+		}
+	}
 	out := g.must(201, "POST", "/v1/sign/batch", g.key, map[string]any{"items": items, "certSerial": issued["serialNumber"], "doc": "Home loan file"})
 	if out["sessions"] != nil {
 		t.Fatalf("a PDF batch was split: %v", out["sessions"])
@@ -237,8 +256,8 @@ func TestSigningPackageBatch50(t *testing.T) {
 	if len(l.Hashes) != 0 || len(docs) != 50 {
 		t.Fatalf("link digests %d, package documents %d; want 0 and 50", len(l.Hashes), len(docs))
 	}
-	if docs[0].Name != "Home loan file (1 of 50)" || docs[49].Name != "Home loan file (50 of 50)" {
-		t.Errorf("names %q … %q", docs[0].Name, docs[49].Name)
+	if docs[0].Name != "Home loan file (1 of 50)" || docs[1].Name != "NACH Mandate" || docs[49].Name != "Home loan file (50 of 50)" {
+		t.Errorf("names %q, %q … %q", docs[0].Name, docs[1].Name, docs[49].Name)
 	}
 	for i, d := range docs {
 		if !bytes.Contains(d.PDF, fmt.Appendf(nil, "batch document %d)", i+1)) {
