@@ -369,11 +369,11 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		repaired = repaired || info.Repaired
 		if pkg != nil || i == 0 {
 			if packageFits(ps) {
-				name := packageName(req.Doc, i, len(docs))
+				shown := packageName(req.Doc, i, len(docs))
 				if i < len(req.names) && req.names[i] != "" {
-					name = req.names[i]
+					shown = req.names[i]
 				}
-				pkg = append(pkg, packageDoc(ps, name, sum))
+				pkg = append(pkg, packageDoc(ps, shown, sum))
 			} else {
 				pkg = nil // one document too large: no package at all
 			}
