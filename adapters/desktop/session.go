@@ -44,6 +44,13 @@ type pageView struct {
 	Error                string
 	FinalTry             bool
 	Outcome              *outcomeView
+	// Documents are the signing package's documents, shown before the
+	// PIN; MarkCSS places their signature marks.
+	Documents []docView
+	MarkCSS   template.CSS
+	// NoDocument is a sign request without a package: the page warns that
+	// it cannot show what is signed.
+	NoDocument bool
 }
 
 // P is the page's printer.
@@ -53,6 +60,9 @@ func (v *pageView) P() *i18n.Printer { return v.p }
 func (v *pageView) ExpiresAt() template.HTML {
 	return withTime(v.p, "expires", v.Expires, v.ExpiresText)
 }
+
+// PagesLine says how many pages d has and where the signature goes.
+func (v *pageView) PagesLine(d docView) string { return d.pagesLine(v.p) }
 
 // T renders message id in the page's language.
 func (v *pageView) T(id string, args ...any) string { return v.p.T(id, args...) }
@@ -96,6 +106,8 @@ type outcomeView struct {
 	AtText string
 	// Detail is technical (codes, errors): shown under "Details".
 	Detail string
+	// Check names the signing package check that refused the request.
+	Check string
 }
 
 // outcomeText is an outcome rendered in one language.
@@ -125,6 +137,7 @@ type session struct {
 	chk     *Checked
 	certs   []Cert
 	tokErrs []error
+	pages   *docPages // the package's documents; nil without a package
 
 	mu       sync.Mutex // one submission at a time
 	outcome  *outcomeView
@@ -146,7 +159,11 @@ func refusedSession(base context.Context, app *App, err error, reported bool) *s
 	if reported {
 		detail = "The portal is told (" + string(Code(err)) + ")."
 	}
-	s.finish(&outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail})
+	o := &outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail}
+	if isPackageErr(err) {
+		o.message, o.Check = packageMessage(err)
+	}
+	s.finish(o)
 	return s
 }
 
@@ -236,6 +253,11 @@ func (s *session) view(_ context.Context, lang string, errMsg msg) *pageView {
 	}
 	for _, d := range req.Hashes {
 		v.Fingerprints = append(v.Fingerprints, Fingerprint(d))
+	}
+	if s.pages != nil {
+		v.Documents, v.MarkCSS = s.pages.documents("/r/" + s.token + "/")
+	} else if req.Action == deeplink.ActionSign {
+		v.NoDocument = true
 	}
 	if len(req.Hashes) == 0 {
 		// A signing package carries the digests (protocol 1.2 §6).
@@ -395,6 +417,9 @@ func userMessage(err error) msg {
 		return m("cert_mismatch")
 	case errors.Is(err, ErrCertExpired):
 		return m("cert_expired")
+	case isPackageErr(err):
+		mm, _ := packageMessage(err)
+		return mm
 	}
 	return m("other_error")
 }

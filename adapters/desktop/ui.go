@@ -80,6 +80,7 @@ func (u *UI) Open(ctx context.Context, link string) (string, error) {
 	} else {
 		certs, errs := u.app.Keystore.Certificates(ctx)
 		sess = newSession(base, u.app, chk, certs, errs)
+		sess.pages = newDocPages(ctx, u.app, chk.Documents)
 	}
 	if berr := u.srv.begin(sess); berr != nil {
 		return "", berr
