@@ -88,11 +88,11 @@ func ReadLayout(ctx context.Context, r io.ReaderAt, size int64, byteRange [4]int
 const layoutMaxNodes = 100000
 
 type layoutWalker struct {
-	d      *document
-	count  int
-	pageNo map[uint32]int // page object number → page number
+	d         *document
+	count     int
+	pageNo    map[uint32]int // page object number → page number
 	pageDicts []syntax.Dict  // page dictionaries, in order
-	seen   map[uint32]bool
+	seen      map[uint32]bool
 }
 
 // pages walks the page tree in order, numbering the pages.

@@ -108,6 +108,7 @@ type docView struct {
 	PageCount  int // 0 when unknown
 	SigPage    int // 0 when the signature is on no page
 	SigVisible bool
+	MarkedPage bool        // a drawn page carries the signature's mark
 	Pages      []pageImage // drawn pages; nil: the browser's viewer in a frame
 	MoreFrom   int         // first page not drawn, 0 when all are
 	Href       string      // the PDF, inline
@@ -150,6 +151,7 @@ func (dp *docPages) documents(base string) ([]docView, template.CSS) {
 				if place != nil && place.Visible && place.Page == p && place.Rotate == 0 {
 					img.Mark = fmt.Sprintf("mark-%d-%d", n, p)
 					writeMarkCSS(&css, img.Mark, place)
+					v.MarkedPage = true
 				}
 				v.Pages = append(v.Pages, img)
 			}
@@ -186,7 +188,7 @@ func (v *docView) pagesLine(p *i18n.Printer) string {
 		parts = append(parts, p.T("doc_pages", v.PageCount))
 	}
 	switch {
-	case v.SigPage > 0 && v.SigVisible && v.Pages != nil:
+	case v.MarkedPage:
 		parts = append(parts, p.T("sig_on_page_marked", v.SigPage))
 	case v.SigPage > 0 && v.SigVisible:
 		parts = append(parts, p.T("sig_on_page", v.SigPage))

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +146,175 @@ func TestSigningPackage(t *testing.T) {
 				t.Fatalf("the portal got %+v", got)
 			}
 		})
+	}
+}
+
+// fakeRenderer draws every page as the same tiny PNG and counts the calls.
+type fakeRenderer struct {
+	mu    sync.Mutex
+	calls int
+}
+
+var tinyPNG = []byte("\x89PNG\r\n\x1a\nfake")
+
+func (r *fakeRenderer) RenderPage(_ context.Context, pdf []byte, page int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	return tinyPNG, nil
+}
+
+// packageUI opens, on a fresh UI, a link whose package holds doc (or, when
+// swap is set, doc with swap's PDF), and returns the page address.
+func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string, prepared []byte, srv *httptest.Server) {
+	t.Helper()
+	in := testpdf.Bytes(testpdf.Options{Pages: 2})
+	var out bytes.Buffer
+	ps, err := pdf.Prepare(context.Background(), &out, bytes.NewReader(in), int64(len(in)), ks.leaf.Cert, ks.leaf.Chain,
+		pdf.SignOptions{Appearance: &pdf.Appearance{Page: 2, X: 59.5, Y: 84.2, Width: 119, Height: 84.2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := sigpkg.Document{Name: "Loan agreement", PDF: out.Bytes(), SignedAttrs: ps.SignedAttributes(), ByteRange: ps.ByteRange()}
+	if swap {
+		doc.PDF = bytes.Replace(bytes.Clone(doc.PDF), []byte("Page"), []byte("Paje"), 1)
+	}
+	var raw []byte
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pkg" {
+			w.Write(raw)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // the callback
+	}))
+	t.Cleanup(srv.Close)
+	reqID := "req-package-ui-" + testID([]byte{byte(len(t.Name()))})
+	raw, err = sigpkg.Build(&sigpkg.Package{RequestID: reqID, Documents: []sigpkg.Document{doc}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := linkKey(t)
+	app.Policy.AllowedOrigins = []string{srv.URL}
+	app.TrustedKeys = &deeplink.KeySet{Keys: []deeplink.PublicKey{k.Public()}}
+	l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: reqID, Hashes: [][]byte{ps.Digest},
+		HashAlgo: crypto.SHA256, CallbackURL: srv.URL + "/cb", Origin: srv.URL, Expires: time.Now().Add(10 * time.Minute),
+		PackageURL: srv.URL + "/pkg", PackageSHA256: sigpkg.Digest(raw)}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := app.NewUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ui.Serve(ctx)
+	app.OpenBrowser = func(context.Context, string) error { return nil }
+	page, err = ui.Open(ctx, l)
+	if err != nil && !swap {
+		t.Fatal(err)
+	}
+	return page, out.Bytes(), srv
+}
+
+// TestPageShowsPackage: the page shows the package's document before the
+// PIN (drawn pages with the signature's mark, or the browser's viewer),
+// serves exactly the checked PDF bytes, and nothing else.
+func TestPageShowsPackage(t *testing.T) {
+	ks := newFakeKeystore(t)
+	r := &fakeRenderer{}
+	page, prepared, _ := packageUI(t, &App{Keystore: ks, Renderer: r}, ks, false)
+	resp, body := get(t, page, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{`id="documents"`, `data-pages="2"`, `data-sig-page="2"`, "2 pages · your signature goes on page 2, in the blue box",
+		`src="/r/`, `/doc/1/page/1"`, `/doc/1/page/2"`, `id="doc-1-mark"`, ".mark-1-2{left:10.00%;top:80.00%;width:20.00%;height:10.00%}", "Open the PDF"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "Document not shown") || strings.Contains(body, "<iframe") {
+		t.Error("page with drawn pages warns or frames")
+	}
+	if d, p := strings.Index(body, `id="documents"`), strings.Index(body, `id="pin"`); d < 0 || p < 0 || d > p {
+		t.Errorf("documents at %d, PIN at %d: the document must come first", d, p)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src 'self'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("page CSP %q", csp)
+	}
+	base := strings.TrimSuffix(page, "/")
+	resp, got := get(t, base+"/doc/1/pdf", nil)
+	if resp.StatusCode != 200 || got != string(prepared) || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Errorf("PDF: %d %s, %d bytes, want the %d prepared bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got), len(prepared))
+	}
+	if csp, xfo := resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Frame-Options"); !strings.Contains(csp, "frame-ancestors 'self'") || xfo != "SAMEORIGIN" {
+		t.Errorf("PDF frame headers: CSP %q, X-Frame-Options %q", csp, xfo)
+	}
+	if resp, _ := get(t, base+"/doc/1/pdf?download=1", nil); !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
+		t.Errorf("download: %q", resp.Header.Get("Content-Disposition"))
+	}
+	for i := 0; i < 2; i++ {
+		if resp, img := get(t, base+"/doc/1/page/2", nil); resp.StatusCode != 200 || img != string(tinyPNG) || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("page image: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if r.calls != 1 {
+		t.Errorf("page 2 drawn %d times, want once (cached)", r.calls)
+	}
+	u, _ := url.Parse(page)
+	for _, bad := range []string{base + "/doc/2/pdf", base + "/doc/0/pdf", base + "/doc/x/pdf", base + "/doc/1/page/3", base + "/doc/1/page/0",
+		"http://" + u.Host + "/r/" + randomToken() + "/doc/1/pdf"} {
+		if resp, _ := get(t, bad, nil); resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", bad, resp.StatusCode)
+		}
+	}
+	if resp, _ := get(t, base+"/doc/1/pdf", map[string]string{"Host": "evil.example:" + u.Port()}); resp.StatusCode != 421 {
+		t.Errorf("PDF under a foreign Host: %d", resp.StatusCode)
+	}
+	_, body = get(t, page+"?lang=hi", nil)
+	if !strings.Contains(body, "आप किस पर हस्ताक्षर कर रहे हैं") || !strings.Contains(body, "PDF खोलें") {
+		t.Error("Hindi page lacks the document section")
+	}
+
+	// Without a renderer: the browser's own viewer, in a same-origin frame.
+	ks2 := newFakeKeystore(t)
+	page, _, _ = packageUI(t, &App{Keystore: ks2, Policy: Policy{PageRenderer: "browser"}}, ks2, false)
+	_, body = get(t, page, nil)
+	if !strings.Contains(body, `<iframe class="viewer" id="doc-1-viewer" src="/r/`) || strings.Contains(body, "<img") ||
+		!strings.Contains(body, "your signature goes on page 2") || strings.Contains(body, "blue box") {
+		t.Errorf("browser-viewer page:\n%s", body)
+	}
+	if resp, _ := get(t, strings.TrimSuffix(page, "/")+"/doc/1/page/1", nil); resp.StatusCode != 500 {
+		t.Errorf("page image without a renderer: %d", resp.StatusCode)
+	}
+}
+
+// TestPageRefusesPackage: a swapped PDF gets the refusal page, in plain
+// words, with no PIN field.
+func TestPageRefusesPackage(t *testing.T) {
+	ks := newFakeKeystore(t)
+	page, _, _ := packageUI(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, true)
+	_, body := get(t, page, nil)
+	for _, want := range []string{`data-state="refused"`, `data-check="message-digest"`, "The document was changed after the website made this request", "Nothing was signed"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("refusal page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `type="password"`) || strings.Contains(body, `id="documents"`) {
+		t.Error("refusal page offers a PIN field or the document")
+	}
+}
+
+// A link without a package says the document is not shown, in both languages.
+func TestPageWithoutPackage(t *testing.T) {
+	f := startUI(t)
+	_, body := get(t, f.page, nil)
+	if !strings.Contains(body, `id="no-document"`) || !strings.Contains(body, "Document not shown") || !strings.Contains(body, "Continue only if you trust "+f.portal.URL) {
+		t.Errorf("no warning:\n%s", body)
+	}
+	_, body = get(t, f.page+"?lang=hi", nil)
+	if !strings.Contains(body, "दस्तावेज़ नहीं दिखाया गया") {
+		t.Error("no Hindi warning")
 	}
 }

@@ -122,7 +122,7 @@ func TestBrowserSigningPackage(t *testing.T) {
 		e.waitJS(tab, "both pages drawn", `[...document.querySelectorAll('#doc-1 img')].length === 2 &&
 			[...document.querySelectorAll('#doc-1 img')].every(i => i.complete && i.naturalWidth > 500)`)
 		got := e.eval(tab, `[document.querySelector('#doc-1').dataset.pages, document.querySelector('#doc-1').dataset.sigPage,
-			document.querySelector('#sig-mark').closest('figure').id,
+			document.querySelector('#doc-1-mark').closest('figure').id,
 			String(!!(document.querySelector('#documents').compareDocumentPosition(document.querySelector('#pin')) & Node.DOCUMENT_POSITION_FOLLOWING)),
 			document.querySelector('#doc-1 .docname-text').textContent].join('|')`)
 		if got != "2|2|doc-1-page-2|true|Personal Loan Agreement.pdf" {
@@ -132,7 +132,7 @@ func TestBrowserSigningPackage(t *testing.T) {
 			t.Errorf("document line %q", meta)
 		}
 		// The mark sits in the lower part of page 2, where the widget is.
-		if pos := e.eval(tab, `(() => { const m = document.querySelector('#sig-mark').getBoundingClientRect(),
+		if pos := e.eval(tab, `(() => { const m = document.querySelector('#doc-1-mark').getBoundingClientRect(),
 			p = document.querySelector('#doc-1-page-2 img').getBoundingClientRect();
 			return ((m.top - p.top) / p.height).toFixed(2) + ' ' + ((m.left - p.left) / p.width).toFixed(2); })()`); pos != "0.80 0.12" {
 			t.Errorf("signature mark at %s of the page (top, left), want 0.80 0.12", pos)
@@ -155,8 +155,14 @@ func TestBrowserSigningPackage(t *testing.T) {
 		if !bytes.Equal(served, prepared) {
 			t.Errorf("the page serves %d bytes, not the %d-byte prepared PDF", len(served), len(prepared))
 		}
-		e.do(tab, "scroll the pages to the mark", chromedp.ScrollIntoView("", css("#sig-mark")))
-		e.do(tab, "back to the top", chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
+		// The user's "Show where you sign" link scrolls the pages to the mark.
+		e.do(tab, "show where you sign", chromedp.Click("", css("#doc-1-show-sig")),
+			chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"))
+		if vis := e.eval(tab, `(() => { const m = document.querySelector('#doc-1-mark').getBoundingClientRect(),
+			b = document.querySelector('#doc-1 .pages').getBoundingClientRect();
+			return String(m.top >= b.top && m.bottom <= b.bottom); })()`); vis != "true" {
+			t.Errorf("after \"Show where you sign\" the mark is not in view")
+		}
 		e.screenshot(tab, "desktop-document.png")
 		if e.shots != "" {
 			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
