@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -163,10 +165,15 @@ func TestBrowserSigningPackage(t *testing.T) {
 			return String(m.top >= b.top && m.bottom <= b.bottom); })()`); vis != "true" {
 			t.Errorf("after \"Show where you sign\" the mark is not in view")
 		}
-		e.screenshot(tab, "desktop-document.png")
 		if e.shots != "" {
-			e.do(tab, "narrow", chromedp.EmulateViewport(390, 844))
-			e.screenshot(tab, "desktop-document-narrow.png")
+			// Viewport captures: a full-page capture re-lays the page out
+			// and loses the pages' scroll position, i.e. the mark.
+			e.do(tab, "laptop", chromedp.EmulateViewport(1000, 2000), chromedp.Click("", css("#doc-1-show-sig")),
+				chromedp.Evaluate[chromedp.Void]("window.scrollTo(0, 0)"), chromedp.Sleep(300*time.Millisecond))
+			e.viewportShot(tab, "desktop-document.png")
+			e.do(tab, "phone", chromedp.EmulateViewport(390, 844), chromedp.Click("", css("#doc-1-show-sig")),
+				chromedp.Evaluate[chromedp.Void]("document.querySelector('#doc-1').scrollIntoView()"), chromedp.Sleep(300*time.Millisecond))
+			e.viewportShot(tab, "desktop-document-narrow.png")
 			e.do(tab, "wide", chromedp.ResetViewport())
 		}
 
@@ -261,6 +268,22 @@ func TestBrowserSigningPackage(t *testing.T) {
 		e.screenshot(tab, "desktop-no-document.png")
 		e.do(tab, "cancel", chromedp.Click("", css("#cancel")), chromedp.WaitVisible("", css("#outcome")))
 	})
+}
+
+// viewportShot captures what the viewport shows.
+func (e *e2e) viewportShot(ctx context.Context, name string) {
+	e.t.Helper()
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(cctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		e.t.Errorf("screenshot %s: %v", name, err)
+		return
+	}
+	os.MkdirAll(e.shots, 0o755)
+	if err := os.WriteFile(filepath.Join(e.shots, name), png, 0o644); err != nil {
+		e.t.Error(err)
+	}
 }
 
 func fetchPDF(t *testing.T, u string) []byte {
