@@ -234,6 +234,9 @@ func TestPageShowsPackage(t *testing.T) {
 			t.Errorf("page lacks %q", want)
 		}
 	}
+	if strings.Contains(body, "autofocus") {
+		t.Error("the PIN field takes the focus: the browser would scroll past the document")
+	}
 	if strings.Contains(body, "Document not shown") || strings.Contains(body, "<iframe") {
 		t.Error("page with drawn pages warns or frames")
 	}
