@@ -374,11 +374,15 @@ func (s *session) deliver(lang string, cert *Cert, r *callback.Result, cause err
 	switch {
 	case cause == nil && derr == nil:
 		o.State, o.title, o.Class = "signed", "t_signed", "ok"
-		o.message = m("m_signed_nodoc", who)
-		if req.Doc != "" {
-			o.message = m("m_signed", req.Doc, who)
+		doc := req.Doc
+		if doc == "" && len(s.chk.Documents) == 1 {
+			doc = s.chk.Documents[0].Name // the package names it (protocol 1.2 §6)
 		}
-		o.Doc, o.cert = req.Doc, cert
+		o.message = m("m_signed_nodoc", who)
+		if doc != "" {
+			o.message = m("m_signed", doc, who)
+		}
+		o.Doc, o.cert = doc, cert
 		o.At = s.app.now()
 		o.AtText = o.At.Local().Format("15:04 MST, 2 Jan 2006")
 		o.Detail += " Sent to " + req.Origin + "."
