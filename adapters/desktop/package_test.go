@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -166,21 +167,37 @@ func (r *fakeRenderer) RenderPage(_ context.Context, pdf []byte, page int) ([]by
 
 // packageUI opens, on a fresh UI, a link whose package holds doc (or, when
 // swap is set, doc with swap's PDF), and returns the page address.
-func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string, prepared []byte, srv *httptest.Server) {
+func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string, prepared []byte) {
 	t.Helper()
-	in := testpdf.Bytes(testpdf.Options{Pages: 2})
-	var out bytes.Buffer
-	ps, err := pdf.Prepare(context.Background(), &out, bytes.NewReader(in), int64(len(in)), ks.leaf.Cert, ks.leaf.Chain,
-		pdf.SignOptions{Appearance: &pdf.Appearance{Page: 2, X: 59.5, Y: 84.2, Width: 119, Height: 84.2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := sigpkg.Document{Name: "Loan agreement", PDF: out.Bytes(), SignedAttrs: ps.SignedAttributes(), ByteRange: ps.ByteRange()}
-	if swap {
-		doc.PDF = bytes.Replace(bytes.Clone(doc.PDF), []byte("Page"), []byte("Paje"), 1)
+	page, docs := packageUIDocs(t, app, ks, swap, 1)
+	return page, docs[0]
+}
+
+// packageUIDocs is packageUI with n documents: the first has two pages and a
+// visible signature on page 2, the others one page and an invisible one.
+func packageUIDocs(t *testing.T, app *App, ks *fakeKeystore, swap bool, n int) (page string, prepared [][]byte) {
+	t.Helper()
+	var docs []sigpkg.Document
+	var digests [][]byte
+	for i := range n {
+		in := testpdf.Bytes(testpdf.Options{Pages: 2 - min(i, 1)})
+		opts := pdf.SignOptions{}
+		if i == 0 {
+			opts.Appearance = &pdf.Appearance{Page: 2, X: 59.5, Y: 84.2, Width: 119, Height: 84.2}
+		}
+		var out bytes.Buffer
+		ps, err := pdf.Prepare(context.Background(), &out, bytes.NewReader(in), int64(len(in)), ks.leaf.Cert, ks.leaf.Chain, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := sigpkg.Document{Name: fmt.Sprintf("Loan agreement part %d", i+1), PDF: out.Bytes(), SignedAttrs: ps.SignedAttributes(), ByteRange: ps.ByteRange()}
+		if swap {
+			doc.PDF = bytes.Replace(bytes.Clone(doc.PDF), []byte("Page"), []byte("Paje"), 1)
+		}
+		docs, digests, prepared = append(docs, doc), append(digests, ps.Digest), append(prepared, out.Bytes())
 	}
 	var raw []byte
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/pkg" {
 			w.Write(raw)
 			return
@@ -189,14 +206,14 @@ func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string
 	}))
 	t.Cleanup(srv.Close)
 	reqID := "req-package-ui-" + testID([]byte{byte(len(t.Name()))})
-	raw, err = sigpkg.Build(&sigpkg.Package{RequestID: reqID, Documents: []sigpkg.Document{doc}})
+	raw, err := sigpkg.Build(&sigpkg.Package{RequestID: reqID, Documents: docs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := linkKey(t)
 	app.Policy.AllowedOrigins = []string{srv.URL}
 	app.TrustedKeys = &deeplink.KeySet{Keys: []deeplink.PublicKey{k.Public()}}
-	l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: reqID, Hashes: [][]byte{ps.Digest},
+	l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: reqID, Hashes: digests,
 		HashAlgo: crypto.SHA256, CallbackURL: srv.URL + "/cb", Origin: srv.URL, Expires: time.Now().Add(10 * time.Minute),
 		PackageURL: srv.URL + "/pkg", PackageSHA256: sigpkg.Digest(raw)}, k)
 	if err != nil {
@@ -214,7 +231,7 @@ func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string
 	if err != nil && !swap {
 		t.Fatal(err)
 	}
-	return page, out.Bytes(), srv
+	return page, prepared
 }
 
 // TestPageShowsPackage: the page shows the package's document before the
@@ -223,7 +240,7 @@ func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string
 func TestPageShowsPackage(t *testing.T) {
 	ks := newFakeKeystore(t)
 	r := &fakeRenderer{}
-	page, prepared, _ := packageUI(t, &App{Keystore: ks, Renderer: r}, ks, false)
+	page, prepared := packageUI(t, &App{Keystore: ks, Renderer: r}, ks, false)
 	resp, body := get(t, page, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -282,7 +299,7 @@ func TestPageShowsPackage(t *testing.T) {
 
 	// Without a renderer: the browser's own viewer, in a same-origin frame.
 	ks2 := newFakeKeystore(t)
-	page, _, _ = packageUI(t, &App{Keystore: ks2, Policy: Policy{PageRenderer: "browser"}}, ks2, false)
+	page, _ = packageUI(t, &App{Keystore: ks2, Policy: Policy{PageRenderer: "browser"}}, ks2, false)
 	_, body = get(t, page, nil)
 	if !strings.Contains(body, `<iframe class="viewer" id="doc-1-viewer" src="/r/`) || strings.Contains(body, "<img") ||
 		!strings.Contains(body, "your signature goes on page 2") || strings.Contains(body, "blue box") {
@@ -297,9 +314,9 @@ func TestPageShowsPackage(t *testing.T) {
 // words, with no PIN field.
 func TestPageRefusesPackage(t *testing.T) {
 	ks := newFakeKeystore(t)
-	page, _, _ := packageUI(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, true)
+	page, _ := packageUI(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, true)
 	_, body := get(t, page, nil)
-	for _, want := range []string{`data-state="refused"`, `data-check="message-digest"`, "The document was changed after the website made this request", "Nothing was signed"} {
+	for _, want := range []string{`data-state="refused"`, `data-check="message-digest"`, "The document was changed after the website made this request", "Nothing was signed", `id="outcome-note"`, "Do not try again with this request"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("refusal page lacks %q", want)
 		}
@@ -319,5 +336,27 @@ func TestPageWithoutPackage(t *testing.T) {
 	_, body = get(t, f.page+"?lang=hi", nil)
 	if !strings.Contains(body, "दस्तावेज़ नहीं दिखाया गया") {
 		t.Error("no Hindi warning")
+	}
+}
+
+// Two documents: each with its own heading, page count, PDF and signature line.
+func TestPageShowsTwoDocuments(t *testing.T) {
+	ks := newFakeKeystore(t)
+	page, prepared := packageUIDocs(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, false, 2)
+	_, body := get(t, page, nil)
+	for _, want := range []string{"Document 1 of 2", "Document 2 of 2", "Loan agreement part 1", "Loan agreement part 2",
+		`id="doc-2" data-pages="1"`, "1 page · the signature is not drawn on a page; it is stored inside the PDF",
+		`/doc/2/page/1"`, `id="doc-1-mark"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="doc-2-mark"`) {
+		t.Error("an invisible signature is marked")
+	}
+	for i, want := range prepared {
+		if _, got := get(t, fmt.Sprintf("%sdoc/%d/pdf", page, i+1), nil); got != string(want) {
+			t.Errorf("document %d: served bytes differ from the prepared PDF", i+1)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/internal/i18n"
 	"github.com/securesign/securesign/signer"
 )
@@ -108,17 +109,22 @@ type outcomeView struct {
 	Detail string
 	// Check names the signing package check that refused the request.
 	Check string
+	// note is advice under the message, if any.
+	note msg
 }
 
 // outcomeText is an outcome rendered in one language.
 type outcomeText struct {
 	*outcomeView
-	Title, Message, Cert string
-	At                   template.HTML
+	Title, Message, Cert, Note string
+	At                         template.HTML
 }
 
 func (o *outcomeView) Render(p *i18n.Printer) *outcomeText {
 	t := &outcomeText{outcomeView: o, Title: p.T(o.title), Message: p.T(o.message.ID, o.message.Args...)}
+	if o.note.ID != "" {
+		t.Note = p.T(o.note.ID, o.note.Args...)
+	}
 	if o.cert != nil {
 		t.Cert = certLine(p, o.cert)
 	}
@@ -151,9 +157,10 @@ func newSession(base context.Context, app *App, chk *Checked, certs []Cert, errs
 		chk: chk, certs: certs, tokErrs: errs, done: make(chan struct{})}
 }
 
-// refusedSession shows a link that failed the checks; reported says
-// whether the portal is being told.
-func refusedSession(base context.Context, app *App, err error, reported bool) *session {
+// refusedSession shows a link that failed the checks; chk, when not nil,
+// is the link whose portal is being told.
+func refusedSession(base context.Context, app *App, err error, chk *Checked) *session {
+	reported := chk != nil
 	s := newSession(base, app, nil, nil, nil)
 	detail := "Nothing was sent."
 	if reported {
@@ -162,6 +169,9 @@ func refusedSession(base context.Context, app *App, err error, reported bool) *s
 	o := &outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail}
 	if isPackageErr(err) {
 		o.message, o.Check = packageMessage(err)
+		if reported && o.Check != sigpkg.CheckFetch {
+			o.note = m("pkg_advice", chk.Request().Origin)
+		}
 	}
 	s.finish(o)
 	return s
