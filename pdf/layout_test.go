@@ -3,10 +3,15 @@ package pdf
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"regexp"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/securesign/securesign/internal/testenv"
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
 )
@@ -64,4 +69,58 @@ func FuzzReadLayout(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ReadLayout(context.Background(), bytes.NewReader(data), int64(len(data)), [4]int64{0, 10, 20, 30})
 	})
+}
+
+// TestReadLayoutToolMade reads documents other tools wrote (qpdf's object
+// and xref streams, linearized, a nested page tree from mutool) after
+// Prepare, and compares the page count with poppler's pdfinfo.
+func TestReadLayoutToolMade(t *testing.T) {
+	testenv.LookPath(t, "qpdf", "qpdf")
+	testenv.LookPath(t, "pdfinfo", "poppler-utils")
+	testenv.LookPath(t, "mutool", "mupdf-tools")
+	h := testpki.NewHierarchy(t)
+	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
+	dir := t.TempDir()
+	src := filepath.Join(dir, "src.pdf")
+	if err := testpdf.WriteFile(src, testpdf.Options{Pages: 12}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		make func(t *testing.T, dir, src string) string
+	}{
+		{"qpdf object streams", tmQpdf("--object-streams=generate")},
+		{"qpdf linearized", tmQpdf("--linearize")},
+		{"mutool clean", func(t *testing.T, dir, src string) string {
+			out := filepath.Join(dir, "in.pdf")
+			sgRun(t, "mutool", "clean", "-gg", src, out)
+			return out
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := os.ReadFile(tc.make(t, t.TempDir(), src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			ps, err := Prepare(context.Background(), &out, bytes.NewReader(in), int64(len(in)), leaf.Cert, leaf.Chain,
+				SignOptions{Appearance: &Appearance{Page: 11, X: 100, Y: 100, Width: 150, Height: 50}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			prepared := filepath.Join(t.TempDir(), "prepared.pdf")
+			os.WriteFile(prepared, out.Bytes(), 0o600)
+			info := sgRun(t, "pdfinfo", prepared)
+			l, err := ReadLayout(context.Background(), bytes.NewReader(out.Bytes()), int64(out.Len()), ps.ByteRange())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := regexp.MustCompile(`(?m)^Pages:\s+(\d+)$`).FindStringSubmatch(info); m == nil || m[1] != strconv.Itoa(l.Pages) {
+				t.Errorf("we count %d pages; pdfinfo says:\n%s", l.Pages, info)
+			}
+			if s := l.Signature; s == nil || s.Page != 11 || !s.Visible || s.Rect != [4]float64{100, 100, 250, 150} {
+				t.Errorf("signature place %+v", l.Signature)
+			}
+		})
+	}
 }
