@@ -12,6 +12,9 @@ import (
 type Layout struct {
 	// Pages is the number of pages in the page tree.
 	Pages int
+	// Sizes are the pages' visible width and height in points, as shown
+	// (after /Rotate), in page order.
+	Sizes [][2]float64
 	// Signature is the field whose signature dictionary states the
 	// /ByteRange asked for, or nil when no field does.
 	Signature *SignaturePlace
@@ -61,6 +64,14 @@ func ReadLayout(ctx context.Context, r io.ReaderAt, size int64, byteRange [4]int
 		return nil, err
 	}
 	l = &Layout{Pages: lw.count}
+	for _, pd := range lw.pageDicts {
+		b, rot := lw.pageBox(pd)
+		w, h := b[2]-b[0], b[3]-b[1]
+		if rot == 90 || rot == 270 {
+			w, h = h, w
+		}
+		l.Sizes = append(l.Sizes, [2]float64{w, h})
+	}
 	af, err := d.dict(cat.Get("AcroForm"))
 	if err != nil || af == nil {
 		return l, err

@@ -39,7 +39,7 @@ func TestReadLayout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if l.Pages != 3 || l.Signature == nil {
+			if l.Pages != 3 || l.Signature == nil || len(l.Sizes) != 3 || l.Sizes[2] != [2]float64{595, 842} {
 				t.Fatalf("layout %+v", l)
 			}
 			got := *l.Signature

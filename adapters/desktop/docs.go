@@ -118,6 +118,10 @@ type docView struct {
 type pageImage struct {
 	N    int
 	Src  string
+	// W and H give the image its shape before it loads (points; CSS
+	// scales it), so pages drawn lazily do not all start at zero height.
+	W, H int
+	Lazy bool
 	Mark string // class of the signature's mark on this page, or ""
 }
 
@@ -147,7 +151,10 @@ func (dp *docPages) documents(base string) ([]docView, template.CSS) {
 					break
 				}
 				drawn++
-				img := pageImage{N: p, Src: fmt.Sprintf("%sdoc/%d/page/%d", base, n, p)}
+				img := pageImage{N: p, Src: fmt.Sprintf("%sdoc/%d/page/%d", base, n, p), Lazy: p > 2}
+				if sz := d.layout.Sizes; p <= len(sz) && sz[p-1][0] >= 1 && sz[p-1][1] >= 1 {
+					img.W, img.H = int(min(sz[p-1][0], 14400)), int(min(sz[p-1][1], 14400))
+				}
 				if place != nil && place.Visible && place.Page == p && place.Rotate == 0 {
 					img.Mark = fmt.Sprintf("mark-%d-%d", n, p)
 					writeMarkCSS(&css, img.Mark, place)

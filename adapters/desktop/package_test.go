@@ -246,7 +246,7 @@ func TestPageShowsPackage(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 	for _, want := range []string{`id="documents"`, `data-pages="2"`, `data-sig-page="2"`, "2 pages · your signature goes on page 2, in the blue box",
-		`src="/r/`, `/doc/1/page/1"`, `/doc/1/page/2"`, `id="doc-1-mark"`, ".mark-1-2{left:10.00%;top:80.00%;width:20.00%;height:10.00%}", "Open the PDF"} {
+		`src="/r/`, `/doc/1/page/1" alt="Page 1" width="595" height="842">`, `/doc/1/page/2"`, `id="doc-1-mark"`, ".mark-1-2{left:10.00%;top:80.00%;width:20.00%;height:10.00%}", "Open the PDF"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
 		}
