@@ -116,8 +116,8 @@ type docView struct {
 }
 
 type pageImage struct {
-	N    int
-	Src  string
+	N   int
+	Src string
 	// W and H give the image its shape before it loads (points; CSS
 	// scales it), so pages drawn lazily do not all start at zero height.
 	W, H int
