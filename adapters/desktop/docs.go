@@ -24,6 +24,10 @@ import (
 // together; the rest are reached through "Open the PDF".
 const maxShownPages = 200
 
+// layoutTimeout bounds reading the layouts of a request's documents; a
+// document not read in time is shown without its page count and mark.
+const layoutTimeout = 10 * time.Second
+
 // maxCachedImages bounds the rendered pages kept for one request.
 const maxCachedImages = 64 << 20
 
@@ -52,11 +56,12 @@ func newDocPages(ctx context.Context, app *App, verified []sigpkg.Verified) *doc
 		return nil
 	}
 	dp := &docPages{renderer: app.renderer(), sem: make(chan struct{}, 2), images: map[[2]int][]byte{}}
+	// One bound for all documents (up to 50): the page must open promptly.
+	lctx, cancel := context.WithTimeout(ctx, layoutTimeout)
+	defer cancel()
 	for _, v := range verified {
 		d := shownDoc{name: v.Name, pdf: v.PDF}
-		lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		l, err := pdf.ReadLayout(lctx, bytes.NewReader(v.PDF), int64(len(v.PDF)), v.ByteRange)
-		cancel()
 		if err != nil {
 			app.log().Info("document layout unreadable; pages shown without the signature's place", "doc", v.Name, "err", err)
 		} else {
@@ -187,6 +192,9 @@ func writeMarkCSS(b *strings.Builder, class string, s *pdf.SignaturePlace) {
 
 // pagesLine says how many pages and where the signature goes.
 func (v *docView) pagesLine(p *i18n.Printer) string {
+	if v.PageCount == 0 {
+		return p.T("doc_unread") // neither count nor place is known: claim nothing
+	}
 	var parts []string
 	switch {
 	case v.PageCount == 1:

@@ -360,3 +360,21 @@ func TestPageShowsTwoDocuments(t *testing.T) {
 		}
 	}
 }
+
+// The document line claims only what the layout established.
+func TestPagesLine(t *testing.T) {
+	p := messages.Printer("en", "en")
+	for _, tc := range []struct {
+		v    docView
+		want string
+	}{
+		{docView{}, "SecureSign could not count this document's pages or find where the signature goes; read it in full below or open the PDF."},
+		{docView{PageCount: 1}, "1 page · the signature is not drawn on a page; it is stored inside the PDF"},
+		{docView{PageCount: 3, SigPage: 2, SigVisible: true}, "3 pages · your signature goes on page 2"},
+		{docView{PageCount: 3, SigPage: 2, SigVisible: true, MarkedPage: true}, "3 pages · your signature goes on page 2, in the blue box"},
+	} {
+		if got := tc.v.pagesLine(p); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}
