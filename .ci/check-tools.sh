@@ -9,6 +9,8 @@ need /usr/lib/softhsm/libsofthsm2.so softhsm2
 need softhsm2-util softhsm2
 need pkcs11-tool opensc
 need pdfsig poppler-utils
+need pdftoppm poppler-utils # the desktop page draws a package's pages
+need pdfinfo poppler-utils
 need certutil libnss3-tools
 need qpdf qpdf
 need mutool mupdf-tools

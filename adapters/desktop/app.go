@@ -62,6 +62,9 @@ type App struct {
 	// default a sigpkg.Fetcher using HTTPClient, accepting packages from
 	// the link's origin only.
 	Packages *sigpkg.Fetcher
+	// Renderer draws the pages of a package's documents for the page;
+	// default as Policy.PageRenderer says.
+	Renderer Renderer
 }
 
 func (a *App) packages() *sigpkg.Fetcher {

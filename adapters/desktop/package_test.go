@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -145,5 +147,234 @@ func TestSigningPackage(t *testing.T) {
 				t.Fatalf("the portal got %+v", got)
 			}
 		})
+	}
+}
+
+// fakeRenderer draws every page as the same tiny PNG and counts the calls.
+type fakeRenderer struct {
+	mu    sync.Mutex
+	calls int
+}
+
+var tinyPNG = []byte("\x89PNG\r\n\x1a\nfake")
+
+func (r *fakeRenderer) RenderPage(_ context.Context, pdf []byte, page int) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls++
+	return tinyPNG, nil
+}
+
+// packageUI opens, on a fresh UI, a link whose package holds doc (or, when
+// swap is set, doc with swap's PDF), and returns the page address.
+func packageUI(t *testing.T, app *App, ks *fakeKeystore, swap bool) (page string, prepared []byte) {
+	t.Helper()
+	page, docs := packageUIDocs(t, app, ks, swap, 1)
+	return page, docs[0]
+}
+
+// packageUIDocs is packageUI with n documents: the first has two pages and a
+// visible signature on page 2, the others one page and an invisible one.
+func packageUIDocs(t *testing.T, app *App, ks *fakeKeystore, swap bool, n int) (page string, prepared [][]byte) {
+	t.Helper()
+	var docs []sigpkg.Document
+	var digests [][]byte
+	for i := range n {
+		in := testpdf.Bytes(testpdf.Options{Pages: 2 - min(i, 1)})
+		opts := pdf.SignOptions{}
+		if i == 0 {
+			opts.Appearance = &pdf.Appearance{Page: 2, X: 59.5, Y: 84.2, Width: 119, Height: 84.2}
+		}
+		var out bytes.Buffer
+		ps, err := pdf.Prepare(context.Background(), &out, bytes.NewReader(in), int64(len(in)), ks.leaf.Cert, ks.leaf.Chain, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := sigpkg.Document{Name: fmt.Sprintf("Loan agreement part %d", i+1), PDF: out.Bytes(), SignedAttrs: ps.SignedAttributes(), ByteRange: ps.ByteRange()}
+		if swap {
+			doc.PDF = bytes.Replace(bytes.Clone(doc.PDF), []byte("Page"), []byte("Paje"), 1)
+		}
+		docs, digests, prepared = append(docs, doc), append(digests, ps.Digest), append(prepared, out.Bytes())
+	}
+	var raw []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/pkg" {
+			w.Write(raw)
+			return
+		}
+		w.WriteHeader(http.StatusOK) // the callback
+	}))
+	t.Cleanup(srv.Close)
+	reqID := "req-package-ui-" + testID([]byte{byte(len(t.Name()))})
+	raw, err := sigpkg.Build(&sigpkg.Package{RequestID: reqID, Documents: docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := linkKey(t)
+	app.Policy.AllowedOrigins = []string{srv.URL}
+	app.TrustedKeys = &deeplink.KeySet{Keys: []deeplink.PublicKey{k.Public()}}
+	l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: reqID, Hashes: digests,
+		HashAlgo: crypto.SHA256, CallbackURL: srv.URL + "/cb", Origin: srv.URL, Expires: time.Now().Add(10 * time.Minute),
+		PackageURL: srv.URL + "/pkg", PackageSHA256: sigpkg.Digest(raw)}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ui, err := app.NewUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go ui.Serve(ctx)
+	app.OpenBrowser = func(context.Context, string) error { return nil }
+	page, err = ui.Open(ctx, l)
+	if err != nil && !swap {
+		t.Fatal(err)
+	}
+	return page, prepared
+}
+
+// TestPageShowsPackage: the page shows the package's document before the
+// PIN (drawn pages with the signature's mark, or the browser's viewer),
+// serves exactly the checked PDF bytes, and nothing else.
+func TestPageShowsPackage(t *testing.T) {
+	ks := newFakeKeystore(t)
+	r := &fakeRenderer{}
+	page, prepared := packageUI(t, &App{Keystore: ks, Renderer: r}, ks, false)
+	resp, body := get(t, page, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	for _, want := range []string{`id="documents"`, `data-pages="2"`, `data-sig-page="2"`, "2 pages · your signature goes on page 2, in the blue box",
+		`src="/r/`, `/doc/1/page/1" alt="Page 1" width="595" height="842">`, `/doc/1/page/2"`, `id="doc-1-mark"`, ".mark-1-2{left:10.00%;top:80.00%;width:20.00%;height:10.00%}", "Open the PDF"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, "autofocus") {
+		t.Error("the PIN field takes the focus: the browser would scroll past the document")
+	}
+	if strings.Contains(body, "Document not shown") || strings.Contains(body, "<iframe") {
+		t.Error("page with drawn pages warns or frames")
+	}
+	if d, p := strings.Index(body, `id="documents"`), strings.Index(body, `id="pin"`); d < 0 || p < 0 || d > p {
+		t.Errorf("documents at %d, PIN at %d: the document must come first", d, p)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-src 'self'") || !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("page CSP %q", csp)
+	}
+	base := strings.TrimSuffix(page, "/")
+	resp, got := get(t, base+"/doc/1/pdf", nil)
+	if resp.StatusCode != 200 || got != string(prepared) || resp.Header.Get("Content-Type") != "application/pdf" {
+		t.Errorf("PDF: %d %s, %d bytes, want the %d prepared bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got), len(prepared))
+	}
+	if csp, xfo := resp.Header.Get("Content-Security-Policy"), resp.Header.Get("X-Frame-Options"); !strings.Contains(csp, "frame-ancestors 'self'") || xfo != "SAMEORIGIN" {
+		t.Errorf("PDF frame headers: CSP %q, X-Frame-Options %q", csp, xfo)
+	}
+	if resp, _ := get(t, base+"/doc/1/pdf?download=1", nil); !strings.HasPrefix(resp.Header.Get("Content-Disposition"), "attachment;") {
+		t.Errorf("download: %q", resp.Header.Get("Content-Disposition"))
+	}
+	for i := 0; i < 2; i++ {
+		if resp, img := get(t, base+"/doc/1/page/2", nil); resp.StatusCode != 200 || img != string(tinyPNG) || resp.Header.Get("Content-Type") != "image/png" {
+			t.Errorf("page image: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	if r.calls != 1 {
+		t.Errorf("page 2 drawn %d times, want once (cached)", r.calls)
+	}
+	u, _ := url.Parse(page)
+	for _, bad := range []string{base + "/doc/2/pdf", base + "/doc/0/pdf", base + "/doc/x/pdf", base + "/doc/1/page/3", base + "/doc/1/page/0",
+		"http://" + u.Host + "/r/" + randomToken() + "/doc/1/pdf"} {
+		if resp, _ := get(t, bad, nil); resp.StatusCode != 404 {
+			t.Errorf("GET %s: %d, want 404", bad, resp.StatusCode)
+		}
+	}
+	if resp, _ := get(t, base+"/doc/1/pdf", map[string]string{"Host": "evil.example:" + u.Port()}); resp.StatusCode != 421 {
+		t.Errorf("PDF under a foreign Host: %d", resp.StatusCode)
+	}
+	_, body = get(t, page+"?lang=hi", nil)
+	if !strings.Contains(body, "आप किस पर हस्ताक्षर कर रहे हैं") || !strings.Contains(body, "PDF खोलें") {
+		t.Error("Hindi page lacks the document section")
+	}
+
+	// Without a renderer: the browser's own viewer, in a same-origin frame.
+	ks2 := newFakeKeystore(t)
+	page, _ = packageUI(t, &App{Keystore: ks2, Policy: Policy{PageRenderer: "browser"}}, ks2, false)
+	_, body = get(t, page, nil)
+	if !strings.Contains(body, `<iframe class="viewer" id="doc-1-viewer" src="/r/`) || strings.Contains(body, "<img") ||
+		!strings.Contains(body, "your signature goes on page 2") || strings.Contains(body, "blue box") {
+		t.Errorf("browser-viewer page:\n%s", body)
+	}
+	if resp, _ := get(t, strings.TrimSuffix(page, "/")+"/doc/1/page/1", nil); resp.StatusCode != 500 {
+		t.Errorf("page image without a renderer: %d", resp.StatusCode)
+	}
+}
+
+// TestPageRefusesPackage: a swapped PDF gets the refusal page, in plain
+// words, with no PIN field.
+func TestPageRefusesPackage(t *testing.T) {
+	ks := newFakeKeystore(t)
+	page, _ := packageUI(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, true)
+	_, body := get(t, page, nil)
+	for _, want := range []string{`data-state="refused"`, `data-check="message-digest"`, "The document was changed after the website made this request", "Nothing was signed", `id="outcome-note"`, "Do not try again with this request"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("refusal page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `type="password"`) || strings.Contains(body, `id="documents"`) {
+		t.Error("refusal page offers a PIN field or the document")
+	}
+}
+
+// A link without a package says the document is not shown, in both languages.
+func TestPageWithoutPackage(t *testing.T) {
+	f := startUI(t)
+	_, body := get(t, f.page, nil)
+	if !strings.Contains(body, `id="no-document"`) || !strings.Contains(body, "Document not shown") || !strings.Contains(body, "Continue only if you trust "+f.portal.URL) {
+		t.Errorf("no warning:\n%s", body)
+	}
+	_, body = get(t, f.page+"?lang=hi", nil)
+	if !strings.Contains(body, "दस्तावेज़ नहीं दिखाया गया") {
+		t.Error("no Hindi warning")
+	}
+}
+
+// Two documents: each with its own heading, page count, PDF and signature line.
+func TestPageShowsTwoDocuments(t *testing.T) {
+	ks := newFakeKeystore(t)
+	page, prepared := packageUIDocs(t, &App{Keystore: ks, Renderer: &fakeRenderer{}}, ks, false, 2)
+	_, body := get(t, page, nil)
+	for _, want := range []string{"Document 1 of 2", "Document 2 of 2", "Loan agreement part 1", "Loan agreement part 2",
+		`id="doc-2" data-pages="1"`, "1 page · the signature is not drawn on a page; it is stored inside the PDF",
+		`/doc/2/page/1"`, `id="doc-1-mark"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="doc-2-mark"`) {
+		t.Error("an invisible signature is marked")
+	}
+	for i, want := range prepared {
+		if _, got := get(t, fmt.Sprintf("%sdoc/%d/pdf", page, i+1), nil); got != string(want) {
+			t.Errorf("document %d: served bytes differ from the prepared PDF", i+1)
+		}
+	}
+}
+
+// The document line claims only what the layout established.
+func TestPagesLine(t *testing.T) {
+	p := messages.Printer("en", "en")
+	for _, tc := range []struct {
+		v    docView
+		want string
+	}{
+		{docView{}, "SecureSign could not count this document's pages or find where the signature goes; read it in full below or open the PDF."},
+		{docView{PageCount: 1}, "1 page · the signature is not drawn on a page; it is stored inside the PDF"},
+		{docView{PageCount: 3, SigPage: 2, SigVisible: true}, "3 pages · your signature goes on page 2"},
+		{docView{PageCount: 3, SigPage: 2, SigVisible: true, MarkedPage: true}, "3 pages · your signature goes on page 2, in the blue box"},
+	} {
+		if got := tc.v.pagesLine(p); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.v, got, tc.want)
+		}
 	}
 }

@@ -45,6 +45,12 @@ type Policy struct {
 	// Modules are PKCS#11 module paths to try besides the known ones of
 	// this OS (signer.FindModules).
 	Modules []string `json:"modules,omitempty"`
+	// PageRenderer chooses how the pages of a signing package's documents
+	// are shown: "" draws them with pdftoppm (poppler-utils) when it is on
+	// PATH, else leaves them to the browser's own PDF viewer; "browser"
+	// always uses the browser's viewer; any other value is the path of
+	// pdftoppm.
+	PageRenderer string `json:"pageRenderer,omitempty"`
 }
 
 // DefaultConfigPath returns <os.UserConfigDir>/securesign/desktop.json.

@@ -68,6 +68,8 @@ func newServer(app *App) (*server, error) {
 	e.HTTPErrorHandler = s.errorHandler
 	e.Pre(s.guard)
 	e.GET("/r/:token/", s.page)
+	e.GET("/r/:token/doc/:doc/pdf", s.servePDF)
+	e.GET("/r/:token/doc/:doc/page/:page", s.servePage)
 	e.POST("/r/:token/sign", s.sign)
 	e.POST("/r/:token/cancel", s.cancel)
 	s.e = e
@@ -98,7 +100,7 @@ func securityHeaders(h http.Header, nonce string) {
 		script = "'nonce-" + nonce + "'" // the one inline script: times in the viewer's zone
 	}
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src "+script+"; style-src "+style+
-		"; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		"; img-src 'self'; frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	// same-origin, not no-referrer: with no-referrer browsers send "Origin: null"

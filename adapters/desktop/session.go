@@ -12,6 +12,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/internal/i18n"
 	"github.com/securesign/securesign/signer"
 )
@@ -44,6 +45,13 @@ type pageView struct {
 	Error                string
 	FinalTry             bool
 	Outcome              *outcomeView
+	// Documents are the signing package's documents, shown before the
+	// PIN; MarkCSS places their signature marks.
+	Documents []docView
+	MarkCSS   template.CSS
+	// NoDocument is a sign request without a package: the page warns that
+	// it cannot show what is signed.
+	NoDocument bool
 }
 
 // P is the page's printer.
@@ -53,6 +61,9 @@ func (v *pageView) P() *i18n.Printer { return v.p }
 func (v *pageView) ExpiresAt() template.HTML {
 	return withTime(v.p, "expires", v.Expires, v.ExpiresText)
 }
+
+// PagesLine says how many pages d has and where the signature goes.
+func (v *pageView) PagesLine(d docView) string { return d.pagesLine(v.p) }
 
 // T renders message id in the page's language.
 func (v *pageView) T(id string, args ...any) string { return v.p.T(id, args...) }
@@ -96,17 +107,24 @@ type outcomeView struct {
 	AtText string
 	// Detail is technical (codes, errors): shown under "Details".
 	Detail string
+	// Check names the signing package check that refused the request.
+	Check string
+	// note is advice under the message, if any.
+	note msg
 }
 
 // outcomeText is an outcome rendered in one language.
 type outcomeText struct {
 	*outcomeView
-	Title, Message, Cert string
-	At                   template.HTML
+	Title, Message, Cert, Note string
+	At                         template.HTML
 }
 
 func (o *outcomeView) Render(p *i18n.Printer) *outcomeText {
 	t := &outcomeText{outcomeView: o, Title: p.T(o.title), Message: p.T(o.message.ID, o.message.Args...)}
+	if o.note.ID != "" {
+		t.Note = p.T(o.note.ID, o.note.Args...)
+	}
 	if o.cert != nil {
 		t.Cert = certLine(p, o.cert)
 	}
@@ -125,6 +143,7 @@ type session struct {
 	chk     *Checked
 	certs   []Cert
 	tokErrs []error
+	pages   *docPages // the package's documents; nil without a package
 
 	mu       sync.Mutex // one submission at a time
 	outcome  *outcomeView
@@ -138,15 +157,23 @@ func newSession(base context.Context, app *App, chk *Checked, certs []Cert, errs
 		chk: chk, certs: certs, tokErrs: errs, done: make(chan struct{})}
 }
 
-// refusedSession shows a link that failed the checks; reported says
-// whether the portal is being told.
-func refusedSession(base context.Context, app *App, err error, reported bool) *session {
+// refusedSession shows a link that failed the checks; chk, when not nil,
+// is the link whose portal is being told.
+func refusedSession(base context.Context, app *App, err error, chk *Checked) *session {
+	reported := chk != nil
 	s := newSession(base, app, nil, nil, nil)
 	detail := "Nothing was sent."
 	if reported {
 		detail = "The portal is told (" + string(Code(err)) + ")."
 	}
-	s.finish(&outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail})
+	o := &outcomeView{State: "refused", title: "t_refused", Class: "bad", message: userMessage(err), Detail: err.Error() + ". " + detail}
+	if isPackageErr(err) {
+		o.message, o.Check = packageMessage(err)
+		if reported && o.Check != sigpkg.CheckFetch {
+			o.note = m("pkg_advice", chk.Request().Origin)
+		}
+	}
+	s.finish(o)
 	return s
 }
 
@@ -236,6 +263,11 @@ func (s *session) view(_ context.Context, lang string, errMsg msg) *pageView {
 	}
 	for _, d := range req.Hashes {
 		v.Fingerprints = append(v.Fingerprints, Fingerprint(d))
+	}
+	if s.pages != nil {
+		v.Documents, v.MarkCSS = s.pages.documents("/r/" + s.token + "/")
+	} else if req.Action == deeplink.ActionSign {
+		v.NoDocument = true
 	}
 	if len(req.Hashes) == 0 {
 		// A signing package carries the digests (protocol 1.2 §6).
@@ -352,11 +384,15 @@ func (s *session) deliver(lang string, cert *Cert, r *callback.Result, cause err
 	switch {
 	case cause == nil && derr == nil:
 		o.State, o.title, o.Class = "signed", "t_signed", "ok"
-		o.message = m("m_signed_nodoc", who)
-		if req.Doc != "" {
-			o.message = m("m_signed", req.Doc, who)
+		doc := req.Doc
+		if doc == "" && len(s.chk.Documents) == 1 {
+			doc = s.chk.Documents[0].Name // the package names it (protocol 1.2 §6)
 		}
-		o.Doc, o.cert = req.Doc, cert
+		o.message = m("m_signed_nodoc", who)
+		if doc != "" {
+			o.message = m("m_signed", doc, who)
+		}
+		o.Doc, o.cert = doc, cert
 		o.At = s.app.now()
 		o.AtText = o.At.Local().Format("15:04 MST, 2 Jan 2006")
 		o.Detail += " Sent to " + req.Origin + "."
@@ -395,6 +431,9 @@ func userMessage(err error) msg {
 		return m("cert_mismatch")
 	case errors.Is(err, ErrCertExpired):
 		return m("cert_expired")
+	case isPackageErr(err):
+		mm, _ := packageMessage(err)
+		return mm
 	}
 	return m("other_error")
 }

@@ -76,10 +76,11 @@ func (u *UI) Open(ctx context.Context, link string) (string, error) {
 			}(u.app.Failure(chk, err))
 		}
 		u.app.log().Warn("link refused", "err", err)
-		sess = refusedSession(base, u.app, err, chk != nil)
+		sess = refusedSession(base, u.app, err, chk)
 	} else {
 		certs, errs := u.app.Keystore.Certificates(ctx)
 		sess = newSession(base, u.app, chk, certs, errs)
+		sess.pages = newDocPages(ctx, u.app, chk.Documents)
 	}
 	if berr := u.srv.begin(sess); berr != nil {
 		return "", berr

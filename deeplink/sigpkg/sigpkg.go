@@ -275,6 +275,9 @@ type Verified struct {
 	Digest []byte // hash of the signed attributes: what the key signs
 	// Hash is the digest algorithm of Digest.
 	Hash crypto.Hash
+	// ByteRange is the checked /ByteRange: it finds the signature's field
+	// (pdf.ReadLayout) to show where the signature will sit.
+	ByteRange [4]int64
 }
 
 // Loader returns the prepared PDF of document i (0-based) of a package
@@ -334,7 +337,7 @@ func Check(raw []byte, exp Expect, load Loader) ([]Verified, error) {
 		if len(exp.Hashes) > 0 && !bytes.Equal(digest, exp.Hashes[i]) {
 			return nil, fail(CheckDigest, n, d.Name, "the hash of the signed attributes is not the link's digest %d", n)
 		}
-		out = append(out, Verified{Name: d.Name, PDF: pdf, Digest: digest, Hash: h})
+		out = append(out, Verified{Name: d.Name, PDF: pdf, Digest: digest, Hash: h, ByteRange: d.ByteRange})
 	}
 	return out, nil
 }

@@ -82,6 +82,18 @@ func (d *desktopProc) command(ctx context.Context, link string) *exec.Cmd {
 // calls forward their link to it and must exit 0 at once.
 func (d *desktopProc) open(t *testing.T, link string) string {
 	t.Helper()
+	return d.run(t, link, false)
+}
+
+// openRefused is open for a link the Desktop Software refuses: a forwarding
+// process then exits 1, saying so, and the page shows the refusal.
+func (d *desktopProc) openRefused(t *testing.T, link string) string {
+	t.Helper()
+	return d.run(t, link, true)
+}
+
+func (d *desktopProc) run(t *testing.T, link string, refused bool) string {
+	t.Helper()
 	if d.inst == nil {
 		d.log = filepath.Join(d.dir, "desktop.log")
 		f, err := os.Create(d.log)
@@ -103,7 +115,11 @@ func (d *desktopProc) open(t *testing.T, link string) string {
 		var out bytes.Buffer
 		cmd := d.command(ctx, link)
 		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "handed the link to the running instance") {
+		err := cmd.Run()
+		if refused && err != nil && strings.Contains(out.String(), "the running instance refused the link") {
+			return d.nextURL(t)
+		}
+		if err != nil || !strings.Contains(out.String(), "handed the link to the running instance") {
 			t.Fatalf("second securesign desktop open (forwarding): %v\n%s", err, out.String())
 		}
 	}

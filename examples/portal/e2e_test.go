@@ -34,6 +34,7 @@ import (
 type e2e struct {
 	t       *testing.T
 	portal  *httptest.Server
+	p       *Portal
 	origin  string
 	desk    *desktopProc
 	browser context.Context
@@ -91,7 +92,7 @@ func newE2E(t *testing.T) *e2e {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	return &e2e{t: t, portal: srv, origin: origin, desk: desk, browser: bctx, tok: tok, h: h,
+	return &e2e{t: t, portal: srv, p: p, origin: origin, desk: desk, browser: bctx, tok: tok, h: h,
 		shots: os.Getenv("SECURESIGN_SCREENSHOTS")}
 }
 
@@ -167,7 +168,17 @@ func (e *e2e) clickDeepLink(ctx context.Context, sel string) string {
 // show in a new tab of the test's browser.
 func (e *e2e) openDesktop(ctx context.Context, link string) (context.Context, context.CancelFunc) {
 	e.t.Helper()
-	page := e.desk.open(e.t, link)
+	return e.showDesktop(e.desk.open(e.t, link))
+}
+
+// openDesktopRefused is openDesktop for a link the Desktop Software refuses.
+func (e *e2e) openDesktopRefused(ctx context.Context, link string) (context.Context, context.CancelFunc) {
+	e.t.Helper()
+	return e.showDesktop(e.desk.openRefused(e.t, link))
+}
+
+func (e *e2e) showDesktop(page string) (context.Context, context.CancelFunc) {
+	e.t.Helper()
 	tab, cancel := e.newTab()
 	e.do(tab, "open the desktop page", chromedp.Navigate(page), chromedp.WaitVisible("", css("main")))
 	return tab, cancel
@@ -216,8 +227,14 @@ func (e *e2e) screenshot(ctx context.Context, name string) {
 // upload puts a PDF into the portal from its start page.
 func (e *e2e) upload(ctx context.Context, name string) {
 	e.t.Helper()
+	e.uploadPDF(ctx, name, testpdf.Minimal("Loan agreement "+name))
+}
+
+// uploadPDF puts data into the portal as a PDF named name.
+func (e *e2e) uploadPDF(ctx context.Context, name string, data []byte) {
+	e.t.Helper()
 	path := filepath.Join(e.t.TempDir(), name)
-	if err := os.WriteFile(path, testpdf.Minimal("Loan agreement "+name), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		e.t.Fatal(err)
 	}
 	e.do(ctx, "upload", chromedp.Navigate(e.origin+"/"), chromedp.WaitVisible("", css("#pdf")),
@@ -237,6 +254,35 @@ func (e *e2e) signOnDesktop(tab context.Context, pin string) {
 		chromedp.SendKeys("", pin, css("#pin")), chromedp.Click("", css("#sign")))
 	// The answer is a new page: wait until the old one is gone.
 	e.waitJS(tab, "the answer page", `window.__before !== 'yes' && document.readyState === 'complete'`)
+}
+
+// pdfsigValid has poppler's pdfsig judge signed with the test root trusted.
+func (e *e2e) pdfsigValid(t *testing.T, pdfsig, certutil string, signed []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	pdfPath := filepath.Join(dir, "signed.pdf")
+	os.WriteFile(pdfPath, signed, 0o600)
+	rootPath := filepath.Join(dir, "root.pem")
+	os.WriteFile(rootPath, testpki.PEM(e.h.Root.Cert), 0o600)
+	nss := filepath.Join(dir, "nss")
+	os.MkdirAll(nss, 0o700)
+	for _, args := range [][]string{
+		{"-N", "-d", "sql:" + nss, "--empty-password"},
+		{"-A", "-d", "sql:" + nss, "-n", "root", "-t", "C,C,C", "-i", rootPath},
+	} {
+		if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+	}
+	out, err := exec.Command(pdfsig, "-nssdir", "sql:"+nss, pdfPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdfsig: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Rajesh Kumar"} {
+		if !bytes.Contains(out, []byte(want)) {
+			t.Errorf("pdfsig output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 func TestBrowserEndToEnd(t *testing.T) {
@@ -352,30 +398,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		if resp.StatusCode != 200 || !bytes.HasPrefix(signed, []byte("%PDF-")) {
 			t.Fatalf("download: %d, %d bytes", resp.StatusCode, len(signed))
 		}
-		dir := t.TempDir()
-		pdfPath := filepath.Join(dir, "signed.pdf")
-		os.WriteFile(pdfPath, signed, 0o600)
-		rootPath := filepath.Join(dir, "root.pem")
-		os.WriteFile(rootPath, testpki.PEM(e.h.Root.Cert), 0o600)
-		nss := filepath.Join(dir, "nss")
-		os.MkdirAll(nss, 0o700)
-		for _, args := range [][]string{
-			{"-N", "-d", "sql:" + nss, "--empty-password"},
-			{"-A", "-d", "sql:" + nss, "-n", "root", "-t", "C,C,C", "-i", rootPath},
-		} {
-			if out, err := exec.Command(certutil, args...).CombinedOutput(); err != nil {
-				t.Fatalf("certutil %v: %v\n%s", args, err, out)
-			}
-		}
-		out, err := exec.Command(pdfsig, "-nssdir", "sql:"+nss, pdfPath).CombinedOutput()
-		if err != nil {
-			t.Fatalf("pdfsig: %v\n%s", err, out)
-		}
-		for _, want := range []string{"Signature is Valid", "Certificate is Trusted", "Rajesh Kumar"} {
-			if !bytes.Contains(out, []byte(want)) {
-				t.Errorf("pdfsig output lacks %q:\n%s", want, out)
-			}
-		}
+		e.pdfsigValid(t, pdfsig, certutil, signed)
 		// The report JSON is served too.
 		resp, err = http.Get(e.origin + strings.TrimSuffix(strings.TrimPrefix(href, e.origin), "signed.pdf") + "report.json")
 		if err != nil {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/internal/i18n"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/signer"
@@ -70,6 +71,10 @@ type Portal struct {
 	mu   sync.Mutex
 	docs map[string]*document
 	reqs map[string]*document // requestId → document
+
+	// tamperPackage, set only by tests, plays a dishonest portal: it
+	// changes a signing package before its digest goes into the link.
+	tamperPackage func(*sigpkg.Package)
 }
 
 // document is one uploaded PDF and where its signing stands.
@@ -89,6 +94,9 @@ type document struct {
 	SignLink, SignID         string
 	SignExp                  time.Time
 	prepared                 *preparedDoc
+	// pkg is the sign link's signing package (protocol 1.2 §6), served at
+	// /pkg/{SignID} until SignExp.
+	pkg []byte
 
 	Signed   []byte
 	Report   *pdf.Report
@@ -129,6 +137,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /doc/{id}/retry", p.retry)
 	mux.HandleFunc("GET /doc/{id}/signed.pdf", p.download)
 	mux.HandleFunc("GET /doc/{id}/report.json", p.report)
+	mux.HandleFunc("GET /pkg/{requestId}", p.servePackage)
 	mux.HandleFunc("POST /callback", p.callback)
 	mux.HandleFunc("GET /callback", p.callback)
 	mux.HandleFunc("GET /.well-known/securesign-keys.json", p.jwks)
@@ -345,10 +354,17 @@ func (p *Portal) ensureLink(ctx context.Context, d *document) error {
 			d.Status, d.Code, d.Detail = StatusFailed, string(callback.CodeOf(err)), err.Error()
 			return err
 		}
+		// The link keeps its digest (hashBase64), so 1.1 apps still sign;
+		// a 1.2 app checks it against the package's document.
 		req := &deeplink.Request{Action: deeplink.ActionSign, RequestID: newID(), Hashes: [][]byte{prep.Digest},
 			HashAlgo: prep.Hash, CallbackURL: p.Origin + "/callback", Origin: p.Origin,
 			Expires: now.Add(linkLifetime).Truncate(time.Second), Doc: d.Name,
 			CertSerial: signer.FormatSerial(d.Cert.SerialNumber)}
+		pkg, err := p.buildPackage(req, d.Name, prep)
+		if err != nil {
+			return err
+		}
+		req.PackageURL, req.PackageSHA256 = p.Origin+"/pkg/"+req.RequestID, sigpkg.Digest(pkg)
 		link, err := deeplink.Build(req, p.LinkKey)
 		if err != nil {
 			return err
@@ -358,11 +374,41 @@ func (p *Portal) ensureLink(ctx context.Context, d *document) error {
 			ExpiresAt: req.Expires}); err != nil {
 			return err
 		}
-		d.SignLink, d.SignID, d.SignExp, d.prepared = link, req.RequestID, req.Expires, prep
+		d.SignLink, d.SignID, d.SignExp, d.prepared, d.pkg = link, req.RequestID, req.Expires, prep, pkg
 		d.Status = StatusPending
 		p.reqs[req.RequestID] = d
 	}
 	return nil
+}
+
+// buildPackage makes the signing package of a sign link: the prepared PDF
+// inline, its signed attributes and ByteRange, from pdf.Prepare's result.
+func (p *Portal) buildPackage(req *deeplink.Request, name string, prep *preparedDoc) ([]byte, error) {
+	pkg := &sigpkg.Package{RequestID: req.RequestID, HashAlgo: strings.ReplaceAll(prep.Hash.String(), "-", ""),
+		Documents: []sigpkg.Document{{Name: name, PDF: prep.file, SignedAttrs: prep.SignedAttributes(), ByteRange: prep.ByteRange()}}}
+	if p.tamperPackage != nil {
+		p.tamperPackage(pkg)
+	}
+	return sigpkg.Build(pkg)
+}
+
+// servePackage serves a sign link's signing package while the link lives.
+// The path's request id is 128 random bits: whoever has it has the link.
+func (p *Portal) servePackage(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	d := p.reqs[r.PathValue("requestId")]
+	var pkg []byte
+	if d != nil && d.SignID == r.PathValue("requestId") && time.Now().Before(d.SignExp) {
+		pkg = d.pkg
+	}
+	p.mu.Unlock()
+	if pkg == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(pkg)
 }
 
 // retry starts over after a cancel or failure.
