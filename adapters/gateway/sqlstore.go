@@ -1497,6 +1497,34 @@ func (s *sqlStore) RedeemOAuthCode(ctx context.Context, codeHash string, now tim
 	return s.scanOAuth(s.w.QueryRowContext(ctx, s.q("SELECT data, status FROM oauth_requests WHERE code_hash = ?"), codeHash))
 }
 
+// ---- dev outbox ----
+
+func (s *sqlStore) PutDevOTP(ctx context.Context, m *DevOTP, now time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM dev_otp_outbox WHERE expires_at <= ?"), nanos(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO dev_otp_outbox (otp_id, tenant_id, user_id, purpose, summary, sealed, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), m.OTPID, m.TenantID, m.UserID, m.Purpose, m.Summary, m.Sealed, nanos(m.ExpiresAt))
+		if s.isUnique(err) {
+			return ErrExists
+		}
+		return err
+	})
+}
+
+func (s *sqlStore) DevOTP(ctx context.Context, otpID string, now time.Time) (*DevOTP, error) {
+	m := &DevOTP{OTPID: otpID}
+	var exp int64
+	err := s.row(ctx, "SELECT tenant_id, user_id, purpose, summary, sealed, expires_at FROM dev_otp_outbox WHERE otp_id = ? AND expires_at > ?", otpID, nanos(now)).
+		Scan(&m.TenantID, &m.UserID, &m.Purpose, &m.Summary, &m.Sealed, &exp)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	m.ExpiresAt = fromNanos(exp)
+	return m, nil
+}
+
 // ---- settings ----
 
 func (s *sqlStore) Setting(ctx context.Context, name string) ([]byte, error) {

@@ -137,10 +137,25 @@ type Store interface {
 	// expired code.
 	RedeemOAuthCode(ctx context.Context, codeHash string, now time.Time) (*OAuthRequest, error)
 
+	// PutDevOTP keeps a code the dev outbox sent (dev mode only) and
+	// drops those expired at now: a code is kept as long as it lives.
+	PutDevOTP(ctx context.Context, m *DevOTP, now time.Time) error
+	// DevOTP returns the kept code otpID unless it expired at now.
+	DevOTP(ctx context.Context, otpID string, now time.Time) (*DevOTP, error)
+
 	// Setting and PutSetting keep small named values (the CA's state).
 	// PutSetting with onlyIfAbsent keeps an existing value and returns it.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte, onlyIfAbsent bool) ([]byte, error)
+}
+
+// DevOTP is a code the dev outbox sent, kept in the store for the dev read
+// route of every gateway that shares it. Sealed is the code under the
+// master key (sealSecret, label "dev otp "+OTPID).
+type DevOTP struct {
+	OTPID, TenantID, UserID, Purpose, Summary string
+	Sealed                                    []byte
+	ExpiresAt                                 time.Time
 }
 
 // Errors of the store.
