@@ -9,9 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// invalidateChannel is where PostgreSQL triggers (migration 0011) announce
-// changed API keys ("apikey:<id>"), tenants ("tenant:<id>") and link keys
-// ("link_keys"), at commit, to every gateway sharing the database.
+// invalidateChannel is where PostgreSQL triggers (migrations 0011, 0013)
+// announce changed API keys ("apikey:<id>"), tenants ("tenant:<id>"), link
+// keys ("link_keys") and session statuses ("session:<id>"), at commit, to
+// every gateway sharing the database.
 const invalidateChannel = "securesign_invalidate"
 
 // pgListener holds one connection of its own (not the pool's: a held pool
@@ -111,6 +112,12 @@ func (s *Server) watchInvalidations() {
 		case "tenant", "*":
 			// Tenant state is copied into each of its keys' records.
 			s.apiKeys.clear()
+		}
+		if kind == "session" {
+			s.watchers.notify(id)
+		}
+		if kind == "*" {
+			s.watchers.notifyAll()
 		}
 		if kind == "link_keys" || kind == "*" {
 			if err := s.links.reload(context.Background()); err != nil {
