@@ -67,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		count     = fs.Int64("count", 0, "stop after this many completed units (0: duration only)")
 		hashes    = fs.Int("hashes", 1, "digests per session or signHash call (1-50)")
 		check     = fs.Bool("check-status", false, "sessions: GET /v1/sessions/{id} after each callback")
+		sticky    = fs.Bool("sticky", false, "with several -url: each worker keeps to one gateway instead of round robin per request (for comparison)")
 		presign   = fs.Int("presign", 256, "digests presigned up front (0: sign each digest with RSA during the run)")
 		verify    = fs.Bool("verify-links", false, "check each link's Ed25519 signature against the gateway's published keys")
 		pid       = fs.Int("pid", 0, "gateway process id, for VmRSS/VmHWM from /proc")
@@ -131,7 +132,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail(err)
 	}
 	cfg := lg.Config{Mode: *mode, Client: c, Concurrency: *conc, Duration: *dur, Warmup: *warm, Count: *count,
-		CheckStatus: *check, Hashes: *hashes, PID: *pid}
+		CheckStatus: *check, Hashes: *hashes, PID: *pid, Sticky: *sticky}
 	ob := lg.NewRouteOutbox(c) // codes through GET /v1/dev/otp: any gateway on the database answers
 	if *data != "" {
 		ob = lg.NewOutbox(*data)

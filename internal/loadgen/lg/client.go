@@ -79,6 +79,13 @@ func NewClient(base, apiKey string, conns int) (*Client, error) {
 	}}, nil
 }
 
+// Pinned is c bound to the i-th of its gateways (modulo their number),
+// sharing c's connections.
+func (c *Client) Pinned(i int) *Client {
+	b := c.Bases[i%len(c.Bases)]
+	return &Client{BaseURL: b, Bases: []string{b}, APIKey: c.APIKey, HTTP: c.HTTP}
+}
+
 // CloseIdle closes the client's idle keep-alive connections, so the
 // server's per-connection goroutines can end.
 func (c *Client) CloseIdle() { c.HTTP.CloseIdleConnections() }
@@ -109,6 +116,15 @@ func (r *Response) Str(name string) string {
 // content type unless hdr sets one) or any other value (JSON-encoded).
 // auth adds the API key. hdr are name/value pairs.
 func (c *Client) Do(ctx context.Context, method, path string, body any, auth bool, hdr ...string) (*Response, error) {
+	base := c.BaseURL
+	if len(c.Bases) > 1 {
+		base = c.Bases[c.next.Add(1)%uint64(len(c.Bases))]
+	}
+	return c.DoAt(ctx, base, method, path, body, auth, hdr...)
+}
+
+// DoAt is Do to the gateway at base (one of Bases).
+func (c *Client) DoAt(ctx context.Context, base, method, path string, body any, auth bool, hdr ...string) (*Response, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -124,10 +140,6 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, auth boo
 			return nil, err
 		}
 		r = bytes.NewReader(j)
-	}
-	base := c.BaseURL
-	if len(c.Bases) > 1 {
-		base = c.Bases[c.next.Add(1)%uint64(len(c.Bases))]
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 	if err != nil {
