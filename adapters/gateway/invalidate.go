@@ -72,7 +72,13 @@ func (l *pgListener) run(ctx context.Context, s *pgStore, ready chan struct{}) {
 	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
 		conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 		if err == nil {
-			if _, err = conn.Exec(ctx, "LISTEN "+invalidateChannel); err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+invalidateChannel)
+			if err == nil {
+				// The same connection holds the process's liveness lock
+				// (idempotency.go: ownerGone): it ends with the process.
+				_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", livenessLockClass, livenessLockID(s.boot))
+			}
+			if err == nil {
 				if first {
 					close(ready)
 					first = false

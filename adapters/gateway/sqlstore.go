@@ -29,9 +29,12 @@ type sqlStore struct {
 	postgres bool
 	// boot identifies this open store (this process) in the idempotency
 	// reservations it makes.
-	boot    string
-	closers []func() error
-	stmts   sync.Map // "w:"/"r:" + query → *sql.Stmt
+	boot string
+	// ownerGone, when set (PostgreSQL), reports whether the process that
+	// made a reservation is gone (its liveness lock is free).
+	ownerGone func(ctx context.Context, owner string) bool
+	closers   []func() error
+	stmts     sync.Map // "w:"/"r:" + query → *sql.Stmt
 
 	// The group commit of SQLite (see write); nil for PostgreSQL.
 	writes    chan *writeOp
@@ -1156,7 +1159,15 @@ func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string,
 	// soon as it comes from an earlier process. PostgreSQL may serve
 	// several live gateways, so only age counts there.
 	abandoned := now.Sub(fromNanos(created)) > IdempotencyAbandonAfter || (!s.postgres && owner != s.boot)
-	if r.Done || r.BodyHash != bodyHash || !abandoned {
+	if r.Done || r.BodyHash != bodyHash {
+		return &r, nil
+	}
+	// With PostgreSQL a reservation of a process that is gone (killed,
+	// crashed: its liveness lock is free) is abandoned at once.
+	if !abandoned && owner != s.boot && s.ownerGone != nil {
+		abandoned = s.ownerGone(ctx, owner)
+	}
+	if !abandoned {
 		return &r, nil
 	}
 	// Compare and set on the old reservation: one retry wins.
