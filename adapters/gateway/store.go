@@ -92,8 +92,9 @@ type Store interface {
 	// to bodyHash. It returns nil if the caller now owns the key, or the
 	// existing record (Done false while the first request still runs). A
 	// reservation abandoned by a process that died mid-request (older than
-	// IdempotencyAbandonAfter, or with SQLite made by an earlier process) is
-	// taken over by a caller with the same bodyHash: it returns nil then,
+	// IdempotencyAbandonAfter; with SQLite made by an earlier process; with
+	// PostgreSQL made by a process whose liveness lock is free) is taken
+	// over by a caller with the same bodyHash: it returns nil then,
 	// and the caller must not repeat a side effect the first attempt may
 	// have had (see signPDFServer).
 	ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error)
