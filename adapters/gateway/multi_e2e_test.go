@@ -596,14 +596,6 @@ type cluster struct {
 	env   []string
 }
 
-// restart kills instance i with SIGKILL and starts it again on the same
-// address and data directory.
-func (cl *cluster) restart(t testing.TB, i int) {
-	t.Helper()
-	cl.procs[i].kill()
-	cl.procs[i] = startGatewayArgs(t, cl.dirs[i], cl.procs[i].addr, []string{"--public-url", cl.front}, cl.env...)
-}
-
 func startCluster(t testing.TB, n int) *cluster {
 	t.Helper()
 	dsn := postgresSchemaDSN(t)
