@@ -456,7 +456,8 @@ func (c *rrClient) user(tag string) string {
 		"state": "Karnataka", "postalCode": "560001"}, "Idempotency-Key", "user-"+tag)
 	if c.kill && a.code == 409 && a.body["userId"] != nil {
 		// The retry took over the reservation of a killed request that
-		// had made the user: the conflict names it.
+		// had made the user: the conflict names it (README: a portal that
+		// lost the first answer carries on with that userId).
 		return a.body["userId"].(string)
 	}
 	if !c.expect(a, "create user", 201) {

@@ -735,9 +735,9 @@ func TestNewRequestID(t *testing.T) {
 	}
 }
 
-// TestStoreDevOTP: the dev outbox keeps a code until it expires, answers
-// for another tenant's id only through DevOutbox.Read's tenant check, and
-// drops expired codes when the next one is sent.
+// TestStoreDevOTP: the dev outbox keeps a code, sealed, until it expires;
+// DevOutbox.Read refuses another tenant; expired codes go when the next
+// one is sent.
 func TestStoreDevOTP(t *testing.T) {
 	eachStore(t, func(t *testing.T, s Store) {
 		ctx := context.Background()
