@@ -75,8 +75,10 @@ func (l *pgListener) run(ctx context.Context, s *pgStore, ready chan struct{}) {
 			_, err = conn.Exec(ctx, "LISTEN "+invalidateChannel)
 			if err == nil {
 				// The same connection holds the process's liveness lock
-				// (idempotency.go: ownerGone): it ends with the process.
-				_, err = conn.Exec(ctx, "SELECT pg_advisory_lock($1, $2)", livenessLockClass, livenessLockID(s.boot))
+				// (pgstore.go: ownerGone): it ends with the process. Never
+				// waited for: on a collision another live process holds
+				// it, which keeps this one's reservations alive too.
+				_, err = conn.Exec(ctx, "SELECT pg_try_advisory_lock($1, $2)", livenessLockClass, livenessLockID(s.boot))
 			}
 			if err == nil {
 				if first {

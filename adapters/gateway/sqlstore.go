@@ -1157,7 +1157,8 @@ func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string,
 	// "still running" forever: a retry with the same body takes it over
 	// once it is old enough or, with SQLite (one process per database), as
 	// soon as it comes from an earlier process. PostgreSQL may serve
-	// several live gateways, so only age counts there.
+	// several live gateways: age counts there, or the owner's liveness
+	// lock being free (below).
 	abandoned := now.Sub(fromNanos(created)) > IdempotencyAbandonAfter || (!s.postgres && owner != s.boot)
 	if r.Done || r.BodyHash != bodyHash {
 		return &r, nil
