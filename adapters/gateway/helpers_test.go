@@ -307,11 +307,17 @@ func appSigner(t testing.TB, k crypto.Signer, issued map[string]any) signer.Sign
 // encode the result.
 func signLink(t testing.TB, g *testGW, link string, s signer.Signer) string {
 	t.Helper()
+	_, raw := g.raw("GET", deeplink.WellKnownPath, "", nil)
+	return signLinkWith(t, link, raw, s)
+}
+
+// signLinkWith is signLink with the published key set (JSON) at hand.
+func signLinkWith(t testing.TB, link string, raw []byte, s signer.Signer) string {
+	t.Helper()
 	l, err := deeplink.Parse(link, time.Now())
 	if err != nil {
 		t.Fatalf("parse link: %v", err)
 	}
-	_, raw := g.raw("GET", deeplink.WellKnownPath, "", nil)
 	var ks deeplink.KeySet
 	if err := json.Unmarshal(raw, &ks); err != nil {
 		t.Fatal(err)

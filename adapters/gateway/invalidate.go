@@ -9,9 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// invalidateChannel is where PostgreSQL triggers (migration 0011) announce
-// changed API keys ("apikey:<id>"), tenants ("tenant:<id>") and link keys
-// ("link_keys"), at commit, to every gateway sharing the database.
+// invalidateChannel is where PostgreSQL triggers (migrations 0011, 0013)
+// announce changed API keys ("apikey:<id>"), tenants ("tenant:<id>"), link
+// keys ("link_keys") and session statuses ("session:<id>"), at commit, to
+// every gateway sharing the database.
 const invalidateChannel = "securesign_invalidate"
 
 // pgListener holds one connection of its own (not the pool's: a held pool
@@ -71,7 +72,15 @@ func (l *pgListener) run(ctx context.Context, s *pgStore, ready chan struct{}) {
 	for backoff := 100 * time.Millisecond; ctx.Err() == nil; backoff = min(2*backoff, 5*time.Second) {
 		conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 		if err == nil {
-			if _, err = conn.Exec(ctx, "LISTEN "+invalidateChannel); err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+invalidateChannel)
+			if err == nil {
+				// The same connection holds the process's liveness lock
+				// (pgstore.go: ownerGone): it ends with the process. Never
+				// waited for: on a collision another live process holds
+				// it, which keeps this one's reservations alive too.
+				_, err = conn.Exec(ctx, "SELECT pg_try_advisory_lock($1, $2)", livenessLockClass, livenessLockID(s.boot))
+			}
+			if err == nil {
 				if first {
 					close(ready)
 					first = false
@@ -111,6 +120,12 @@ func (s *Server) watchInvalidations() {
 		case "tenant", "*":
 			// Tenant state is copied into each of its keys' records.
 			s.apiKeys.clear()
+		}
+		if kind == "session" {
+			s.watchers.notify(id)
+		}
+		if kind == "*" {
+			s.watchers.notifyAll()
 		}
 		if kind == "link_keys" || kind == "*" {
 			if err := s.links.reload(context.Background()); err != nil {

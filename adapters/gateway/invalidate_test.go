@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/internal/testpki"
 )
 
 // twoInstances is two gateways on one PostgreSQL schema, each with its own
@@ -93,4 +96,46 @@ func TestLinkKeyRotationAcrossInstancesPostgres(t *testing.T) {
 		t.Fatal("rotation kept the kid")
 	}
 	within(t, 100*time.Millisecond, "new link key on B", func() bool { return kidOf() == kid })
+}
+
+// TestWatchAcrossInstancesPostgres: a watchUrl stream on one instance sees
+// a result that landed on another through its "session:<id>" notification:
+// the stream's own re-read of the store is an hour away here.
+func TestWatchAcrossInstancesPostgres(t *testing.T) {
+	a, b := twoInstances(t)
+	a.srv.watchPollEvery = time.Hour
+	k := testpki.Key(t, testpki.P256, 63)
+	app := appSigner(t, k, a.issueCSR(a.key, "watcher", k))
+	out := a.must(201, "POST", "/v1/sign/hash", a.key, map[string]any{"hashBase64": b64(digest("watched across"))})
+	req, _ := http.NewRequest("GET", out["watchUrl"].(string), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	events := make(chan string, 4)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- d
+			}
+		}
+	}()
+	if first := <-events; !strings.Contains(first, `"status":"pending"`) {
+		t.Fatalf("first event %s", first)
+	}
+	if code, ans := b.postResult(signLink(t, b, out["deepLink"].(string), app)); code != 200 || ans["status"] != "signed" {
+		t.Fatalf("callback on B = %d %v", code, ans)
+	}
+	select {
+	case ev := <-events:
+		if !strings.Contains(ev, `"status":"signed"`) {
+			t.Fatalf("next event %s", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stream on A never said signed")
+	}
 }

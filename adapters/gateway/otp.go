@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"context"
 	"crypto/hkdf"
 	"crypto/hmac"
@@ -70,6 +69,50 @@ func (o *OutboxSender) SendOTP(ctx context.Context, m *OTPMessage) error {
 		return err
 	}
 	return f.Close()
+}
+
+// DevOutbox is the dev-mode sender: each code is kept in the store, sealed
+// under the master key, for as long as it lives, so that the dev read route
+// answers on every gateway sharing the database; and, when File is set,
+// appended to that instance's file outbox too.
+type DevOutbox struct {
+	Store  Store
+	Master []byte
+	File   *OutboxSender // nil: store only
+	Now    func() time.Time
+}
+
+// SendOTP implements OTPSender.
+func (o *DevOutbox) SendOTP(ctx context.Context, m *OTPMessage) error {
+	sealed, err := sealSecret(o.Master, "dev otp "+m.OTPID, []byte(m.Code))
+	if err != nil {
+		return err
+	}
+	if err := o.Store.PutDevOTP(ctx, &DevOTP{OTPID: m.OTPID, TenantID: m.User.TenantID, UserID: m.User.ID, Purpose: m.Purpose,
+		Summary: m.Summary, Sealed: sealed, ExpiresAt: m.ExpiresAt}, o.Now()); err != nil {
+		return fmt.Errorf("dev outbox: %w", err)
+	}
+	if o.File != nil {
+		return o.File.SendOTP(ctx, m)
+	}
+	return nil
+}
+
+// Read returns the kept code otpID and its record if it belongs to
+// tenantID and has not expired; ErrNotFound otherwise.
+func (o *DevOutbox) Read(ctx context.Context, tenantID, otpID string) (*DevOTP, string, error) {
+	m, err := o.Store.DevOTP(ctx, otpID, o.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(m.TenantID), []byte(tenantID)) != 1 {
+		return nil, "", ErrNotFound
+	}
+	code, err := openSecret(o.Master, "dev otp "+m.OTPID, m.Sealed)
+	if err != nil {
+		return nil, "", fmt.Errorf("dev outbox: %w", err)
+	}
+	return m, string(code), nil
 }
 
 // otpMACKey derives the key one-time codes are stored under from the
@@ -371,32 +414,19 @@ func (s *Server) checkOTP(c echo.Context, userID, otpID, code, purpose string) e
 }
 
 // devOTP reads a code back from the dev outbox (dev mode only), for clients
-// that do not share the gateway's file system. Like the outbox, it exists
-// only with --dev.
+// that do not share the gateway's file system or instance: codes are kept
+// in the store, so any gateway on the same database answers. Like the
+// outbox, it exists only with --dev.
 func (s *Server) devOTP(c echo.Context) error {
-	ob, ok := s.otp.(*OutboxSender)
+	ob, ok := s.otp.(*DevOutbox)
 	if !ok {
 		return notFoundErr("OTP")
 	}
-	f, err := os.Open(ob.Path)
+	m, code, err := ob.Read(c.Request().Context(), who(c).TenantID, c.Param("id"))
 	if err != nil {
 		return notFoundErr("OTP")
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var m map[string]string
-		if json.Unmarshal(sc.Bytes(), &m) != nil || m["otpId"] != c.Param("id") {
-			continue
-		}
-		// Only the tenant of the user may read it.
-		if _, err := s.store.User(c.Request().Context(), who(c).TenantID, m["userId"]); err != nil {
-			return notFoundErr("OTP")
-		}
-		return c.JSON(http.StatusOK, map[string]any{"success": true, "otpId": m["otpId"], "code": m["code"], "purpose": m["purpose"], "summary": m["summary"]})
-	}
-	return notFoundErr("OTP")
+	return c.JSON(http.StatusOK, map[string]any{"success": true, "otpId": m.OTPID, "code": code, "purpose": m.Purpose, "summary": m.Summary})
 }
 
 // askedBy prefixes a code's summary with the tenant's display name (the

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"sync"
 	"time"
@@ -84,6 +85,9 @@ func openPostgres(ctx context.Context, dsn string) (*pgStore, error) {
 	}
 	s := &pgStore{sqlStore: base, pool: pool, ops: make(chan *pgOp), stopOps: make(chan struct{}), opsEnd: make(chan struct{})}
 	go s.committer()
+	// Listening from the start also takes the liveness lock.
+	s.subscribe(func(string) {})
+	base.ownerGone = s.ownerGone
 	return s, nil
 }
 
@@ -650,4 +654,29 @@ func (c *auditCols13) add(e *AuditEntry) {
 
 func (c *auditCols13) args() []any {
 	return []any{c.tenant, c.seq, c.at, c.actor, c.action, c.origin, c.reqID, c.serial, c.docHash, c.outcome, c.detail, c.prev, c.hash}
+}
+
+// livenessLockClass is the advisory lock class (two-key form, apart from
+// the one-key migration lock) under which each open PostgreSQL store holds
+// a session lock on its boot id, on its listening connection, for as long
+// as it lives. A reservation whose owner's lock can be taken belongs to a
+// process that is gone.
+const livenessLockClass = 727273
+
+// livenessLockID is the lock key of a boot id (FNV-1a, 32 bits: a
+// collision only makes a dead owner look alive, which the age rule of
+// IdempotencyAbandonAfter still ends).
+func livenessLockID(boot string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(boot))
+	return int32(h.Sum32())
+}
+
+// ownerGone reports whether the store that made a reservation is gone: its
+// liveness lock is free (taken and released again at once). An error says
+// "not gone": the age rule decides then.
+func (s *pgStore) ownerGone(ctx context.Context, owner string) bool {
+	var free bool
+	err := s.pool.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1, $2)", livenessLockClass, livenessLockID(owner)).Scan(&free)
+	return err == nil && free
 }

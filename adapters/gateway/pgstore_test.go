@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -398,5 +399,44 @@ func TestPGWriterPlansFollowGrowth(t *testing.T) {
 	// call, the statement stops scanning once the table is not small.
 	if read > batches*batches*size/8 {
 		t.Errorf("completions read %d sessions by scanning the table (%d sessions written)", read, batches*size)
+	}
+}
+
+// TestPGStoreIdempotencyOwnerGone: with PostgreSQL a reservation stays
+// another live store's while it lives (only age would end it), and is
+// taken over at once when the store that made it is gone (its liveness
+// lock released with its connection), as after a SIGKILL.
+func TestPGStoreIdempotencyOwnerGone(t *testing.T) {
+	dsn := postgresSchemaDSN(t)
+	ctx := context.Background()
+	open := func() Store {
+		s, err := OpenPostgres(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	a, b := open(), open()
+	seedTenant(t, a, "t1")
+	h := sha256.Sum256([]byte("body"))
+	now := time.Now()
+	if r, err := a.ReserveIdempotency(ctx, "t1", "k", h, now); err != nil || r != nil {
+		t.Fatalf("first reservation: %v %v", r, err)
+	}
+	if r, err := b.ReserveIdempotency(ctx, "t1", "k", h, now.Add(time.Second)); err != nil || r == nil || r.Done {
+		t.Fatalf("live owner's reservation taken over: %+v %v", r, err)
+	}
+	a.Close()
+	var r *IdempotencyRecord
+	var err error
+	for range 100 { // the server ends a's session as its connection closes
+		if r, err = b.ReserveIdempotency(ctx, "t1", "k", h, now.Add(2*time.Second)); err != nil || r == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil || r != nil {
+		t.Fatalf("reservation of a closed store not taken over: %+v %v", r, err)
 	}
 }

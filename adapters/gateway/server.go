@@ -230,7 +230,8 @@ func (s *Server) init(ctx context.Context, cfg Config, st Store) error {
 	}
 	s.otp = cfg.OTPSender
 	if s.otp == nil && cfg.Dev {
-		s.otp = &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}
+		s.otp = &DevOutbox{Store: st, Master: cfg.MasterKey, Now: cfg.Now,
+			File: &OutboxSender{Path: filepath.Join(cfg.DataDir, "dev-otp-outbox.jsonl")}}
 	}
 	s.validate = validator.New(validator.WithRequiredStructEnabled())
 	s.validate.RegisterTagNameFunc(func(f reflect.StructField) string {

@@ -29,9 +29,12 @@ type sqlStore struct {
 	postgres bool
 	// boot identifies this open store (this process) in the idempotency
 	// reservations it makes.
-	boot    string
-	closers []func() error
-	stmts   sync.Map // "w:"/"r:" + query → *sql.Stmt
+	boot string
+	// ownerGone, when set (PostgreSQL), reports whether the process that
+	// made a reservation is gone (its liveness lock is free).
+	ownerGone func(ctx context.Context, owner string) bool
+	closers   []func() error
+	stmts     sync.Map // "w:"/"r:" + query → *sql.Stmt
 
 	// The group commit of SQLite (see write); nil for PostgreSQL.
 	writes    chan *writeOp
@@ -1154,9 +1157,18 @@ func (s *sqlStore) ReserveIdempotency(ctx context.Context, tenantID, key string,
 	// "still running" forever: a retry with the same body takes it over
 	// once it is old enough or, with SQLite (one process per database), as
 	// soon as it comes from an earlier process. PostgreSQL may serve
-	// several live gateways, so only age counts there.
+	// several live gateways: age counts there, or the owner's liveness
+	// lock being free (below).
 	abandoned := now.Sub(fromNanos(created)) > IdempotencyAbandonAfter || (!s.postgres && owner != s.boot)
-	if r.Done || r.BodyHash != bodyHash || !abandoned {
+	if r.Done || r.BodyHash != bodyHash {
+		return &r, nil
+	}
+	// With PostgreSQL a reservation of a process that is gone (killed,
+	// crashed: its liveness lock is free) is abandoned at once.
+	if !abandoned && owner != s.boot && s.ownerGone != nil {
+		abandoned = s.ownerGone(ctx, owner)
+	}
+	if !abandoned {
 		return &r, nil
 	}
 	// Compare and set on the old reservation: one retry wins.
@@ -1494,6 +1506,34 @@ func (s *sqlStore) RedeemOAuthCode(ctx context.Context, codeHash string, now tim
 		return nil, ErrNotFound
 	}
 	return s.scanOAuth(s.w.QueryRowContext(ctx, s.q("SELECT data, status FROM oauth_requests WHERE code_hash = ?"), codeHash))
+}
+
+// ---- dev outbox ----
+
+func (s *sqlStore) PutDevOTP(ctx context.Context, m *DevOTP, now time.Time) error {
+	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q("DELETE FROM dev_otp_outbox WHERE expires_at <= ?"), nanos(now)); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO dev_otp_outbox (otp_id, tenant_id, user_id, purpose, summary, sealed, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`), m.OTPID, m.TenantID, m.UserID, m.Purpose, m.Summary, m.Sealed, nanos(m.ExpiresAt))
+		if s.isUnique(err) {
+			return ErrExists
+		}
+		return err
+	})
+}
+
+func (s *sqlStore) DevOTP(ctx context.Context, otpID string, now time.Time) (*DevOTP, error) {
+	m := &DevOTP{OTPID: otpID}
+	var exp int64
+	err := s.row(ctx, "SELECT tenant_id, user_id, purpose, summary, sealed, expires_at FROM dev_otp_outbox WHERE otp_id = ? AND expires_at > ?", otpID, nanos(now)).
+		Scan(&m.TenantID, &m.UserID, &m.Purpose, &m.Summary, &m.Sealed, &exp)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	m.ExpiresAt = fromNanos(exp)
+	return m, nil
 }
 
 // ---- settings ----

@@ -92,8 +92,9 @@ type Store interface {
 	// to bodyHash. It returns nil if the caller now owns the key, or the
 	// existing record (Done false while the first request still runs). A
 	// reservation abandoned by a process that died mid-request (older than
-	// IdempotencyAbandonAfter, or with SQLite made by an earlier process) is
-	// taken over by a caller with the same bodyHash: it returns nil then,
+	// IdempotencyAbandonAfter; with SQLite made by an earlier process; with
+	// PostgreSQL made by a process whose liveness lock is free) is taken
+	// over by a caller with the same bodyHash: it returns nil then,
 	// and the caller must not repeat a side effect the first attempt may
 	// have had (see signPDFServer).
 	ReserveIdempotency(ctx context.Context, tenantID, key string, bodyHash [32]byte, now time.Time) (*IdempotencyRecord, error)
@@ -137,10 +138,25 @@ type Store interface {
 	// expired code.
 	RedeemOAuthCode(ctx context.Context, codeHash string, now time.Time) (*OAuthRequest, error)
 
+	// PutDevOTP keeps a code the dev outbox sent (dev mode only) and
+	// drops those expired at now: a code is kept as long as it lives.
+	PutDevOTP(ctx context.Context, m *DevOTP, now time.Time) error
+	// DevOTP returns the kept code otpID unless it expired at now.
+	DevOTP(ctx context.Context, otpID string, now time.Time) (*DevOTP, error)
+
 	// Setting and PutSetting keep small named values (the CA's state).
 	// PutSetting with onlyIfAbsent keeps an existing value and returns it.
 	Setting(ctx context.Context, name string) ([]byte, error)
 	PutSetting(ctx context.Context, name string, value []byte, onlyIfAbsent bool) ([]byte, error)
+}
+
+// DevOTP is a code the dev outbox sent, kept in the store for the dev read
+// route of every gateway that shares it. Sealed is the code under the
+// master key (sealSecret, label "dev otp "+OTPID).
+type DevOTP struct {
+	OTPID, TenantID, UserID, Purpose, Summary string
+	Sealed                                    []byte
+	ExpiresAt                                 time.Time
 }
 
 // Errors of the store.

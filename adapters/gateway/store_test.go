@@ -734,3 +734,54 @@ func TestNewRequestID(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDevOTP: the dev outbox keeps a code, sealed, until it expires;
+// DevOutbox.Read refuses another tenant; expired codes go when the next
+// one is sent.
+func TestStoreDevOTP(t *testing.T) {
+	eachStore(t, func(t *testing.T, s Store) {
+		ctx := context.Background()
+		master := bytes.Repeat([]byte{7}, 32)
+		now := t0
+		ob := &DevOutbox{Store: s, Master: master, Now: func() time.Time { return now }}
+		send := func(id, tenant string, exp time.Duration) {
+			t.Helper()
+			u := &User{ID: "u-" + id, TenantID: tenant}
+			if err := ob.SendOTP(ctx, &OTPMessage{User: u, OTPID: id, Code: "12345" + id[len(id)-1:], Purpose: "issue", Summary: "s " + id, ExpiresAt: now.Add(exp)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		send("o1", "ta", 5*time.Minute)
+		send("o2", "tb", 10*time.Minute)
+		m, code, err := ob.Read(ctx, "ta", "o1")
+		want := &DevOTP{OTPID: "o1", TenantID: "ta", UserID: "u-o1", Purpose: "issue", Summary: "s o1", ExpiresAt: t0.Add(5 * time.Minute)}
+		if err != nil || code != "123451" {
+			t.Fatalf("Read = %q %v", code, err)
+		}
+		if bytes.Contains(m.Sealed, []byte(code)) {
+			t.Error("the code is stored in the clear")
+		}
+		m.Sealed = nil
+		if d := cmp.Diff(want, m); d != "" {
+			t.Errorf("record (-want +got):\n%s", d)
+		}
+		if _, _, err := ob.Read(ctx, "tb", "o1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("another tenant reads the code: %v", err)
+		}
+		if err := ob.SendOTP(ctx, &OTPMessage{User: &User{ID: "u", TenantID: "ta"}, OTPID: "o1", Code: "999999", ExpiresAt: now.Add(time.Minute)}); !errors.Is(err, ErrExists) {
+			t.Errorf("second code under one id: %v", err)
+		}
+		now = now.Add(6 * time.Minute)
+		if _, _, err := ob.Read(ctx, "ta", "o1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("expired code still read: %v", err)
+		}
+		send("o3", "ta", 5*time.Minute) // drops o1
+		now = t0
+		if _, err := s.DevOTP(ctx, "o1", now); !errors.Is(err, ErrNotFound) {
+			t.Errorf("expired code kept after the next send: %v", err)
+		}
+		if _, code, err := ob.Read(ctx, "tb", "o2"); err != nil || code != "123452" {
+			t.Errorf("live code dropped: %q %v", code, err)
+		}
+	})
+}

@@ -78,8 +78,9 @@ func (s *Server) watchURLs(sess *Session) (qr, watch string) {
 }
 
 // sessionWatch wakes the watchers of a session when a result lands in this
-// process. Other instances' callbacks are not seen: long polls end at their
-// wait and streams re-read the store every watchPoll.
+// process or, with PostgreSQL, at another instance (its "session:<id>"
+// notification, invalidate.go). Without one (SQLite is one process) long
+// polls end at their wait and streams re-read the store every watchPoll.
 type sessionWatch struct {
 	mu sync.Mutex
 	m  map[string]*watchEntry
@@ -117,6 +118,16 @@ func (w *sessionWatch) notify(id string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e := w.m[id]; e != nil {
+		close(e.ch)
+		delete(w.m, id)
+	}
+}
+
+// notifyAll wakes every watcher (the notifications may have been missed).
+func (w *sessionWatch) notifyAll() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for id, e := range w.m {
 		close(e.ch)
 		delete(w.m, id)
 	}

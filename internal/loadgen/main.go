@@ -8,9 +8,11 @@
 //	go run ./internal/loadgen -gateway ./securesign -mode signhash -hsm -hashes 50 -d 15s   # CSC on a SoftHSM key vs raw signer
 //
 // The API key comes from the environment (SECURESIGN_API_KEY), never argv.
-// -data is the gateway's data directory: its dev OTP outbox is how the
-// generator onboards a user and has its RSA key certified (from a CSR) by
-// the gateway's own CA, so the gateway trusts the results it sends.
+// The generator onboards a user and has its RSA key certified (from a CSR)
+// by the gateway's own CA, so the gateway trusts the results it sends; it
+// reads the codes through the dev route GET /v1/dev/otp/{otpId}, or from
+// the outbox file of -data (the gateway's data directory). -url may list
+// several gateways sharing one database: requests go to each in turn.
 package main
 
 import (
@@ -48,15 +50,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: loadgen (-url URL -data DIR | -gateway BIN) [flags]\n\n"+
+		fmt.Fprintf(stderr, "usage: loadgen (-url URL[,URL…] | -gateway BIN) [flags]\n\n"+
 			"Drives a SecureSign gateway on a loopback address with complete sessions and reports\n"+
 			"completed/s, p50/p90/p99 latency, answers by status, and the gateway's RSS and goroutines.\n"+
 			"The API key is read from SECURESIGN_API_KEY (not needed with -gateway).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	var (
-		target    = fs.String("url", "", "gateway base URL, loopback only (http://127.0.0.1:PORT)")
-		data      = fs.String("data", "", "the gateway's data directory (dev OTP outbox), needed to certify the load key")
+		target    = fs.String("url", "", "gateway base URL, loopback only (http://127.0.0.1:PORT); several gateways on one database: comma-separated, used in turn")
+		data      = fs.String("data", "", "the gateway's data directory: codes from its dev OTP outbox file (default: through GET /v1/dev/otp)")
 		bin       = fs.String("gateway", "", "start this securesign binary as a fresh dev gateway in a temporary directory instead of -url")
 		mode      = fs.String("mode", lg.ModeSessions, "sessions, mixed or signhash")
 		conc      = fs.Int("c", 16, "concurrent workers")
@@ -65,6 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		count     = fs.Int64("count", 0, "stop after this many completed units (0: duration only)")
 		hashes    = fs.Int("hashes", 1, "digests per session or signHash call (1-50)")
 		check     = fs.Bool("check-status", false, "sessions: GET /v1/sessions/{id} after each callback")
+		sticky    = fs.Bool("sticky", false, "with several -url: each worker keeps to one gateway instead of round robin per request (for comparison)")
 		presign   = fs.Int("presign", 256, "digests presigned up front (0: sign each digest with RSA during the run)")
 		verify    = fs.Bool("verify-links", false, "check each link's Ed25519 signature against the gateway's published keys")
 		pid       = fs.Int("pid", 0, "gateway process id, for VmRSS/VmHWM from /proc")
@@ -129,11 +132,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return fail(err)
 	}
 	cfg := lg.Config{Mode: *mode, Client: c, Concurrency: *conc, Duration: *dur, Warmup: *warm, Count: *count,
-		CheckStatus: *check, Hashes: *hashes, PID: *pid}
-	if *data == "" {
-		return fail(errors.New("-data (the gateway's data directory) is required to certify the load key"))
+		CheckStatus: *check, Hashes: *hashes, PID: *pid, Sticky: *sticky}
+	ob := lg.NewRouteOutbox(c) // codes through GET /v1/dev/otp: any gateway on the database answers
+	if *data != "" {
+		ob = lg.NewOutbox(*data)
 	}
-	ob := lg.NewOutbox(*data)
 	tag := fmt.Sprintf("loadgen-%d", time.Now().UnixNano())
 	switch *mode {
 	case lg.ModeSessions, lg.ModeMixed:

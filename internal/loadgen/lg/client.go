@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -39,18 +40,28 @@ func CheckLoopback(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// Client talks to one gateway with one API key.
+// Client talks to one gateway, or to several on one database in turn
+// (round robin per request, as a load balancer would), with one API key.
 type Client struct {
 	BaseURL string // e.g. http://127.0.0.1:8080, no trailing slash
-	APIKey  string
-	HTTP    *http.Client
+	// Bases, when more than one, are the gateways requests go to in turn
+	// (BaseURL is the first).
+	Bases  []string
+	APIKey string
+	HTTP   *http.Client
+	next   atomic.Uint64
 }
 
-// NewClient checks that base is a loopback URL and returns a client with a
-// keep-alive pool sized for conns concurrent requests.
+// NewClient checks that base is a loopback URL, or a comma-separated list
+// of them (several gateways sharing one database), and returns a client
+// with a keep-alive pool sized for conns concurrent requests.
 func NewClient(base, apiKey string, conns int) (*Client, error) {
-	if _, err := CheckLoopback(base); err != nil {
-		return nil, err
+	var bases []string
+	for _, b := range strings.Split(base, ",") {
+		if _, err := CheckLoopback(b); err != nil {
+			return nil, err
+		}
+		bases = append(bases, strings.TrimRight(b, "/"))
 	}
 	tr := &http.Transport{
 		Proxy:               nil, // never through a proxy: loopback only
@@ -62,10 +73,17 @@ func NewClient(base, apiKey string, conns int) (*Client, error) {
 		// headers in one write, not two.
 		WriteBufferSize: 64 << 10,
 	}
-	return &Client{BaseURL: strings.TrimRight(base, "/"), APIKey: apiKey, HTTP: &http.Client{
+	return &Client{BaseURL: bases[0], Bases: bases, APIKey: apiKey, HTTP: &http.Client{
 		Transport: tr, Timeout: 60 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}, nil
+}
+
+// Pinned is c bound to the i-th of its gateways (modulo their number),
+// sharing c's connections.
+func (c *Client) Pinned(i int) *Client {
+	b := c.Bases[i%len(c.Bases)]
+	return &Client{BaseURL: b, Bases: []string{b}, APIKey: c.APIKey, HTTP: c.HTTP}
 }
 
 // CloseIdle closes the client's idle keep-alive connections, so the
@@ -98,6 +116,15 @@ func (r *Response) Str(name string) string {
 // content type unless hdr sets one) or any other value (JSON-encoded).
 // auth adds the API key. hdr are name/value pairs.
 func (c *Client) Do(ctx context.Context, method, path string, body any, auth bool, hdr ...string) (*Response, error) {
+	base := c.BaseURL
+	if len(c.Bases) > 1 {
+		base = c.Bases[c.next.Add(1)%uint64(len(c.Bases))]
+	}
+	return c.DoAt(ctx, base, method, path, body, auth, hdr...)
+}
+
+// DoAt is Do to the gateway at base (one of Bases).
+func (c *Client) DoAt(ctx context.Context, base, method, path string, body any, auth bool, hdr ...string) (*Response, error) {
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -114,7 +141,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body any, auth boo
 		}
 		r = bytes.NewReader(j)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, base+path, r)
 	if err != nil {
 		return nil, err
 	}

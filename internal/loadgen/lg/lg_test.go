@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -141,4 +145,41 @@ func ExampleCheckLoopback() {
 	_, err := CheckLoopback("http://192.0.2.10:8080")
 	fmt.Println(err)
 	// Output: lg: target is not a loopback address (127.0.0.0/8, ::1, localhost): "192.0.2.10"
+}
+
+// TestRouteOutboxRoundRobin: a client given several gateways sends each
+// request to the next, and the route outbox reads codes through
+// GET /v1/dev/otp/{otpId} with the API key.
+func TestRouteOutboxRoundRobin(t *testing.T) {
+	var hits [2]atomic.Int64
+	var srvs []string
+	for i := range hits {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			if r.URL.Path != "/v1/dev/otp/otp_1" || r.Header.Get("Authorization") != "Bearer k" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, `{"success":true,"otpId":"otp_1","code":"123456","purpose":"issue","summary":""}`)
+		}))
+		t.Cleanup(s.Close)
+		srvs = append(srvs, s.URL)
+	}
+	c, err := NewClient(strings.Join(srvs, ","), "k", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob := NewRouteOutbox(c)
+	for range 4 {
+		if code, err := ob.Code(context.Background(), "otp_1"); err != nil || code != "123456" {
+			t.Fatalf("Code = %q, %v", code, err)
+		}
+	}
+	if _, err := ob.Code(context.Background(), "otp_2"); err == nil {
+		t.Error("an unknown code was read")
+	}
+	if hits[0].Load() != 2 && hits[0].Load() != 3 || hits[0].Load()+hits[1].Load() != 5 {
+		t.Errorf("requests per gateway: %d, %d", hits[0].Load(), hits[1].Load())
+	}
 }

@@ -22,19 +22,26 @@ type Sample struct {
 }
 
 // Scrape reads process_resident_memory_bytes and go_goroutines from the
-// gateway's /metrics, and VmRSS/VmHWM from /proc when pid > 0.
+// gateway's /metrics, and VmRSS/VmHWM from /proc when pid > 0. A client of
+// several gateways gets their sum.
 func Scrape(ctx context.Context, c *Client, pid int) (Sample, error) {
 	s := Sample{At: time.Now()}
-	res, err := c.Do(ctx, http.MethodGet, "/metrics", nil, false)
-	if err != nil {
-		return s, err
+	bases := c.Bases
+	if len(bases) == 0 {
+		bases = []string{c.BaseURL}
 	}
-	if res.Status != http.StatusOK {
-		return s, fmt.Errorf("lg: /metrics answered %d", res.Status)
+	for _, b := range bases {
+		res, err := c.DoAt(ctx, b, http.MethodGet, "/metrics", nil, false)
+		if err != nil {
+			return s, err
+		}
+		if res.Status != http.StatusOK {
+			return s, fmt.Errorf("lg: %s/metrics answered %d", b, res.Status)
+		}
+		m := ParseMetrics(res.Body)
+		s.RSSBytes, s.Goroutines, s.CPUSeconds = s.RSSBytes+m.RSSBytes, s.Goroutines+m.Goroutines, s.CPUSeconds+m.CPUSeconds
 	}
-	m := ParseMetrics(res.Body)
-	s.RSSBytes, s.Goroutines, s.CPUSeconds = m.RSSBytes, m.Goroutines, m.CPUSeconds
-	if pid > 0 {
+	if pid > 0 && len(bases) == 1 {
 		if st, err := ProcStatus(pid); err == nil {
 			s.RSSBytes, s.HWMBytes = st["VmRSS"], st["VmHWM"]
 		}

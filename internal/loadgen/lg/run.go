@@ -45,7 +45,10 @@ type Config struct {
 	Warmup      time.Duration // load before measuring starts
 	Count       int64         // stop after this many completed operations (0: duration only)
 	CheckStatus bool          // sessions: GET /v1/sessions/{id} after the callback and check "signed"
-	Hashes      int           // digests per session or per signHash call, default 1
+	// Sticky keeps each worker to one of the client's gateways (every step
+	// of its sessions on one instance) instead of round robin per request.
+	Sticky bool
+	Hashes int // digests per session or per signHash call, default 1
 
 	App        *App        // sessions, mixed
 	Outbox     *Outbox     // signhash
@@ -198,6 +201,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			cfg := cfg
+			if cfg.Sticky && len(cfg.Client.Bases) > 1 {
+				cfg.Client = cfg.Client.Pinned(i)
+			}
 			rng := mrand.New(mrand.NewPCG(uint64(i), uint64(time.Now().UnixNano())))
 			for n := 0; runCtx.Err() == nil; n++ {
 				start := time.Now()

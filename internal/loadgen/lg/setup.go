@@ -24,13 +24,19 @@ import (
 )
 
 // Outbox reads one-time codes from a dev gateway's
-// <data>/dev-otp-outbox.jsonl, incrementally (the file only grows).
+// <data>/dev-otp-outbox.jsonl, incrementally (the file only grows), or,
+// with no Path, through the gateway's dev route GET /v1/dev/otp/{otpId}
+// (which any of several gateways on one database answers).
 type Outbox struct {
-	Path  string
-	mu    sync.Mutex
-	off   int64
-	codes map[string]string
+	Path   string
+	Client *Client // with no Path
+	mu     sync.Mutex
+	off    int64
+	codes  map[string]string
 }
+
+// NewRouteOutbox returns a reader of codes through the dev route of c.
+func NewRouteOutbox(c *Client) *Outbox { return &Outbox{Client: c, codes: map[string]string{}} }
 
 // NewOutbox returns a reader of the outbox in the gateway data directory dir.
 func NewOutbox(dir string) *Outbox {
@@ -40,6 +46,16 @@ func NewOutbox(dir string) *Outbox {
 // Code returns the code of otpID, reading new lines until it appears or
 // ctx/the 5 s wait ends.
 func (o *Outbox) Code(ctx context.Context, otpID string) (string, error) {
+	if o.Path == "" {
+		res, err := o.Client.Do(ctx, http.MethodGet, "/v1/dev/otp/"+otpID, nil, true)
+		if err != nil {
+			return "", err
+		}
+		if res.Status != http.StatusOK || res.Str("code") == "" {
+			return "", fmt.Errorf("lg: GET /v1/dev/otp/%s: %d", otpID, res.Status)
+		}
+		return res.Str("code"), nil
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		o.mu.Lock()
