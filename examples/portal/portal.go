@@ -67,9 +67,10 @@ type Portal struct {
 	store    *callback.MemoryStore
 	verifier *callback.Verifier
 
-	mu   sync.Mutex
-	docs map[string]*document
-	reqs map[string]*document // requestId → document
+	mu      sync.Mutex
+	docs    map[string]*document
+	reqs    map[string]*document // requestId → document
+	changed chan struct{}        // closed at a status change (watch.go)
 }
 
 // document is one uploaded PDF and where its signing stands.
@@ -125,6 +126,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /upload", p.upload)
 	mux.HandleFunc("GET /doc/{id}", p.docPage)
 	mux.HandleFunc("GET /doc/{id}/status", p.status)
+	mux.HandleFunc("GET /doc/{id}/watch", p.watch)
 	mux.HandleFunc("GET /doc/{id}/qr/{kind}", p.qr)
 	mux.HandleFunc("POST /doc/{id}/retry", p.retry)
 	mux.HandleFunc("GET /doc/{id}/signed.pdf", p.download)
@@ -316,6 +318,11 @@ func statusText(d *document) string {
 func (p *Portal) ensureLink(ctx context.Context, d *document) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer func(was string) {
+		if d.Status != was {
+			p.changedLocked()
+		}
+	}(d.Status)
 	now := time.Now()
 	switch d.Status {
 	case StatusUploaded:
@@ -380,6 +387,7 @@ func (p *Portal) retry(w http.ResponseWriter, r *http.Request) {
 		} else {
 			d.Status = StatusUploaded
 		}
+		p.changedLocked()
 	}
 	p.mu.Unlock()
 	http.Redirect(w, r, "/doc/"+d.ID, http.StatusSeeOther)
@@ -392,7 +400,7 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	body := map[string]string{"status": d.Status, "text": statusText(d), "code": d.Code}
+	body := statusBody(d)
 	p.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
@@ -515,6 +523,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) complete(ctx context.Context, out *callback.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.changedLocked()
 	d := p.reqs[out.RequestID]
 	if d == nil {
 		return
