@@ -7,7 +7,7 @@ FUZZTIME  ?= 5s
 # Packages whose code runs concurrently; they are also tested under -race.
 RACE_PKGS ?= ./signer/... ./callback/... ./deeplink/... ./pki/... ./adapters/gateway/...
 
-DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf mupdf-tools openssl ghostscript chromium fonts-lohit-deva postgresql time
+DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf mupdf-tools openssl ghostscript chromium fonts-lohit-deva postgresql time curl
 
 .PHONY: run test check-tools vet staticcheck unit race fuzz cross bench deps build lint-openapi
 
