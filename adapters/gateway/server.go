@@ -403,10 +403,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		cscError(c, ae)
 		return
 	}
-	if c.Request().Method == http.MethodHead {
-		c.NoContent(ae.Status) //nolint:errcheck
-		return
-	}
+	// HEAD gets the same headers; net/http drops the body.
 	c.JSON(ae.Status, ae.body(traceID(c))) //nolint:errcheck
 }
 
