@@ -93,7 +93,8 @@ type document struct {
 
 	Signed   []byte
 	Report   *pdf.Report
-	SignedAt time.Time // when the signature arrived
+	SignedAt time.Time // signedAt: the signature's timestamp, else when it arrived
+	AtTS     bool      // SignedAt is the timestamp's time
 }
 
 // NewPortal returns a portal for origin.
@@ -205,8 +206,9 @@ type docView struct {
 	Phone                                              bool // the browser says it is a phone (the CSS decides too)
 	ID, Name, Origin, Status, StatusText, Code, Detail string
 	// CertLine is the certificate in plain form; SignedAt (RFC 3339, UTC)
-	// and SignedAtText (fallback, zone named) when the document is signed.
-	CertLine, SignedAt, SignedAtText string
+	// and SignedAtText (fallback, zone named) when the document is signed,
+	// SignedAtSource saying where that time comes from.
+	CertLine, SignedAt, SignedAtText, SignedAtSource string
 	ExpiresISO                       string
 	Cert                             *x509.Certificate
 	// Link is a securesign:// URL that deeplink.Build made; html/template
@@ -250,6 +252,10 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if !d.SignedAt.IsZero() {
 		v.SignedAt, v.SignedAtText = d.SignedAt.UTC().Format(time.RFC3339), d.SignedAt.UTC().Format("15:04 UTC, 2 Jan 2006")
+		v.SignedAtSource = pr.T("at_arrived")
+		if d.AtTS {
+			v.SignedAtSource = pr.T("at_timestamp")
+		}
 	}
 	exp := func(t time.Time) string {
 		v.ExpiresISO = t.UTC().Format(time.RFC3339)
@@ -556,6 +562,7 @@ func (p *Portal) complete(ctx context.Context, out *callback.Outcome) {
 			d.Status, d.Code, d.Detail = StatusFailed, string(callback.CodeOf(err)), "validation: "+err.Error()
 			return
 		}
-		d.Signed, d.Report, d.Status, d.SignedAt = signed, rep, StatusSigned, time.Now()
+		d.Signed, d.Report, d.Status = signed, rep, StatusSigned
+		d.SignedAt, d.AtTS = signedAt(rep, time.Now())
 	}
 }
