@@ -209,8 +209,8 @@ type docView struct {
 	// and SignedAtText (fallback, zone named) when the document is signed,
 	// SignedAtSource saying where that time comes from.
 	CertLine, SignedAt, SignedAtText, SignedAtSource string
-	ExpiresISO                       string
-	Cert                             *x509.Certificate
+	ExpiresISO                                       string
+	Cert                                             *x509.Certificate
 	// Link is a securesign:// URL that deeplink.Build made; html/template
 	// would otherwise replace the unknown scheme with "#ZgotmplZ".
 	Link       template.URL
