@@ -159,11 +159,16 @@ func TestGatewayUserKeyFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"module without token", nil, []string{"--user-keys-pkcs11-module", "/x.so"}, "--user-keys-pkcs11-module and --user-keys-token go together"},
-		{"token without module", map[string]string{"SECURESIGN_USER_KEYS_TOKEN": "hsm"}, nil, "go together"},
-		{"no PIN", nil, []string{"--user-keys-pkcs11-module", "/x.so", "--user-keys-token", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
-		{"missing module", map[string]string{"SECURESIGN_USER_KEYS_PKCS11_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN": "hsm",
+		{"module without token", nil, []string{"--user-keys-module", "/x.so"}, "--user-keys-module and --user-keys-token-label go together"},
+		{"token without module", map[string]string{"SECURESIGN_USER_KEYS_TOKEN_LABEL": "hsm"}, nil, "go together"},
+		{"no PIN", nil, []string{"--user-keys-module", "/x.so", "--user-keys-token-label", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
+		{"missing module", map[string]string{"SECURESIGN_USER_KEYS_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN_LABEL": "hsm",
 			"SECURESIGN_USER_KEYS_PIN": "1234"}, nil, `user-key token "hsm"`},
+		// The old names still work, flags and environment alike.
+		{"old flag names", nil, []string{"--user-keys-pkcs11-module", "/x.so", "--user-keys-token", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
+		{"old variables", map[string]string{"SECURESIGN_USER_KEYS_PKCS11_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN": "hsm",
+			"SECURESIGN_USER_KEYS_PIN": "1234"}, nil, `user-key token "hsm"`},
+		{"old CA flag names", nil, []string{"--ca-pkcs11-module", "/x.so", "--ca-token", "ca"}, "CA token PIN: environment variable SECURESIGN_CA_PIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
