@@ -37,11 +37,11 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		"The page opens in the system's default browser, or with --browser CMD (or $SECURESIGN_BROWSER):\n"+
 		"CMD is run with the page URL as its only argument.")
 	var (
-		yes, jsonOut, noForward, requireSigned, noFetch     bool
-		pinEnv, certSerial, certSHA, tokenLabel             string
-		configPath, browser                                 string
-		modules, origins, jwks, unsignedFrom                multiFlag
-		linger                                              time.Duration
+		yes, jsonOut, noForward, requireSigned, noFetch bool
+		pinEnv, certSerial, certSHA, tokenLabel         string
+		configPath, browser                             string
+		modules, origins, jwks, unsignedFrom            multiFlag
+		linger                                          time.Duration
 	)
 	fs.BoolVar(&yes, "yes", false, "headless: sign without a page (needs --pin-env)")
 	fs.StringVar(&pinEnv, "pin-env", "", "headless: environment variable holding the token PIN")
