@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,8 +60,9 @@ func readmeTryIt(t *testing.T) []string {
 // free port and a temporary data directory instead of 127.0.0.1:8080 and
 // ./securesign-data): the key line gets the key the gateway printed, the
 // address is this gateway's, and each command must succeed and print what
-// the README promises. The README cannot drift from the code without this
-// test failing. It also checks that nothing lands in the repository root.
+// the README promises (a page to open in a browser, `open URL`, must
+// answer 200). The README cannot drift from the code without this test
+// failing. It also checks that nothing lands in the repository root.
 func TestTryItAsDocumented(t *testing.T) {
 	bash := testenv.LookPath(t, "bash", "bash")
 	testenv.LookPath(t, "curl", "curl")
@@ -94,6 +96,15 @@ func TestTryItAsDocumented(t *testing.T) {
 			continue
 		}
 		c = strings.ReplaceAll(c, "http://127.0.0.1:8080", p.url)
+		if f := strings.Fields(c); f[0] == "open" || f[0] == "xdg-open" {
+			// A page for the reader's browser: it must be there.
+			res, err := http.Get(strings.Trim(f[1], `"'`))
+			if err != nil || res.StatusCode != http.StatusOK {
+				t.Fatalf("$ %s: %v %v", c, err, res)
+			}
+			res.Body.Close()
+			continue
+		}
 		cmd := exec.Command(bash, "-euo", "pipefail", "-c", c)
 		cmd.Dir, cmd.Env = root, env
 		start := time.Now()
