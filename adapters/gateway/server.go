@@ -321,6 +321,8 @@ func (s *Server) routes() *echo.Echo {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
+	// methodCheck runs HEAD's GET route itself, through publicDeadline:
+	// keep the two last, or change it too.
 	e.Use(withTraceID, s.observe, s.recoverer, secureHeaders, s.methodCheck, s.publicDeadline)
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]any{"status": "ok"}) })
