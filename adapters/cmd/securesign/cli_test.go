@@ -48,10 +48,6 @@ func TestFlagHelpNamesAndAliases(t *testing.T) {
 		{[]string{"pdf", "verify"}, []string{"-pdf-password-env"}, []string{"--password-env (now --pdf-password-env)"}, []string{"  -password-env string"}},
 		{[]string{"pdf", "extend"}, []string{"-pdf-password-env"}, []string{"--password-env (now --pdf-password-env)"}, nil},
 		{[]string{"token", "sign"}, []string{"-module", "-cert-serial", "-cert-sha256"}, []string{"--pkcs11-module (now --module)"}, nil},
-		{[]string{"gateway"}, []string{"-ca-module", "-ca-token-label", "-ca-key-label", "-user-keys-module", "-user-keys-token-label"},
-			[]string{"--ca-pkcs11-module (now --ca-module)", "--ca-token (now --ca-token-label)", "--user-keys-pkcs11-module (now --user-keys-module)", "--user-keys-token (now --user-keys-token-label)"},
-			[]string{"  -ca-pkcs11-module string", "  -user-keys-token string"}},
-		{[]string{"desktop", "open"}, []string{"-module", "-token-label", "-cert-serial", "-cert-sha256", "-pin-env"}, nil, nil},
 	})
 }
 

@@ -183,3 +183,13 @@ func TestGatewayUserKeyFlags(t *testing.T) {
 		})
 	}
 }
+
+// The server commands' flag names and aliases (not in the signonly build).
+func TestServerFlagHelpNamesAndAliases(t *testing.T) {
+	testFlagHelp(t, []flagHelpCase{
+		{[]string{"gateway"}, []string{"-ca-module", "-ca-token-label", "-ca-key-label", "-user-keys-module", "-user-keys-token-label"},
+			[]string{"--ca-pkcs11-module (now --ca-module)", "--ca-token (now --ca-token-label)", "--user-keys-pkcs11-module (now --user-keys-module)", "--user-keys-token (now --user-keys-token-label)"},
+			[]string{"  -ca-pkcs11-module string", "  -user-keys-token string"}},
+		{[]string{"desktop", "open"}, []string{"-module", "-token-label", "-cert-serial", "-cert-sha256", "-pin-env"}, nil, nil},
+	})
+}
