@@ -235,7 +235,7 @@ func codeSource(outbox string) func(string) (string, error) {
 		for i := 0; i < 50; i++ {
 			f, err := os.Open(outbox)
 			if err != nil {
-				return "", fmt.Errorf("reading the dev OTP outbox (run from the directory where the gateway runs, or set -outbox): %w", err)
+				return "", fmt.Errorf("reading the dev OTP outbox (run from the directory where the gateway runs, or set SECURESIGN_DATA to its --data, or -outbox): %w", err)
 			}
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {
