@@ -16,6 +16,9 @@ need qpdf qpdf
 need mutool mupdf-tools
 need openssl openssl
 need gs ghostscript
+need node nodejs # make lint-openapi (Redocly CLI)
+need npm npm
+need curl curl # the README's "Try it", run by adapters/gateway's TestTryItAsDocumented
 need chromium chromium
 need /usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf fonts-lohit-deva # Hindi on the pages' screenshots
 ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=("PostgreSQL server (apt-get install postgresql)")

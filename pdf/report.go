@@ -30,9 +30,15 @@ type SignatureReport struct {
 	Kind   string             `json:"kind"`
 	Signer CertificateSummary `json:"signer"`
 	// SigningTime is the time the signer claims (/M or the signingTime
-	// attribute), RFC 3339; it is not trusted for validation.
-	SigningTime string            `json:"signingTime"`
-	Timestamp   *TimestampSummary `json:"timestamp"` // null when there is none
+	// attribute), RFC 3339; it is not trusted for validation. Both are in
+	// the signed data, so they are fixed when the signature is prepared:
+	// with Prepare/Finish (a token signing a prepared digest) that is
+	// before the signer saw the document, not the moment of the PIN.
+	SigningTime string `json:"signingTime"`
+	// Timestamp is the signature timestamp (B-T and above), null when
+	// there is none: its time (the TSA's genTime) proves the signature
+	// existed then, and is the time to show as "signed at".
+	Timestamp *TimestampSummary `json:"timestamp"`
 	// Level is the PAdES baseline level reached ("B-B", "B-T", "B-LT",
 	// "B-LTA"); empty for a signature that is not PAdES (adbe.pkcs7.detached)
 	// or a document timestamp.

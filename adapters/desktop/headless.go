@@ -1,7 +1,10 @@
 package desktop
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -11,9 +14,12 @@ import (
 
 // HeadlessOptions drive [App.Headless].
 type HeadlessOptions struct {
-	// CertSerial is the hex serial of the certificate to sign with. When
-	// empty, the link's certSerial is used, or the only certificate found.
+	// CertSerial is the hex serial of the certificate to sign with, or
+	// CertSHA256 the SHA-256 of its DER (at most one of them). When both
+	// are empty, the link's certSerial or certSha256 is used, or the only
+	// certificate found.
 	CertSerial string
+	CertSHA256 []byte
 	// PIN is the token PIN; Headless zeroes it before returning.
 	PIN []byte
 }
@@ -48,18 +54,27 @@ func (a *App) Headless(ctx context.Context, link string, o HeadlessOptions) (*ca
 		}
 		return a.fail(ctx, chk, err)
 	}
-	serial := o.CertSerial
-	if serial == "" {
+	serial, sum := o.CertSerial, o.CertSHA256
+	if serial == "" && sum == nil {
 		serial = chk.Request().CertSerial
+		if serial == "" && chk.Request().CertSHA256 != "" {
+			if sum, err = hex.DecodeString(chk.Request().CertSHA256); err != nil {
+				return a.fail(ctx, chk, err)
+			}
+		}
 	}
 	var cert Cert
 	switch {
+	case serial != "" && sum != nil:
+		err = errors.New("desktop: choose the certificate by serial or by SHA-256, not both")
 	case serial != "":
 		cert, err = SelectCert(certs, serial)
+	case sum != nil:
+		cert, err = SelectCertSHA256(certs, sum)
 	case len(certs) == 1:
 		cert = certs[0]
 	default:
-		err = fmt.Errorf("%w: %d certificates found, choose one with --cert-serial", signer.ErrCertNotFound, len(certs))
+		err = fmt.Errorf("%w: %d certificates found, choose one with --cert-serial or --cert-sha256", signer.ErrCertNotFound, len(certs))
 	}
 	if err != nil {
 		return a.fail(ctx, chk, err)
@@ -75,6 +90,16 @@ func (a *App) Headless(ctx context.Context, link string, o HeadlessOptions) (*ca
 		return res, fmt.Errorf("desktop: signed, but delivering the result failed: %w", err)
 	}
 	return res, nil
+}
+
+// SelectCertSHA256 finds the certificate whose DER has SHA-256 sum.
+func SelectCertSHA256(certs []Cert, sum []byte) (Cert, error) {
+	for _, c := range certs {
+		if d := sha256.Sum256(c.Certificate.Raw); bytes.Equal(d[:], sum) {
+			return c, nil
+		}
+	}
+	return Cert{}, fmt.Errorf("%w: no certificate with SHA-256 %x on the tokens", signer.ErrCertNotFound, sum)
 }
 
 // fail reports err to the portal and returns it.

@@ -89,7 +89,7 @@ func TestAPIErrorTerms(t *testing.T) {
 		}
 		// CSC methods answer in CSC's shape.
 		res, raw := g.raw("GET", "/csc/v2/signatures/signHash", "", nil)
-		if res.StatusCode != 405 || res.Header.Get("Allow") != "POST" || !strings.Contains(string(raw), `"error_description"`) {
+		if res.StatusCode != 405 || res.Header.Get("Allow") != "OPTIONS, POST" || !strings.Contains(string(raw), `"error_description"`) {
 			t.Errorf("CSC: %d Allow %q %s", res.StatusCode, res.Header.Get("Allow"), raw)
 		}
 	})

@@ -491,7 +491,7 @@ const (
 
 // errNoUserKeyToken: a credential's key is on a token the gateway was not
 // configured with.
-var errNoUserKeyToken = fmt.Errorf("%w: the key is on a PKCS#11 token but the gateway has no user-key token configured (--user-keys-pkcs11-module)", signer.ErrTokenNotFound)
+var errNoUserKeyToken = fmt.Errorf("%w: the key is on a PKCS#11 token but the gateway has no user-key token configured (--user-keys-module)", signer.ErrTokenNotFound)
 
 // userKeyStore is the CA's pki.KeyGenerator of subjects' keys: new keys on
 // the user-key token when one is configured, in the software key store

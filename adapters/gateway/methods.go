@@ -73,7 +73,11 @@ func (r routePattern) match(segs []string) bool {
 }
 
 // methodCheck answers 405 when the router found no route for the request's
-// method (only a catch-all) but the path takes other methods.
+// method (only a catch-all) but the path takes other methods. HEAD on a
+// GET route runs the GET route (net/http sends the headers, Content-Length
+// included, and drops the body), and OPTIONS on a routed path answers 204
+// with Allow; neither needs authentication, as neither reveals more than
+// the 405 would.
 func (s *Server) methodCheck(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
@@ -84,10 +88,37 @@ func (s *Server) methodCheck(next echo.HandlerFunc) echo.HandlerFunc {
 		if len(allow) == 0 || slices.Contains(allow, req.Method) {
 			return next(c)
 		}
+		switch req.Method {
+		case http.MethodHead:
+			if slices.Contains(allow, http.MethodGet) {
+				c.Echo().Router().Find(http.MethodGet, echo.GetPath(req), c)
+				// The router bound the chain's end to the 405 before this
+				// ran: call the GET route through the one middleware that
+				// follows this one (routes() lists them).
+				return s.publicDeadline(c.Handler())(c)
+			}
+		case http.MethodOptions:
+			c.Response().Header().Set("Allow", allowHeader(allow))
+			return c.NoContent(http.StatusNoContent)
+		}
 		if strings.HasPrefix(req.URL.Path, "/csc/v2/") {
 			c.Set("csc", true) // answered in CSC's error shape, as the CSC group would
 		}
-		c.Response().Header().Set("Allow", strings.Join(allow, ", "))
+		c.Response().Header().Set("Allow", allowHeader(allow))
 		return apiErr(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s %s is not a method of this path; it takes %s", req.Method, req.URL.Path, strings.Join(allow, ", "))
 	}
+}
+
+// allowHeader is the Allow header of a path whose routes take methods:
+// those, HEAD wherever GET is, and OPTIONS.
+func allowHeader(methods []string) string {
+	out := slices.Clone(methods)
+	if slices.Contains(out, http.MethodGet) && !slices.Contains(out, http.MethodHead) {
+		out = append(out, http.MethodHead)
+	}
+	if !slices.Contains(out, http.MethodOptions) {
+		out = append(out, http.MethodOptions)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ", ")
 }

@@ -135,8 +135,11 @@ func answerSchemaOf(t reflect.Type) obj {
 	case t.Kind() == reflect.Struct:
 		p := obj{}
 		var required []string
-		eachJSONField(t, func(_ reflect.Type, f reflect.StructField, name, opts string) {
+		eachJSONField(t, func(owner reflect.Type, f reflect.StructField, name, opts string) {
 			p[name] = answerSchemaOf(f.Type)
+			if d := fieldDocs[owner.Name()+"."+name]; d != "" {
+				p[name].(obj)["description"] = d
+			}
 			if !strings.Contains(opts, "omitempty") {
 				required = append(required, name)
 			}
@@ -230,7 +233,8 @@ func applyTags(s obj, t reflect.Type, tag string) (required bool, without string
 	return required, without
 }
 
-// fieldDocs describe members whose rules live in code, not tags.
+// fieldDocs describe members whose rules live in code, not tags, and
+// answer members whose meaning their type does not say.
 var fieldDocs = map[string]string{
 	"signHashReq.hashes":            "digests (base64) for a signing app; more than one link holds are split over several links (protocol §1.2); at most --max-digests (default 200); with certificateId at most --max-batch (50)",
 	"signHashReq.hashBase64":        "one digest, base64; its length fits hashAlgo",
@@ -243,6 +247,8 @@ var fieldDocs = map[string]string{
 	"signPDFReq.pdfBase64":          "the PDF, standard base64",
 	"verifyPDFReq.pdfBase64":        "the PDF, standard base64",
 	"cscSignDocReq.documentDigests": "not supported: give documents",
+	"SignatureReport.signingTime":   "RFC 3339; the time the signer's software claims (/M, CMS signingTime): in the signed data, so fixed when the signature was prepared, and proof of nothing",
+	"TimestampSummary.time":         "RFC 3339; the TSA's genTime over the signature value (B-T and above): the signature existed then. Show this as the signing time when present",
 }
 
 // callbackJSONReq is the JSON body of the callback, which its handler reads

@@ -27,6 +27,7 @@ var resultMessages = i18n.Catalog{
 		"for":          "for %s",
 		"with":         "With certificate %s",
 		"at":           "On %s",
+		"at_arrived":   "when your signature reached the signing service",
 		"t_cancelled":  "Cancelled",
 		"m_cancelled":  "You cancelled. Nothing was signed.",
 		"t_failed":     "Not signed",
@@ -46,6 +47,7 @@ var resultMessages = i18n.Catalog{
 		"for":          "%s के लिए",
 		"with":         "प्रमाणपत्र: %s",
 		"at":           "समय: %s",
+		"at_arrived":   "जब आपका हस्ताक्षर हस्ताक्षर सेवा तक पहुँचा",
 		"t_cancelled":  "रद्द किया गया",
 		"m_cancelled":  "आपने रद्द कर दिया। किसी चीज़ पर हस्ताक्षर नहीं हुआ।",
 		"t_failed":     "हस्ताक्षर नहीं हुए",
@@ -65,6 +67,7 @@ type resultView struct {
 	Title, Message, Org  string
 	Cert                 string
 	At                   template.HTML
+	AtNote               string // where At comes from
 	Back, BackURL, Close string
 	DetailsLabel         string
 	Details              []string
@@ -132,9 +135,14 @@ func buildResultView(in resultInput) *resultView {
 					v.Cert = p.T("with", p.T("cert_line", shortName(cert.Subject.CommonName), serial[:min(8, len(serial))], cert.NotAfter.Year()))
 					v.Details = append(v.Details, "Certificate "+cert.Subject.String()+", serial "+serial)
 				}
+				// When the customer signed: the moment the gateway took their
+				// signature. Not the PDF's signing time: that is in the signed
+				// data, so it was fixed when the PDF was prepared, before they
+				// saw it (sessions' PDFs are finished without a timestamp).
 				if !c.CompletedAt.IsZero() {
 					at := c.CompletedAt.UTC()
 					v.At = p.HTML("at", i18n.Time(at.Format(time.RFC3339), at.Format("15:04 UTC, 2 Jan 2006")))
+					v.AtNote = p.T("at_arrived")
 				}
 			}
 		}
@@ -190,7 +198,7 @@ code { font-size:14px; word-break:break-all; }
 <main><div class="card {{.State}}" id="result" data-state="{{.State}}">
 <h1>{{.Title}}</h1>{{if .Org}}<p class="org">{{.Org}}</p>{{end}}
 <p class="msg" id="message">{{.Message}}</p>
-{{if or .Cert .At}}<ul>{{if .Cert}}<li id="cert">{{.Cert}}</li>{{end}}{{if .At}}<li id="at">{{.At}}</li>{{end}}</ul>{{end}}
+{{if or .Cert .At}}<ul>{{if .Cert}}<li id="cert">{{.Cert}}</li>{{end}}{{if .At}}<li id="at">{{.At}}{{with .AtNote}} <span class="muted">({{.}})</span>{{end}}</li>{{end}}</ul>{{end}}
 {{if .BackURL}}<p><a class="back" id="back" href="{{.BackURL}}">{{.Back}}</a></p>{{else}}<p class="muted" id="close">{{.Close}}</p>{{end}}
 {{if .Details}}<details><summary>{{.DetailsLabel}}</summary>{{range .Details}}<p><code>{{.}}</code></p>{{end}}</details>{{end}}
 </div></main>

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/securesign/securesign/callback"
 )
@@ -33,6 +34,10 @@ func TestResultPageWording(t *testing.T) {
 			[]string{`id="back"`}},
 		{"cancelled, Hindi", resultInput{lang: "hi", outcome: cancelled},
 			[]string{`lang="hi"`, "आपने रद्द कर दिया", "विंडो बंद"}, nil},
+		{"signed: the time is when the signature arrived, said so", resultInput{lang: "en",
+			outcome: &callback.Outcome{Kind: callback.Accepted, RequestID: "req-3", Completion: &callback.Completion{Success: true}},
+			sess:    &Session{Action: "sign", Doc: "Personal Loan Agreement", Completion: &Completion{Success: true, CompletedAt: time.Date(2026, 12, 7, 10, 4, 58, 0, time.UTC)}}},
+			[]string{"You signed Personal Loan Agreement.", `<time datetime="2026-12-07T10:04:58Z">`, "(when your signature reached the signing service)"}, nil},
 		{"refused, way back", resultInput{lang: "en", outcome: &callback.Outcome{Kind: callback.Rejected, RequestID: "req-2"},
 			err: &apiError{Status: 409, Code: CodeConflict, Msg: "already completed"}, returnTo: "https://bank.example/done?requestId=req-2"},
 			[]string{"This result was not accepted", `href="https://bank.example/done?requestId=req-2"`, "Back to bank.example", "already completed"},

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,9 @@ type e2e struct {
 	tok     *softhsmtest.Token
 	h       *testpki.Hierarchy
 	shots   string
+	// statusPolls counts GET /doc/{id}/status: the page follows the
+	// status with server-sent events, so it stays 0 where EventSource is.
+	statusPolls atomic.Int64
 }
 
 func chromium(t *testing.T) string {
@@ -73,12 +77,28 @@ func newE2E(t *testing.T) *e2e {
 	roots.AddCert(h.Root.Cert)
 	p := NewPortal(origin, key, roots)
 	p.SetIntermediates([]*x509.Certificate{h.Intermediate.Cert})
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: p.Handler()}}
+	e := &e2e{t: t, origin: origin, h: h, tok: tok, p: p, shots: os.Getenv("SECURESIGN_SCREENSHOTS")}
+	ph := p.Handler()
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/status") {
+			e.statusPolls.Add(1)
+		}
+		ph.ServeHTTP(w, r)
+	})}}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	e.portal = srv
 
 	desk := newDesktopProc(t, origin, tok.Module)
 
+	bctx := newBrowser(t, exe)
+	e.desk, e.browser = desk, bctx
+	return e
+}
+
+// newBrowser starts a headless Chromium for the test; its first tab is the
+// returned context.
+func newBrowser(t *testing.T, exe string) context.Context {
 	actx, acancel := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1000, 1300),
@@ -92,8 +112,7 @@ func newE2E(t *testing.T) *e2e {
 	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("starting Chromium: %v", err)
 	}
-	return &e2e{t: t, portal: srv, p: p, origin: origin, desk: desk, browser: bctx, tok: tok, h: h,
-		shots: os.Getenv("SECURESIGN_SCREENSHOTS")}
+	return bctx
 }
 
 // css selects by CSS selector (a plain string would be a DOM text search).
@@ -366,7 +385,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 			t.Fatalf("after a wrong PIN the page says %q", msg)
 		}
 		e.screenshot(tab, "desktop-wrong-pin.png")
-		time.Sleep(1500 * time.Millisecond) // one polling round of the portal page
+		time.Sleep(1500 * time.Millisecond) // time for a wrong change to show
 		if s := e.portalStatus(portal); s != "pending" {
 			t.Fatalf("portal status after a wrong PIN: %q, want pending", s)
 		}
@@ -379,6 +398,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 		}
 		e.screenshot(tab, "desktop-signed.png")
 		e.waitJS(portal, "portal shows Signed", `document.querySelector('#status')?.dataset.status === 'signed' && document.querySelector('#status').textContent.startsWith('Signed')`)
+		// It flipped by the watch stream (the callback's change event), not
+		// by polling: no page asked /status, and the script says so.
+		if n := e.statusPolls.Load(); n != 0 {
+			t.Errorf("the portal pages polled /doc/{id}/status %d times; want server-sent events only", n)
+		}
+		if w := e.eval(portal, `window.ssWatch`); w != "sse" {
+			t.Errorf("portal page follows the status by %q, want sse", w)
+		}
 		if v := e.eval(portal, `document.querySelector('#report-valid').textContent`); v != "valid" {
 			t.Errorf("validation report on the page: %q", v)
 		}

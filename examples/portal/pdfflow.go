@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"io"
+	"time"
 
 	"github.com/securesign/securesign/pdf"
 )
@@ -55,4 +56,25 @@ func (m *memFile) WriteAt(p []byte, off int64) (int, error) {
 		m.b = append(m.b, make([]byte, end-int64(len(m.b)))...)
 	}
 	return copy(m.b[off:], p), nil
+}
+
+// signedAt is the time to show the customer as when they signed: the new
+// signature's timestamp when it has one (B-T and above: the TSA's genTime
+// proves the signature existed then), else arrived, when the signature
+// reached the portal. Never the PDF's /M or the CMS signingTime: both are
+// in the signed data, so they were fixed when the document was prepared,
+// before the customer saw it, and a signer's clock proves nothing anyway.
+func signedAt(rep *pdf.Report, arrived time.Time) (at time.Time, fromTimestamp bool) {
+	if rep == nil || len(rep.Signatures) == 0 {
+		return arrived, false
+	}
+	s := rep.Signatures[len(rep.Signatures)-1] // Finish appends ours last
+	if s.Kind != pdf.KindSignature || s.Timestamp == nil {
+		return arrived, false
+	}
+	t, err := time.Parse(time.RFC3339, s.Timestamp.Time)
+	if err != nil {
+		return arrived, false
+	}
+	return t, true
 }

@@ -68,9 +68,10 @@ type Portal struct {
 	store    *callback.MemoryStore
 	verifier *callback.Verifier
 
-	mu   sync.Mutex
-	docs map[string]*document
-	reqs map[string]*document // requestId → document
+	mu      sync.Mutex
+	docs    map[string]*document
+	reqs    map[string]*document // requestId → document
+	changed chan struct{}        // closed at a status change (watch.go)
 
 	// tamperPackage, set only by tests, plays a dishonest portal: it
 	// changes a signing package before its digest goes into the link.
@@ -100,7 +101,8 @@ type document struct {
 
 	Signed   []byte
 	Report   *pdf.Report
-	SignedAt time.Time // when the signature arrived
+	SignedAt time.Time // signedAt: the signature's timestamp, else when it arrived
+	AtTS     bool      // SignedAt is the timestamp's time
 }
 
 // NewPortal returns a portal for origin.
@@ -133,6 +135,7 @@ func (p *Portal) Handler() http.Handler {
 	mux.HandleFunc("POST /upload", p.upload)
 	mux.HandleFunc("GET /doc/{id}", p.docPage)
 	mux.HandleFunc("GET /doc/{id}/status", p.status)
+	mux.HandleFunc("GET /doc/{id}/watch", p.watch)
 	mux.HandleFunc("GET /doc/{id}/qr/{kind}", p.qr)
 	mux.HandleFunc("POST /doc/{id}/retry", p.retry)
 	mux.HandleFunc("GET /doc/{id}/signed.pdf", p.download)
@@ -212,10 +215,11 @@ type docView struct {
 	Phone                                              bool // the browser says it is a phone (the CSS decides too)
 	ID, Name, Origin, Status, StatusText, Code, Detail string
 	// CertLine is the certificate in plain form; SignedAt (RFC 3339, UTC)
-	// and SignedAtText (fallback, zone named) when the document is signed.
-	CertLine, SignedAt, SignedAtText string
-	ExpiresISO                       string
-	Cert                             *x509.Certificate
+	// and SignedAtText (fallback, zone named) when the document is signed,
+	// SignedAtSource saying where that time comes from.
+	CertLine, SignedAt, SignedAtText, SignedAtSource string
+	ExpiresISO                                       string
+	Cert                                             *x509.Certificate
 	// Link is a securesign:// URL that deeplink.Build made; html/template
 	// would otherwise replace the unknown scheme with "#ZgotmplZ".
 	Link       template.URL
@@ -257,6 +261,10 @@ func (p *Portal) docPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if !d.SignedAt.IsZero() {
 		v.SignedAt, v.SignedAtText = d.SignedAt.UTC().Format(time.RFC3339), d.SignedAt.UTC().Format("15:04 UTC, 2 Jan 2006")
+		v.SignedAtSource = pr.T("at_arrived")
+		if d.AtTS {
+			v.SignedAtSource = pr.T("at_timestamp")
+		}
 	}
 	exp := func(t time.Time) string {
 		v.ExpiresISO = t.UTC().Format(time.RFC3339)
@@ -325,6 +333,11 @@ func statusText(d *document) string {
 func (p *Portal) ensureLink(ctx context.Context, d *document) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer func(was string) {
+		if d.Status != was {
+			p.changedLocked()
+		}
+	}(d.Status)
 	now := time.Now()
 	switch d.Status {
 	case StatusUploaded:
@@ -426,6 +439,7 @@ func (p *Portal) retry(w http.ResponseWriter, r *http.Request) {
 		} else {
 			d.Status = StatusUploaded
 		}
+		p.changedLocked()
 	}
 	p.mu.Unlock()
 	http.Redirect(w, r, "/doc/"+d.ID, http.StatusSeeOther)
@@ -438,7 +452,7 @@ func (p *Portal) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.mu.Lock()
-	body := map[string]string{"status": d.Status, "text": statusText(d), "code": d.Code}
+	body := statusBody(d)
 	p.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "application/json")
@@ -561,6 +575,7 @@ func (p *Portal) callback(w http.ResponseWriter, r *http.Request) {
 func (p *Portal) complete(ctx context.Context, out *callback.Outcome) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	defer p.changedLocked()
 	d := p.reqs[out.RequestID]
 	if d == nil {
 		return
@@ -593,6 +608,7 @@ func (p *Portal) complete(ctx context.Context, out *callback.Outcome) {
 			d.Status, d.Code, d.Detail = StatusFailed, string(callback.CodeOf(err)), "validation: "+err.Error()
 			return
 		}
-		d.Signed, d.Report, d.Status, d.SignedAt = signed, rep, StatusSigned, time.Now()
+		d.Signed, d.Report, d.Status = signed, rep, StatusSigned
+		d.SignedAt, d.AtTS = signedAt(rep, time.Now())
 	}
 }

@@ -6,6 +6,10 @@
 //
 //	SECURESIGN_API_KEY=ss_test_… go run ./examples/remote
 //
+// Another gateway: -gateway URL or SECURESIGN_GATEWAY. It writes one file,
+// the signed PDF, to -out (default: the OS temporary directory) and prints
+// its path at the end.
+//
 // It onboards a user, issues a certificate with a server-held key (OTP
 // "issue"), signs a PDF with it (OTP "sign"), checks the result with the
 // validation endpoint, and signs a bare hash through the CSC API v2
@@ -29,6 +33,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -45,9 +50,10 @@ func main() {
 func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("remote", flag.ContinueOnError)
 	gw := fs.String("gateway", envOr("SECURESIGN_GATEWAY", "http://127.0.0.1:8080"), "gateway base URL (env SECURESIGN_GATEWAY)")
-	outbox := fs.String("outbox", "securesign-data/dev-otp-outbox.jsonl", "dev gateway's OTP outbox; \"\" asks for codes on the terminal")
-	in := fs.String("in", "", "PDF to sign; empty signs a generated one-page PDF")
-	outPath := fs.String("out", "signed-remote.pdf", "where to write the signed PDF")
+	outbox := fs.String("outbox", filepath.Join(envOr("SECURESIGN_DATA", "securesign-data"), "dev-otp-outbox.jsonl"),
+		"dev gateway's OTP outbox (default in $SECURESIGN_DATA, as the gateway's --data); \"\" asks for codes on the terminal")
+	in := fs.String("in", "", "PDF to sign (e.g. testdata/agreement.pdf); empty signs a generated one-page PDF")
+	outPath := fs.String("out", filepath.Join(os.TempDir(), "securesign-remote-signed.pdf"), "where to write the signed PDF")
 	ext := fs.String("user", fmt.Sprintf("remote-demo-%d", time.Now().Unix()), "the user's externalId in your system")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -145,6 +151,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "CSC signHash  %d signature(s), SAD valid %d s and now spent\n", len(sigs.Signatures), auth.ExpiresIn)
+	fmt.Fprintf(out, "\nThe signed PDF is %s\n", *outPath)
 	return nil
 }
 
@@ -228,7 +235,7 @@ func codeSource(outbox string) func(string) (string, error) {
 		for i := 0; i < 50; i++ {
 			f, err := os.Open(outbox)
 			if err != nil {
-				return "", fmt.Errorf("reading the dev OTP outbox (run from the directory where the gateway runs, or set -outbox): %w", err)
+				return "", fmt.Errorf("reading the dev OTP outbox (run from the directory where the gateway runs, or set SECURESIGN_DATA to its --data, or -outbox): %w", err)
 			}
 			sc := bufio.NewScanner(f)
 			for sc.Scan() {

@@ -15,7 +15,10 @@ import (
 	"github.com/securesign/securesign/adapters/gateway"
 )
 
-// TestRemoteExample runs the example against an in-process dev gateway.
+// TestRemoteExample runs the example against an in-process dev gateway,
+// with the flags' defaults for the output: the signed PDF goes to the OS
+// temporary directory (never the working directory) and its path is the
+// last line printed.
 func TestRemoteExample(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -38,12 +41,15 @@ func TestRemoteExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("SECURESIGN_API_KEY", key)
-	out := filepath.Join(dir, "signed.pdf")
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	out := filepath.Join(tmp, "securesign-remote-signed.pdf")
+	t.Setenv("SECURESIGN_DATA", dir) // where the outbox is, as the gateway's --data
 	var stdout bytes.Buffer
-	if err := run(ctx, []string{"-gateway", url, "-outbox", filepath.Join(dir, "dev-otp-outbox.jsonl"), "-out", out}, &stdout); err != nil {
+	if err := run(ctx, []string{"-gateway", url}, &stdout); err != nil {
 		t.Fatalf("%v\n%s", err, stdout.String())
 	}
-	for _, want := range []string{"valid=true TOTAL_PASSED", "CSC signHash  1 signature"} {
+	for _, want := range []string{"valid=true TOTAL_PASSED", "CSC signHash  1 signature", "The signed PDF is " + out + "\n"} {
 		if !strings.Contains(stdout.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout.String())
 		}

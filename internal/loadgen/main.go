@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		keyAlgo   = fs.String("key-algo", "RSA-2048", "signhash: algorithm of the server-held key")
 		jsonOut   = fs.Bool("json", false, "print the report as JSON")
 		rateLimit = fs.Int("rate-limit", 100000000, "with -gateway: the gateway's --rate-limit (requests per minute)")
-		hsm       = fs.Bool("hsm", false, "signhash with -gateway: the gateway generates the server-held key on a fresh SoftHSM2 token (own SOFTHSM2_CONF in the temporary directory; --user-keys-pkcs11-module)")
+		hsm       = fs.Bool("hsm", false, "signhash with -gateway: the gateway generates the server-held key on a fresh SoftHSM2 token (own SOFTHSM2_CONF in the temporary directory; --user-keys-module)")
 		hsmModule = fs.String("hsm-module", lg.DefaultSoftHSMModule, "with -hsm: the SoftHSM2 PKCS#11 module")
 		baseline  = fs.Duration("baseline", 6*time.Second, "with -hsm: measure the raw rate of the same key through package signer in this process, -c workers, this long, half before and half after the load (0: skip)")
 	)

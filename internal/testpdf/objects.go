@@ -7,7 +7,10 @@ import (
 
 // Objects writes a one-revision PDF with a classic xref table; objs[i] is
 // the body of object i+1 and object 1 is the catalog.
-func Objects(objs []string) []byte {
+func Objects(objs []string) []byte { return objectsTrailer(objs, "") }
+
+// objectsTrailer is Objects with extra trailer entries (e.g. /Info, /ID).
+func objectsTrailer(objs []string, trailer string) []byte {
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offs := make([]int, len(objs))
@@ -20,7 +23,10 @@ func Objects(objs []string) []byte {
 	for _, o := range offs {
 		fmt.Fprintf(&b, "%010d 00000 n \n", o)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, x)
+	if trailer != "" {
+		trailer = " " + trailer
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, trailer, x)
 	return b.Bytes()
 }
 

@@ -37,14 +37,16 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		"The page opens in the system's default browser, or with --browser CMD (or $SECURESIGN_BROWSER):\n"+
 		"CMD is run with the page URL as its only argument.")
 	var (
-		yes, jsonOut, noForward, requireSigned, noFetch     bool
-		pinEnv, certSerial, tokenLabel, configPath, browser string
-		modules, origins, jwks, unsignedFrom                multiFlag
-		linger                                              time.Duration
+		yes, jsonOut, noForward, requireSigned, noFetch bool
+		pinEnv, certSerial, certSHA, tokenLabel         string
+		configPath, browser                             string
+		modules, origins, jwks, unsignedFrom            multiFlag
+		linger                                          time.Duration
 	)
 	fs.BoolVar(&yes, "yes", false, "headless: sign without a page (needs --pin-env)")
 	fs.StringVar(&pinEnv, "pin-env", "", "headless: environment variable holding the token PIN")
-	fs.StringVar(&certSerial, "cert-serial", "", "headless: hex serial of the certificate to sign with")
+	fs.StringVar(&certSerial, "cert-serial", "", "headless: the certificate to sign with, by its serial in hex (as 'securesign token list' prints it)")
+	fs.StringVar(&certSHA, "cert-sha256", "", "headless: the certificate to sign with, by its SHA-256 thumbprint in hex (as 'securesign token list' prints it)")
 	fs.Var(&modules, "module", "PKCS#11 module path (repeatable; the known modules of this OS are tried too)")
 	fs.StringVar(&tokenLabel, "token-label", "", "only use the token with this label")
 	fs.Var(&origins, "allow-origin", "allow this portal origin (repeatable; adds to the config file)")
@@ -69,6 +71,19 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		return 2
 	}
 	link := fs.Arg(0)
+	var certSum []byte
+	if certSHA != "" {
+		var err error
+		if certSerial != "" {
+			err = errors.New("give only one of --cert-serial, --cert-sha256")
+		} else if certSum, err = decodeThumbprint(certSHA); err != nil {
+			err = fmt.Errorf("--cert-sha256: %w", err)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "securesign desktop open: %v\n", err)
+			return 2
+		}
+	}
 
 	app, err := desktopApp(e, configPath, origins, jwks, modules, tokenLabel, requireSigned, noFetch)
 	if err == nil {
@@ -101,7 +116,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return fail(e, "desktop open", fmt.Errorf("--yes needs the PIN: %w", err))
 		}
-		res, err := app.Headless(ctx, link, desktop.HeadlessOptions{CertSerial: certSerial, PIN: []byte(pin)})
+		res, err := app.Headless(ctx, link, desktop.HeadlessOptions{CertSerial: certSerial, CertSHA256: certSum, PIN: []byte(pin)})
 		if jsonOut && res != nil {
 			_ = printJSON(e.stdout, res)
 		}

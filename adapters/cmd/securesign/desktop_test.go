@@ -114,7 +114,7 @@ func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
 	os.WriteFile(jwksPath, jwks, 0o600)
 	serial := signer.FormatSerial(leaf.Cert.SerialNumber)
 
-	run1 := func(pin, link string, extra ...string) (int, string) {
+	runSel := func(pin, link string, sel []string, extra ...string) (int, string) {
 		var out, errb bytes.Buffer
 		e := &env{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string {
 			if k == "TEST_PIN" {
@@ -122,11 +122,14 @@ func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
 			}
 			return os.Getenv(k)
 		}}
-		args := append([]string{"desktop", "open", "--yes", "--pin-env", "TEST_PIN", "--cert-serial", serial,
-			"--module", tok.Module, "--config", filepath.Join(dir, "none.json"), "--trust-jwks", jwksPath, "--json"}, extra...)
+		args := append([]string{"desktop", "open", "--yes", "--pin-env", "TEST_PIN"}, sel...)
+		args = append(append(args, "--module", tok.Module, "--config", filepath.Join(dir, "none.json"), "--trust-jwks", jwksPath, "--json"), extra...)
 		args = append(args, "--", link)
 		code := run(context.Background(), e, args)
 		return code, out.String() + errb.String()
+	}
+	run1 := func(pin, link string, extra ...string) (int, string) {
+		return runSel(pin, link, []string{"--cert-serial", serial}, extra...)
 	}
 
 	t.Run("signs and the portal accepts", func(t *testing.T) {
@@ -139,6 +142,25 @@ func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
 		}
 		if strings.Contains(out, tok.PIN) {
 			t.Error("the PIN appears in the output")
+		}
+	})
+	t.Run("certificate chosen by --cert-sha256, as token list prints it", func(t *testing.T) {
+		sum := sha256.Sum256(leaf.Cert.Raw)
+		code, out := runSel(tok.PIN, portal.issue(t, key), []string{"--cert-sha256", hex.EncodeToString(sum[:])}, "--allow-origin", portal.URL)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if o := portal.last(t); o.Kind != callback.Accepted || !o.Success() || !o.Completion.Certificate.Equal(leaf.Cert) {
+			t.Fatalf("portal outcome %v %s", o.Kind, o.Code)
+		}
+		other := sha256.Sum256(h.Intermediate.Cert.Raw) // on the token, but without a key
+		if code, out := runSel(tok.PIN, portal.issue(t, key), []string{"--cert-sha256", hex.EncodeToString(other[:])}, "--allow-origin", portal.URL); code == 0 || !strings.Contains(out, "no certificate with SHA-256") {
+			t.Errorf("a SHA-256 of no signing certificate: exit %d: %s", code, out)
+		}
+		for _, sel := range [][]string{{"--cert-sha256", "abcd"}, {"--cert-sha256", hex.EncodeToString(sum[:]), "--cert-serial", serial}} {
+			if code, out := runSel(tok.PIN, "securesign://sign?x", sel); code != 2 {
+				t.Errorf("%v: exit %d, want 2: %s", sel, code, out)
+			}
 		}
 	})
 	t.Run("wrong PIN keeps the request open, like the page", func(t *testing.T) {

@@ -96,12 +96,19 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&f.revocation, "revocation", envOr(e, "SECURESIGN_REVOCATION", "soft"), "OCSP/CRL policy for returned certificates: soft, hard or off (env SECURESIGN_REVOCATION)")
 	fs.StringVar(&f.logLevel, "log-level", envOr(e, "SECURESIGN_LOG_LEVEL", "info"), "debug, info, warn or error (env SECURESIGN_LOG_LEVEL)")
 	fs.StringVar(&f.caName, "ca-name", e.getenv("SECURESIGN_CA_NAME"), "common name of the CA created on first start (env SECURESIGN_CA_NAME)")
-	fs.StringVar(&f.caModule, "ca-pkcs11-module", e.getenv("SECURESIGN_CA_PKCS11_MODULE"), "PKCS#11 library holding the issuing CA key; PIN from SECURESIGN_CA_PIN (env SECURESIGN_CA_PKCS11_MODULE)")
-	fs.StringVar(&f.caToken, "ca-token", e.getenv("SECURESIGN_CA_TOKEN"), "label of the token with the CA key (env SECURESIGN_CA_TOKEN)")
+	// The token flags use the names every other command uses for the same
+	// things (--module, --token-label, --key-label), prefixed by whose key
+	// it is; the old names and variables still work.
+	fs.StringVar(&f.caModule, "ca-module", envOr(e, "SECURESIGN_CA_MODULE", e.getenv("SECURESIGN_CA_PKCS11_MODULE")), "PKCS#11 module holding the issuing CA key; PIN from SECURESIGN_CA_PIN (env SECURESIGN_CA_MODULE)")
+	alias(fs, "ca-pkcs11-module", "ca-module")
+	fs.StringVar(&f.caToken, "ca-token-label", envOr(e, "SECURESIGN_CA_TOKEN_LABEL", e.getenv("SECURESIGN_CA_TOKEN")), "label of the token with the CA key (env SECURESIGN_CA_TOKEN_LABEL)")
+	alias(fs, "ca-token", "ca-token-label")
 	fs.StringVar(&f.caKey, "ca-key-label", e.getenv("SECURESIGN_CA_KEY_LABEL"), "CKA_LABEL of the CA private key (env SECURESIGN_CA_KEY_LABEL)")
 	fs.StringVar(&f.caPEM, "ca-chain", e.getenv("SECURESIGN_CA_CHAIN"), "PEM file with the certificates above the token's CA certificate, up to the root (env SECURESIGN_CA_CHAIN)")
-	fs.StringVar(&f.userModule, "user-keys-pkcs11-module", e.getenv("SECURESIGN_USER_KEYS_PKCS11_MODULE"), "PKCS#11 library of the HSM that generates and holds server-held user keys; PIN from SECURESIGN_USER_KEYS_PIN (env SECURESIGN_USER_KEYS_PKCS11_MODULE)")
-	fs.StringVar(&f.userToken, "user-keys-token", e.getenv("SECURESIGN_USER_KEYS_TOKEN"), "label of the token for server-held user keys (env SECURESIGN_USER_KEYS_TOKEN)")
+	fs.StringVar(&f.userModule, "user-keys-module", envOr(e, "SECURESIGN_USER_KEYS_MODULE", e.getenv("SECURESIGN_USER_KEYS_PKCS11_MODULE")), "PKCS#11 module of the HSM that generates and holds server-held user keys; PIN from SECURESIGN_USER_KEYS_PIN (env SECURESIGN_USER_KEYS_MODULE)")
+	alias(fs, "user-keys-pkcs11-module", "user-keys-module")
+	fs.StringVar(&f.userToken, "user-keys-token-label", envOr(e, "SECURESIGN_USER_KEYS_TOKEN_LABEL", e.getenv("SECURESIGN_USER_KEYS_TOKEN")), "label of the token for server-held user keys (env SECURESIGN_USER_KEYS_TOKEN_LABEL)")
+	alias(fs, "user-keys-token", "user-keys-token-label")
 	f.proxies, f.trust = envList(e, "SECURESIGN_TRUSTED_PROXIES"), envList(e, "SECURESIGN_TRUST")
 	fs.Var(&f.proxies, "trusted-proxy", "CIDR of a reverse proxy whose X-Forwarded-For is believed; repeatable (env SECURESIGN_TRUSTED_PROXIES, comma-separated)")
 	fs.Var(&f.trust, "trust", "PEM trust anchors for returned certificates (e.g. CCA India roots), usable by every tenant; repeatable (env SECURESIGN_TRUST)")
@@ -183,7 +190,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	}
 	if f.userModule != "" || f.userToken != "" {
 		if f.userModule == "" || f.userToken == "" {
-			return fail(e, "gateway", errors.New("--user-keys-pkcs11-module and --user-keys-token go together"))
+			return fail(e, "gateway", errors.New("--user-keys-module and --user-keys-token-label go together"))
 		}
 		pin, err := secretFromEnv(e, "SECURESIGN_USER_KEYS_PIN")
 		if err != nil {

@@ -159,11 +159,16 @@ func TestGatewayUserKeyFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"module without token", nil, []string{"--user-keys-pkcs11-module", "/x.so"}, "--user-keys-pkcs11-module and --user-keys-token go together"},
-		{"token without module", map[string]string{"SECURESIGN_USER_KEYS_TOKEN": "hsm"}, nil, "go together"},
-		{"no PIN", nil, []string{"--user-keys-pkcs11-module", "/x.so", "--user-keys-token", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
-		{"missing module", map[string]string{"SECURESIGN_USER_KEYS_PKCS11_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN": "hsm",
+		{"module without token", nil, []string{"--user-keys-module", "/x.so"}, "--user-keys-module and --user-keys-token-label go together"},
+		{"token without module", map[string]string{"SECURESIGN_USER_KEYS_TOKEN_LABEL": "hsm"}, nil, "go together"},
+		{"no PIN", nil, []string{"--user-keys-module", "/x.so", "--user-keys-token-label", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
+		{"missing module", map[string]string{"SECURESIGN_USER_KEYS_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN_LABEL": "hsm",
 			"SECURESIGN_USER_KEYS_PIN": "1234"}, nil, `user-key token "hsm"`},
+		// The old names still work, flags and environment alike.
+		{"old flag names", nil, []string{"--user-keys-pkcs11-module", "/x.so", "--user-keys-token", "hsm"}, "user-key token PIN: environment variable SECURESIGN_USER_KEYS_PIN"},
+		{"old variables", map[string]string{"SECURESIGN_USER_KEYS_PKCS11_MODULE": "/nonexistent/libhsm.so", "SECURESIGN_USER_KEYS_TOKEN": "hsm",
+			"SECURESIGN_USER_KEYS_PIN": "1234"}, nil, `user-key token "hsm"`},
+		{"old CA flag names", nil, []string{"--ca-pkcs11-module", "/x.so", "--ca-token", "ca"}, "CA token PIN: environment variable SECURESIGN_CA_PIN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -177,4 +182,14 @@ func TestGatewayUserKeyFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The server commands' flag names and aliases (not in the signonly build).
+func TestServerFlagHelpNamesAndAliases(t *testing.T) {
+	testFlagHelp(t, []flagHelpCase{
+		{[]string{"gateway"}, []string{"-ca-module", "-ca-token-label", "-ca-key-label", "-user-keys-module", "-user-keys-token-label"},
+			[]string{"--ca-pkcs11-module (now --ca-module)", "--ca-token (now --ca-token-label)", "--user-keys-pkcs11-module (now --user-keys-module)", "--user-keys-token (now --user-keys-token-label)"},
+			[]string{"  -ca-pkcs11-module string", "  -user-keys-token string"}},
+		{[]string{"desktop", "open"}, []string{"-module", "-token-label", "-cert-serial", "-cert-sha256", "-pin-env"}, nil, nil},
+	})
 }

@@ -635,6 +635,7 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		for _, s := range rep.Signatures {
 			fmt.Fprintf(e.stdout, "%s: %s %s  signer=%q level=%s integrity=%s coverage=%s chain=%s revocation=%s\n",
 				s.Field, s.Indication, s.SubIndication, s.Signer.Subject, s.Level, s.Integrity, s.Coverage, s.Chain, s.Revocation)
+			printTimes(e.stdout, s)
 			for _, m := range s.Messages {
 				fmt.Fprintf(e.stdout, "    %s\n", m)
 			}
@@ -649,4 +650,23 @@ func runPDFVerify(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	return 0
+}
+
+// printTimes says when a signature was made, and how far that is known:
+// the signing time in the signed data is whatever the signer's software
+// wrote when it prepared the signature (for a token signing a prepared
+// digest, minutes before the PIN), while a timestamp proves the signature
+// existed at its time.
+func printTimes(w io.Writer, s pdf.SignatureReport) {
+	if s.SigningTime != "" {
+		fmt.Fprintf(w, "    claimed signing time: %s (written when the signature was prepared; not proof)\n", s.SigningTime)
+	}
+	switch {
+	case s.Timestamp != nil && s.Kind == pdf.KindDocumentTimestamp:
+		fmt.Fprintf(w, "    timestamp: %s by %s (the document existed then)\n", s.Timestamp.Time, s.Timestamp.TSA)
+	case s.Timestamp != nil:
+		fmt.Fprintf(w, "    timestamp: %s by %s (the signature existed then)\n", s.Timestamp.Time, s.Timestamp.TSA)
+	case s.Kind == pdf.KindSignature:
+		fmt.Fprintln(w, "    no signature timestamp: nothing proves when it was signed")
+	}
 }

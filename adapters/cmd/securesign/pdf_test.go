@@ -83,6 +83,12 @@ func TestPDFCLI(t *testing.T) {
 	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--json"); code != 0 {
 		t.Fatalf("verify: exit %d: %s %s", code, out, stderr)
 	}
+	// The text report says which time is claimed and that none is proven.
+	if code, out, stderr := runPDFCLI(t, nil, "verify", p("signed.pdf"), "--trust", p("root.pem")); code != 0 ||
+		!strings.Contains(out, "    claimed signing time: 20") || !strings.Contains(out, "(written when the signature was prepared; not proof)") ||
+		!strings.Contains(out, "    no signature timestamp: nothing proves when it was signed") {
+		t.Errorf("verify text: exit %d:\n%s%s", code, out, stderr)
+	}
 	// Separate TSA and responder trust (a B-B file: they change nothing).
 	if code, out, stderr := runPDFCLI(t, nil, "verify", "--in", p("signed.pdf"), "--trust", p("root.pem"), "--tsa-trust", p("root.pem"),
 		"--ocsp-responder", p("chain.pem")+"="+p("cert.pem")); code != 0 {
@@ -199,5 +205,27 @@ func TestPDFCLIPasswordAndRepair(t *testing.T) {
 	code, out, _ = sign(p("in.pdf"), p("plain.pdf"), "--json")
 	if code != 0 || !strings.Contains(out, `"repaired": false`) {
 		t.Fatalf("sign --json: exit %d: %q", code, out)
+	}
+}
+
+// TestPrintTimes: a timestamp is shown as what proves the time; a document
+// timestamp has no claimed time and needs no "no timestamp" line.
+func TestPrintTimes(t *testing.T) {
+	for _, c := range []struct {
+		s    pdf.SignatureReport
+		want string
+	}{
+		{pdf.SignatureReport{Kind: pdf.KindSignature, SigningTime: "2026-12-07T10:00:00Z", Timestamp: &pdf.TimestampSummary{Time: "2026-12-07T10:04:31Z", TSA: "CN=TSA"}},
+			"    claimed signing time: 2026-12-07T10:00:00Z (written when the signature was prepared; not proof)\n    timestamp: 2026-12-07T10:04:31Z by CN=TSA (the signature existed then)\n"},
+		{pdf.SignatureReport{Kind: pdf.KindSignature, SigningTime: "2026-12-07T10:00:00Z"},
+			"    claimed signing time: 2026-12-07T10:00:00Z (written when the signature was prepared; not proof)\n    no signature timestamp: nothing proves when it was signed\n"},
+		{pdf.SignatureReport{Kind: pdf.KindDocumentTimestamp, Timestamp: &pdf.TimestampSummary{Time: "2026-12-07T10:05:00Z", TSA: "CN=TSA"}},
+			"    timestamp: 2026-12-07T10:05:00Z by CN=TSA (the document existed then)\n"},
+	} {
+		var b bytes.Buffer
+		printTimes(&b, c.s)
+		if b.String() != c.want {
+			t.Errorf("got\n%swant\n%s", b.String(), c.want)
+		}
 	}
 }

@@ -57,7 +57,7 @@ func (t *SoftHSMToken) GatewayEnv() []string {
 // GatewayFlags are the gateway flags that put server-held user keys on the
 // token.
 func (t *SoftHSMToken) GatewayFlags() []string {
-	return []string{"--user-keys-pkcs11-module", t.Module, "--user-keys-token", t.Label}
+	return []string{"--user-keys-module", t.Module, "--user-keys-token-label", t.Label}
 }
 
 func randomDigits(n int) string {

@@ -56,7 +56,7 @@ func TestSoftHSMToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(tok.PIN) != 8 || !slices.Contains(tok.GatewayEnv(), "SECURESIGN_USER_KEYS_PIN="+tok.PIN) ||
-		!slices.Equal(tok.GatewayFlags(), []string{"--user-keys-pkcs11-module", module, "--user-keys-token", "lg-test"}) {
+		!slices.Equal(tok.GatewayFlags(), []string{"--user-keys-module", module, "--user-keys-token-label", "lg-test"}) {
 		t.Errorf("token %+v: env %v, flags %v", tok, tok.GatewayEnv(), tok.GatewayFlags())
 	}
 	t.Setenv("SOFTHSM2_CONF", tok.Conf)
