@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/internal/testenv"
 	"github.com/securesign/securesign/internal/testpdf"
 	"github.com/securesign/securesign/internal/testpki"
@@ -181,6 +182,8 @@ func TestEndToEnd(t *testing.T) {
 	app := appSigner(t, k, issued)
 	out := g.must(201, "POST", "/v1/sign/pdf", p.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("SecureSign end-to-end")),
 		"certSerial": issued["serialNumber"], "reason": "Loan agreement", "location": "Bengaluru", "level": "B-T"})
+	// The link's signing package verifies as a 1.2 app checks it (§6).
+	checkPackage(t, out["deepLink"].(string))
 	enc := signLink(t, g, out["deepLink"].(string), app)
 	if code, ans := g.postResult(enc); code != 200 || ans["status"] != "signed" {
 		t.Fatalf("callback = %d %v", code, ans)
@@ -293,6 +296,10 @@ func TestTwoGatewaysPostgres(t *testing.T) {
 	// Created on A, completed through B (the result names A's callback,
 	// but any instance can take it).
 	out := ga.must(201, "POST", "/v1/sign/pdf", a.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("two")), "certSerial": issued["serialNumber"]})
+	// B serves A's signing package, byte for byte.
+	if code, raw := getURL(t, strings.Replace(out["packageUrl"].(string), ga.url, gb.url, 1)); code != 200 || sigpkg.Digest(raw) != out["packageSha256"] {
+		t.Errorf("A's package from B: %d", code)
+	}
 	enc := signLink(t, ga, out["deepLink"].(string), app)
 	if code, ans := gb.postResult(enc); code != 200 || ans["status"] != "signed" {
 		t.Fatalf("callback on B = %d %v", code, ans)

@@ -359,6 +359,13 @@ func operations() []op {
 		{method: "get", path: "/v1/watch/{requestId}/qr.png", id: "watchSessionQR", tag: "sessions",
 			summary: "The deep link as a QR code, without the API key (capability URL qrUrl of a session answer)",
 			params:  []obj{idParam, capParam}, status: 200, resp: obj{"image/png": obj{"schema": binStr}}},
+		{method: "get", path: "/v1/packages/{requestId}", id: "signingPackage", tag: "sessions",
+			summary: "The signing package of a PDF session (protocol 1.2 §6), without the API key: the capability URL packageUrl of a session answer and pkgUrl of its link, until the session expires or is signed",
+			params:  []obj{idParam, capParam}, status: 200, resp: jsonContent(ref("SigningPackage"))},
+		{method: "get", path: "/v1/packages/{requestId}/{file}", id: "signingPackagePdf", tag: "sessions",
+			summary: "A prepared PDF of a signing package (pdfUrl of its documents: n.pdf, from 1.pdf), without the API key",
+			params:  []obj{idParam, pathParam("file", "n.pdf: the package's n-th document, from 1"), capParam}, status: 200,
+			resp: obj{"application/pdf": obj{"schema": binStr}}},
 		{method: "post", path: "/v1/auth/token", id: "authToken", tag: "auth", auth: true, summary: "Exchange the API key for a short-lived access token",
 			status: 200, resp: jsonContent(props([]string{"access_token", "token_type", "expires_in"},
 				obj{"access_token": str, "token_type": obj{"const": "Bearer"}, "expires_in": integer}))},
@@ -478,12 +485,14 @@ func operations() []op {
 func sessionAnswerSchema() obj {
 	s := props([]string{"success", "requestId", "sessionId", "deepLink", "expiresAt", "qrUrl", "statusUrl", "watchUrl"}, obj{
 		"success": boolean, "requestId": str, "sessionId": str,
-		"deepLink":  obj{"type": "string", "maxLength": 2048, "description": "securesign://sign or securesign://register link"},
-		"expiresAt": ts,
-		"qrUrl":     obj{"type": "string", "format": "uri", "description": "the QR code image; a capability URL: works without the API key until the session expires (for an <img>)"},
-		"statusUrl": obj{"type": "string", "format": "uri", "description": "the full status, with the API key"},
-		"watchUrl":  obj{"type": "string", "format": "uri", "description": "the status only, for the customer's browser: a capability URL (JSON, long polling, server-sent events)"},
-		"repaired":  obj{"type": "boolean", "description": "the PDF's damaged cross-reference data was rewritten first"},
+		"deepLink":      obj{"type": "string", "maxLength": 2048, "description": "securesign://sign or securesign://register link"},
+		"expiresAt":     ts,
+		"qrUrl":         obj{"type": "string", "format": "uri", "description": "the QR code image; a capability URL: works without the API key until the session expires (for an <img>)"},
+		"statusUrl":     obj{"type": "string", "format": "uri", "description": "the full status, with the API key"},
+		"watchUrl":      obj{"type": "string", "format": "uri", "description": "the status only, for the customer's browser: a capability URL (JSON, long polling, server-sent events)"},
+		"repaired":      obj{"type": "boolean", "description": "the PDF's damaged cross-reference data was rewritten first"},
+		"packageUrl":    obj{"type": "string", "format": "uri", "description": "PDF sessions: the signing package (protocol 1.2 §6), the link's pkgUrl; a capability URL until the session expires or is signed"},
+		"packageSha256": obj{"type": "string", "pattern": "^[0-9a-f]{64}$", "description": "PDF sessions: SHA-256 of the package's bytes, the link's pkgSha256"},
 	})
 	item := props([]string{"requestId", "deepLink", "first", "count"}, obj{
 		"success": boolean, "requestId": str, "sessionId": str, "deepLink": obj{"type": "string", "maxLength": 2048},
@@ -515,6 +524,15 @@ func components() obj {
 			"status": obj{"type": "string", "enum": []any{"pending", "failed", "signed", "expired"}},
 			"error":  str, "message": str, "signaturesBase64": strs, "certificateBase64": str, "chainBase64": obj{"type": []any{"array", "null"}, "items": str},
 			"completedAt": ts, "certificateId": str, "signedPdfBase64": str, "signedPdfsBase64": strs,
+		}),
+		"SigningPackage": props([]string{"version", "requestId", "hashAlgo", "documents"}, obj{
+			"version": obj{"const": "1.2"}, "requestId": str, "hashAlgo": obj{"type": "string", "enum": []any{"SHA256", "SHA384", "SHA512"}},
+			"documents": obj{"type": "array", "minItems": 1, "maxItems": 50, "items": props([]string{"name", "signedAttrs", "byteRange"}, obj{
+				"name": obj{"type": "string", "maxLength": 200}, "pdf": str,
+				"pdfUrl": obj{"type": "string", "format": "uri", "maxLength": 512}, "pdfSha256": obj{"type": "string", "pattern": "^[0-9a-f]{64}$"},
+				"signedAttrs": obj{"type": "string", "description": "base64 of the DER signed attributes; their hash is the digest to sign"},
+				"byteRange":   obj{"type": "array", "items": integer, "minItems": 4, "maxItems": 4},
+			})},
 		}),
 		"WatchStatus": props([]string{"success", "requestId", "status", "expiresAt"}, obj{
 			"success": obj{"type": "boolean", "description": "true only when status is signed"}, "requestId": str, "expiresAt": ts,

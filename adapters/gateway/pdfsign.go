@@ -13,9 +13,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/pdf"
 	"github.com/securesign/securesign/pki"
 	"github.com/securesign/securesign/signer"
@@ -68,6 +71,9 @@ type signPDFReq struct {
 	Platform      string `json:"platform" validate:"omitempty,max=40"`
 	Doc           string `json:"doc" validate:"omitempty,max=200"`
 	pdfOptions
+	// names are the batch items' names, shown for each document of the
+	// signing package (empty: doc, numbered).
+	names []string
 }
 
 // signOptions turns request options into pdf.SignOptions, with the
@@ -344,6 +350,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	var parts []pdfPart
 	repaired := false
 	var hashes [][]byte
+	var pkg []sigpkg.Document
 	hashAlgo := ""
 	cleanup := func() {
 		for _, p := range parts {
@@ -354,12 +361,23 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 		name := rid + "-" + strconv.Itoa(i) + ".prepared.pdf"
 		var info pdf.SignInfo
 		opts.Info = &info
-		ps, err := s.prepareOne(ctx, d, name, cert, chain, opts)
+		ps, sum, err := s.prepareOne(ctx, d, name, cert, chain, opts)
 		if err != nil {
 			cleanup()
 			return 0, nil, err
 		}
 		repaired = repaired || info.Repaired
+		if pkg != nil || i == 0 {
+			if packageFits(ps) {
+				shown := packageName(req.Doc, i, len(docs))
+				if i < len(req.names) && req.names[i] != "" {
+					shown = req.names[i]
+				}
+				pkg = append(pkg, packageDoc(ps, shown, sum))
+			} else {
+				pkg = nil // one document too large: no package at all
+			}
+		}
 		state, err := ps.MarshalBinary()
 		if err != nil {
 			cleanup()
@@ -380,7 +398,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	}
 	sess, err := s.createSession(c, &sessionSpec{Kind: "pdf", Action: "sign", Hashes: hashes, HashAlgo: hashAlgo, CallbackURL: req.CallbackURL,
 		ReturnURL: req.ReturnURL, CertSerial: serial, Doc: req.Doc, Platform: req.Platform, UserID: rec.UserID, Registered: rec,
-		PDFs: parts, RequestID: rid})
+		PDFs: parts, Package: pkg, RequestID: rid})
 	if err != nil {
 		cleanup()
 		return 0, nil, err
@@ -390,29 +408,31 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	return http.StatusCreated, ans, nil
 }
 
-// prepareOne writes the prepared file atomically and returns its state.
-func (s *Server) prepareOne(ctx context.Context, d *spooledUpload, name string, cert *x509.Certificate, chain []*x509.Certificate, opts pdf.SignOptions) (*pdf.PreparedSignature, error) {
+// prepareOne writes the prepared file atomically and returns its state
+// and its SHA-256 (hex), hashed as it is written.
+func (s *Server) prepareOne(ctx context.Context, d *spooledUpload, name string, cert *x509.Certificate, chain []*x509.Certificate, opts pdf.SignOptions) (*pdf.PreparedSignature, string, error) {
 	tmp, err := os.CreateTemp(s.filesDir(), "prep-*.tmp")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer os.Remove(tmp.Name())
-	ps, err := pdf.Prepare(ctx, tmp, d.File, d.Size, cert, chain, opts)
+	h := sha256.New()
+	ps, err := pdf.Prepare(ctx, io.MultiWriter(tmp, h), d.File, d.Size, cert, chain, opts)
 	if err != nil {
 		tmp.Close()
-		return nil, pdfError(err)
+		return nil, "", pdfError(err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
-		return nil, err
+		return nil, "", err
 	}
 	if err := tmp.Close(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if err := s.docs.Save(ctx, name, tmp.Name()); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return ps, nil
+	return ps, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // finishPDFs embeds the session's signatures into copies of the prepared
@@ -496,6 +516,9 @@ func (s *Server) copyDoc(ctx context.Context, name, dst string) error {
 type batchItem struct {
 	PDFBase64  string `json:"pdfBase64" validate:"omitempty,base64"`
 	HashBase64 string `json:"hashBase64" validate:"omitempty,base64"`
+	// Name is what the signing app shows for this PDF (protocol 1.2 §6.6);
+	// the rules of doc.
+	Name string `json:"name" validate:"omitempty,max=200"`
 }
 
 type signBatchReq struct {
@@ -557,6 +580,17 @@ func (s *Server) signBatch(c echo.Context) error {
 			nPDF++
 			total += d.Size
 		}
+		if it.Name != "" {
+			if d == nil || d.Size == 0 {
+				return badRequest("items[%d].name: only a PDF item has a name", i)
+			}
+			if strings.TrimSpace(it.Name) == "" {
+				return badRequest("items[%d].name must not be blank", i)
+			}
+			if err := deeplink.CheckDoc(it.Name); err != nil {
+				return badRequest("items[%d].name: %v", i, err)
+			}
+		}
 	}
 	if total > s.cfg.MaxBodyBytes {
 		return apiErr(http.StatusRequestEntityTooLarge, CodeTooLarge, "PDFs larger than %d bytes together", s.cfg.MaxBodyBytes)
@@ -614,6 +648,9 @@ func (s *Server) signBatch(c echo.Context) error {
 				return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
 			}
 			one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
+			for _, it := range req.Items {
+				one.names = append(one.names, it.Name)
+			}
 			return s.signPDFToken(c, one, docs, opts)
 		})
 	}

@@ -339,6 +339,10 @@ func (s *Server) routes() *echo.Echo {
 	// Capability URLs: the customer's browser, without the API key.
 	e.GET("/v1/watch/:id", s.watchStatus, s.publicRate)
 	e.GET("/v1/watch/:id/qr.png", s.watchQR, s.publicRate)
+	// Signing packages (protocol 1.2 §6): the signing app, without the
+	// API key; capability URLs like the two above.
+	e.GET("/v1/packages/:id", s.packageJSON, s.publicRate)
+	e.GET("/v1/packages/:id/:file", s.packagePDF, s.publicRate)
 
 	v1 := e.Group("/v1", s.requireAuth, s.authDeadline)
 	v1.POST("/auth/token", s.authToken)

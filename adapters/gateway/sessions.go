@@ -23,6 +23,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -32,6 +33,9 @@ type sessionState struct {
 	RegisteredCert []byte    `json:"registeredCert,omitempty"`
 	Platform       string    `json:"platform,omitempty"`
 	PDFs           []pdfPart `json:"pdfs,omitempty"`
+	// Package is the signing package of a PDF session (protocol 1.2 §6),
+	// byte for byte what the link's pkgSha256 names.
+	Package []byte `json:"package,omitempty"`
 }
 
 // sessionOutput is what the gateway made after completion.
@@ -77,17 +81,20 @@ func newRequestID() string {
 
 // sessionSpec is what a create call asks for, before the link exists.
 type sessionSpec struct {
-	Kind, Action  string
-	Hashes        [][]byte
-	HashAlgo      string
-	CallbackURL   string
-	ReturnURL     string
-	CertSerial    string
-	Doc           string
-	Platform      string
-	UserID        string
-	Registered    *Certificate
-	PDFs          []pdfPart
+	Kind, Action string
+	Hashes       [][]byte
+	HashAlgo     string
+	CallbackURL  string
+	ReturnURL    string
+	CertSerial   string
+	Doc          string
+	Platform     string
+	UserID       string
+	Registered   *Certificate
+	PDFs         []pdfPart
+	// Package lists the documents of PDFs for the session's signing
+	// package (their URLs are set when the session exists); nil: none.
+	Package       []sigpkg.Document
 	RequestID     string // preset by PDF calls, which name their files after it
 	ExpectedCerts bool
 	CertSHA256    []byte // register: the portal pinned the certificate
@@ -205,9 +212,19 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		return nil, err
 	}
 	req.Org = s.tenantOrg(ctx, p.TenantID)
-	link, err := deeplink.Build(req, key)
+	var pkgURL, pkgSHA256 string
+	if len(spec.Package) > 0 {
+		if st.Package, pkgURL, pkgSHA256, err = s.buildPackage(sess, spec.Package); err != nil {
+			return nil, err
+		}
+	}
+	own, _ := deeplink.OriginOf(s.baseURL)
+	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own)
 	if err != nil {
 		return nil, unprocessable(err, "cannot build the deep link: %v", err)
+	}
+	if !named {
+		st.Package = nil
 	}
 	st.DeepLink = link
 	sess.State = jsonBytes(st)
@@ -234,11 +251,16 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 type sessionAnswerBody struct {
 	DeepLink  string `json:"deepLink"`
 	ExpiresAt string `json:"expiresAt"`
-	QRURL     string `json:"qrUrl"`
-	RequestID string `json:"requestId"`
-	SessionID string `json:"sessionId"`
-	StatusURL string `json:"statusUrl"`
-	Success   bool   `json:"success"`
+	// PackageSHA256 and PackageURL name the signing package of a PDF
+	// session (protocol 1.2 §6), as its link does: a capability URL, for
+	// the signing app (or a portal that serves it itself).
+	PackageSHA256 string `json:"packageSha256,omitempty"`
+	PackageURL    string `json:"packageUrl,omitempty"`
+	QRURL         string `json:"qrUrl"`
+	RequestID     string `json:"requestId"`
+	SessionID     string `json:"sessionId"`
+	StatusURL     string `json:"statusUrl"`
+	Success       bool   `json:"success"`
 	// WatchURL is the capability URL of the status (JSON, long polling,
 	// server-sent events) for the customer's browser; QRURL is one too.
 	WatchURL string `json:"watchUrl"`
@@ -250,12 +272,17 @@ type sessionAnswerBody struct {
 func (s *Server) sessionAnswer(sess *Session) *sessionAnswerBody {
 	var st struct {
 		DeepLink string `json:"deepLink"`
+		Package  []byte `json:"package"`
 	}
 	json.Unmarshal(sess.State, &st) //nolint:errcheck
 	status := s.baseURL + "/v1/sessions/" + sess.RequestID
 	qr, watch := s.watchURLs(sess)
-	return &sessionAnswerBody{Success: true, RequestID: sess.RequestID, SessionID: sess.RequestID, DeepLink: st.DeepLink,
+	ans := &sessionAnswerBody{Success: true, RequestID: sess.RequestID, SessionID: sess.RequestID, DeepLink: st.DeepLink,
 		ExpiresAt: sess.ExpiresAt.UTC().Format(time.RFC3339), QRURL: qr, StatusURL: status, WatchURL: watch}
+	if len(st.Package) > 0 {
+		ans.PackageURL, ans.PackageSHA256 = s.packageURL(sess), sigpkg.Digest(st.Package)
+	}
+	return ans
 }
 
 type signHashReq struct {

@@ -32,20 +32,29 @@ func capKey(master []byte) ([]byte, error) {
 	return hkdf.Key(sha256.New, master, nil, "securesign gateway session capability v1", 32)
 }
 
-func capMAC(key []byte, requestID string, exp int64) []byte {
+// What a capability opens: one purpose's token never opens another's
+// views (a watchUrl does not open the signing package, nor the reverse).
+const (
+	capWatch   = "watch"
+	capPackage = "package"
+)
+
+func capMAC(key []byte, purpose, requestID string, exp int64) []byte {
 	m := hmac.New(sha256.New, key)
-	fmt.Fprintf(m, "watch\x00%s\x00%d", requestID, exp)
+	fmt.Fprintf(m, "%s\x00%s\x00%d", purpose, requestID, exp)
 	return m.Sum(nil)[:18]
 }
 
-// capToken is the capability for requestID until exp: "<exp>.<mac>".
-func capToken(key []byte, requestID string, exp time.Time) string {
+// capToken is the capability for purpose on requestID until exp:
+// "<exp>.<mac>".
+func capToken(key []byte, purpose, requestID string, exp time.Time) string {
 	e := exp.Unix()
-	return strconv.FormatInt(e, 10) + "." + base64.RawURLEncoding.EncodeToString(capMAC(key, requestID, e))
+	return strconv.FormatInt(e, 10) + "." + base64.RawURLEncoding.EncodeToString(capMAC(key, purpose, requestID, e))
 }
 
-// checkCap reports whether tok is a capability for requestID, unexpired at now.
-func checkCap(key []byte, requestID, tok string, now time.Time) bool {
+// checkCap reports whether tok is a capability for purpose on requestID,
+// unexpired at now.
+func checkCap(key []byte, purpose, requestID, tok string, now time.Time) bool {
 	es, ms, ok := strings.Cut(tok, ".")
 	if !ok || len(es) > 12 || len(ms) > 32 {
 		return false
@@ -55,7 +64,7 @@ func checkCap(key []byte, requestID, tok string, now time.Time) bool {
 		return false
 	}
 	mac, err := base64.RawURLEncoding.DecodeString(ms)
-	if err != nil || !hmac.Equal(mac, capMAC(key, requestID, e)) {
+	if err != nil || !hmac.Equal(mac, capMAC(key, purpose, requestID, e)) {
 		return false
 	}
 	return now.Before(time.Unix(e, 0))
@@ -64,7 +73,7 @@ func checkCap(key []byte, requestID, tok string, now time.Time) bool {
 // watchURLs are the capability URLs of sess.
 func (s *Server) watchURLs(sess *Session) (qr, watch string) {
 	base := s.baseURL + "/v1/watch/" + sess.RequestID
-	q := "?cap=" + capToken(s.capKey, sess.RequestID, sess.ExpiresAt)
+	q := "?cap=" + capToken(s.capKey, capWatch, sess.RequestID, sess.ExpiresAt)
 	return base + "/qr.png" + q, base + q
 }
 
@@ -126,7 +135,7 @@ const (
 func (s *Server) watchSession(c echo.Context) (*Session, error) {
 	id := c.Param("id")
 	c.Set("requestId", id)
-	if !checkCap(s.capKey, id, c.QueryParam("cap"), s.cfg.Now()) {
+	if !checkCap(s.capKey, capWatch, id, c.QueryParam("cap"), s.cfg.Now()) {
 		return nil, apiErr(http.StatusNotFound, CodeNotFound, "no such session, or the link has expired")
 	}
 	sess, err := s.store.SessionByID(c.Request().Context(), id)

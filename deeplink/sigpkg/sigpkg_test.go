@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -233,19 +232,6 @@ func TestFetcher(t *testing.T) {
 	if !errors.As(err, &e) || e.Check != CheckPDFHash || e.Document != 2 {
 		t.Fatalf("got %v, want pdf-hash of document 2", err)
 	}
-}
-
-func ExampleBuild() {
-	// A portal with pdf.PreparedSignature ps and the prepared file's bytes:
-	//
-	//	doc := sigpkg.Document{Name: "Personal Loan Agreement", PDF: prepared,
-	//		SignedAttrs: ps.SignedAttributes(), ByteRange: ps.ByteRange()}
-	//	raw, err := sigpkg.Build(&sigpkg.Package{RequestID: reqID, Documents: []sigpkg.Document{doc}})
-	//
-	// then serves raw at pkgUrl and puts sigpkg.Digest(raw) into the link's
-	// pkgSha256.
-	fmt.Println(len(Digest(nil)))
-	// Output: 64
 }
 
 // TestParseMembers: members differing only in case, or repeated, are

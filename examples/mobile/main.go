@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 	"github.com/securesign/securesign/examples/mobile/mobileapp"
 	"github.com/securesign/securesign/signer"
 )
@@ -40,9 +41,9 @@ func main() {
 func run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("mobile", flag.ContinueOnError)
 	var (
-		qr, linkFile, p12, passEnv, module, tokenLabel, certSerial, pinEnv string
-		yes, requireSigned                                                 bool
-		origins, jwks                                                      multi
+		qr, linkFile, p12, passEnv, module, tokenLabel, certSerial, pinEnv, saveDir string
+		yes, requireSigned                                                          bool
+		origins, jwks, gateways                                                     multi
 	)
 	fs.StringVar(&qr, "qr", "", "read the link from this QR code image (PNG/JPEG)")
 	fs.StringVar(&linkFile, "link-file", "", "read the link from this text file")
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string) int {
 	fs.StringVar(&pinEnv, "pin-env", "", "PKCS#11: environment variable with the PIN")
 	fs.Var(&origins, "allow-origin", "portal origin the app serves (repeatable)")
 	fs.Var(&jwks, "trust-jwks", "JWKS file of trusted link keys (repeatable)")
+	fs.Var(&gateways, "package-origin", "gateway origin signing packages may come from besides the link's (repeatable)")
+	fs.StringVar(&saveDir, "save-dir", "", "where checked documents are saved for you to open (default: the temporary directory)")
 	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned links")
 	fs.BoolVar(&yes, "yes", false, "do not ask before signing")
 	if err := fs.Parse(args); err != nil {
@@ -73,7 +76,18 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer closeKey()
-	app := &mobileapp.App{AllowedOrigins: origins, RequireSigned: requireSigned, Signer: s}
+	app := &mobileapp.App{AllowedOrigins: origins, RequireSigned: requireSigned, Signer: s, SaveDir: saveDir}
+	if len(gateways) > 0 {
+		for i, g := range gateways {
+			o, err := deeplink.OriginOf(g)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "mobile: --package-origin:", err)
+				return 2
+			}
+			gateways[i] = o
+		}
+		app.Packages = &sigpkg.Fetcher{GatewayOrigins: gateways}
+	}
 	if len(jwks) > 0 {
 		app.TrustedKeys = &deeplink.KeySet{}
 		for _, f := range jwks {
@@ -100,13 +114,25 @@ func run(ctx context.Context, args []string) int {
 			if r.Org != "" { // only on a verified link
 				from = r.Org + " — via " + r.Origin
 			}
-			fmt.Fprintf(os.Stderr, "%s request from %s (%s)\n  document: %s\n  digests: %d, expires %s\n  certificate: %s\nSign? [y/N] ",
+			if r.Warning != "" {
+				fmt.Fprintf(os.Stderr, "WARNING: %s\n", r.Warning)
+			}
+			fmt.Fprintf(os.Stderr, "%s request from %s (%s)\n  document: %s\n  digests: %d, expires %s\n  certificate: %s\n",
 				r.Action, from, v, r.Doc, r.Digests, r.Expires.Format("15:04:05"), s.Certificate().Subject.CommonName)
+			for i, d := range r.Documents {
+				fmt.Fprintf(os.Stderr, "  checked document %d: %s\n    open it: %s\n", i+1, d.Name, d.Path)
+			}
+			fmt.Fprint(os.Stderr, "Sign? [y/N] ")
 			ans, _ := in.ReadString('\n')
 			return strings.EqualFold(strings.TrimSpace(ans), "y")
 		}
 	}
 	out, err := app.Handle(ctx, link)
+	if out != nil {
+		for _, d := range out.Documents {
+			fmt.Printf("%s\t%s\n", d.Path, d.Name) // stdout: the saved documents, one a line
+		}
+	}
 	if out != nil && out.Result != nil {
 		fmt.Fprintf(os.Stderr, "result: success=%v error=%s; portal answered %d at %s\n", out.Result.Success, out.Result.Error, out.Status, out.FinalURL)
 	}

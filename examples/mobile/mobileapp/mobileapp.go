@@ -9,6 +9,8 @@ package mobileapp
 import (
 	"context"
 	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -17,6 +19,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -26,6 +29,8 @@ import (
 
 	"github.com/securesign/securesign/callback"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
+	"github.com/securesign/securesign/internal/atomicfile"
 	"github.com/securesign/securesign/signer"
 )
 
@@ -55,6 +60,16 @@ type App struct {
 	Now func() time.Time
 	// Fetcher fetches portals' published keys; default a new one.
 	Fetcher *deeplink.Fetcher
+	// Packages fetches and checks signing packages (protocol 1.2 §6)
+	// before the user is asked; default a sigpkg.Fetcher over HTTPClient
+	// that takes packages from the link's origin only. Set its
+	// GatewayOrigins to accept packages from a gateway that serves a
+	// portal's links.
+	Packages *sigpkg.Fetcher
+	// SaveDir is where checked documents are saved for the user to open
+	// (a phone: the app's cache, shared through a FileProvider / the
+	// document interaction controller); default os.TempDir().
+	SaveDir string
 }
 
 // Request is what the app shows the user before signing.
@@ -68,7 +83,27 @@ type Request struct {
 	Doc      string
 	Digests  int
 	Expires  time.Time
+	// Documents are the documents of the link's signing package, checked
+	// against the digests to be signed and saved for the user to open;
+	// empty when the link has no package.
+	Documents []Document
+	// Warning is a plain warning to show above everything else: set for a
+	// sign link without a package, whose document cannot be shown.
+	Warning string
 }
+
+// Document is a checked document of a signing package, saved for the user.
+type Document struct {
+	Name string
+	// Path is the saved PDF (the prepared document: what is signed, before
+	// the signature is embedded).
+	Path string
+	// SHA256 is the hex SHA-256 of the saved file.
+	SHA256 string
+}
+
+// NoDocumentWarning is the Warning of a sign link without a package.
+const NoDocumentWarning = "Document not shown: this request carries only fingerprints, so the app cannot show or check what you are signing. Sign only if you trust the portal."
 
 // Outcome is what happened.
 type Outcome struct {
@@ -77,6 +112,8 @@ type Outcome struct {
 	Status int
 	// FinalURL is where the browser ended up (the portal's page).
 	FinalURL string
+	// Documents are the saved documents of a checked signing package.
+	Documents []Document
 }
 
 func (a *App) now() time.Time {
@@ -114,14 +151,73 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 	if verified {
 		req.Org = l.Org
 	}
+	// The package is checked before the user is asked: a digest that is
+	// not the signature of the document shown is refused, and nothing is
+	// signed (protocol 1.2 §6.3).
+	digests := l.Hashes
+	switch {
+	case l.PackageURL != "":
+		checked, err := a.packages().Verify(ctx, l)
+		if err != nil {
+			return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: the signing package does not prove what would be signed: %w", err))
+		}
+		if req.Documents, err = a.save(l.RequestID, checked); err != nil {
+			return a.report(ctx, l, err)
+		}
+		digests = make([][]byte, len(checked))
+		for i, d := range checked {
+			digests[i] = d.Digest
+		}
+		req.Digests = len(digests)
+	case l.Action == deeplink.ActionSign:
+		req.Warning = NoDocumentWarning
+	}
 	if a.Confirm != nil && !a.Confirm(req) {
-		return a.report(ctx, l, callback.ErrCancelled)
+		out, err := a.report(ctx, l, callback.ErrCancelled)
+		return withDocs(out, req.Documents), err
 	}
-	res, err := a.sign(ctx, l)
+	res, err := a.sign(ctx, l, digests)
 	if err != nil {
-		return a.report(ctx, l, err)
+		out, err := a.report(ctx, l, err)
+		return withDocs(out, req.Documents), err
 	}
-	return a.deliver(ctx, l, res)
+	out, err := a.deliver(ctx, l, res)
+	return withDocs(out, req.Documents), err
+}
+
+func withDocs(out *Outcome, docs []Document) *Outcome {
+	if out != nil {
+		out.Documents = docs
+	}
+	return out
+}
+
+func (a *App) packages() *sigpkg.Fetcher {
+	if a.Packages != nil {
+		return a.Packages
+	}
+	return &sigpkg.Fetcher{Client: a.client()}
+}
+
+// save writes the checked documents to SaveDir as
+// <requestId>-<n>.pdf (n from 1), each whole or not at all, readable by
+// the user only. The portal's name for a document never becomes a path.
+func (a *App) save(requestID string, docs []sigpkg.Verified) ([]Document, error) {
+	dir := a.SaveDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	out := make([]Document, len(docs))
+	for i, d := range docs {
+		// requestId is [A-Za-z0-9_-] (deeplink.Parse checked it).
+		path := filepath.Join(dir, fmt.Sprintf("%s-%d.pdf", requestID, i+1))
+		if err := atomicfile.WriteBytes(path, d.PDF, 0o600); err != nil {
+			return nil, fmt.Errorf("mobileapp: saving document %d: %w", i+1, err)
+		}
+		sum := sha256.Sum256(d.PDF)
+		out[i] = Document{Name: d.Name, Path: path, SHA256: hex.EncodeToString(sum[:])}
+	}
+	return out, nil
 }
 
 func (a *App) verify(ctx context.Context, l *deeplink.Link) (bool, error) {
@@ -150,7 +246,9 @@ func (a *App) verify(ctx context.Context, l *deeplink.Link) (bool, error) {
 	return true, nil
 }
 
-func (a *App) sign(ctx context.Context, l *deeplink.Link) (*callback.Result, error) {
+// sign signs digests (a sign link's, or those its package proved) or, for
+// a register link, the registration digest.
+func (a *App) sign(ctx context.Context, l *deeplink.Link, digests [][]byte) (*callback.Result, error) {
 	s := a.Signer
 	if s == nil {
 		return nil, fmt.Errorf("mobileapp: no key: %w", signer.ErrTokenNotFound)
@@ -166,7 +264,7 @@ func (a *App) sign(ctx context.Context, l *deeplink.Link) (*callback.Result, err
 			return nil, fmt.Errorf("mobileapp: portal asks for certificate %s: %w", l.CertSerial, callback.ErrCertMismatch)
 		}
 	}
-	hash, digests := l.HashAlgo, l.Hashes
+	hash := l.HashAlgo
 	if l.Action == deeplink.ActionRegister {
 		hash, digests = crypto.SHA256, [][]byte{deeplink.RegisterDigest(l.Origin, l.RequestID, l.Challenge)}
 	}
