@@ -346,7 +346,7 @@ func TestSigningPackagePortalOrigin(t *testing.T) {
 	if _, err := (&sigpkg.Fetcher{}).Verify(context.Background(), l); err == nil {
 		t.Error("an app that does not trust the gateway's origin took its package")
 	}
-	docs, err := (&sigpkg.Fetcher{GatewayOrigins: []string{g.url}}).Verify(context.Background(), l)
+	docs, err := (&sigpkg.Fetcher{PackageOrigins: []string{g.url}}).Verify(context.Background(), l)
 	if err != nil || len(docs) != 50 {
 		t.Fatalf("with the gateway's origin trusted: %d documents, %v", len(docs), err)
 	}

@@ -86,7 +86,7 @@ func run(ctx context.Context, args []string) int {
 			}
 			gateways[i] = o
 		}
-		app.Packages = &sigpkg.Fetcher{GatewayOrigins: gateways}
+		app.Packages = &sigpkg.Fetcher{PackageOrigins: gateways}
 	}
 	if len(jwks) > 0 {
 		app.TrustedKeys = &deeplink.KeySet{}

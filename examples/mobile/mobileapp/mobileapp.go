@@ -63,7 +63,7 @@ type App struct {
 	// Packages fetches and checks signing packages (protocol 1.2 §6)
 	// before the user is asked; default a sigpkg.Fetcher over HTTPClient
 	// that takes packages from the link's origin only. Set its
-	// GatewayOrigins to accept packages from a gateway that serves a
+	// PackageOrigins to accept packages from a gateway that serves a
 	// portal's links.
 	Packages *sigpkg.Fetcher
 	// SaveDir is where checked documents are saved for the user to open
