@@ -158,6 +158,9 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 	switch {
 	case l.PackageURL != "":
 		checked, err := a.packages().Verify(ctx, l)
+		if oe := (*sigpkg.OriginError)(nil); errors.As(err, &oe) {
+			return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: %w (if %s is the signing gateway %s uses, add it to the app's package origins, --package-origin)", err, oe.Origin, l.Origin))
+		}
 		if err != nil {
 			return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: the signing package does not prove what would be signed: %w", err))
 		}
