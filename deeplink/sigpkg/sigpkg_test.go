@@ -286,3 +286,23 @@ func TestParseMembers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseOrigin: what ParseOrigin accepts is https or loopback http, and
+// its canonical form is a fixed point.
+func FuzzParseOrigin(f *testing.F) {
+	for _, s := range []string{"https://Sign.Example.in:443/", "http://[::1]:8080", "http://localhost", "https://a/b", "http://10.0.0.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseOrigin(s)
+		if err != nil {
+			return
+		}
+		if o2, err := ParseOrigin(o); err != nil || o2 != o {
+			t.Fatalf("ParseOrigin(%q) = %q, again %q, %v", s, o, o2, err)
+		}
+		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://127.0.0.1") && !strings.HasPrefix(o, "http://[::1]") && !strings.HasPrefix(o, "http://localhost") {
+			t.Fatalf("ParseOrigin(%q) = %q: neither https nor loopback", s, o)
+		}
+	})
+}
