@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,8 +60,9 @@ type App struct {
 	// fresh deeplink.Fetcher using HTTPClient for each check.
 	Fetcher *deeplink.Fetcher
 	// Packages fetches and checks signing packages (protocol 1.2 §6);
-	// default a sigpkg.Fetcher using HTTPClient, accepting packages from
-	// the link's origin only.
+	// default a sigpkg.Fetcher using HTTPClient. Either way packages are
+	// accepted from the link's origin and Policy.PackageOrigins (added to
+	// the Fetcher's own PackageOrigins).
 	Packages *sigpkg.Fetcher
 	// Renderer draws the pages of a package's documents for the page;
 	// default as Policy.PageRenderer says.
@@ -68,10 +70,12 @@ type App struct {
 }
 
 func (a *App) packages() *sigpkg.Fetcher {
+	f := sigpkg.Fetcher{Client: a.client()}
 	if a.Packages != nil {
-		return a.Packages
+		f = *a.Packages
 	}
-	return &sigpkg.Fetcher{Client: a.client()}
+	f.PackageOrigins = append(slices.Clip(f.PackageOrigins), a.Policy.packageOrigins()...)
+	return &f
 }
 
 func (a *App) fetcher() *deeplink.Fetcher {
@@ -137,6 +141,12 @@ func (a *App) Check(ctx context.Context, link string) (*Checked, error) {
 	}
 	docs, err := a.packages().Verify(ctx, c.Link)
 	if err != nil {
+		var oe *sigpkg.OriginError
+		if errors.As(err, &oe) {
+			// Most likely a gateway the portal uses that this install
+			// was not set up for: say what would make it accepted.
+			err = fmt.Errorf("%w (if %s is the signing gateway %s uses, add it to packageOrigins in the policy file, or pass --package-origin)", err, oe.Origin, c.Link.Origin)
+		}
 		a.log().Info("signing package refused", "requestId", c.Link.RequestID, "origin", c.Link.Origin, "err", err)
 		return c, err
 	}

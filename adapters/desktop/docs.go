@@ -285,6 +285,9 @@ func packageMessage(err error) (msg, string) {
 	case sigpkg.CheckPackageHash:
 		return m("pkg_hash"), pe.Check
 	case sigpkg.CheckFetch:
+		if oe := (*sigpkg.OriginError)(nil); errors.As(pe.Err, &oe) {
+			return m("pkg_origin", oe.Origin), pe.Check
+		}
 		return m("pkg_fetch"), pe.Check
 	}
 	return m("pkg_invalid"), pe.Check

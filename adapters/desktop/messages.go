@@ -98,6 +98,7 @@ var messages = i18n.Catalog{
 		"pkg_hash":           "The document the website sent is not the one its signed request names. Nothing was signed.",
 		"pkg_fetch":          "The document could not be fetched from the website. Nothing was signed. Start again on the website.",
 		"pkg_invalid":        "The document the website sent is damaged or not valid. Nothing was signed.",
+		"pkg_origin":         "The document is kept at %s, which SecureSign on this computer is not set up to take documents from. Nothing was signed. If your organisation uses that signing service, ask whoever set up SecureSign here to add it to the package origins.",
 		"pkg_advice":         "Do not try again with this request. %s has been told. If you expected to sign a document, contact the organisation that sent you there, by a phone number you already know.",
 	},
 	"hi": {
@@ -187,6 +188,7 @@ var messages = i18n.Catalog{
 		"pkg_hash":           "वेबसाइट ने जो दस्तावेज़ भेजा, वह उसके हस्ताक्षरित अनुरोध में बताया गया दस्तावेज़ नहीं है। किसी चीज़ पर हस्ताक्षर नहीं हुआ।",
 		"pkg_fetch":          "वेबसाइट से दस्तावेज़ प्राप्त नहीं किया जा सका। किसी चीज़ पर हस्ताक्षर नहीं हुआ। वेबसाइट पर फिर से शुरू करें।",
 		"pkg_invalid":        "वेबसाइट द्वारा भेजा गया दस्तावेज़ खराब या अमान्य है। किसी चीज़ पर हस्ताक्षर नहीं हुआ।",
+		"pkg_origin":         "दस्तावेज़ %s पर रखा है, जहाँ से दस्तावेज़ लेने के लिए इस कंप्यूटर का SecureSign सेट नहीं है। किसी चीज़ पर हस्ताक्षर नहीं हुआ। यदि आपकी संस्था वह हस्ताक्षर सेवा उपयोग करती है, तो जिसने यहाँ SecureSign सेट किया है उससे उसे पैकेज ऑरिजिन में जोड़ने को कहें।",
 		"pkg_advice":         "इस अनुरोध के साथ दोबारा प्रयास न करें। %s को सूचित कर दिया गया है। यदि आप किसी दस्तावेज़ पर हस्ताक्षर करने वाले थे, तो आपको वहाँ भेजने वाली संस्था से ऐसे फ़ोन नंबर पर संपर्क करें जो आपको पहले से पता हो।",
 	},
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/securesign/securesign/deeplink/sigpkg"
 )
 
 // Policy is what the Desktop Software accepts. It is read from
@@ -17,6 +19,7 @@ import (
 //
 //	{
 //	  "allowedOrigins": ["https://portal.example.in"],
+//	  "packageOrigins": ["https://sign.gateway.example.in"],
 //	  "trustedKeyFiles": ["/etc/securesign/portal-keys.json"],
 //	  "unsignedLinkOrigins": [],
 //	  "fetchKeys": true,
@@ -27,6 +30,13 @@ type Policy struct {
 	// links are handled at all; a link from any other origin is refused
 	// with SS_DOMAIN_NOT_ALLOWED and nothing is sent to it.
 	AllowedOrigins []string `json:"allowedOrigins,omitempty"`
+	// PackageOrigins are origins, besides the link's own, from which a
+	// link's signing package and its PDFs may be fetched (protocol 1.2
+	// §6.4): the gateway that serves the packages of portals' links
+	// (§6.6). https, or http to a loopback host; a link's own origin needs
+	// no entry. Not an allowlist of portals: a link's origin must still be
+	// in AllowedOrigins. The mobile app's --package-origin.
+	PackageOrigins []string `json:"packageOrigins,omitempty"`
 	// TrustedKeyFiles are JWKS files (the format of
 	// /.well-known/securesign-keys.json) with link-signing keys.
 	TrustedKeyFiles []string `json:"trustedKeyFiles,omitempty"`
@@ -84,7 +94,33 @@ func LoadPolicy(path string) (*Policy, error) {
 			return nil, fmt.Errorf("desktop: policy %s: %w", path, err)
 		}
 	}
+	if err := p.checkPackageOrigins(); err != nil {
+		return nil, fmt.Errorf("desktop: policy %s: %w", path, err)
+	}
 	return &p, nil
+}
+
+// checkPackageOrigins refuses a package origin that is not https (http to
+// a loopback host) or not an origin.
+func (p *Policy) checkPackageOrigins() error {
+	for _, o := range p.PackageOrigins {
+		if _, err := sigpkg.ParseOrigin(o); err != nil {
+			return fmt.Errorf("packageOrigins: %w", err)
+		}
+	}
+	return nil
+}
+
+// packageOrigins returns PackageOrigins in canonical form, skipping any
+// that is not valid (LoadPolicy refuses those).
+func (p *Policy) packageOrigins() []string {
+	var out []string
+	for _, o := range p.PackageOrigins {
+		if c, err := sigpkg.ParseOrigin(o); err == nil && !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // Allows reports whether origin is on the allowlist.

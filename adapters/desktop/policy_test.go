@@ -3,6 +3,7 @@ package desktop
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -39,7 +40,17 @@ func TestLoadPolicy(t *testing.T) {
 	if !p.Allows("https://portal.example.in") || p.Allows("https://evil.example") || p.fetchKeys() || !p.RequireSignedLinks {
 		t.Errorf("policy read wrong: %+v", p)
 	}
-	for _, bad := range []string{`{"allowedOrigin":["https://x"]}`, `{"allowedOrigins":["x"]}`, `{`} {
+	os.WriteFile(good, []byte(`{"allowedOrigins":["https://portal.example.in"],"packageOrigins":["https://Sign.Gateway.example.in:443","http://127.0.0.1:8080"]}`), 0o600)
+	p, err = LoadPolicy(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.packageOrigins(), []string{"https://sign.gateway.example.in", "http://127.0.0.1:8080"}; !slices.Equal(got, want) {
+		t.Errorf("package origins %q, want %q", got, want)
+	}
+	for _, bad := range []string{`{"allowedOrigin":["https://x"]}`, `{"allowedOrigins":["x"]}`, `{`,
+		`{"packageOrigins":["http://sign.gateway.example.in"]}`, `{"packageOrigins":["https://sign.gateway.example.in/v1/packages"]}`,
+		`{"packageOrigins":["sign.gateway.example.in"]}`, `{"packageOrigin":["https://sign.gateway.example.in"]}`} {
 		os.WriteFile(good, []byte(bad), 0o600)
 		if _, err := LoadPolicy(good); err == nil {
 			t.Errorf("%s accepted", bad)

@@ -123,6 +123,14 @@ type Config struct {
 	// Retention is how long signed documents and session payloads are
 	// kept (default 30 days; negative: forever). Audit entries stay.
 	Retention time.Duration
+	// PackageOnPortalLinks names the signing package in every PDF
+	// session's link on a portal's own origin (its own callbackUrl), not
+	// only when the link's digests do not fit it (protocol 1.2 §6.6). Turn
+	// it on once the signing apps of the tenants' users take packages from
+	// this gateway's origin (the Desktop Software's packageOrigins, the
+	// mobile app's --package-origin): an app that does not refuses such a
+	// link (SS_LINK_INVALID, nothing signed).
+	PackageOnPortalLinks bool
 
 	// Logger receives JSON logs; nil means slog to stderr.
 	Logger *slog.Logger

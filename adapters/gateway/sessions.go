@@ -219,7 +219,7 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		}
 	}
 	own, _ := deeplink.OriginOf(s.baseURL)
-	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own)
+	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own || s.cfg.PackageOnPortalLinks)
 	if err != nil {
 		return nil, unprocessable(err, "cannot build the deep link: %v", err)
 	}

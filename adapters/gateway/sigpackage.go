@@ -79,21 +79,22 @@ func (s *Server) buildPackage(sess *Session, docs []sigpkg.Document) (raw []byte
 }
 
 // buildLinkWithPackage builds req's link, naming the package at pkgURL
-// (empty: none) when it can. A link on the gateway's own origin (own) always
-// names it; its digests stay in it when they fit, so that an app of
-// protocol 1.1 can still sign it, and go when they do not: the package
-// proves them, bound by pkgSha256 (§6.1), which is how a batch of up to 50
-// PDFs fits one link. A link on a portal's origin names the package only
-// when its digests do not fit: an app takes a package from another origin
-// than the link's only when configured to trust that gateway (§6.4), so a
-// link that fits is left as in 1.1 for apps without that setting. It
-// reports whether the link names the package.
-func buildLinkWithPackage(req *deeplink.Request, key *deeplink.SigningKey, pkgURL, pkgSHA256 string, own bool) (string, bool, error) {
+// (empty: none) when it can. With always (a link on the gateway's own
+// origin, or Config.PackageOnPortalLinks) the link names it; its digests
+// stay in it when they fit, so that an app of protocol 1.1 can still sign
+// it, and go when they do not: the package proves them, bound by
+// pkgSha256 (§6.1), which is how a batch of up to 50 PDFs fits one link.
+// Otherwise (a portal's origin) the link names the package only when its
+// digests do not fit: an app takes a package from another origin than the
+// link's only when configured with that gateway's (§6.4), so a link that
+// fits is left as in 1.1 for apps without that setting. It reports whether
+// the link names the package.
+func buildLinkWithPackage(req *deeplink.Request, key *deeplink.SigningKey, pkgURL, pkgSHA256 string, always bool) (string, bool, error) {
 	if pkgURL == "" {
 		link, err := deeplink.Build(req, key)
 		return link, false, err
 	}
-	if own {
+	if always {
 		req.PackageURL, req.PackageSHA256 = pkgURL, pkgSHA256
 	}
 	link, err := deeplink.Build(req, key)

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -346,9 +347,40 @@ func TestSigningPackagePortalOrigin(t *testing.T) {
 	if _, err := (&sigpkg.Fetcher{}).Verify(context.Background(), l); err == nil {
 		t.Error("an app that does not trust the gateway's origin took its package")
 	}
-	docs, err := (&sigpkg.Fetcher{GatewayOrigins: []string{g.url}}).Verify(context.Background(), l)
+	docs, err := (&sigpkg.Fetcher{PackageOrigins: []string{g.url}}).Verify(context.Background(), l)
 	if err != nil || len(docs) != 50 {
 		t.Fatalf("with the gateway's origin trusted: %d documents, %v", len(docs), err)
+	}
+}
+
+// TestSigningPackageOnPortalLinks: with Config.PackageOnPortalLinks a
+// one-PDF link on the portal's own origin names the gateway's package and
+// keeps its digest (it fits, for 1.1 apps); an app configured with the
+// gateway's origin checks it, one that is not refuses it naming the origin.
+func TestSigningPackageOnPortalLinks(t *testing.T) {
+	g := newTestGW(t, nil, func(c *Config) { c.PackageOnPortalLinks = true })
+	portal := "http://127.0.0.1:1"
+	if err := g.srv.store.AddOrigin(context.Background(), DevTenantID, portal); err != nil {
+		t.Fatal(err)
+	}
+	k := testpki.Key(t, testpki.P256, 46)
+	issued := g.issueCSR(g.key, "cust-portal-always", k)
+	one := g.must(201, "POST", "/v1/sign/pdf", g.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("portal origin, package always")),
+		"certSerial": issued["serialNumber"], "callbackUrl": portal + "/cb"})
+	l, err := deeplink.Parse(one["deepLink"].(string), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Origin != portal || l.PackageURL == "" || len(l.Hashes) != 1 || one["packageUrl"] != l.PackageURL {
+		t.Fatalf("one PDF on the portal's origin: origin %s, pkgUrl %q, %d digests, packageUrl %v", l.Origin, l.PackageURL, len(l.Hashes), one["packageUrl"])
+	}
+	var oe *sigpkg.OriginError
+	if _, err := (&sigpkg.Fetcher{}).Verify(context.Background(), l); !errors.As(err, &oe) || oe.Origin != g.url {
+		t.Errorf("an app without the gateway's origin: %v, want a refusal of %s", err, g.url)
+	}
+	docs, err := (&sigpkg.Fetcher{PackageOrigins: []string{g.url}}).Verify(context.Background(), l)
+	if err != nil || len(docs) != 1 || !bytes.Equal(docs[0].Digest, l.Hashes[0]) {
+		t.Fatalf("with the gateway's origin: %d documents, %v", len(docs), err)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // Fetcher gets a link's package and the PDFs it names: https only (http to
 // a loopback host for development), from the link's origin or one of
-// GatewayOrigins, within MaxBytes and Timeout. A redirect is followed only
+// PackageOrigins, within MaxBytes and Timeout. A redirect is followed only
 // to an allowed origin. The zero value is ready to use.
 type Fetcher struct {
 	// Client makes the requests; nil means http.DefaultTransport.
@@ -24,9 +25,12 @@ type Fetcher struct {
 	Timeout time.Duration
 	// MaxBytes bounds the package; zero means MaxPackageSize.
 	MaxBytes int64
-	// GatewayOrigins are origins, besides the link's, a package may come
-	// from (scheme://host[:port], canonical form).
-	GatewayOrigins []string
+	// PackageOrigins are origins, besides the link's, a package and its
+	// PDFs may come from: a gateway that serves the packages of portals'
+	// links (protocol 1.2 §6.6). Canonical form, as [ParseOrigin] returns;
+	// the Desktop Software's packageOrigins and the mobile app's
+	// --package-origin.
+	PackageOrigins []string
 }
 
 // Verify fetches the package l names and checks it with [Check]; the app
@@ -42,21 +46,51 @@ func (f *Fetcher) Verify(ctx context.Context, l *deeplink.Link) ([]Verified, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	allowed := append([]string{l.Origin}, f.GatewayOrigins...)
+	allowed := append([]string{l.Origin}, f.PackageOrigins...)
 	limit := f.MaxBytes
 	if limit <= 0 || limit > MaxPackageSize {
 		limit = MaxPackageSize
 	}
 	raw, err := f.get(ctx, l.PackageURL, allowed, limit)
 	if err != nil {
-		return nil, fail(CheckFetch, 0, "", "package: %v", err)
+		e := fail(CheckFetch, 0, "", "package: %v", err)
+		e.Err = err
+		return nil, e
 	}
 	return Check(raw, ExpectOf(l), func(_ int, d *Document) ([]byte, error) {
 		return f.get(ctx, d.PDFURL, allowed, MaxPDFSize)
 	})
 }
 
-var errOrigin = errors.New("not on the link's origin or a gateway origin")
+// OriginError is why a package, a PDF or a redirect was not fetched: its
+// origin is neither the link's nor one of the Fetcher's PackageOrigins.
+// Verify returns it as the Err of a CheckFetch [Error].
+type OriginError struct {
+	Origin string // canonical
+}
+
+func (e *OriginError) Error() string {
+	return e.Origin + " is not the link's origin nor a package origin the app is configured with"
+}
+
+// ParseOrigin checks s, an origin a Fetcher may take packages from
+// (scheme://host[:port], https, or http to a loopback host), and returns
+// it in canonical form. A path, query or fragment is refused: the setting
+// names a server, not a place on it.
+func ParseOrigin(s string) (string, error) {
+	o, err := deeplink.OriginOf(s)
+	if err != nil {
+		var de *deeplink.Error
+		if errors.As(err, &de) {
+			err = errors.New(de.Detail) // not "invalid callbackUrl": the URL checks are the callback's
+		}
+		return "", fmt.Errorf("sigpkg: package origin %q: %v", s, err)
+	}
+	if u, err := url.Parse(s); err != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery {
+		return "", fmt.Errorf("sigpkg: package origin %q: only scheme://host[:port], no path or query", s)
+	}
+	return o, nil
+}
 
 func (f *Fetcher) get(ctx context.Context, rawURL string, allowed []string, limit int64) ([]byte, error) {
 	origin, err := deeplink.OriginOf(rawURL)
@@ -64,7 +98,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, allowed []string, limi
 		return nil, err
 	}
 	if !slices.Contains(allowed, origin) {
-		return nil, fmt.Errorf("%s: %w", origin, errOrigin)
+		return nil, &OriginError{Origin: origin}
 	}
 	var c http.Client
 	if f.Client != nil {
@@ -79,7 +113,7 @@ func (f *Fetcher) get(ctx context.Context, rawURL string, allowed []string, limi
 			return fmt.Errorf("redirect: %w", err)
 		}
 		if !slices.Contains(allowed, o) {
-			return fmt.Errorf("redirect to %s: %w", o, errOrigin)
+			return fmt.Errorf("redirect: %w", &OriginError{Origin: o})
 		}
 		return nil
 	}

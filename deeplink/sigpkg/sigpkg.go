@@ -66,6 +66,10 @@ type Error struct {
 	Document int
 	Name     string
 	Detail   string
+	// Err is the cause of a fetch failure, when there is one: an
+	// *OriginError for a URL on an origin the app does not take packages
+	// from.
+	Err error
 }
 
 func (e *Error) Error() string {
@@ -82,8 +86,14 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns deeplink.ErrPackage, so the error maps to SS_LINK_INVALID.
-func (e *Error) Unwrap() error { return deeplink.ErrPackage }
+// Unwrap returns deeplink.ErrPackage, so the error maps to SS_LINK_INVALID,
+// and Err when set.
+func (e *Error) Unwrap() []error {
+	if e.Err != nil {
+		return []error{deeplink.ErrPackage, e.Err}
+	}
+	return []error{deeplink.ErrPackage}
+}
 
 func fail(check string, doc int, name, format string, args ...any) *Error {
 	return &Error{Check: check, Document: doc, Name: name, Detail: fmt.Sprintf(format, args...)}
@@ -320,7 +330,9 @@ func Check(raw []byte, exp Expect, load Loader) ([]Verified, error) {
 				return nil, fail(CheckFetch, n, d.Name, "the PDF is given by URL and fetching is off")
 			}
 			if pdf, err = load(i, d); err != nil {
-				return nil, fail(CheckFetch, n, d.Name, "%v", err)
+				e := fail(CheckFetch, n, d.Name, "%v", err)
+				e.Err = err
+				return nil, e
 			}
 			if total += int64(len(pdf)); len(pdf) > MaxPDFSize || total > MaxTotalPDFSize {
 				return nil, fail(CheckFetch, n, d.Name, "PDFs larger than the limits")

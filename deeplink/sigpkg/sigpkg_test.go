@@ -191,7 +191,7 @@ func TestFetcher(t *testing.T) {
 	slow := *f
 	slow.Timeout = 200 * time.Millisecond
 	gw := *f
-	gw.GatewayOrigins = []string{srv.URL}
+	gw.PackageOrigins = []string{srv.URL}
 	cases := []struct {
 		name   string
 		f      *Fetcher
@@ -199,7 +199,7 @@ func TestFetcher(t *testing.T) {
 		path   string
 		want   string
 	}{
-		{"other origin", f, "https://sign.example.in", "/p", "not on the link's origin"},
+		{"other origin", f, "https://sign.example.in", "/p", srv.URL + " is not the link's origin nor a package origin"},
 		{"gateway origin", &gw, "https://sign.example.in", "/p", ""},
 		{"redirect away", f, srv.URL, "/away", "redirect"},
 		{"oversize", &small, srv.URL, "/big", "at most 1024"},
@@ -222,6 +222,13 @@ func TestFetcher(t *testing.T) {
 		})
 	}
 
+	// The origin refused is named, as a cause the app can act on.
+	_, err = f.Verify(context.Background(), linkFor(t, "https://sign.example.in", srv.URL+"/p", Digest(raw), "req_12345678", hashes))
+	var oe *OriginError
+	if !errors.As(err, &oe) || oe.Origin != srv.URL {
+		t.Fatalf("got %v, want an *OriginError for %s", err, srv.URL)
+	}
+
 	// A PDF whose bytes differ from pdfSha256.
 	mux.HandleFunc("/d/2.pdf.swapped", func(w http.ResponseWriter, r *http.Request) { w.Write(docs[0].PDF) })
 	byURL.PDFURL = srv.URL + "/d/2.pdf.swapped"
@@ -231,6 +238,31 @@ func TestFetcher(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Check != CheckPDFHash || e.Document != 2 {
 		t.Fatalf("got %v, want pdf-hash of document 2", err)
+	}
+}
+
+// TestParseOrigin: a package origin is https (http to loopback), without
+// path or query, and comes back canonical.
+func TestParseOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://Sign.Example.in":      "https://sign.example.in",
+		"https://sign.example.in:443/": "https://sign.example.in",
+		"https://sign.example.in:8443": "https://sign.example.in:8443",
+		"http://127.0.0.1:8080":        "http://127.0.0.1:8080",
+		"http://localhost:8080":        "http://localhost:8080",
+		"http://[::1]:8080":            "http://[::1]:8080",
+	} {
+		if got, err := ParseOrigin(in); err != nil || got != want {
+			t.Errorf("ParseOrigin(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{
+		"", "sign.example.in", "http://sign.example.in", "ftp://sign.example.in", "https://sign.example.in/v1/packages",
+		"https://sign.example.in?x=1", "https://sign.example.in#f", "https://u@sign.example.in", "https://",
+	} {
+		if got, err := ParseOrigin(in); err == nil {
+			t.Errorf("ParseOrigin(%q) = %q, want an error", in, got)
+		}
 	}
 }
 
@@ -253,4 +285,24 @@ func TestParseMembers(t *testing.T) {
 			t.Errorf("%s: got %v, want a format error", bad, err)
 		}
 	}
+}
+
+// FuzzParseOrigin: what ParseOrigin accepts is https or loopback http, and
+// its canonical form is a fixed point.
+func FuzzParseOrigin(f *testing.F) {
+	for _, s := range []string{"https://Sign.Example.in:443/", "http://[::1]:8080", "http://localhost", "https://a/b", "http://10.0.0.1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := ParseOrigin(s)
+		if err != nil {
+			return
+		}
+		if o2, err := ParseOrigin(o); err != nil || o2 != o {
+			t.Fatalf("ParseOrigin(%q) = %q, again %q, %v", s, o, o2, err)
+		}
+		if !strings.HasPrefix(o, "https://") && !strings.HasPrefix(o, "http://127.0.0.1") && !strings.HasPrefix(o, "http://[::1]") && !strings.HasPrefix(o, "http://localhost") {
+			t.Fatalf("ParseOrigin(%q) = %q: neither https nor loopback", s, o)
+		}
+	})
 }

@@ -55,7 +55,7 @@ func run(ctx context.Context, args []string) int {
 	fs.StringVar(&pinEnv, "pin-env", "", "PKCS#11: environment variable with the PIN")
 	fs.Var(&origins, "allow-origin", "portal origin the app serves (repeatable)")
 	fs.Var(&jwks, "trust-jwks", "JWKS file of trusted link keys (repeatable)")
-	fs.Var(&gateways, "package-origin", "gateway origin signing packages may come from besides the link's (repeatable)")
+	fs.Var(&gateways, "package-origin", "also fetch signing packages from this origin, besides the link's own: the signing gateway the portals use (repeatable)")
 	fs.StringVar(&saveDir, "save-dir", "", "where checked documents are saved for you to open (default: the temporary directory)")
 	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned links")
 	fs.BoolVar(&yes, "yes", false, "do not ask before signing")
@@ -79,14 +79,14 @@ func run(ctx context.Context, args []string) int {
 	app := &mobileapp.App{AllowedOrigins: origins, RequireSigned: requireSigned, Signer: s, SaveDir: saveDir}
 	if len(gateways) > 0 {
 		for i, g := range gateways {
-			o, err := deeplink.OriginOf(g)
+			o, err := sigpkg.ParseOrigin(g)
 			if err != nil {
 				fmt.Fprintln(os.Stderr, "mobile: --package-origin:", err)
 				return 2
 			}
 			gateways[i] = o
 		}
-		app.Packages = &sigpkg.Fetcher{GatewayOrigins: gateways}
+		app.Packages = &sigpkg.Fetcher{PackageOrigins: gateways}
 	}
 	if len(jwks) > 0 {
 		app.TrustedKeys = &deeplink.KeySet{}

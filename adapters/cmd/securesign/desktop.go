@@ -14,6 +14,7 @@ import (
 
 	"github.com/securesign/securesign/adapters/desktop"
 	"github.com/securesign/securesign/deeplink"
+	"github.com/securesign/securesign/deeplink/sigpkg"
 )
 
 func runDesktop(ctx context.Context, e *env, args []string) int {
@@ -37,11 +38,11 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		"The page opens in the system's default browser, or with --browser CMD (or $SECURESIGN_BROWSER):\n"+
 		"CMD is run with the page URL as its only argument.")
 	var (
-		yes, jsonOut, noForward, requireSigned, noFetch bool
-		pinEnv, certSerial, certSHA, tokenLabel         string
-		configPath, browser                             string
-		modules, origins, jwks, unsignedFrom            multiFlag
-		linger                                          time.Duration
+		yes, jsonOut, noForward, requireSigned, noFetch  bool
+		pinEnv, certSerial, certSHA, tokenLabel          string
+		configPath, browser                              string
+		modules, origins, jwks, unsignedFrom, pkgOrigins multiFlag
+		linger                                           time.Duration
 	)
 	fs.BoolVar(&yes, "yes", false, "headless: sign without a page (needs --pin-env)")
 	fs.StringVar(&pinEnv, "pin-env", "", "headless: environment variable holding the token PIN")
@@ -50,6 +51,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs.Var(&modules, "module", "PKCS#11 module path (repeatable; the known modules of this OS are tried too)")
 	fs.StringVar(&tokenLabel, "token-label", "", "only use the token with this label")
 	fs.Var(&origins, "allow-origin", "allow this portal origin (repeatable; adds to the config file)")
+	fs.Var(&pkgOrigins, "package-origin", "also fetch signing packages from this origin, besides the link's own: the signing gateway the portals use (repeatable; adds to the config file's packageOrigins)")
 	fs.Var(&jwks, "trust-jwks", "trust the link keys in this JWKS file (repeatable)")
 	fs.StringVar(&configPath, "config", "", "policy file (default <user config dir>/securesign/desktop.json)")
 	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned (legacy) links even from --allow-unsigned-from origins")
@@ -85,7 +87,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		}
 	}
 
-	app, err := desktopApp(e, configPath, origins, jwks, modules, tokenLabel, requireSigned, noFetch)
+	app, err := desktopApp(e, configPath, origins, pkgOrigins, jwks, modules, tokenLabel, requireSigned, noFetch)
 	if err == nil {
 		for _, o := range unsignedFrom {
 			if _, err = desktop.CanonicalOrigin(o); err != nil {
@@ -164,7 +166,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 }
 
 // desktopApp builds the App from the policy file and flags.
-func desktopApp(e *env, configPath string, origins, jwks, modules multiFlag, tokenLabel string, requireSigned, noFetch bool) (*desktop.App, error) {
+func desktopApp(e *env, configPath string, origins, pkgOrigins, jwks, modules multiFlag, tokenLabel string, requireSigned, noFetch bool) (*desktop.App, error) {
 	if configPath == "" {
 		p, err := desktop.DefaultConfigPath()
 		if err != nil {
@@ -182,6 +184,12 @@ func desktopApp(e *env, configPath string, origins, jwks, modules multiFlag, tok
 			return nil, err
 		}
 	}
+	for _, o := range pkgOrigins {
+		if _, err := sigpkg.ParseOrigin(o); err != nil {
+			return nil, fmt.Errorf("--package-origin: %w", err)
+		}
+	}
+	pol.PackageOrigins = append(pol.PackageOrigins, pkgOrigins...)
 	pol.TrustedKeyFiles = append(pol.TrustedKeyFiles, jwks...)
 	pol.Modules = append(pol.Modules, modules...)
 	if requireSigned {

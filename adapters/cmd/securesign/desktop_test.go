@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -224,6 +225,22 @@ func TestDesktopOpenUsage(t *testing.T) {
 	}
 	if code := run(context.Background(), e, []string{"desktop", "open", "--yes", "--config", filepath.Join(t.TempDir(), "x.json"), "securesign://sign?x"}); code != 1 {
 		t.Errorf("--yes without PIN: exit %d", code)
+	}
+	// A package origin that is not https (or http to loopback), or not an
+	// origin, stops the command before anything is fetched.
+	for _, bad := range []string{"http://sign.gateway.example.in", "https://sign.gateway.example.in/v1/packages"} {
+		errb.Reset()
+		code := run(context.Background(), e, []string{"desktop", "open", "--yes", "--config", filepath.Join(t.TempDir(), "x.json"), "--package-origin", bad, "securesign://sign?x"})
+		if code != 1 || !strings.Contains(errb.String(), "--package-origin") || !strings.Contains(errb.String(), bad) {
+			t.Errorf("--package-origin %s: exit %d, %s", bad, code, errb.String())
+		}
+	}
+	// The flag adds to the policy file's packageOrigins.
+	cfg := filepath.Join(t.TempDir(), "desktop.json")
+	os.WriteFile(cfg, []byte(`{"packageOrigins":["https://a.gateway.example.in"]}`), 0o600)
+	app, err := desktopApp(e, cfg, nil, multiFlag{"https://b.gateway.example.in"}, nil, nil, "", false, false)
+	if err != nil || !slices.Equal(app.Policy.PackageOrigins, []string{"https://a.gateway.example.in", "https://b.gateway.example.in"}) {
+		t.Errorf("package origins %v, %v", app, err)
 	}
 	// Nothing may follow the link: a link crafted to carry flags (or an
 	// OS registration without "--") cannot choose the browser program.

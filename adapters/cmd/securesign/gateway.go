@@ -23,7 +23,7 @@ import (
 // gatewayFlags are the server's settings: every flag also has an
 // environment variable (flags win). adapters/gateway/README.md has the table.
 type gatewayFlags struct {
-	dev, newKey                      bool
+	dev, newKey, pkgOnPortalLinks    bool
 	listen, data, publicURL          string
 	tlsCert, tlsKey, masterKeyFile   string
 	revocation, logLevel, caName     string
@@ -62,6 +62,11 @@ func envDur(e *env, name string, def time.Duration) time.Duration {
 		return v
 	}
 	return def
+}
+
+func envBool(e *env, name string) bool {
+	v, _ := strconv.ParseBool(e.getenv(name))
+	return v
 }
 
 func envList(e *env, name string) multiFlag {
@@ -121,6 +126,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 	fs.IntVar(&f.otpAttempts, "otp-attempts", envInt(e, "SECURESIGN_OTP_ATTEMPTS", 5), "wrong OTP entries before the OTP locks (env SECURESIGN_OTP_ATTEMPTS)")
 	fs.IntVar(&f.maxBatch, "max-batch", envInt(e, "SECURESIGN_MAX_BATCH", 50), "PDFs per batch, or digests per server-key call, at most 50 (env SECURESIGN_MAX_BATCH)")
 	fs.IntVar(&f.maxDigests, "max-digests", envInt(e, "SECURESIGN_MAX_DIGESTS", 200), "digests per token sign request, split over links of at most 50 digests and 2048 bytes; at most 1000 (env SECURESIGN_MAX_DIGESTS)")
+	fs.BoolVar(&f.pkgOnPortalLinks, "package-on-portal-links", envBool(e, "SECURESIGN_PACKAGE_ON_PORTAL_LINKS"), "name the signing package in every PDF link on a portal's own origin, not only when its digests do not fit; only once the users' apps take packages from this gateway's origin (env SECURESIGN_PACKAGE_ON_PORTAL_LINKS)")
 	fs.DurationVar(&f.sessionTTL, "session-ttl", envDur(e, "SECURESIGN_SESSION_TTL", 10*time.Minute), "deep-link lifetime, at most 15m (env SECURESIGN_SESSION_TTL)")
 	fs.DurationVar(&f.tokenTTL, "token-ttl", envDur(e, "SECURESIGN_TOKEN_TTL", 15*time.Minute), "access token lifetime (env SECURESIGN_TOKEN_TTL)")
 	fs.DurationVar(&f.shutdownTO, "shutdown-timeout", envDur(e, "SECURESIGN_SHUTDOWN_TIMEOUT", 20*time.Second), "grace period for in-flight requests on SIGTERM (env SECURESIGN_SHUTDOWN_TIMEOUT)")
@@ -160,7 +166,7 @@ func runGateway(ctx context.Context, e *env, args []string) int {
 		TokenTTL: f.tokenTTL, OTPMaxAttempts: f.otpAttempts, OTPSendLimit: f.otpSendLimit, OTPMaxUnused: f.otpMaxUnused, RateLimitRPM: f.rateRPM, ShutdownTimeout: f.shutdownTO, Logger: log,
 		MemoryLimit: int64(f.memoryMiB) << 20, MaxPDFJobs: f.pdfJobs, PDFQueueWait: f.pdfWait, PublicReadTimeout: f.publicRead,
 		ReadTimeout: f.readTO, MinUploadRate: f.minUploadKiB << 10, MaxConnsPerAddr: f.connsPerAddr, PublicRateLimitRPM: f.publicRPM,
-		MetricsToken: e.getenv("SECURESIGN_METRICS_TOKEN"), Retention: f.retention,
+		MetricsToken: e.getenv("SECURESIGN_METRICS_TOKEN"), Retention: f.retention, PackageOnPortalLinks: f.pkgOnPortalLinks,
 	}
 	for _, tf := range f.trustFor {
 		tenants, file, ok := strings.Cut(tf, "=")

@@ -42,7 +42,7 @@ type devGateway struct {
 	key    signer.Signer
 }
 
-func startGateway(t *testing.T) *devGateway {
+func startGateway(t *testing.T, mods ...func(*gateway.Config)) *devGateway {
 	t.Helper()
 	h := testpki.NewHierarchy(t)
 	leaf := h.Issue(t, testpki.RSA2048, testpki.Options{CommonName: "Rajesh Kumar"})
@@ -56,8 +56,12 @@ func startGateway(t *testing.T) *devGateway {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	data := filepath.Join(dir, "data")
-	srv, err := gateway.New(ctx, gateway.Config{Dev: true, DataDir: data, PublicURL: base,
-		TrustFiles: []string{rootPEM}, Revocation: "off", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	cfg := gateway.Config{Dev: true, DataDir: data, PublicURL: base,
+		TrustFiles: []string{rootPEM}, Revocation: "off", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	srv, err := gateway.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,5 +411,97 @@ func TestPackageAttacks(t *testing.T) {
 		if r := portal.last(); r == nil || r.RequestID != rid || r.Error != callback.CodeLinkInvalid || !strings.Contains(r.Message, sigpkg.CheckDigest) {
 			t.Errorf("the portal received %+v", r)
 		}
+	})
+}
+
+// TestPackageOrigins: a portal's own link (its callbackUrl, made by the
+// gateway with --package-on-portal-links) names the gateway's package. The
+// app refuses it until the gateway's origin is one of its package origins,
+// naming that origin and the setting, and reports the refusal to the
+// portal; with the setting it checks the package and signs. A package on a
+// third origin is refused even so.
+func TestPackageOrigins(t *testing.T) {
+	g := startGateway(t, func(c *gateway.Config) { c.PackageOnPortalLinks = true })
+	serial := g.register()
+	portal := newHostilePortal(t) // here an honest portal: its callback records what the app reports
+	b, _ := json.Marshal(g.call("GET", "/v1/link-keys", nil))
+	var trusted deeplink.KeySet
+	if err := json.Unmarshal(b, &trusted); err != nil || len(trusted.Keys) == 0 {
+		t.Fatalf("the tenant's link keys: %s (%v)", b, err)
+	}
+	trusted.Keys = append(trusted.Keys, portal.key.Public())
+	newSession := func() map[string]any {
+		return g.call("POST", "/v1/sign/pdf", map[string]any{"pdfBase64": base64.StdEncoding.EncodeToString(testpdf.Minimal("Personal Loan Agreement Rs 5,00,000")),
+			"certSerial": serial, "doc": "Personal Loan Agreement", "callbackUrl": portal.srv.URL + "/cb"})
+	}
+	handle := func(t *testing.T, link string, pkgOrigins []string) (*mobileapp.Outcome, int, bool, error) {
+		t.Helper()
+		cs := &countingSigner{Signer: g.key}
+		asked := false
+		app := &mobileapp.App{AllowedOrigins: []string{portal.srv.URL}, RequireSigned: true, Signer: cs, SaveDir: t.TempDir(), TrustedKeys: &trusted,
+			Confirm: func(*mobileapp.Request) bool { asked = true; return true }}
+		if pkgOrigins != nil {
+			app.Packages = &sigpkg.Fetcher{PackageOrigins: pkgOrigins}
+		}
+		out, err := app.Handle(g.ctx, link)
+		return out, cs.count(), asked, err
+	}
+	refused := func(t *testing.T, out *mobileapp.Outcome, n int, asked bool, err error, origin string) {
+		t.Helper()
+		var oe *sigpkg.OriginError
+		if !errors.As(err, &oe) || oe.Origin != origin {
+			t.Fatalf("err = %v, want a refusal of %s", err, origin)
+		}
+		for _, want := range []string{origin, "--package-origin", portal.srv.URL} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%q does not name %q", err, want)
+			}
+		}
+		if asked || n != 0 {
+			t.Errorf("asked the user: %v, signatures: %d", asked, n)
+		}
+		if out == nil || out.Result == nil || out.Result.Error != callback.CodeLinkInvalid {
+			t.Errorf("reported %+v, want SS_LINK_INVALID", out)
+		}
+		if r := portal.last(); r == nil || r.Error != callback.CodeLinkInvalid || !strings.Contains(r.Message, origin) {
+			t.Errorf("the portal received %+v", r)
+		}
+	}
+
+	sess := newSession()
+	link := sess["deepLink"].(string)
+	if l, err := deeplink.Parse(link, time.Now()); err != nil || l.Origin != portal.srv.URL || !strings.HasPrefix(l.PackageURL, g.base+"/") {
+		t.Fatalf("the portal's link: %+v, %v", l, err)
+	}
+	t.Run("gateway not configured", func(t *testing.T) {
+		out, n, asked, err := handle(t, link, nil)
+		refused(t, out, n, asked, err, g.base)
+	})
+	t.Run("gateway configured", func(t *testing.T) {
+		out, n, asked, err := handle(t, newSession()["deepLink"].(string), []string{g.base})
+		if err != nil || !asked || n != 1 || len(out.Documents) != 1 || out.Result == nil || !out.Result.Success {
+			t.Fatalf("with the gateway's origin: %+v, %v (asked %v, %d signatures)", out, err, asked, n)
+		}
+		if r := portal.last(); r == nil || !r.Success {
+			t.Errorf("the portal received %+v", r)
+		}
+	})
+	t.Run("package on a third origin", func(t *testing.T) {
+		doc := gatewayDocument(t, newSession())
+		rid := "third-origin-0001"
+		raw, err := sigpkg.Build(&sigpkg.Package{RequestID: rid, Documents: []sigpkg.Document{doc}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		third := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(raw) }))
+		t.Cleanup(third.Close)
+		l, err := deeplink.Build(&deeplink.Request{Action: deeplink.ActionSign, RequestID: rid, Hashes: [][]byte{attrsDigest(doc)},
+			CallbackURL: portal.srv.URL + "/cb", Origin: portal.srv.URL, Expires: time.Now().Add(10 * time.Minute), Doc: "Personal Loan Agreement",
+			PackageURL: third.URL + "/pkg", PackageSHA256: sigpkg.Digest(raw)}, portal.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, n, asked, err := handle(t, l, []string{g.base})
+		refused(t, out, n, asked, err, third.URL)
 	})
 }

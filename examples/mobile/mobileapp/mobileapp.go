@@ -63,7 +63,7 @@ type App struct {
 	// Packages fetches and checks signing packages (protocol 1.2 §6)
 	// before the user is asked; default a sigpkg.Fetcher over HTTPClient
 	// that takes packages from the link's origin only. Set its
-	// GatewayOrigins to accept packages from a gateway that serves a
+	// PackageOrigins to accept packages from a gateway that serves a
 	// portal's links.
 	Packages *sigpkg.Fetcher
 	// SaveDir is where checked documents are saved for the user to open
@@ -158,6 +158,9 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 	switch {
 	case l.PackageURL != "":
 		checked, err := a.packages().Verify(ctx, l)
+		if oe := (*sigpkg.OriginError)(nil); errors.As(err, &oe) {
+			return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: %w (if %s is the signing gateway %s uses, add it to the app's package origins, --package-origin)", err, oe.Origin, l.Origin))
+		}
 		if err != nil {
 			return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: the signing package does not prove what would be signed: %w", err))
 		}
