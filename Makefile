@@ -7,7 +7,7 @@ FUZZTIME  ?= 5s
 # Packages whose code runs concurrently; they are also tested under -race.
 RACE_PKGS ?= ./signer/... ./callback/... ./deeplink/... ./pki/... ./adapters/gateway/...
 
-DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf mupdf-tools openssl ghostscript chromium fonts-lohit-deva postgresql time curl nodejs npm
+DEB_PACKAGES = softhsm2 opensc p11-kit poppler-utils libnss3-tools qpdf mupdf-tools openssl ghostscript chromium fonts-lohit-deva postgresql time curl nodejs
 
 .PHONY: run test check-tools vet staticcheck unit race fuzz cross bench deps build lint-openapi
 
@@ -56,5 +56,6 @@ lint-openapi:
 	@bash .ci/lint-openapi.sh
 
 deps:
-	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES); \
+	@if [ "$$(id -u)" = 0 ]; then apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(DEB_PACKAGES) && \
+		{ command -v npm >/dev/null || apt-get install -y -q --no-install-recommends npm; }; \
 	else echo "run as root: apt-get install $(DEB_PACKAGES)"; fi

@@ -17,7 +17,7 @@ need mutool mupdf-tools
 need openssl openssl
 need gs ghostscript
 need node nodejs # make lint-openapi (Redocly CLI)
-need npm npm
+need npm npm # NodeSource's nodejs includes it
 need curl curl # the README's "Try it", run by adapters/gateway's TestTryItAsDocumented
 need chromium chromium
 need /usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf fonts-lohit-deva # Hindi on the pages' screenshots
