@@ -30,17 +30,28 @@ func twoInstances(t *testing.T) (a, b *testGW) {
 	return gs[0], gs[1]
 }
 
-// within polls ok every 2 ms for up to d and returns how long it took.
+// within polls ok every 2 ms until it holds and fails unless the probe
+// that first saw it began within d (d × raceSlowdown under -race): the
+// bound is on the change reaching the instance, not on the probe's own
+// request, which a loaded machine can make slow.
 func within(t *testing.T, d time.Duration, what string, ok func() bool) {
 	t.Helper()
+	d *= raceSlowdown
 	start := time.Now()
-	for !ok() {
-		if time.Since(start) > d {
-			t.Fatalf("%s: not seen within %v", what, d)
+	for {
+		began := time.Since(start)
+		if ok() {
+			if began > d {
+				t.Fatalf("%s: not seen within %v (first seen by a probe begun after %v)", what, d, began.Round(time.Millisecond))
+			}
+			t.Logf("%s: seen by a probe begun after %v", what, began.Round(time.Millisecond))
+			return
+		}
+		if time.Since(start) > 10*d {
+			t.Fatalf("%s: not seen within %v", what, 10*d)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	t.Logf("%s: seen after %v", what, time.Since(start).Round(time.Millisecond))
 }
 
 // TestRevocationAcrossInstancesPostgres: an API key revoked, or a tenant
