@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -9,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// invalidateChannel is where PostgreSQL triggers (migrations 0011, 0013)
+// invalidateChannel is where PostgreSQL triggers (migrations 0011, 0013, 0014)
 // announce changed API keys ("apikey:<id>"), tenants ("tenant:<id>"), link
 // keys ("link_keys") and session statuses ("session:<id>"), at commit, to
 // every gateway sharing the database.
@@ -147,4 +148,26 @@ func (c *apiKeyCache) clear() {
 	c.m = nil
 	c.gen++
 	c.mu.Unlock()
+}
+
+// announceWatch asks every gateway sharing the store to be told when
+// requestID's status changes (migration 0014): only watched sessions'
+// changes are announced, so completions nobody watches wake no instance.
+// A no-op without PostgreSQL (one process: the in-process notify
+// suffices). Called before the watcher reads the status it waits on, so
+// a change is either in that read or announced.
+func (s *Server) announceWatch(ctx context.Context, requestID string) error {
+	pg, ok := s.store.(*pgStore)
+	if !ok {
+		return nil
+	}
+	return pg.announceWatch(ctx, requestID)
+}
+
+func (s *pgStore) announceWatch(ctx context.Context, requestID string) error {
+	_, err := s.pool.Exec(ctx, "INSERT INTO session_watches (request_id) VALUES ($1) ON CONFLICT DO NOTHING", requestID)
+	if err != nil {
+		return fmt.Errorf("gateway: watch session: %w", err)
+	}
+	return nil
 }

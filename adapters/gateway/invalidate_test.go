@@ -150,3 +150,52 @@ func TestWatchAcrossInstancesPostgres(t *testing.T) {
 		t.Fatal("the stream on A never said signed")
 	}
 }
+
+// TestSessionNotifyOnlyWatchedPostgres: a session's status change is
+// announced to the listening gateways only when someone watches it
+// (migration 0014); completions nobody watches wake no instance.
+func TestSessionNotifyOnlyWatchedPostgres(t *testing.T) {
+	ctx := context.Background()
+	st := newPostgresStore(t)
+	pg := st.(*pgStore)
+	msgs := make(chan string, 16)
+	pg.subscribe(func(m string) { msgs <- m })
+	if err := st.CreateTenant(ctx, &Tenant{ID: "t1", Name: "watch", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, id := range []string{"unwatched", "watched"} {
+		x := &Session{RequestID: id, TenantID: "t1", Kind: "hash", Action: "sign", Hashes: [][]byte{make([]byte, 32)}, HashAlgo: "SHA256",
+			Origin: "http://127.0.0.1", ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+		if err := st.CreateSession(ctx, x, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 { // announcing twice is harmless
+		if err := pg.announceWatch(ctx, "watched"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"unwatched", "watched"} {
+		if _, won, err := st.CompleteSession(ctx, id, &Completion{Success: false, Code: "SS_USER_CANCELLED", CompletedAt: now}, nil); err != nil || !won {
+			t.Fatal(id, won, err)
+		}
+	}
+	// Notifications arrive in commit order: the first is the watched one's.
+	select {
+	case m := <-msgs:
+		if m != "session:watched" {
+			t.Fatalf("notification %q, want session:watched only", m)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the watched session's change was not announced")
+	}
+	// A session's watch goes with the session.
+	if _, err := pg.pool.Exec(ctx, "DELETE FROM sessions WHERE request_id = 'watched'"); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pg.pool.QueryRow(ctx, "SELECT count(*) FROM session_watches").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("session_watches rows after the delete: %d, %v", n, err)
+	}
+}

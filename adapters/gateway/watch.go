@@ -210,6 +210,9 @@ func (s *Server) watchStatus(c echo.Context) error {
 	}
 	cur := s.watchState(sess)
 	if wait > 0 && !final(cur.Status) {
+		if err := s.announceWatch(c.Request().Context(), sess.RequestID); err != nil {
+			return err
+		}
 		changed, release := s.watchers.watch(sess.RequestID)
 		// The result may have landed between the read and the watch.
 		if again, err := s.store.SessionByID(c.Request().Context(), sess.RequestID); err == nil && s.watchState(again) != cur {
@@ -243,6 +246,22 @@ func (s *Server) watchStatus(c echo.Context) error {
 // every change, until it is final or the session expires.
 func (s *Server) watchStream(c echo.Context, sess *Session) error {
 	ctx := c.Request().Context()
+	// Watched (here, and announced to the other instances) before each
+	// read of the status: a change after the read wakes the wait.
+	changed, release := s.watchers.watch(sess.RequestID)
+	defer func() { release() }()
+	if !final(s.watchState(sess).Status) {
+		if err := s.announceWatch(ctx, sess.RequestID); err != nil {
+			return err
+		}
+		if _, ok := s.store.(*pgStore); ok {
+			again, err := s.store.SessionByID(ctx, sess.RequestID)
+			if err != nil {
+				return err
+			}
+			sess = again
+		}
+	}
 	end := sess.ExpiresAt.Add(time.Second)
 	// The public read deadline would end the stream: it may last until
 	// the session expires.
@@ -267,7 +286,6 @@ func (s *Server) watchStream(c echo.Context, sess *Session) error {
 	heartbeat := time.NewTicker(watchHeartbeat)
 	defer heartbeat.Stop()
 	for !final(last.Status) {
-		changed, release := s.watchers.watch(sess.RequestID)
 		poll := watchPoll
 		if s.watchPollEvery > 0 {
 			poll = s.watchPollEvery
@@ -286,10 +304,11 @@ func (s *Server) watchStream(c echo.Context, sess *Session) error {
 			stop = true
 		}
 		t.Stop()
-		release()
 		if stop {
 			return nil
 		}
+		release()
+		changed, release = s.watchers.watch(sess.RequestID)
 		cur, err := s.store.SessionByID(ctx, sess.RequestID)
 		if err != nil {
 			return nil // the stream is committed; the client reconnects
