@@ -134,7 +134,7 @@ func Parse(link string, now time.Time) (*Link, error) {
 		if action != ActionSign {
 			return nil, errf(ErrUnexpectedParam, ParamHashAlgo, "a register link carries no hashAlgo")
 		}
-		h, ok := hashByName(hashAlgo)
+		h, ok := ParseHashAlgo(hashAlgo)
 		if !ok {
 			if !isToken(hashAlgo, 16) {
 				return nil, errf(ErrMalformed, ParamHashAlgo, "bad characters")

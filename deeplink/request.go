@@ -121,8 +121,9 @@ type Request struct {
 	Extra url.Values
 }
 
-// hashName and hashByName translate hashAlgo.
-func hashName(h crypto.Hash) (string, bool) {
+// HashAlgoName is the protocol's hashAlgo name of h ("SHA256", "SHA384",
+// "SHA512"); false for any other hash.
+func HashAlgoName(h crypto.Hash) (string, bool) {
 	switch h {
 	case crypto.SHA256:
 		return "SHA256", true
@@ -134,7 +135,9 @@ func hashName(h crypto.Hash) (string, bool) {
 	return "", false
 }
 
-func hashByName(s string) (crypto.Hash, bool) {
+// ParseHashAlgo is the hash a protocol hashAlgo name stands for; false for
+// any other name.
+func ParseHashAlgo(s string) (crypto.Hash, bool) {
 	switch s {
 	case "SHA256":
 		return crypto.SHA256, true
@@ -212,7 +215,7 @@ func requestParams(r *Request) []param {
 	for _, h := range r.Hashes {
 		ps = append(ps, param{ParamHash, base64.StdEncoding.EncodeToString(h)})
 	}
-	if n, ok := hashName(r.HashAlgo); ok && r.Action == ActionSign {
+	if n, ok := HashAlgoName(r.HashAlgo); ok && r.Action == ActionSign {
 		add(ParamHashAlgo, n)
 	}
 	add(ParamDocumentType, r.DocumentType)

@@ -31,7 +31,7 @@ func validate(r *Request, legacy bool) error {
 		if len(r.Hashes) > MaxHashes {
 			return errf(ErrHash, ParamHash, "%d digests, at most %d", len(r.Hashes), MaxHashes)
 		}
-		if _, ok := hashName(r.HashAlgo); !ok {
+		if _, ok := HashAlgoName(r.HashAlgo); !ok {
 			return errf(ErrUnsupportedHashAlgo, ParamHashAlgo, "%v", r.HashAlgo)
 		}
 		for i, h := range r.Hashes {

@@ -118,7 +118,7 @@ func toVector(r *Request) vectorRequest {
 	for _, h := range r.Hashes {
 		v.Hashes = append(v.Hashes, base64.StdEncoding.EncodeToString(h))
 	}
-	v.HashAlgo, _ = hashName(r.HashAlgo)
+	v.HashAlgo, _ = HashAlgoName(r.HashAlgo)
 	if !r.Expires.IsZero() {
 		v.Exp = r.Expires.Unix()
 	}
@@ -140,7 +140,7 @@ func fromVector(t *testing.T, v vectorRequest) *Request {
 		r.Hashes = append(r.Hashes, b)
 	}
 	if v.HashAlgo != "" {
-		r.HashAlgo, _ = hashByName(v.HashAlgo)
+		r.HashAlgo, _ = ParseHashAlgo(v.HashAlgo)
 	}
 	if v.Exp != 0 {
 		r.Expires = time.Unix(v.Exp, 0).UTC()

@@ -3,6 +3,7 @@ package sigpkg
 import (
 	"crypto"
 	"errors"
+	"github.com/securesign/securesign/deeplink"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,7 +38,7 @@ func FuzzParse(f *testing.F) {
 		if _, err := Parse(raw); err != nil {
 			t.Fatalf("Build's output does not parse: %v", err)
 		}
-		h, _ := hashByName(p.HashAlgo)
+		h, _ := deeplink.ParseHashAlgo(p.HashAlgo)
 		for _, d := range p.Documents {
 			CheckDocument(h, d.SignedAttrs, d.ByteRange, d.PDF)
 		}

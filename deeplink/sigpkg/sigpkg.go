@@ -126,30 +126,6 @@ type Document struct {
 	ByteRange [4]int64 `json:"byteRange"`
 }
 
-func hashByName(s string) (crypto.Hash, bool) {
-	switch s {
-	case "SHA256":
-		return crypto.SHA256, true
-	case "SHA384":
-		return crypto.SHA384, true
-	case "SHA512":
-		return crypto.SHA512, true
-	}
-	return 0, false
-}
-
-func hashName(h crypto.Hash) string {
-	switch h {
-	case crypto.SHA256:
-		return "SHA256"
-	case crypto.SHA384:
-		return "SHA384"
-	case crypto.SHA512:
-		return "SHA512"
-	}
-	return ""
-}
-
 // Parse decodes a package and checks its format and limits; it checks no
 // digest.
 func Parse(data []byte) (*Package, error) {
@@ -176,7 +152,7 @@ func (p *Package) validate() error {
 	if err := deeplink.CheckDoc(p.RequestID); err != nil || p.RequestID == "" {
 		return fail(CheckFormat, 0, "", "bad requestId")
 	}
-	if _, ok := hashByName(p.HashAlgo); !ok {
+	if _, ok := deeplink.ParseHashAlgo(p.HashAlgo); !ok {
 		return fail(CheckFormat, 0, "", "hashAlgo %q", p.HashAlgo)
 	}
 	if n := len(p.Documents); n == 0 || n > MaxDocuments {
@@ -309,12 +285,12 @@ func Check(raw []byte, exp Expect, load Loader) ([]Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, _ := hashByName(p.HashAlgo)
+	h, _ := deeplink.ParseHashAlgo(p.HashAlgo)
 	if p.RequestID != exp.RequestID {
 		return nil, fail(CheckRequest, 0, "", "package for request %q, link %q", p.RequestID, exp.RequestID)
 	}
 	if h != exp.HashAlgo {
-		return nil, fail(CheckRequest, 0, "", "package hashAlgo %s, link %s", p.HashAlgo, hashName(exp.HashAlgo))
+		return nil, fail(CheckRequest, 0, "", "package hashAlgo %s, link %s", p.HashAlgo, hashAlgoName(exp.HashAlgo))
 	}
 	if len(exp.Hashes) > 0 && len(exp.Hashes) != len(p.Documents) {
 		return nil, fail(CheckRequest, 0, "", "%d documents for %d digests", len(p.Documents), len(exp.Hashes))
@@ -485,4 +461,10 @@ func parseRange(s []byte) ([4]int64, bool) {
 	}
 	s = bytes.TrimLeft(s, " \t\r\n\f\x00")
 	return r, len(s) > 0 && s[0] == ']'
+}
+
+// hashAlgoName names h for a message ("" for a hash the protocol lacks).
+func hashAlgoName(h crypto.Hash) string {
+	n, _ := deeplink.HashAlgoName(h)
+	return n
 }
