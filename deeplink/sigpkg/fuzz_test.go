@@ -3,10 +3,11 @@ package sigpkg
 import (
 	"crypto"
 	"errors"
-	"github.com/securesign/securesign/deeplink"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/securesign/securesign/deeplink"
 )
 
 // FuzzParse: Parse never panics and fails only with an *Error; what it
