@@ -91,17 +91,7 @@ func removeDocs(t testing.TB, srv *Server, prefix string) {
 // the documents and their large objects.
 func TestDocumentsAcrossInstancesPostgres(t *testing.T) {
 	pdfsig := testenv.LookPath(t, "pdfsig", "poppler-utils")
-	dsn := postgresSchemaDSN(t)
-	master := []byte("0123456789abcdef0123456789abcdef")
-	var gs []*testGW
-	for range 3 {
-		st, err := OpenPostgres(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		gs = append(gs, newTestGWOn(t, st, t.TempDir(), func(c *Config) { c.MasterKey = master; c.Retention = 24 * time.Hour }))
-	}
+	gs := pgInstances(t, 3, func(c *Config) { c.Retention = 24 * time.Hour })
 	a, b, c := gs[0], gs[1], gs[2]
 	k := testpki.Key(t, testpki.P256, 31)
 	issued := a.issueCSR(a.key, "multi-user", k)

@@ -12,21 +12,58 @@ import (
 	"github.com/securesign/securesign/internal/testpki"
 )
 
-// twoInstances is two gateways on one PostgreSQL schema, each with its own
-// store (pool, listener) and data directory, sharing the master key.
-func twoInstances(t *testing.T) (a, b *testGW) {
+// pgInstances is n gateways on one PostgreSQL schema, each with its own
+// store (pool, listener) and data directory, sharing the master key;
+// configure adjusts each one's configuration further.
+func pgInstances(t *testing.T, n int, configure func(*Config)) []*testGW {
 	t.Helper()
 	dsn := postgresSchemaDSN(t)
 	master := []byte("0123456789abcdef0123456789abcdef")
 	var gs []*testGW
-	for range 2 {
+	for range n {
 		st, err := OpenPostgres(context.Background(), dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		gs = append(gs, newTestGWOn(t, st, t.TempDir(), func(c *Config) { c.MasterKey = master }))
+		gs = append(gs, newTestGWOn(t, st, t.TempDir(), func(c *Config) {
+			c.MasterKey = master
+			if configure != nil {
+				configure(c)
+			}
+		}))
 	}
+	return gs
+}
+
+// watchEvents follows a watchUrl as server-sent events and yields each
+// event's data until the stream ends (closed with the test).
+func watchEvents(t *testing.T, url string) <-chan string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	events := make(chan string, 4)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- d
+			}
+		}
+	}()
+	return events
+}
+
+// twoInstances is pgInstances(t, 2, nil).
+func twoInstances(t *testing.T) (a, b *testGW) {
+	t.Helper()
+	gs := pgInstances(t, 2, nil)
 	return gs[0], gs[1]
 }
 
@@ -118,23 +155,7 @@ func TestWatchAcrossInstancesPostgres(t *testing.T) {
 	k := testpki.Key(t, testpki.P256, 63)
 	app := appSigner(t, k, a.issueCSR(a.key, "watcher", k))
 	out := a.must(201, "POST", "/v1/sign/hash", a.key, map[string]any{"hashBase64": b64(digest("watched across"))})
-	req, _ := http.NewRequest("GET", out["watchUrl"].(string), nil)
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	events := make(chan string, 4)
-	go func() {
-		defer close(events)
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- d
-			}
-		}
-	}()
+	events := watchEvents(t, out["watchUrl"].(string))
 	if first := <-events; !strings.Contains(first, `"status":"pending"`) {
 		t.Fatalf("first event %s", first)
 	}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -159,23 +158,7 @@ func watchAcrossProcesses(t *testing.T, cl *cluster, c *rrClient) {
 	if !strings.HasPrefix(watch, a.url) {
 		t.Fatalf("watchUrl %s is not on the front %s", out["watchUrl"], cl.front)
 	}
-	req, _ := http.NewRequest("GET", watch, nil)
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	events := make(chan string, 4)
-	go func() {
-		defer close(events)
-		sc := bufio.NewScanner(res.Body)
-		for sc.Scan() {
-			if d, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
-				events <- d
-			}
-		}
-	}()
+	events := watchEvents(t, watch)
 	if first := <-events; !strings.Contains(first, `"status":"pending"`) {
 		t.Fatalf("first event %s", first)
 	}

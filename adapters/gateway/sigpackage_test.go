@@ -279,18 +279,7 @@ func TestSigningPackageBatch50(t *testing.T) {
 // package of a session made on the first is served, byte for byte, by the
 // second (state in the store, PDFs as large objects).
 func TestSigningPackageAcrossInstances(t *testing.T) {
-	dsn := postgresSchemaDSN(t)
-	master := []byte("0123456789abcdef0123456789abcdef")
-	var gs []*testGW
-	for range 2 {
-		st, err := OpenPostgres(context.Background(), dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		gs = append(gs, newTestGWOn(t, st, t.TempDir(), func(c *Config) { c.MasterKey = master }))
-	}
-	a, b := gs[0], gs[1]
+	a, b := twoInstances(t)
 	k := testpki.Key(t, testpki.P256, 43)
 	issued := a.issueCSR(a.key, "multi-pkg", k)
 	out := a.must(201, "POST", "/v1/sign/pdf", a.key, map[string]any{"pdfBase64": b64(testpdf.Minimal("two instances")), "certSerial": issued["serialNumber"]})
