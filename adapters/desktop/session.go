@@ -210,14 +210,7 @@ func Fingerprint(d []byte) string {
 }
 
 // ShortName turns "Rajesh Kumar" into "Rajesh K.".
-func ShortName(cn string) string {
-	f := strings.Fields(cn)
-	if len(f) < 2 {
-		return cn
-	}
-	last := []rune(f[len(f)-1])
-	return strings.Join(f[:len(f)-1], " ") + " " + string(last[0]) + "."
-}
+func ShortName(cn string) string { return i18n.ShortName(cn) }
 
 // CertLine is the one-line summary: "Rajesh K. | 4A3B2C1D | valid until 2027".
 func CertLine(c *Cert) string { return certLine(messages.Printer("en", "en"), c) }

@@ -132,7 +132,7 @@ func buildResultView(in resultInput) *resultView {
 			if c := s.Completion; c != nil {
 				if cert, err := x509.ParseCertificate(c.Certificate); err == nil {
 					serial := signer.FormatSerial(cert.SerialNumber)
-					v.Cert = p.T("with", p.T("cert_line", shortName(cert.Subject.CommonName), serial[:min(8, len(serial))], cert.NotAfter.Year()))
+					v.Cert = p.T("with", p.T("cert_line", i18n.ShortName(cert.Subject.CommonName), serial[:min(8, len(serial))], cert.NotAfter.Year()))
 					v.Details = append(v.Details, "Certificate "+cert.Subject.String()+", serial "+serial)
 				}
 				// When the customer signed: the moment the gateway took their
@@ -151,16 +151,6 @@ func buildResultView(in resultInput) *resultView {
 		}
 	}
 	return v
-}
-
-// shortName turns "Rajesh Kumar" into "Rajesh K.".
-func shortName(cn string) string {
-	f := strings.Fields(cn)
-	if len(f) < 2 {
-		return cn
-	}
-	last := []rune(f[len(f)-1])
-	return strings.Join(f[:len(f)-1], " ") + " " + string(last[0]) + "."
 }
 
 func renderResult(w io.Writer, v *resultView) error { return resultPage.Execute(w, v) }

@@ -137,21 +137,11 @@ func onPhone(r *http.Request) bool {
 	return strings.Contains(ua, "Mobi") || strings.Contains(ua, "Android")
 }
 
-// shortName turns "Rajesh Kumar" into "Rajesh K.".
-func shortName(cn string) string {
-	f := strings.Fields(cn)
-	if len(f) < 2 {
-		return cn
-	}
-	last := []rune(f[len(f)-1])
-	return strings.Join(f[:len(f)-1], " ") + " " + string(last[0]) + "."
-}
-
 // certLine is "Rajesh K. | 4A3B2C1D | valid until 2027".
 func certLine(p *i18n.Printer, c *x509.Certificate) string {
 	serial := signer.FormatSerial(c.SerialNumber)
 	if len(serial) > 8 {
 		serial = serial[:8]
 	}
-	return p.T("cert_line", shortName(c.Subject.CommonName), serial, c.NotAfter.Year())
+	return p.T("cert_line", i18n.ShortName(c.Subject.CommonName), serial, c.NotAfter.Year())
 }

@@ -162,3 +162,14 @@ func Time(iso, text string) template.HTML {
 func Elem(tag, id, text string) template.HTML {
 	return template.HTML("<" + tag + ` id="` + html.EscapeString(id) + `">` + html.EscapeString(text) + "</" + tag + ">")
 }
+
+// ShortName is how the customer pages name a certificate's holder: "Rajesh
+// Kumar" becomes "Rajesh K.".
+func ShortName(cn string) string {
+	f := strings.Fields(cn)
+	if len(f) < 2 {
+		return cn
+	}
+	last := []rune(f[len(f)-1])
+	return strings.Join(f[:len(f)-1], " ") + " " + string(last[0]) + "."
+}
