@@ -362,7 +362,14 @@ func LinkFromImage(img image.Image) (string, error) {
 	}
 	res, err := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
 	if err != nil {
-		return "", fmt.Errorf("mobileapp: no QR code found: %w", err)
+		// gozxing's finder misreads about 1 in 25 large, perfectly clean
+		// codes (a screenshot, or the portal's own PNG) that zbarimg
+		// reads; read as an unrotated, unskewed code it reads them all.
+		pure, perr := qrcode.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_PURE_BARCODE: true})
+		if perr != nil {
+			return "", fmt.Errorf("mobileapp: no QR code found: %w", err)
+		}
+		res = pure
 	}
 	link := res.GetText()
 	if !strings.HasPrefix(link, deeplink.Scheme+"://") {
