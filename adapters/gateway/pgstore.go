@@ -25,9 +25,10 @@ import (
 // its WAL flush, and multi-row statements for N sessions and their audit
 // entries, in two pipelined round trips. Nothing is acknowledged before
 // the commit that holds it. Several gateways may share the database: each
-// batch locks the heads of its tenants (in tenant order) before it touches
-// a session, so batches of different processes for one tenant serialize
-// on the head and the chain stays whole.
+// batch locks the heads of its tenants (in tenant order) after it has
+// written its sessions, so batches of different processes for one tenant
+// serialize on the head, for as short a time as the chain allows, and the
+// chain stays whole.
 type pgStore struct {
 	*sqlStore
 	pool *pgxpool.Pool
@@ -403,8 +404,8 @@ type pgHead struct {
 }
 
 // commit runs ops in one transaction and, once it has committed, leaves
-// each op's outcome in it. Round trip 1: BEGIN, lock the audit heads of
-// the ops' tenants, insert and complete the sessions. Round trip 2: read
+// each op's outcome in it. Round trip 1: BEGIN, insert and complete the
+// sessions, lock the audit heads of the ops' tenants. Round trip 2: read
 // the losers' completions, write the audit entries of the ops that took
 // effect and the heads, COMMIT. unknown reports an error that leaves the
 // outcome unknown: the connection failed with COMMIT on its way.
@@ -454,10 +455,6 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 
 	b := &pgx.Batch{}
 	b.Queue("BEGIN")
-	heads := make(map[string]*pgHead, len(tenants))
-	if len(tenants) > 0 {
-		b.Queue(pgLockHeads, tenants).Query(func(rows pgx.Rows) error { return scanHeads(rows, heads) })
-	}
 	inserted := make(map[string]bool, len(ins.id))
 	if len(ins.id) > 0 {
 		b.Queue(pgInsertSessions, ins.args()...).Query(func(rows pgx.Rows) error { return scanIDs(rows, inserted) })
@@ -466,24 +463,24 @@ func (w *pgWriter) commit(ctx context.Context, ops []*pgOp) (unknown bool, err e
 	if len(cIDs) > 0 {
 		b.Queue(pgCompleteSessions, cIDs, cStatus, cComp).Query(func(rows pgx.Rows) error { return scanIDs(rows, won) })
 	}
+	if len(sIDs) > 0 {
+		// Successes that found their session not pending may replace a
+		// recorded failure. A session the statement before completed is
+		// no longer failed (one op per session in a batch), so this
+		// matches exactly the ones it did not take.
+		b.Queue(pgReplaceFailures, sIDs, sStatus, sComp).Query(func(rows pgx.Rows) error { return scanIDs(rows, won) })
+	}
+	// The heads last: a tenant's batches of several processes serialize
+	// on its head, so it is held only from here to COMMIT (one round
+	// trip), not while the session rows are written. No row lock is
+	// taken after it (sqlStore's transactions also write their rows
+	// first), so a session and a head cannot deadlock two batches.
+	heads := make(map[string]*pgHead, len(tenants))
+	if len(tenants) > 0 {
+		b.Queue(pgLockHeads, tenants).Query(func(rows pgx.Rows) error { return scanHeads(rows, heads) })
+	}
 	if err := conn.SendBatch(ctx, b).Close(); err != nil {
 		return false, err
-	}
-	// Successes that found their session not pending may replace a
-	// recorded failure: one more round trip, only when that happens.
-	var rIDs, rStatus []string
-	var rComp [][]byte
-	for i, id := range sIDs {
-		if !won[id] {
-			rIDs, rStatus, rComp = append(rIDs, id), append(rStatus, sStatus[i]), append(rComp, sComp[i])
-		}
-	}
-	if len(rIDs) > 0 {
-		b := &pgx.Batch{}
-		b.Queue(pgReplaceFailures, rIDs, rStatus, rComp).Query(func(rows pgx.Rows) error { return scanIDs(rows, won) })
-		if err := conn.SendBatch(ctx, b).Close(); err != nil {
-			return false, err
-		}
 	}
 	var missing []string
 	for _, t := range tenants {
