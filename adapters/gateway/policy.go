@@ -296,8 +296,14 @@ func (s *Server) authorizeResult(ctx context.Context, sess *Session, p *callback
 	}
 	leaf := chain[0]
 	var records []*Certificate
-	needRecords := sess.Action == "register" || (s.trust.gatewayRoot != nil && chain[len(chain)-1].Equal(s.trust.gatewayRoot))
-	if needRecords {
+	issued := s.trust.gatewayRoot != nil && chain[len(chain)-1].Equal(s.trust.gatewayRoot)
+	switch {
+	case issued && sess.Action != "register":
+		var err error
+		if records, err = s.issuedCerts.records(ctx, s.store, sess.TenantID, leaf); err != nil {
+			return err
+		}
+	case issued || sess.Action == "register":
 		var err error
 		if records, err = s.store.CertificatesBySerial(ctx, sess.TenantID, leaf.SerialNumber.Text(16)); err != nil {
 			return err

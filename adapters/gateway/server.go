@@ -74,6 +74,9 @@ type Server struct {
 	// pendingSessions spares the callback reading back the hash sessions
 	// this process made; apiKeys the authentication its key records.
 	pendingSessions pendingCache
+	// issuedCerts remembers which user each certificate the gateway
+	// issued belongs to: read on every callback signed with one (issuedcache.go).
+	issuedCerts issuedCertCache
 	apiKeys         apiKeyCache
 
 	// orgs caches tenants' display names for links' org (set by the
