@@ -352,7 +352,10 @@ func (w *pgWriter) close() {
 // every call (custom plans): a plan cached while the sessions table was
 // small would scan the whole table once it has grown (the join of a
 // batch's completions with the sessions), and a batch's size changes
-// anyway.
+// anyway. Every statement of the writer finds its rows through a key, so
+// sequential scans are off: a small table's statistics made the planner
+// scan it for the replacement of failures (few rows are failed), and
+// such a plan's cost grows with the table (TestPGWriterPlansFollowGrowth).
 func (w *pgWriter) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if w.conn != nil {
 		return w.conn, nil
@@ -361,7 +364,7 @@ func (w *pgWriter) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Exec(ctx, "SET plan_cache_mode = force_custom_plan"); err != nil {
+	if _, err := c.Exec(ctx, "SET plan_cache_mode = force_custom_plan; SET enable_seqscan = off"); err != nil {
 		c.Release()
 		return nil, err
 	}
