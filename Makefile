@@ -23,6 +23,7 @@ check-tools:
 	@bash .ci/check-tools.sh
 
 vet:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "$$out"; echo "gofmt: the files above are not formatted (gofmt -w FILE)"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 staticcheck:

@@ -129,15 +129,23 @@ func (c *Checked) Request() *deeplink.Request { return &c.Link.Request }
 //
 // A link that names a signing package gets it fetched and checked
 // (sigpkg.Fetcher.Verify) before anything asks for the PIN; a package that
-// fails refuses the link with the failed check (SS_LINK_INVALID).
+// fails refuses the link with the failed check (SS_LINK_INVALID), and so
+// does a sign link without one under Policy.RequirePackage.
 //
 // When the error concerns a link whose origin is allowed, the returned
 // *Checked is non-nil too, so the caller may report the failure to the
 // portal; for anything else it is nil and nothing may be sent anywhere.
 func (a *App) Check(ctx context.Context, link string) (*Checked, error) {
 	c, err := a.checkLink(ctx, link)
-	if err != nil || c.Link.PackageURL == "" {
+	if err != nil {
 		return c, err
+	}
+	if c.Link.PackageURL == "" {
+		if e := sigpkg.Missing(c.Link); e != nil && a.Policy.RequirePackage {
+			a.log().Info("signing package required", "requestId", c.Link.RequestID, "origin", c.Link.Origin)
+			return c, e
+		}
+		return c, nil
 	}
 	docs, err := a.packages().Verify(ctx, c.Link)
 	if err != nil {

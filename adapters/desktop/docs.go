@@ -284,6 +284,8 @@ func packageMessage(err error) (msg, string) {
 		return m("pkg_other"), pe.Check
 	case sigpkg.CheckPackageHash:
 		return m("pkg_hash"), pe.Check
+	case sigpkg.CheckPresent:
+		return m("pkg_missing"), pe.Check
 	case sigpkg.CheckFetch:
 		if oe := (*sigpkg.OriginError)(nil); errors.As(pe.Err, &oe) {
 			return m("pkg_origin", oe.Origin), pe.Check

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -376,5 +377,76 @@ func TestPagesLine(t *testing.T) {
 		if got := tc.v.pagesLine(p); got != tc.want {
 			t.Errorf("%+v: %q, want %q", tc.v, got, tc.want)
 		}
+	}
+}
+
+// TestRequirePackage: under requirePackage a sign link without a package
+// is refused before the PIN (SS_LINK_INVALID, check "present"), in plain
+// words, reported to the portal; a register link and a link with a
+// package are served as before.
+func TestRequirePackage(t *testing.T) {
+	ctx := context.Background()
+	p := newTestPortal(t)
+	ks := newFakeKeystore(t)
+	app := newTestApp(t, p, ks)
+	app.Policy.RequirePackage = true
+
+	link, _ := signLink(t, p.URL, linkKey(t))
+	_, err := app.Check(ctx, link)
+	var pe *sigpkg.Error
+	if !errors.As(err, &pe) || pe.Check != sigpkg.CheckPresent || Code(err) != callback.CodeLinkInvalid {
+		t.Fatalf("sign link without a package: %v (%s)", err, Code(err))
+	}
+	reg := &deeplink.Request{Action: deeplink.ActionRegister, RequestID: "register-0002", CallbackURL: p.URL + "/cb",
+		Origin: p.URL, Expires: time.Now().Add(5 * time.Minute), Challenge: make([]byte, 32)}
+	regLink, err := deeplink.Build(reg, linkKey(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.Check(ctx, regLink); err != nil {
+		t.Errorf("register link: %v", err)
+	}
+
+	// The page: refused, nothing to type a PIN into, the portal told.
+	var opened string
+	app.OpenBrowser = func(_ context.Context, u string) error { opened = u; return nil }
+	ui, err := app.NewUI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	go ui.Serve(uctx)
+	if _, err := ui.Open(uctx, link); err == nil {
+		t.Error("Open served a sign link without a package")
+	}
+	for _, lang := range []string{"", "?lang=hi"} {
+		_, body := get(t, opened+lang, nil)
+		for _, want := range []string{`data-state="refused"`, `data-check="present"`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page%s lacks %q", lang, want)
+			}
+		}
+		if strings.Contains(body, `type="password"`) {
+			t.Errorf("page%s offers a PIN field", lang)
+		}
+		if want := map[string]string{"": "set up to sign only documents it can show you", "?lang=hi": "केवल उन्हीं दस्तावेज़ों पर"}[lang]; !strings.Contains(body, want) {
+			t.Errorf("page%s lacks %q", lang, want)
+		}
+	}
+	select {
+	case res := <-p.got:
+		if res.Success || res.Error != callback.CodeLinkInvalid {
+			t.Errorf("portal told %+v", res)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the portal was not told")
+	}
+
+	// A link with a package is shown as before.
+	ks2 := newFakeKeystore(t)
+	page, _ := packageUI(t, &App{Keystore: ks2, Renderer: &fakeRenderer{}, Policy: Policy{RequirePackage: true}}, ks2, false)
+	if _, body := get(t, page, nil); !strings.Contains(body, `id="documents"`) || !strings.Contains(body, `type="password"`) {
+		t.Error("a link with a package is not offered for signing under requirePackage")
 	}
 }

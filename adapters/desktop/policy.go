@@ -20,6 +20,7 @@ import (
 //	{
 //	  "allowedOrigins": ["https://portal.example.in"],
 //	  "packageOrigins": ["https://sign.gateway.example.in"],
+//	  "requirePackage": true,
 //	  "trustedKeyFiles": ["/etc/securesign/portal-keys.json"],
 //	  "unsignedLinkOrigins": [],
 //	  "fetchKeys": true,
@@ -37,6 +38,11 @@ type Policy struct {
 	// no entry. Not an allowlist of portals: a link's origin must still be
 	// in AllowedOrigins. The mobile app's --package-origin.
 	PackageOrigins []string `json:"packageOrigins,omitempty"`
+	// RequirePackage refuses a sign link that names no signing package
+	// (SS_LINK_INVALID, before the PIN): the user signs only documents
+	// this app has shown and checked, never bare digests. For
+	// installations whose portals all send packages (protocol 1.2 §6).
+	RequirePackage bool `json:"requirePackage,omitempty"`
 	// TrustedKeyFiles are JWKS files (the format of
 	// /.well-known/securesign-keys.json) with link-signing keys.
 	TrustedKeyFiles []string `json:"trustedKeyFiles,omitempty"`

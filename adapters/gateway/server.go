@@ -74,10 +74,11 @@ type Server struct {
 	// pendingSessions spares the callback reading back the hash sessions
 	// this process made; apiKeys the authentication its key records.
 	pendingSessions pendingCache
-	// issuedCerts remembers which user each certificate the gateway
-	// issued belongs to: read on every callback signed with one (issuedcache.go).
-	issuedCerts issuedCertCache
 	apiKeys         apiKeyCache
+	// issuedCerts remembers which user each certificate the gateway
+	// issued belongs to: read on every callback signed with one
+	// (issuedcache.go).
+	issuedCerts issuedCertCache
 
 	// orgs caches tenants' display names for links' org (set by the
 	// operator only; a rename shows after a restart).

@@ -57,6 +57,7 @@ const (
 	CheckSignedAttrs   = "signed-attrs"   // the signed attributes are a DER SET with one messageDigest
 	CheckByteRange     = "byte-range"     // the ByteRange covers all but exactly the empty /Contents
 	CheckMessageDigest = "message-digest" // messageDigest vs the PDF's hash over its ByteRange
+	CheckPresent       = "present"        // the link names a package (for an app that requires one)
 )
 
 // Error is a package that fails a check. Document is the 1-based document
@@ -93,6 +94,17 @@ func (e *Error) Unwrap() []error {
 		return []error{deeplink.ErrPackage, e.Err}
 	}
 	return []error{deeplink.ErrPackage}
+}
+
+// Missing is the refusal of an app that signs only what it can show: l
+// is a sign link that names no package (CheckPresent). It is nil for a
+// link that names one, and for a register link (nothing is shown for a
+// registration).
+func Missing(l *deeplink.Link) *Error {
+	if l.PackageURL != "" || l.Action != deeplink.ActionSign {
+		return nil
+	}
+	return fail(CheckPresent, 0, "", "the link names no signing package, so its document cannot be shown or checked, and this app signs only documents it can show")
 }
 
 func fail(check string, doc int, name, format string, args ...any) *Error {

@@ -306,3 +306,25 @@ func FuzzParseOrigin(f *testing.F) {
 		}
 	})
 }
+
+// TestMissing: only a sign link without a package is refused for it.
+func TestMissing(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		l    deeplink.Link
+		want bool
+	}{
+		{"sign, no package", deeplink.Link{Request: deeplink.Request{Action: deeplink.ActionSign}}, true},
+		{"sign, package", deeplink.Link{Request: deeplink.Request{Action: deeplink.ActionSign, PackageURL: "https://g.example/p"}}, false},
+		{"register", deeplink.Link{Request: deeplink.Request{Action: deeplink.ActionRegister}}, false},
+	} {
+		e := Missing(&tc.l)
+		if (e != nil) != tc.want {
+			t.Errorf("%s: %v", tc.name, e)
+			continue
+		}
+		if e != nil && (e.Check != CheckPresent || !errors.Is(e, deeplink.ErrPackage)) {
+			t.Errorf("%s: %v, check %q", tc.name, e, e.Check)
+		}
+	}
+}

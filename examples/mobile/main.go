@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("mobile", flag.ContinueOnError)
 	var (
 		qr, linkFile, p12, passEnv, module, tokenLabel, certSerial, pinEnv, saveDir string
-		yes, requireSigned                                                          bool
+		yes, requireSigned, requirePkg                                              bool
 		origins, jwks, gateways                                                     multi
 	)
 	fs.StringVar(&qr, "qr", "", "read the link from this QR code image (PNG/JPEG)")
@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string) int {
 	fs.Var(&gateways, "package-origin", "also fetch signing packages from this origin, besides the link's own: the signing gateway the portals use (repeatable)")
 	fs.StringVar(&saveDir, "save-dir", "", "where checked documents are saved for you to open (default: the temporary directory)")
 	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned links")
+	fs.BoolVar(&requirePkg, "require-package", false, "refuse sign links that name no signing package: sign only documents checked first")
 	fs.BoolVar(&yes, "yes", false, "do not ask before signing")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string) int {
 		return 1
 	}
 	defer closeKey()
-	app := &mobileapp.App{AllowedOrigins: origins, RequireSigned: requireSigned, Signer: s, SaveDir: saveDir}
+	app := &mobileapp.App{AllowedOrigins: origins, RequireSigned: requireSigned, RequirePackage: requirePkg, Signer: s, SaveDir: saveDir}
 	if len(gateways) > 0 {
 		for i, g := range gateways {
 			o, err := sigpkg.ParseOrigin(g)

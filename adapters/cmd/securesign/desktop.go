@@ -39,6 +39,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 		"CMD is run with the page URL as its only argument.")
 	var (
 		yes, jsonOut, noForward, requireSigned, noFetch  bool
+		requirePkg                                       bool
 		pinEnv, certSerial, certSHA, tokenLabel          string
 		configPath, browser                              string
 		modules, origins, jwks, unsignedFrom, pkgOrigins multiFlag
@@ -52,6 +53,7 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 	fs.StringVar(&tokenLabel, "token-label", "", "only use the token with this label")
 	fs.Var(&origins, "allow-origin", "allow this portal origin (repeatable; adds to the config file)")
 	fs.Var(&pkgOrigins, "package-origin", "also fetch signing packages from this origin, besides the link's own: the signing gateway the portals use (repeatable; adds to the config file's packageOrigins)")
+	fs.BoolVar(&requirePkg, "require-package", false, "refuse sign links that name no signing package: sign only documents shown first (the config file's requirePackage)")
 	fs.Var(&jwks, "trust-jwks", "trust the link keys in this JWKS file (repeatable)")
 	fs.StringVar(&configPath, "config", "", "policy file (default <user config dir>/securesign/desktop.json)")
 	fs.BoolVar(&requireSigned, "require-signed", false, "refuse unsigned (legacy) links even from --allow-unsigned-from origins")
@@ -94,6 +96,9 @@ func runDesktopOpen(ctx context.Context, e *env, args []string) int {
 				break
 			}
 			app.Policy.UnsignedLinkOrigins = append(app.Policy.UnsignedLinkOrigins, o)
+		}
+		if requirePkg {
+			app.Policy.RequirePackage = true
 		}
 	}
 	if err != nil {

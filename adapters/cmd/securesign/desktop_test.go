@@ -202,6 +202,16 @@ func TestDesktopOpenHeadlessSoftHSM(t *testing.T) {
 			t.Fatalf("want one SS_LINK_INVALID failure, got %d results", portal.count()-n)
 		}
 	})
+	t.Run("link without a package refused under --require-package", func(t *testing.T) {
+		n := portal.count()
+		code, out := run1(tok.PIN, portal.issue(t, key), "--allow-origin", portal.URL, "--require-package")
+		if code == 0 || !strings.Contains(out, "check present") {
+			t.Fatalf("exit %d: %s", code, out)
+		}
+		if portal.count() != n+1 || portal.last(t).Code != callback.CodeLinkInvalid {
+			t.Fatalf("want one SS_LINK_INVALID failure, got %d results", portal.count()-n)
+		}
+	})
 	t.Run("signature by an untrusted key", func(t *testing.T) {
 		other, _ := deeplink.NewSigningKey("portal-1", rand.Reader) // same kid, other key
 		code, out := run1(tok.PIN, portal.issue(t, other), "--allow-origin", portal.URL, "--no-fetch-keys")

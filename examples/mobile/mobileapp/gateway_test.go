@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -169,6 +170,33 @@ func TestAgainstGateway(t *testing.T) {
 	st := g.call("GET", "/v1/sessions/"+reqID, nil)
 	if st["status"] != "signed" {
 		t.Fatalf("session status %v", st)
+	}
+}
+
+// TestRequirePackageAgainstGateway: an app that requires packages refuses
+// the gateway's bare-digest link before asking, signs nothing, and the
+// gateway records SS_LINK_INVALID.
+func TestRequirePackageAgainstGateway(t *testing.T) {
+	g := startGateway(t)
+	d := sha256.Sum256([]byte("loan agreement"))
+	sess := g.call("POST", "/v1/sign/hash", map[string]any{"hashBase64": base64.StdEncoding.EncodeToString(d[:]), "hashAlgo": "SHA256"})
+	link, _ := sess["deepLink"].(string)
+	reqID, _ := sess["requestId"].(string)
+	signer := &countingSigner{Signer: g.key}
+	asked := false
+	app := &mobileapp.App{AllowedOrigins: []string{g.base}, RequireSigned: true, RequirePackage: true, Signer: signer,
+		Confirm: func(*mobileapp.Request) bool { asked = true; return true }}
+	_, err := app.Handle(g.ctx, link)
+	var pe *sigpkg.Error
+	if !errors.As(err, &pe) || pe.Check != sigpkg.CheckPresent {
+		t.Fatalf("a link without a package: %v", err)
+	}
+	if asked || signer.count() != 0 {
+		t.Errorf("asked %v, signed %d times", asked, signer.count())
+	}
+	st := g.call("GET", "/v1/sessions/"+reqID, nil)
+	if st["status"] != "failed" || !strings.Contains(fmt.Sprint(st), "SS_LINK_INVALID") {
+		t.Errorf("session %v, want failed with SS_LINK_INVALID", st)
 	}
 }
 

@@ -66,6 +66,10 @@ type App struct {
 	// PackageOrigins to accept packages from a gateway that serves a
 	// portal's links.
 	Packages *sigpkg.Fetcher
+	// RequirePackage refuses a sign link that names no signing package
+	// (SS_LINK_INVALID, reported to the portal, before the user is asked):
+	// the user signs only documents the app has checked and saved.
+	RequirePackage bool
 	// SaveDir is where checked documents are saved for the user to open
 	// (a phone: the app's cache, shared through a FileProvider / the
 	// document interaction controller); default os.TempDir().
@@ -172,6 +176,8 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 			digests[i] = d.Digest
 		}
 		req.Digests = len(digests)
+	case a.RequirePackage && sigpkg.Missing(l) != nil:
+		return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: %w", sigpkg.Missing(l)))
 	case l.Action == deeplink.ActionSign:
 		req.Warning = NoDocumentWarning
 	}
