@@ -246,6 +246,13 @@ func TestBrowserSigningPackage(t *testing.T) {
 			if code := e.portalCode(portal); code != "SS_LINK_INVALID" {
 				t.Errorf("the portal received %q, want SS_LINK_INVALID", code)
 			}
+			// The customer reads on the portal what happened, not just "Not signed".
+			if says := e.eval(portal, `document.querySelector('#status-message')?.textContent || ''`); !strings.Contains(says, "stopped this request before asking for your PIN") {
+				t.Errorf("the portal says %q after the refusal", says)
+			}
+			if a.shot != "" {
+				e.screenshot(portal, "portal-package-refused.png")
+			}
 		})
 	}
 

@@ -34,3 +34,22 @@ func TestDocPageRenders(t *testing.T) {
 		}
 	}
 }
+
+// A failure says in plain words what its code means for the customer; a
+// code without its own message gets the general one.
+func TestFailedText(t *testing.T) {
+	for _, tc := range []struct{ lang, code, want string }{
+		{"en", "SS_LINK_INVALID", "stopped this request before asking for your PIN"},
+		{"hi", "SS_LINK_INVALID", "PIN माँगने से पहले"},
+		{"en", "SS_PIN_BLOCKED", "PIN is blocked"},
+		{"en", "SS_CERT_MISMATCH", "not the one you registered"},
+		{"en", "SS_INTERNAL", "Signing did not complete"},
+		{"en", "", "Signing did not complete"},
+		{"hi", "SS_SOMETHING_NEW", "हस्ताक्षर पूरे नहीं हुए"},
+	} {
+		v := &docView{p: messages.Printer(tc.lang, "en"), Code: tc.code}
+		if got := v.FailedText(); !strings.Contains(got, tc.want) {
+			t.Errorf("%s %q: %q", tc.lang, tc.code, got)
+		}
+	}
+}

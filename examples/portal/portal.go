@@ -301,6 +301,15 @@ func (v *docView) FingerprintNote() template.HTML {
 // T renders message id in the page's language.
 func (v *docView) T(id string, args ...any) string { return v.p.T(id, args...) }
 
+// FailedText is a failure in plain words: what the code means for the
+// customer and what to do, or the general message for other codes.
+func (v *docView) FailedText() string {
+	if v.Code != "" && v.p.Has("m_"+v.Code) {
+		return v.p.T("m_" + v.Code)
+	}
+	return v.p.T("m_failed")
+}
+
 // statusID is the catalogue id of the document's status line.
 func statusID(d *document) string {
 	switch d.Status {

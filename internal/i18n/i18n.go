@@ -52,6 +52,16 @@ func (p *Printer) T(id string, args ...any) string {
 	return fmt.Sprintf(s, args...)
 }
 
+// Has reports whether id is a message of the printer's language or of
+// its fallback.
+func (p *Printer) Has(id string) bool {
+	if _, ok := p.cat[p.Lang][id]; ok {
+		return true
+	}
+	_, ok := p.cat[p.fallback][id]
+	return ok
+}
+
 // Negotiate picks the language of c the Accept-Language header prefers,
 // or fallback. Only primary subtags are compared ("hi-IN" matches "hi").
 func (c Catalog) Negotiate(acceptLanguage, fallback string) string {
