@@ -70,6 +70,12 @@ type signPDFReq struct {
 	ReturnURL     string `json:"returnUrl" validate:"omitempty,max=1000"`
 	Platform      string `json:"platform" validate:"omitempty,max=40"`
 	Doc           string `json:"doc" validate:"omitempty,max=200"`
+	// PackageInLink names the signing package in the link even when the
+	// link is on the portal's own origin (its callbackUrl) and its
+	// digests fit (protocol 1.2 §6.6): for a portal whose users' apps take
+	// packages from this gateway. Default: the gateway's
+	// --package-on-portal-links.
+	PackageInLink bool `json:"packageInLink"`
 	pdfOptions
 	// names are the batch items' names, shown for each document of the
 	// signing package (empty: doc, numbered).
@@ -398,7 +404,7 @@ func (s *Server) signPDFToken(c echo.Context, req *signPDFReq, docs []*spooledUp
 	}
 	sess, err := s.createSession(c, &sessionSpec{Kind: "pdf", Action: "sign", Hashes: hashes, HashAlgo: hashAlgo, CallbackURL: req.CallbackURL,
 		ReturnURL: req.ReturnURL, CertSerial: serial, Doc: req.Doc, Platform: req.Platform, UserID: rec.UserID, Registered: rec,
-		PDFs: parts, Package: pkg, RequestID: rid})
+		PDFs: parts, Package: pkg, PackageInLink: req.PackageInLink, RequestID: rid})
 	if err != nil {
 		cleanup()
 		return 0, nil, err
@@ -529,6 +535,8 @@ type signBatchReq struct {
 	ReturnURL   string      `json:"returnUrl" validate:"omitempty,max=1000"`
 	Platform    string      `json:"platform" validate:"omitempty,max=40"`
 	Doc         string      `json:"doc" validate:"omitempty,max=200"`
+	// PackageInLink: as in signPDFReq, for a batch of PDFs.
+	PackageInLink bool `json:"packageInLink"`
 	// Server-key variant: sign now with a server-held credential after the
 	// user's code for exactly these items.
 	CertificateID string `json:"certificateId" validate:"omitempty,max=64"`
@@ -647,7 +655,8 @@ func (s *Server) signBatch(c echo.Context) error {
 			if req.CertificateID != "" {
 				return s.signPDFServer(c, req.CertificateID, req.OTPID, req.OTP, docs, opts, true)
 			}
-			one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc}
+			one := &signPDFReq{CertSerial: req.CertSerial, CallbackURL: req.CallbackURL, ReturnURL: req.ReturnURL, Platform: req.Platform, Doc: req.Doc,
+				PackageInLink: req.PackageInLink}
 			for _, it := range req.Items {
 				one.names = append(one.names, it.Name)
 			}

@@ -95,6 +95,7 @@ type sessionSpec struct {
 	// Package lists the documents of PDFs for the session's signing
 	// package (their URLs are set when the session exists); nil: none.
 	Package       []sigpkg.Document
+	PackageInLink bool   // the portal asks for the package in its own links too
 	RequestID     string // preset by PDF calls, which name their files after it
 	ExpectedCerts bool
 	CertSHA256    []byte // register: the portal pinned the certificate
@@ -219,7 +220,7 @@ func (s *Server) createSession(c echo.Context, spec *sessionSpec) (*Session, err
 		}
 	}
 	own, _ := deeplink.OriginOf(s.baseURL)
-	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own || s.cfg.PackageOnPortalLinks)
+	link, named, err := buildLinkWithPackage(req, key, pkgURL, pkgSHA256, origin == own || spec.PackageInLink || s.cfg.PackageOnPortalLinks)
 	if err != nil {
 		return nil, unprocessable(err, "cannot build the deep link: %v", err)
 	}

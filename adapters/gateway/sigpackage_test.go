@@ -403,3 +403,50 @@ func BenchmarkPackagePDF(b *testing.B) {
 		}
 	})
 }
+
+// TestSigningPackageInLinkPerRequest: without --package-on-portal-links, a
+// link on the portal's own origin names the package only when the portal
+// asks with packageInLink (one PDF and a batch), so one portal whose users
+// are ready need not wait for the operator's switch.
+func TestSigningPackageInLinkPerRequest(t *testing.T) {
+	g := newTestGW(t, nil)
+	portal := "http://127.0.0.1:1"
+	if err := g.srv.store.AddOrigin(context.Background(), DevTenantID, portal); err != nil {
+		t.Fatal(err)
+	}
+	k := testpki.Key(t, testpki.P256, 47)
+	issued := g.issueCSR(g.key, "cust-portal-per-request", k)
+	link := func(out map[string]any) *deeplink.Link {
+		t.Helper()
+		l, err := deeplink.Parse(out["deepLink"].(string), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Origin != portal {
+			t.Fatalf("link origin %s, want the portal's", l.Origin)
+		}
+		return l
+	}
+	body := func(text string, inLink bool) map[string]any {
+		m := map[string]any{"pdfBase64": b64(testpdf.Minimal(text)), "certSerial": issued["serialNumber"], "callbackUrl": portal + "/cb"}
+		if inLink {
+			m["packageInLink"] = true
+		}
+		return m
+	}
+	if l := link(g.must(201, "POST", "/v1/sign/pdf", g.key, body("not asked", false))); l.PackageURL != "" {
+		t.Errorf("a portal link names the package unasked: %s", l.PackageURL)
+	}
+	l := link(g.must(201, "POST", "/v1/sign/pdf", g.key, body("asked", true)))
+	if l.PackageURL == "" || len(l.Hashes) != 1 {
+		t.Fatalf("packageInLink: pkgUrl %q, %d digests (they stay for 1.1 apps)", l.PackageURL, len(l.Hashes))
+	}
+	if docs, err := (&sigpkg.Fetcher{PackageOrigins: []string{g.url}}).Verify(context.Background(), l); err != nil || len(docs) != 1 {
+		t.Fatalf("the named package: %d documents, %v", len(docs), err)
+	}
+	batch := g.must(201, "POST", "/v1/sign/batch", g.key, map[string]any{"certSerial": issued["serialNumber"], "callbackUrl": portal + "/cb",
+		"packageInLink": true, "items": []map[string]any{{"pdfBase64": b64(testpdf.Minimal("one"))}, {"pdfBase64": b64(testpdf.Minimal("two"))}}})
+	if l := link(batch); l.PackageURL == "" || batch["packageUrl"] != l.PackageURL {
+		t.Errorf("batch with packageInLink: pkgUrl %q, packageUrl %v", l.PackageURL, batch["packageUrl"])
+	}
+}
