@@ -16,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/big"
 	"os"
@@ -327,6 +328,9 @@ func TestSecretScan(t *testing.T) {
 	ts, err := mod.Signer(ctx, sel, ksel, []byte(pin))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if closer, ok := ts.(io.Closer); ok {
+		defer closer.Close() // logs out and lets the module go (go test -count=N loads it again)
 	}
 	app2, err := lg.NewApp(ctx, &lg.Identity{Signer: ts}, 0)
 	if err != nil {
