@@ -222,14 +222,7 @@ func TestUnansweredRequestExpires(t *testing.T) {
 	if _, err := ui.Open(ctx, link); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case r := <-p.got:
-		if r.Success || r.Error != callback.CodeLinkExpired {
-			t.Fatalf("result %+v", r)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("the portal was not told that the request expired")
-	}
+	p.wantFailure(t, callback.CodeLinkExpired, "that the request expired")
 	<-ui.Idle()
 }
 

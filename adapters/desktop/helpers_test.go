@@ -86,6 +86,20 @@ func newTestPortal(t testing.TB) *testPortal {
 	return p
 }
 
+// wantFailure waits for the next result and checks it is a failure with
+// code; what says what the portal should have been told, for the message.
+func (p *testPortal) wantFailure(t *testing.T, code callback.Code, what string) {
+	t.Helper()
+	select {
+	case r := <-p.got:
+		if r.Success || r.Error != code {
+			t.Errorf("the portal was told %+v, want %s", r, code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Errorf("the portal was not told %s", what)
+	}
+}
+
 func (p *testPortal) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -434,14 +434,7 @@ func TestRequirePackage(t *testing.T) {
 			t.Errorf("page%s lacks %q", lang, want)
 		}
 	}
-	select {
-	case res := <-p.got:
-		if res.Success || res.Error != callback.CodeLinkInvalid {
-			t.Errorf("portal told %+v", res)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("the portal was not told")
-	}
+	p.wantFailure(t, callback.CodeLinkInvalid, "that the link has no package")
 
 	// A link with a package is shown as before.
 	ks2 := newFakeKeystore(t)
