@@ -143,7 +143,10 @@ func TestLinkKeyRotationAcrossInstancesPostgres(t *testing.T) {
 	if kid == before {
 		t.Fatal("rotation kept the kid")
 	}
-	within(t, 100*time.Millisecond, "new link key on B", func() bool { return kidOf() == kid })
+	// B reloads its keys only when told (no timer), so any bound far
+	// below "never" shows the notification; the reload is a query and a
+	// decryption, which a loaded CI machine once stretched to 118 ms.
+	within(t, time.Second, "new link key on B", func() bool { return kidOf() == kid })
 }
 
 // TestWatchAcrossInstancesPostgres: a watchUrl stream on one instance sees
