@@ -123,7 +123,8 @@ func TestRevocationAcrossInstancesPostgres(t *testing.T) {
 }
 
 // TestLinkKeyRotationAcrossInstancesPostgres: a tenant's link key rotated
-// through one instance signs the other's next links within 100 ms.
+// through one instance signs the other's next links within a second,
+// with no restart: a notification reloads the keys.
 func TestLinkKeyRotationAcrossInstancesPostgres(t *testing.T) {
 	a, b := twoInstances(t)
 	ctx := context.Background()
