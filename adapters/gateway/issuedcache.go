@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/x509"
-	"sync"
 )
 
 // issuedCertCache remembers, for certificates the gateway's CA issued, the
@@ -17,10 +16,7 @@ import (
 // check and the certificate's own record do that). Only records found are
 // kept: a certificate without one now may get one later.
 type issuedCertCache struct {
-	mu   sync.Mutex
-	m    map[issuedKey]string // → user id
-	ring []issuedKey          // insertion order, for eviction
-	next int
+	users *fifoMap[issuedKey, string] // → user id
 }
 
 type issuedKey struct {
@@ -31,15 +27,16 @@ type issuedKey struct {
 // issuedCacheSize bounds the cache (an entry is about 100 bytes).
 const issuedCacheSize = 16384
 
+func newIssuedCertCache() issuedCertCache {
+	return issuedCertCache{users: newFIFOMap[issuedKey, string](issuedCacheSize)}
+}
+
 // records returns what CertificatesBySerial would for leaf as far as
 // tenantTrust.allow looks at a certificate of the gateway's CA: the issued
 // record of tenant whose certificate is leaf, if there is one.
 func (c *issuedCertCache) records(ctx context.Context, st Store, tenant string, leaf *x509.Certificate) ([]*Certificate, error) {
 	k := issuedKey{tenant, sha256.Sum256(leaf.Raw)}
-	c.mu.Lock()
-	user, ok := c.m[k]
-	c.mu.Unlock()
-	if ok {
+	if user, ok := c.users.get(k); ok {
 		return []*Certificate{{Source: "issued", TenantID: tenant, UserID: user, DER: leaf.Raw}}, nil
 	}
 	records, err := st.CertificatesBySerial(ctx, tenant, leaf.SerialNumber.Text(16))
@@ -48,27 +45,9 @@ func (c *issuedCertCache) records(ctx context.Context, st Store, tenant string, 
 	}
 	for _, r := range records {
 		if r.Source == "issued" && r.TenantID == tenant && string(r.DER) == string(leaf.Raw) {
-			c.put(k, r.UserID)
+			c.users.put(k, r.UserID)
 			break
 		}
 	}
 	return records, nil
-}
-
-func (c *issuedCertCache) put(k issuedKey, user string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[issuedKey]string)
-		c.ring = make([]issuedKey, issuedCacheSize)
-	}
-	if _, ok := c.m[k]; ok {
-		return
-	}
-	if old := c.ring[c.next]; old.tenant != "" {
-		delete(c.m, old)
-	}
-	c.ring[c.next] = k
-	c.next = (c.next + 1) % len(c.ring)
-	c.m[k] = user
 }

@@ -40,7 +40,7 @@ func TestIssuedCertCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var c issuedCertCache
+	c := newIssuedCertCache()
 	issuedUser := func(tenant string, leaf []byte) (user string, found bool) {
 		t.Helper()
 		cert := issued

@@ -142,7 +142,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 
 // NewWithStore returns a server on an open store (which it does not close).
 func NewWithStore(ctx context.Context, cfg Config, st Store) (*Server, error) {
-	s := &Server{chains: callback.NewChainCache(0, 0)}
+	s := &Server{chains: callback.NewChainCache(0, 0), pendingSessions: newPendingCache(), issuedCerts: newIssuedCertCache()}
 	if err := s.init(ctx, cfg, st); err != nil {
 		s.Close()
 		return nil, err

@@ -640,10 +640,7 @@ func pendingOf(sess *Session, registered []byte) (*callback.Pending, error) {
 // being full, oldest first; PDF and register sessions are not cached
 // (their completion has more to do).
 type pendingCache struct {
-	mu   sync.Mutex
-	m    map[string]pendingEntry
-	ring []string // insertion order, for eviction
-	next int
+	entries *fifoMap[string, pendingEntry]
 }
 
 type pendingEntry struct {
@@ -654,43 +651,30 @@ type pendingEntry struct {
 // pendingCacheSize bounds the cache (each entry is well under 1 KiB).
 const pendingCacheSize = 8192
 
+func newPendingCache() pendingCache {
+	return pendingCache{entries: newFIFOMap[string, pendingEntry](pendingCacheSize)}
+}
+
 func (pc *pendingCache) put(sess *Session, registered []byte) {
 	snap := *sess
 	snap.State, snap.Output, snap.Completion = nil, nil, nil
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if pc.m == nil {
-		pc.m = make(map[string]pendingEntry)
-		pc.ring = make([]string, pendingCacheSize)
-	}
-	if old := pc.ring[pc.next]; old != "" {
-		delete(pc.m, old)
-	}
-	pc.ring[pc.next] = snap.RequestID
-	pc.next = (pc.next + 1) % len(pc.ring)
-	pc.m[snap.RequestID] = pendingEntry{sess: &snap, registered: registered}
+	pc.entries.put(snap.RequestID, pendingEntry{sess: &snap, registered: registered})
 }
 
 // get returns the cached session, unless it expired at now.
 func (pc *pendingCache) get(requestID string, now time.Time) (*Session, []byte) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	e, ok := pc.m[requestID]
+	e, ok := pc.entries.get(requestID)
 	if !ok {
 		return nil, nil
 	}
 	if !now.Before(e.sess.ExpiresAt) {
-		delete(pc.m, requestID)
+		pc.entries.delete(requestID)
 		return nil, nil
 	}
 	return e.sess, e.registered
 }
 
-func (pc *pendingCache) drop(requestID string) {
-	pc.mu.Lock()
-	delete(pc.m, requestID)
-	pc.mu.Unlock()
-}
+func (pc *pendingCache) drop(requestID string) { pc.entries.delete(requestID) }
 
 func (cs *callbackStore) Complete(ctx context.Context, requestID string, c *callback.Completion) (*callback.Completion, bool, error) {
 	mc := &Completion{ResultHash: c.ResultHash, Success: c.Success, Code: string(c.Code), Message: c.Message, Signatures: c.Signatures, CompletedAt: c.CompletedAt}

@@ -176,9 +176,10 @@ func (a *App) Handle(ctx context.Context, link string) (*Outcome, error) {
 			digests[i] = d.Digest
 		}
 		req.Digests = len(digests)
-	case a.RequirePackage && sigpkg.Missing(l) != nil:
+	case l.Action != deeplink.ActionSign:
+	case a.RequirePackage:
 		return a.report(ctx, l, fmt.Errorf("mobileapp: refused before signing: %w", sigpkg.Missing(l)))
-	case l.Action == deeplink.ActionSign:
+	default:
 		req.Warning = NoDocumentWarning
 	}
 	if a.Confirm != nil && !a.Confirm(req) {
